@@ -1,0 +1,64 @@
+# tlsfleet.stapling — developer and CI entry points.
+#   make test   everything CI runs (lint, sanity, units on both ansible-core lines, integration, lab)
+#   make help   the list of targets
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+MAIN := ansible-2.21
+OLD := ansible-2.19
+VENV_MAIN := $(ROOT)/.venv/$(MAIN)
+VENV_OLD := $(ROOT)/.venv/$(OLD)
+BIN := $(VENV_MAIN)/bin
+LINT_COLLECTIONS := $(ROOT)/.build/lint
+SCENARIO ?= tests/lab/scenarios/fleet.yml
+
+.PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
+        integration collection-check clean
+
+help: ## show this list
+	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
+
+venv: ## build both pinned virtual environments (.venv/ansible-2.21 on Python 3.12, .venv/ansible-2.19 on 3.11)
+	@tools/make-venv $(MAIN) 3.12
+	@tools/make-venv $(OLD) 3.11
+
+system-deps: ## install the Debian packages the tests and the lab need (root; idempotent)
+	@tools/install-system-deps
+
+test: lint sanity units integration collection-check ## the README's test command: everything CI runs
+	@echo "make test: all checks passed"
+
+lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
+
+ruff: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ansible-lint: venv
+	@tools/sync-collection $(LINT_COLLECTIONS) >/dev/null
+	PATH=$(BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(LINT_COLLECTIONS) $(BIN)/ansible-lint --profile production --offline
+
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
+
+sanity: venv ## ansible-test sanity on ansible-core 2.21 / Python 3.12
+	tools/ansible-test $(VENV_MAIN) sanity --venv --python 3.12 --color no
+
+units: units-main units-old ## ansible-test units on 2.21/Python 3.12 and 2.19/Python 3.11
+
+units-main: venv
+	tools/ansible-test $(VENV_MAIN) units --venv --python 3.12 --color no
+
+units-old: venv
+	tools/ansible-test $(VENV_OLD) units --venv --python 3.11 --color no
+
+integration: venv ## ansible-test integration targets that run on the controller host
+	tools/ansible-test $(VENV_MAIN) integration --venv --python 3.12 --color no
+
+collection-check: venv ## build the collection, install it into an empty path, render every module's docs
+	@tools/collection-check $(VENV_MAIN)
+
+clean: ## remove build copies and test output (keeps the venvs)
+	rm -rf .build tests/output
