@@ -1,0 +1,251 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The cause catalogue: stable finding codes shared by modules, reports, docs and tests.
+
+Every finding the collection reports uses one of these codes. A code's entry says how bad it is by default,
+what it means in one line, what fixes it, and which role of this collection applies the fix (None when no
+configuration change can: a revoked certificate needs a new certificate, not a reload).
+
+This file is PRIVATE to the collection: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+SEVERITIES = ("critical", "error", "warning", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0 .. critical=3
+
+
+@dataclass(frozen=True)
+class Cause:
+    code: str
+    severity: str
+    meaning: str
+    remedy: str
+    fixed_by: Optional[str]  # role name, or None when configuration cannot fix it
+
+
+_CAUSES = [
+    Cause(
+        "no_ocsp_url",
+        "info",
+        "The certificate names no OCSP responder, so no server can staple for it.",
+        "Turn stapling off for this certificate (nothing to fetch); if it is Must-Staple, get a certificate "
+        "from a CA that runs OCSP.",
+        "stapling_config",
+    ),
+    Cause(
+        "stapling_disabled",
+        "warning",
+        "The certificate names an OCSP responder but the server does not staple for this site.",
+        "Enable stapling for the site (nginx ssl_stapling on; Apache SSLUseStapling On; HAProxy staple files).",
+        "stapling_config",
+    ),
+    Cause(
+        "stapling_unsupported",
+        "error",
+        "This server, version or configuration cannot staple this certificate as deployed.",
+        "Use the stapling mechanism the server supports (HAProxy .ocsp files or ocsp-update; nginx certificates "
+        "loaded without variables).",
+        "stapling_config",
+    ),
+    Cause(
+        "chain_incomplete",
+        "error",
+        "The server cannot find the issuer of its certificate, so it cannot build an OCSP request.",
+        "Deploy the full chain (leaf first, then intermediates).",
+        "cert_deploy",
+    ),
+    Cause(
+        "chain_misordered",
+        "error",
+        "The certificates are presented out of order.",
+        "Deploy the chain in order: leaf, then each issuer in turn.",
+        "cert_deploy",
+    ),
+    Cause(
+        "chain_extra",
+        "warning",
+        "The chain carries unrelated or duplicate certificates, or the root.",
+        "Deploy only the leaf and its intermediates.",
+        "cert_deploy",
+    ),
+    Cause(
+        "key_mismatch",
+        "critical",
+        "The private key does not belong to the certificate.",
+        "Deploy the key that belongs to the certificate.",
+        "cert_deploy",
+    ),
+    Cause(
+        "resolver_missing",
+        "error",
+        "The server must resolve the responder's name at run time and has no resolver to do it with.",
+        "Configure a resolver the server can use (nginx: resolver directive).",
+        "stapling_config",
+    ),
+    Cause(
+        "responder_unreachable",
+        "error",
+        "The node cannot reach the OCSP responder (DNS, connect, timeout or proxy).",
+        "Open the node's egress path to the responder (DNS, firewall, proxy).",
+        None,
+    ),
+    Cause(
+        "responder_error",
+        "error",
+        "The responder answers, but not with a usable OCSP response.",
+        "Check the responder URL and the CA's status; retry later for tryLater.",
+        None,
+    ),
+    Cause(
+        "staple_missing",
+        "error",
+        "Stapling is configured and the certificate names a responder, yet no staple is served after warm-up.",
+        "Fix the cause named beside it, then reload so the server fetches a fresh response.",
+        "tls_reload",
+    ),
+    Cause(
+        "staple_expired",
+        "critical",
+        "The served staple is past its nextUpdate: the cached response expired and refreshing fails.",
+        "Fix the refresh path, then reload so the server fetches a fresh response.",
+        "tls_reload",
+    ),
+    Cause(
+        "staple_expiring",
+        "warning",
+        "The served staple's nextUpdate is within the warning window.",
+        "Check that the server refreshes its staple (responder reachable, refresh job running).",
+        "tls_reload",
+    ),
+    Cause(
+        "staple_invalid",
+        "critical",
+        "The served staple fails validation: bad signature, unauthorized signer, or another certificate's status.",
+        "Replace the stapled response (stale staple file, wrong issuer); reload.",
+        "tls_reload",
+    ),
+    Cause(
+        "cert_revoked",
+        "critical",
+        "The responder says the certificate is revoked.",
+        "Replace the certificate.",
+        None,
+    ),
+    Cause(
+        "cert_status_unknown",
+        "error",
+        "The responder does not know the certificate.",
+        "Check that the certificate and issuer match what the CA issued; ask the CA.",
+        None,
+    ),
+    Cause(
+        "must_staple_unmet",
+        "critical",
+        "A Must-Staple certificate is served without a valid staple: clients that honour it refuse the connection.",
+        "Make stapling work for this site, or replace the certificate with one without Must-Staple.",
+        "stapling_config",
+    ),
+    Cause(
+        "stale_cert_path",
+        "error",
+        "The server serves a different certificate than its configured files hold (renewed but not reloaded, "
+        "or a stale path).",
+        "Point the configuration at the current files and reload.",
+        "tls_reload",
+    ),
+    Cause(
+        "stapling_cache_missing",
+        "error",
+        "Apache enables stapling without an SSLStaplingCache, so it cannot staple.",
+        "Configure SSLStaplingCache (e.g. shmcb).",
+        "stapling_config",
+    ),
+    Cause(
+        "trusted_cert_missing",
+        "error",
+        "The server verifies staples but its trusted file lacks the issuer, so every response fails verification.",
+        "Deploy the issuer chain as the trusted certificate file (nginx ssl_trusted_certificate).",
+        "cert_deploy",
+    ),
+    Cause(
+        "node_drift",
+        "error",
+        "Nodes serving the same hostname present different certificates or chains.",
+        "Roll the same certificate and chain out to every node.",
+        "cert_deploy",
+    ),
+    Cause(
+        "cert_expiring",
+        "warning",
+        "The certificate expires within the warning window.",
+        "Renew the certificate and roll it out.",
+        None,
+    ),
+    Cause(
+        "cert_expired",
+        "critical",
+        "The certificate has expired.",
+        "Renew the certificate and roll it out.",
+        None,
+    ),
+]
+
+CATALOGUE: Dict[str, Cause] = {cause.code: cause for cause in _CAUSES}
+CODES = tuple(CATALOGUE)
+
+
+@dataclass
+class Finding:
+    """One cause on one node, for one server, site and hostname (the last three may be None)."""
+
+    code: str
+    evidence: List[str]
+    severity: Optional[str] = None
+    server: Optional[str] = None
+    site: Optional[str] = None
+    hostname: Optional[str] = None
+    remediation: Optional[str] = None
+    details: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.code not in CATALOGUE:
+            raise ValueError("unknown finding code %r" % self.code)
+        cause = CATALOGUE[self.code]
+        self.severity = self.severity or cause.severity
+        if self.severity not in SEVERITIES:
+            raise ValueError("unknown severity %r" % self.severity)
+        self.remediation = self.remediation or cause.remedy
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "server": self.server,
+            "site": self.site,
+            "hostname": self.hostname,
+            "evidence": list(self.evidence),
+            "remediation": self.remediation,
+            "fixed_by": CATALOGUE[self.code].fixed_by,
+            "details": dict(self.details),
+        }
+
+
+def worst_severity(findings) -> Optional[str]:
+    """The highest severity among findings (dicts or Finding records), or None when there are none."""
+    worst = None
+    for finding in findings:
+        severity = finding["severity"] if isinstance(finding, dict) else finding.severity
+        if worst is None or SEVERITY_RANK[severity] > SEVERITY_RANK[worst]:
+            worst = severity
+    return worst
+
+
+def at_or_above(findings, threshold: str) -> list:
+    """The findings whose severity is ``threshold`` or worse."""
+    limit = SEVERITY_RANK[threshold]
+    return [f for f in findings if SEVERITY_RANK[f["severity"] if isinstance(f, dict) else f.severity] >= limit]

@@ -1,0 +1,650 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Loading and describing X.509 certificates and keys, with compatibility helpers.
+
+All parsing is done by the ``cryptography`` library (minimum version in ``deps.py``). The
+helpers below hide the differences between cryptography 3.4 and current releases, so the rest of
+the collection never tests versions itself:
+
+- ``not_before``/``not_after`` return timezone-aware UTC datetimes (``*_utc`` attributes from 42 on,
+  the naive ones before; the naive ones are never touched on 42+, so no deprecation warning);
+- ``is_issued_by`` uses ``Certificate.verify_directly_issued_by`` (40+) when present and falls back
+  to an explicit signature check (RSA PKCS#1 v1.5 and PSS, ECDSA, Ed25519, Ed448, DSA);
+- RSA-PSS parameters come from ``signature_algorithm_parameters`` (41+) when present.
+
+Conventions of the records: names are RFC 4514 strings, serial numbers are lowercase hexadecimal
+with an even number of digits and no separators (``04a1f3``), fingerprints are lowercase hex SHA-256
+(or SHA-1) without colons, times are ISO 8601 UTC strings such as ``2026-11-23T19:31:00Z``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+    from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
+except ImportError:  # reported by deps.require_cryptography() in the module
+    pass
+
+UTC = datetime.timezone.utc
+
+#: Largest input file the loaders read (certificate bundles and OCSP responses are a few KiB).
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+
+_PEM_BLOCK_RE = re.compile(
+    rb"-----BEGIN ([A-Z0-9][A-Z0-9 ]*?)-----[ \t]*\r?\n(.*?)-----END \1-----",
+    re.DOTALL,
+)
+_CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
+_WHITESPACE_RE = re.compile(rb"\s+")
+
+
+# ---------------------------------------------------------------------------------------------
+# time helpers
+
+
+def utc_now() -> datetime.datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.datetime.now(tz=UTC)
+
+
+def to_utc(value: Optional[datetime.datetime]) -> Optional[datetime.datetime]:
+    """Make ``value`` an aware UTC datetime; naive values are taken as UTC (as cryptography returns them)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_time(value: Optional[datetime.datetime]) -> Optional[str]:
+    """ISO 8601 UTC with a ``Z`` suffix and whole seconds, or ``None``."""
+    value = to_utc(value)
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str, source: str = "time") -> datetime.datetime:
+    """Parse an ISO 8601 timestamp (``Z``, an offset, or naive meaning UTC) to an aware UTC datetime."""
+    value = str(text).strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{source} {text!r} is not an ISO 8601 timestamp (expected e.g. '2026-11-23T19:31:00Z')."
+        ) from None
+    return to_utc(parsed)
+
+
+def compat_time(obj, name: str) -> Optional[datetime.datetime]:
+    """Read ``obj.<name>_utc`` when the installed cryptography has it, else the naive attribute as UTC."""
+    utc_name = name + "_utc"
+    if hasattr(type(obj), utc_name) or hasattr(obj, utc_name):
+        return getattr(obj, utc_name)
+    return to_utc(getattr(obj, name))
+
+
+def not_before(cert) -> datetime.datetime:
+    """Start of the certificate's validity, aware UTC."""
+    return compat_time(cert, "not_valid_before")
+
+
+def not_after(cert) -> datetime.datetime:
+    """End of the certificate's validity, aware UTC."""
+    return compat_time(cert, "not_valid_after")
+
+
+# ---------------------------------------------------------------------------------------------
+# reading inputs
+
+
+def read_input_file(path: str, description: str) -> bytes:
+    """Read a whole file for a loader; every failure becomes an :class:`InputError` naming the file.
+
+    ``description`` says what the file should be, e.g. ``"certificate file"`` or ``"ocsp response"``.
+    """
+    label = f"{description} {path}"
+    try:
+        if os.path.isdir(path):
+            raise InputError(f"{label} is a directory, not a file.")
+        size = os.path.getsize(path)
+        if size > MAX_INPUT_BYTES:
+            raise InputError(f"{label} is {size} bytes long, larger than the {MAX_INPUT_BYTES} bytes accepted.")
+        with open(path, "rb") as handle:
+            return handle.read(MAX_INPUT_BYTES + 1)
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(f"{label} does not exist.") from None
+    except PermissionError:
+        raise InputError(f"{label} cannot be read: permission denied.") from None
+    except OSError as exc:
+        raise InputError(f"{label} cannot be read: {exc.strerror or exc}.") from None
+
+
+def describe_unusable(data: bytes):
+    """Say what some unusable input looks like, as ``(phrase, detail)``.
+
+    ``phrase`` completes "<source> ...", e.g. ``"is an HTML page"``; ``detail`` is ``""`` or a
+    parenthesised excerpt such as ``" (starts with '<!DOCTYPE html')"``. Binary data and key
+    material are never quoted.
+    """
+    stripped = data.lstrip()
+    if not stripped:
+        return ("is empty" if not data else "contains only whitespace"), ""
+    head = stripped[:64]
+    lowered = stripped[:512].lower()
+    excerpt = f" (starts with '{_printable_excerpt(head, 15)}')"
+    if head[:1] == b"<":
+        if any(tag in lowered for tag in (b"<html", b"<!doctype html", b"<head", b"<body")):
+            return "is an HTML page", excerpt
+        return "looks like HTML or XML", excerpt
+    if stripped[:1] in (b"{", b"["):
+        return "looks like JSON", excerpt
+    if b"PRIVATE KEY-----" in stripped[:200]:
+        return "contains a private key", ""
+    if _is_text(head):
+        return "is text", excerpt
+    return f"is {len(data)} bytes of binary data", ""
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
+def _printable_excerpt(data: bytes, limit: int) -> str:
+    text = data.decode("utf-8", "replace").splitlines()[0] if data.strip() else ""
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text[:limit]
+
+
+def _pem_body_to_der(body: bytes) -> bytes:
+    """Decode a PEM body (RFC 7468, tolerating RFC 1421 headers) to DER bytes; raises ValueError."""
+    lines = body.splitlines()
+    if any(b":" in line for line in lines):
+        # RFC 1421 encapsulated headers ("Proc-Type: ...") end at the first empty line
+        while lines and lines[0].strip():
+            lines.pop(0)
+    encoded = _WHITESPACE_RE.sub(b"", b"".join(lines))
+    if not encoded:
+        raise ValueError("empty")
+    return base64.b64decode(encoded, validate=True)
+
+
+def _der_outer_length(der: bytes) -> int:
+    """Length of the first DER element (tag + length + contents).
+
+    Only used to drop the OpenSSL trust data that follows the certificate inside a
+    ``TRUSTED CERTIFICATE`` block; the certificate itself is parsed by cryptography.
+    """
+    if len(der) < 2:
+        raise ValueError("truncated")
+    first = der[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(der) < 2 + count:
+        raise ValueError("bad length")
+    return 2 + count + int.from_bytes(der[2 : 2 + count], "big")
+
+
+def pem_blocks(data: bytes):
+    """Yield ``(label, body)`` for each PEM block in ``data`` (label and body are bytes)."""
+    for match in _PEM_BLOCK_RE.finditer(data):
+        yield match.group(1).strip(), match.group(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# certificates
+
+
+def load_certificates(data: bytes, source: str) -> list:
+    """Load every certificate in ``data``.
+
+    Accepts PEM (one or many ``CERTIFICATE``, ``X509 CERTIFICATE`` or ``TRUSTED CERTIFICATE`` blocks,
+    with any text, headers or other PEM blocks between them, e.g. a private key in an HAProxy bundle)
+    or a single DER certificate. The order of the input is kept. ``source`` names the input in error
+    messages, e.g. ``"certificate file /etc/ssl/site.pem"``.
+
+    Raises :class:`InputError` when no certificate can be loaded, or when a certificate block is damaged.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    if not data or not data.strip():
+        phrase, _detail = describe_unusable(data)
+        raise InputError(f"{source} {phrase}, not a certificate.")
+    blocks = list(pem_blocks(data))
+    if blocks:
+        certs = []
+        other_labels = []
+        for index, (label, body) in enumerate(blocks, start=1):
+            if label not in _CERT_LABELS:
+                other_labels.append(label.decode("ascii", "replace"))
+                continue
+            try:
+                der = _pem_body_to_der(body)
+            except (ValueError, binascii.Error):
+                raise InputError(
+                    f"{source}: PEM block {index} ({label.decode('ascii')}) does not contain valid base64."
+                ) from None
+            if label == b"TRUSTED CERTIFICATE":
+                try:
+                    der = der[: _der_outer_length(der)]
+                except ValueError:
+                    raise InputError(f"{source}: PEM block {index} (TRUSTED CERTIFICATE) is truncated.") from None
+            try:
+                certs.append(x509.load_der_x509_certificate(der))
+            except Exception as exc:  # cryptography raises ValueError, or a Rust panic wrapper on odd input
+                raise InputError(
+                    f"{source}: PEM block {index} ({label.decode('ascii')}) is not a valid certificate ({exc})."
+                ) from None
+        if not certs:
+            found = ", ".join(sorted(set(other_labels)))
+            raise InputError(f"{source} contains no certificate (PEM blocks found: {found}).")
+        return certs
+    if b"-----BEGIN" in data:
+        raise InputError(f"{source} has a PEM '-----BEGIN' line without a matching '-----END' line (truncated?).")
+    if data[:1] == b"\x30":
+        try:
+            return [x509.load_der_x509_certificate(data)]
+        except Exception as exc:
+            raise InputError(f"{source} is neither PEM nor a valid DER certificate ({exc}).") from None
+    phrase, detail = describe_unusable(data)
+    raise InputError(f"{source} {phrase}, not a PEM or DER certificate{detail}.")
+
+
+def load_certificates_from_path(path: str, description: str = "certificate file") -> list:
+    """Read ``path`` and load its certificates; errors name ``"<description> <path>"``."""
+    return load_certificates(read_input_file(path, description), f"{description} {path}")
+
+
+def load_private_key(data: bytes, source: str, password=None):
+    """Load the first private key in ``data`` (PEM anywhere in the text, or DER).
+
+    Error messages name ``source`` only; key contents are never echoed. ``password`` may be str or bytes.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    if isinstance(password, str):
+        password = password.encode("utf-8")
+    if not data or not data.strip():
+        raise InputError(f"{source} {describe_unusable(data)[0]}, not a private key.")
+    key_blocks = [m.group(0) for m in _PEM_BLOCK_RE.finditer(data) if m.group(1).strip().endswith(b"PRIVATE KEY")]
+    try:
+        if key_blocks:
+            return _load_key(serialization.load_pem_private_key, key_blocks[0], password)
+        if b"-----BEGIN" in data:
+            raise InputError(f"{source} contains no PEM private key block.")
+        if data[:1] == b"\x30":
+            return _load_key(serialization.load_der_private_key, data, password)
+    except InputError:
+        raise
+    except TypeError:
+        raise InputError(f"{source} is an encrypted private key and no password was given.") from None
+    except UnsupportedAlgorithm:
+        raise InputError(f"{source} holds a private key of a type the cryptography library does not support.") from None
+    except Exception:  # ValueError on damaged data or a wrong password; never include details
+        raise InputError(f"{source} could not be loaded as a private key (damaged, or wrong password).") from None
+    raise InputError(f"{source} {describe_unusable(data)[0]}, not a private key.")
+
+
+def _load_key(loader, data, password):
+    try:
+        return loader(data, password)
+    except TypeError:
+        if password is not None:  # a password was given for a key that is not encrypted
+            return loader(data, None)
+        raise
+
+
+def _spki_der(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def public_key_of(cert_or_key):
+    """The public key of a certificate, private key or public key."""
+    if isinstance(cert_or_key, x509.Certificate) or hasattr(cert_or_key, "private_bytes"):
+        return cert_or_key.public_key()
+    return cert_or_key
+
+
+def public_key_sha256(cert_or_key) -> Optional[str]:
+    """Lowercase hex SHA-256 of the SubjectPublicKeyInfo of a certificate or key (safe to print)."""
+    try:
+        return hashlib.sha256(_spki_der(public_key_of(cert_or_key))).hexdigest()
+    except Exception:
+        return None
+
+
+def public_key_matches(cert, key) -> bool:
+    """True when ``key`` (a private or public key) belongs to ``cert``; works for RSA, EC, Ed25519, Ed448, DSA."""
+    try:
+        return _spki_der(cert.public_key()) == _spki_der(public_key_of(key))
+    except Exception:
+        return False
+
+
+def key_type(public_key) -> str:
+    """``RSA-2048``, ``EC-secp256r1``, ``Ed25519``, ``Ed448``, ``DSA-2048``, or the class name."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return f"RSA-{public_key.key_size}"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return f"EC-{public_key.curve.name}"
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(public_key, dsa.DSAPublicKey):
+        return f"DSA-{public_key.key_size}"
+    return type(public_key).__name__
+
+
+def serial_hex(serial: int) -> str:
+    """Lowercase hex, even number of digits, no separators (``0x1234`` -> ``1234``, ``0x123`` -> ``0123``)."""
+    text = format(serial, "x")
+    return text if len(text) % 2 == 0 else "0" + text
+
+
+def name_string(name) -> str:
+    """RFC 4514 string of an ``x509.Name`` (never raises)."""
+    try:
+        return name.rfc4514_string()
+    except Exception:
+        return repr(name)
+
+
+def fingerprint(cert, algorithm: str = "sha256") -> str:
+    """Lowercase hex fingerprint of the certificate's DER encoding."""
+    return hashlib.new(algorithm, cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def _extension_value(cert, oid):
+    try:
+        return cert.extensions.get_extension_for_oid(oid).value
+    except Exception:  # ExtensionNotFound, or ValueError for a damaged/duplicated extension
+        return None
+
+
+def subject_key_id(cert) -> Optional[bytes]:
+    ski = _extension_value(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+    return ski.digest if ski is not None else None
+
+
+def authority_key_id(cert) -> Optional[bytes]:
+    aki = _extension_value(cert, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+    return aki.key_identifier if aki is not None else None
+
+
+def _aia_urls(cert, method_oid) -> List[str]:
+    aia = _extension_value(cert, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    if aia is None:
+        return []
+    urls = []
+    for desc in aia:
+        if desc.access_method == method_oid and isinstance(desc.access_location, x509.UniformResourceIdentifier):
+            urls.append(desc.access_location.value)
+    return urls
+
+
+def ocsp_urls(cert) -> List[str]:
+    """Every OCSP responder URL in the certificate's AIA extension, in order."""
+    return _aia_urls(cert, x509.AuthorityInformationAccessOID.OCSP)
+
+
+def ca_issuers_urls(cert) -> List[str]:
+    """Every caIssuers URL in the certificate's AIA extension, in order."""
+    return _aia_urls(cert, x509.AuthorityInformationAccessOID.CA_ISSUERS)
+
+
+def must_staple(cert) -> bool:
+    """True when the certificate has the TLS Feature extension with status_request (RFC 7633)."""
+    feature = _extension_value(cert, ExtensionOID.TLS_FEATURE)
+    if feature is None:
+        return False
+    return any(item == x509.TLSFeatureType.status_request for item in feature)
+
+
+def san_dns_names(cert) -> List[str]:
+    san = _extension_value(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    if san is None:
+        return []
+    return list(san.get_values_for_type(x509.DNSName))
+
+
+def is_ca(cert) -> bool:
+    bc = _extension_value(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    return bool(bc is not None and bc.ca)
+
+
+def extended_key_usages(cert) -> list:
+    """The EKU OIDs of the certificate (empty when it has no EKU extension)."""
+    eku = _extension_value(cert, ExtensionOID.EXTENDED_KEY_USAGE)
+    return list(eku) if eku is not None else []
+
+
+# ---------------------------------------------------------------------------------------------
+# signatures
+
+
+def _rsa_paddings(hash_algorithm, padding_hint):
+    if padding_hint is not None and not isinstance(padding_hint, str):
+        return [padding_hint]
+    if padding_hint == "pss":
+        mgf = padding.MGF1(hash_algorithm)
+        if hasattr(padding.PSS, "AUTO"):  # cryptography >= 37
+            return [padding.PSS(mgf=mgf, salt_length=padding.PSS.AUTO)]
+        return [
+            padding.PSS(mgf=mgf, salt_length=hash_algorithm.digest_size),
+            padding.PSS(mgf=mgf, salt_length=padding.PSS.MAX_LENGTH),
+        ]
+    return [padding.PKCS1v15()]
+
+
+def verify_signature(public_key, signature: bytes, data: bytes, hash_algorithm, padding_hint=None) -> bool:
+    """Verify ``signature`` over ``data`` with ``public_key``; returns a bool, never raises.
+
+    ``hash_algorithm`` is a cryptography hash instance (``None`` for Ed25519/Ed448). For RSA,
+    ``padding_hint`` is ``None``/``"pkcs1v15"``, ``"pss"`` (salt length detected), or a padding instance.
+    """
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            if hash_algorithm is None:
+                return False
+            for pad in _rsa_paddings(hash_algorithm, padding_hint):
+                try:
+                    public_key.verify(signature, data, pad, hash_algorithm)
+                    return True
+                except InvalidSignature:
+                    continue
+            return False
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            if hash_algorithm is None:
+                return False
+            public_key.verify(signature, data, ec.ECDSA(hash_algorithm))
+            return True
+        if isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            public_key.verify(signature, data)
+            return True
+        if isinstance(public_key, dsa.DSAPublicKey):
+            if hash_algorithm is None:
+                return False
+            public_key.verify(signature, data, hash_algorithm)
+            return True
+    except InvalidSignature:
+        return False
+    except Exception:  # unsupported algorithm or parameters, damaged key: the signature is not verified
+        return False
+    return False
+
+
+def signature_padding_hint(obj):
+    """The RSA padding to verify ``obj``'s signature with (certificate or OCSP response)."""
+    try:
+        oid = obj.signature_algorithm_oid
+    except Exception:
+        return None
+    if oid != SignatureAlgorithmOID.RSASSA_PSS:
+        return None
+    if hasattr(type(obj), "signature_algorithm_parameters"):  # cryptography >= 41, certificates
+        try:
+            params = obj.signature_algorithm_parameters
+            if isinstance(params, padding.PSS):
+                return params
+        except Exception:  # noqa: S110 (fall back to detecting the salt length)
+            pass
+    return "pss"
+
+
+def signature_hash(obj):
+    """The hash algorithm of ``obj``'s signature, ``None`` for Ed25519/Ed448 or when unsupported."""
+    try:
+        return obj.signature_hash_algorithm
+    except Exception:
+        return None
+
+
+def is_issued_by(cert, candidate_issuer) -> bool:
+    """True when ``candidate_issuer`` issued ``cert``.
+
+    Checks that the issuer name matches the candidate's subject, that the authority key identifier
+    matches the candidate's subject key identifier when both are present, and that the signature
+    verifies with the candidate's public key.
+    """
+    try:
+        if cert.issuer != candidate_issuer.subject:
+            return False
+    except Exception:
+        return False
+    aki = authority_key_id(cert)
+    ski = subject_key_id(candidate_issuer)
+    if aki is not None and ski is not None and aki != ski:
+        return False
+    if hasattr(type(cert), "verify_directly_issued_by"):  # cryptography >= 40
+        try:
+            cert.verify_directly_issued_by(candidate_issuer)
+            return True
+        except InvalidSignature:
+            return False
+        except Exception:  # noqa: S110 (unsupported there: try the explicit check below)
+            pass
+    try:
+        public_key = candidate_issuer.public_key()
+    except Exception:
+        return False
+    return verify_signature(
+        public_key,
+        cert.signature,
+        cert.tbs_certificate_bytes,
+        signature_hash(cert),
+        signature_padding_hint(cert),
+    )
+
+
+def is_self_signed(cert) -> bool:
+    """True when the certificate's issuer is its own subject and it verifies with its own key."""
+    return is_issued_by(cert, cert)
+
+
+def signature_algorithm_name(obj) -> str:
+    try:
+        oid = obj.signature_algorithm_oid
+    except Exception:
+        return "unknown"
+    return getattr(oid, "_name", None) or oid.dotted_string
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+
+
+@dataclass
+class CertInfo:
+    """What the collection reports about one certificate (JSON-safe through ``to_dict()``)."""
+
+    subject: str
+    issuer: str
+    serial: str
+    sha256: str
+    sha1: str
+    not_before: str
+    not_after: str
+    san_dns: List[str] = field(default_factory=list)
+    ocsp_urls: List[str] = field(default_factory=list)
+    ca_issuers_urls: List[str] = field(default_factory=list)
+    must_staple: bool = False
+    is_ca: bool = False
+    self_signed: bool = False
+    key_type: str = "unknown"
+    public_key_sha256: Optional[str] = None
+    signature_algorithm: str = "unknown"
+    subject_key_id: Optional[str] = None
+    authority_key_id: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def describe(cert) -> CertInfo:
+    """Describe a certificate as a :class:`CertInfo` record."""
+    try:
+        ktype = key_type(cert.public_key())
+    except Exception:
+        ktype = "unknown"
+    ski = subject_key_id(cert)
+    aki = authority_key_id(cert)
+    return CertInfo(
+        subject=name_string(cert.subject),
+        issuer=name_string(cert.issuer),
+        serial=serial_hex(cert.serial_number),
+        sha256=fingerprint(cert, "sha256"),
+        sha1=fingerprint(cert, "sha1"),
+        not_before=format_time(not_before(cert)),
+        not_after=format_time(not_after(cert)),
+        san_dns=san_dns_names(cert),
+        ocsp_urls=ocsp_urls(cert),
+        ca_issuers_urls=ca_issuers_urls(cert),
+        must_staple=must_staple(cert),
+        is_ca=is_ca(cert),
+        self_signed=is_self_signed(cert),
+        key_type=ktype,
+        public_key_sha256=public_key_sha256(cert),
+        signature_algorithm=signature_algorithm_name(cert),
+        subject_key_id=ski.hex() if ski is not None else None,
+        authority_key_id=aki.hex() if aki is not None else None,
+    )
+
+
+def hash_by_name(name: str):
+    """A cryptography hash instance for ``sha1``, ``sha224``, ``sha256``, ``sha384`` or ``sha512``."""
+    table = {
+        "sha1": hashes.SHA1,
+        "sha224": hashes.SHA224,
+        "sha256": hashes.SHA256,
+        "sha384": hashes.SHA384,
+        "sha512": hashes.SHA512,
+    }
+    key = str(name).lower().replace("-", "")
+    if key not in table:
+        raise InputError(f"hash algorithm {name!r} is not supported (use one of {', '.join(table)}).")
+    return table[key]()

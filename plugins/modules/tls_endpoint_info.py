@@ -1,0 +1,346 @@
+#!/usr/bin/python
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tls_endpoint_info
+short_description: Handshake to TLS endpoints from the node, ask for a staple, and judge chain and staple
+version_added: 0.1.0
+description:
+  - Connects from the managed node to each endpoint (by default the node's own C(127.0.0.1:443)) with the
+    C(status_request) extension, as a strict client does, once per protocol version (TLS 1.3 and TLS 1.2 staple
+    through different messages, and a server can get one right and the other wrong).
+  - Reports per endpoint and protocol the presented chain certificate by certificate, the chain verdicts (order,
+    completeness, missing issuer, extra or duplicate certificates, root sent) and the stapled OCSP response
+    validated in full against the leaf and its issuer (status, signature, authorized signer, CertID, freshness).
+  - Servers fetch staples lazily (nginx on the first handshake that asks, per worker process). When a handshake
+    brings no staple and the leaf names an OCSP responder, the module warms up with further handshakes and a
+    growing pause, up to O(warmup_attempts), before it reports the staple missing; RV(endpoints[].protocols)
+    says how many handshakes it took.
+  - Endpoints are probed concurrently, each handshake bounded by O(timeout). One endpoint that fails never stops
+    the others from being reported. Never changes anything.
+author:
+  - tlsfleet.stapling contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.info_module
+  - tlsfleet.stapling.requirements.pyopenssl
+options:
+  endpoints:
+    description:
+      - The endpoints to probe. Each item needs at least one of O(endpoints[].host), O(endpoints[].port) and
+        O(endpoints[].server_name); missing values come from O(host) and O(port).
+      - When empty, the single endpoint O(host):O(port) is probed without SNI, unless O(server_names) is given.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: Address or name to connect to.
+        type: str
+      port:
+        description: TCP port.
+        type: int
+      server_name:
+        description: The name sent as SNI, which selects the site on a server with several.
+        type: str
+  server_names:
+    description:
+      - Shorthand for one endpoint per name at O(host):O(port), each with that name as SNI.
+    type: list
+    elements: str
+    default: []
+  host:
+    description: Default address for endpoints that name none.
+    type: str
+    default: 127.0.0.1
+  port:
+    description: Default port for endpoints that name none.
+    type: int
+    default: 443
+  protocols:
+    description: The protocol versions to try, each in its own handshake.
+    type: list
+    elements: str
+    choices: [TLSv1.3, TLSv1.2]
+    default: [TLSv1.3, TLSv1.2]
+  timeout:
+    description: Seconds one handshake (connect included) may take.
+    type: float
+    default: 5.0
+  warmup_attempts:
+    description:
+      - How many more handshakes to make when one brings no staple although the leaf names an OCSP responder.
+        V(0) disables warm-up.
+    type: int
+    default: 4
+  warmup_delay:
+    description: Seconds to wait before the first warm-up handshake; the pause doubles each time, up to 2 seconds.
+    type: float
+    default: 0.25
+  certificate_pool_paths:
+    description:
+      - Files on the managed node with further certificates (for example the server's configured chain file or a
+        CA bundle) used to find the leaf's issuer when the server does not present it, so that its staple can
+        still be validated. Unreadable or unusable files fail the module with a message naming them.
+    type: list
+    elements: path
+    default: []
+  trust_anchor_paths:
+    description:
+      - Files on the managed node with the root certificates a chain should end at, used to judge whether the
+        presented chain is complete (RV(endpoints[].protocols.chain.complete)).
+      - When empty, the node's system CA bundle is used if one is found (C(/etc/ssl/certs/ca-certificates.crt),
+        C(/etc/pki/tls/certs/ca-bundle.crt), C(/etc/ssl/cert.pem)). Name your private roots here when the sites
+        use a private CA.
+    type: list
+    elements: path
+    default: []
+  clock_skew:
+    description: Seconds of clock difference tolerated when judging a staple's thisUpdate and nextUpdate.
+    type: int
+    default: 300
+  max_workers:
+    description: How many endpoints to probe at the same time.
+    type: int
+    default: 16
+notes:
+  - The chain is judged as presented; the leaf is the first certificate the server sends. Trust in a root is not
+    checked here (the staple's signature is checked against the leaf's issuer).
+seealso:
+  - module: tlsfleet.stapling.ocsp_response_info
+  - module: tlsfleet.stapling.ocsp_responder_check
+"""
+
+EXAMPLES = r"""
+---
+- name: Judge the staple every site name on the node serves
+  tlsfleet.stapling.tls_endpoint_info:
+    server_names:
+      - www.example.com
+      - api.example.com
+  register: served
+
+- name: Fail when any endpoint serves no good staple
+  ansible.builtin.assert:
+    that: served.endpoints | map(attribute='summary.staple_state') | unique == ['good']
+
+- name: Probe another address and port, TLS 1.2 only, without warm-up
+  tlsfleet.stapling.tls_endpoint_info:
+    endpoints:
+      - host: 10.0.0.5
+        port: 8443
+        server_name: shop.example.com
+    protocols: [TLSv1.2]
+    warmup_attempts: 0
+"""
+
+RETURN = r"""
+endpoints:
+  description: One entry per endpoint, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    label:
+      description: The endpoint as text, for example C(127.0.0.1:443 (SNI www.example.com)).
+      type: str
+      sample: 127.0.0.1:443 (SNI www.example.com)
+    host:
+      description: The address connected to.
+      type: str
+    port:
+      description: The port connected to.
+      type: int
+    server_name:
+      description: The SNI name sent, or V(null).
+      type: str
+    reachable:
+      description: Whether at least one protocol's handshake completed.
+      type: bool
+    warmup_used:
+      description: Whether warm-up handshakes were needed.
+      type: bool
+    leaf_sha256:
+      description: SHA-256 fingerprint of the leaf, when every protocol presented the same one.
+      type: str
+    same_leaf_for_all_protocols:
+      description: Whether every protocol presented the same leaf certificate.
+      type: bool
+    summary:
+      description: The worst staple state across protocols, each protocol's state, and the fewest seconds left.
+      type: dict
+      contains:
+        staple_state:
+          description:
+            - V(good), V(none) (no staple), V(revoked), V(unknown), V(expired) (valid but past nextUpdate beyond
+              the clock skew), V(invalid) (fails any other check, or cannot be validated), or V(unreachable).
+          type: str
+          sample: good
+        staple_states:
+          description: The state per protocol.
+          type: dict
+          sample: {"TLSv1.3": "good", "TLSv1.2": "good"}
+        seconds_left:
+          description: The smallest seconds until nextUpdate among the validated staples, or V(null).
+          type: int
+    protocols:
+      description: Per protocol requested (V(TLSv1.3), V(TLSv1.2)), what the handshake showed.
+      type: dict
+      contains:
+        ok:
+          description: Whether the handshake completed.
+          type: bool
+        protocol:
+          description: The protocol negotiated.
+          type: str
+        cipher:
+          description: The cipher negotiated.
+          type: str
+        error:
+          description: Why the handshake failed, in one sentence, or V(null).
+          type: str
+        error_stage:
+          description: V(connect), V(timeout), V(handshake) or V(unsupported_protocol), or V(null).
+          type: str
+        handshakes_made:
+          description: Handshakes made for this protocol, warm-up included.
+          type: int
+        staple_present:
+          description: Whether the server stapled a response in the final handshake.
+          type: bool
+        presented:
+          description: The presented certificates in the order sent, each described (subject, issuer, serial,
+            sha256, not_before, not_after, san_dns, ocsp_urls, ca_issuers_urls, must_staple, key_type, ...).
+          type: list
+          elements: dict
+        chain:
+          description:
+            - Chain verdicts as presented, completed from O(certificate_pool_paths) where needed (order_ok,
+              complete, presented_complete, missing_issuer, issuer, extra, duplicates, root_sent, path, problems).
+          type: dict
+        staple:
+          description:
+            - The staple validated in full, or V(null) when there was none or it could not be validated (then
+              RV(endpoints[].protocols.staple_error) says why). Keys as returned by
+              M(tlsfleet.stapling.ocsp_response_info): response_status, cert_status, revocation_time,
+              revocation_reason, this_update, next_update, produced_at, seconds_until_next_update, signer,
+              signature_valid, cert_id_matches, valid, good, problems.
+          type: dict
+        staple_error:
+          description: Why a staple that was present could not be validated, or V(null).
+          type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
+
+
+def endpoints_from(params) -> list:
+    endpoints = []
+    for given in params["endpoints"]:
+        item = given or {}
+        endpoints.append(
+            tls_probe.Endpoint(
+                host=item.get("host") or params["host"],
+                port=int(item.get("port") or params["port"]),
+                server_name=item.get("server_name") or None,
+            )
+        )
+    for name in params["server_names"]:
+        endpoints.append(tls_probe.Endpoint(host=params["host"], port=params["port"], server_name=name))
+    if not endpoints:
+        endpoints.append(tls_probe.Endpoint(host=params["host"], port=params["port"]))
+    return endpoints
+
+
+SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
+def trust_anchors(paths) -> list:
+    """The named anchor files, or the first system CA bundle found when none are named."""
+    if not paths:
+        paths = [path for path in SYSTEM_CA_BUNDLES if os.path.isfile(path)][:1]
+    anchors = []
+    for path in paths:
+        anchors.extend(x509.load_certificates_from_path(path, "trust anchor file"))
+    return anchors
+
+
+def run(params) -> dict:
+    pool = []
+    for path in params["certificate_pool_paths"]:
+        pool.extend(x509.load_certificates_from_path(path, "certificate pool file"))
+    anchors = trust_anchors(params["trust_anchor_paths"])
+    probes = tls_probe.probe_endpoints(
+        endpoints_from(params),
+        max_workers=params["max_workers"],
+        protocols=params["protocols"],
+        timeout=params["timeout"],
+        warmup_attempts=params["warmup_attempts"],
+        warmup_delay=params["warmup_delay"],
+        wants_staple=endpoint_judge.wants_staple,
+    )
+    judged = [
+        endpoint_judge.judge_probe(p, pool=pool, anchors=anchors, skew_seconds=params["clock_skew"]) for p in probes
+    ]
+    return {"endpoints": judged}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "endpoints": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "host": {"type": "str"},
+                    "port": {"type": "int"},
+                    "server_name": {"type": "str"},
+                },
+            },
+            "server_names": {"type": "list", "elements": "str", "default": []},
+            "host": {"type": "str", "default": "127.0.0.1"},
+            "port": {"type": "int", "default": 443},
+            "protocols": {
+                "type": "list",
+                "elements": "str",
+                "choices": ["TLSv1.3", "TLSv1.2"],
+                "default": ["TLSv1.3", "TLSv1.2"],
+            },
+            "timeout": {"type": "float", "default": 5.0},
+            "warmup_attempts": {"type": "int", "default": 4},
+            "warmup_delay": {"type": "float", "default": 0.25},
+            "certificate_pool_paths": {"type": "list", "elements": "path", "default": []},
+            "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
+            "clock_skew": {"type": "int", "default": 300},
+            "max_workers": {"type": "int", "default": 16},
+        },
+        supports_check_mode=True,
+    )
+    require_pyopenssl(module)
+    if module.params["timeout"] <= 0 or module.params["warmup_attempts"] < 0 or module.params["max_workers"] < 1:
+        module.fail_json(msg="timeout must be positive, warmup_attempts zero or more, and max_workers at least 1.")
+    try:
+        result = run(module.params)
+    except TlsfleetError as exc:
+        result, error = None, str(exc)
+    else:
+        error = None
+    if error is not None:  # outside the except block, so no traceback is attached to a plain input error
+        module.fail_json(msg=error)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
