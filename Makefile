@@ -43,8 +43,14 @@ ansible-lint: venv
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
 
-sanity: venv ## ansible-test sanity on ansible-core 2.21 / Python 3.12
+sanity: venv ## ansible-test sanity on 2.21/Python 3.12, plus compile and import on the managed-node Pythons
 	tools/ansible-test $(VENV_MAIN) sanity --venv --python 3.12 --color no
+	@# Modules run on the nodes' own Pythons (Debian 12: 3.11; older distributions: 3.8+), via the 2.19 line.
+	@for py in 3.8 3.9 3.10 3.11; do \
+	  if tools/find-python $$py >/dev/null 2>&1; then \
+	    tools/ansible-test $(VENV_OLD) sanity --venv --python $$py --test compile --test import --color no; \
+	  else echo "sanity: Python $$py not found, compile/import on it skipped"; fi; \
+	done
 
 units: units-main units-old ## ansible-test units on 2.21/Python 3.12 and 2.19/Python 3.11
 

@@ -300,3 +300,57 @@ def _stage_http(result, url, method, request_der, deadline, body_limit) -> None:
         result.body = None
         return
     result.reachable = True
+
+
+def check(
+    url: str,
+    cert,
+    issuer,
+    timeout: float = 10.0,
+    method: str = "POST",
+    proxy: Optional[str] = None,
+    use_env_proxy: bool = True,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    hash_name: str = "sha1",
+    skew_seconds: int = 300,
+) -> Dict[str, Any]:
+    """Probe ``url`` for ``cert`` and validate the answer in full; the OCSP stage fails on unusable answers.
+
+    The answer is usable when it parses as OCSP, comes with the OCSP content type, is ``successful`` and is
+    valid for ``cert`` (a correctly signed "revoked" answer is usable: the responder works, the certificate
+    does not). Anything else fails the ``ocsp`` stage, with the reasons in ``ocsp_problems``.
+    """
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp  # noqa: PLC0415 (needs cryptography)
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError  # noqa: PLC0415
+
+    request_der = ocsp.build_request(cert, issuer, hash_name)
+    result = probe(url, request_der, timeout, method, proxy, use_env_proxy, body_limit)
+    report = result.to_dict()
+    report.update({"ocsp": None, "ocsp_problems": []})
+    if not result.reachable:
+        return report
+    content_type = (result.http.content_type or "").split(";")[0].strip().lower()
+    try:
+        verdict = ocsp.validate_response(
+            result.body, cert, issuer, skew_seconds=skew_seconds, source="the answer of %s" % url
+        )
+    except InputError as exc:
+        report["ocsp_problems"] = [str(exc)]
+    else:
+        report["ocsp"] = verdict.to_dict()
+        if verdict.response_status != "successful":
+            report["ocsp_problems"].append(
+                "the responder answered %s instead of a certificate status" % verdict.response_status
+            )
+        elif not verdict.valid:
+            report["ocsp_problems"].extend(verdict.problems)
+    if content_type != OCSP_RESPONSE_TYPE:
+        report["ocsp_problems"].append(
+            "the answer's Content-Type is %r, not %r: servers such as nginx reject it"
+            % (result.http.content_type, OCSP_RESPONSE_TYPE)
+        )
+    if report["ocsp_problems"]:
+        report["reachable"] = True  # the path works; the answer does not
+        report["failed_stage"] = "ocsp"
+        report["error"] = report["ocsp_problems"][0]
+    return report

@@ -92,7 +92,7 @@ options:
   trust_anchor_paths:
     description:
       - Files on the managed node with the root certificates a chain should end at, used to judge whether the
-        presented chain is complete (RV(endpoints[].protocols.chain.complete)).
+        presented chain is complete (C(complete) in RV(endpoints[].protocols.chain)).
       - When empty, the node's system CA bundle is used if one is found (C(/etc/ssl/certs/ca-certificates.crt),
         C(/etc/pki/tls/certs/ca-bundle.crt), C(/etc/ssl/cert.pem)). Name your private roots here when the sites
         use a private CA.
@@ -225,10 +225,11 @@ endpoints:
         staple:
           description:
             - The staple validated in full, or V(null) when there was none or it could not be validated (then
-              RV(endpoints[].protocols.staple_error) says why). Keys as returned by
-              M(tlsfleet.stapling.ocsp_response_info): response_status, cert_status, revocation_time,
-              revocation_reason, this_update, next_update, produced_at, seconds_until_next_update, signer,
-              signature_valid, cert_id_matches, valid, good, problems.
+              RV(endpoints[].protocols.staple_error) says why).
+            - The keys are those M(tlsfleet.stapling.ocsp_response_info) returns, among them C(response_status),
+              C(cert_status), C(revocation_time), C(revocation_reason), C(this_update), C(next_update),
+              C(produced_at), C(seconds_until_next_update), C(signer), C(signature_valid), C(cert_id_matches),
+              C(valid), C(good) and C(problems).
           type: dict
         staple_error:
           description: Why a staple that was present could not be validated, or V(null).

@@ -1,0 +1,334 @@
+#!/usr/bin/python
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ocsp_responder_check
+short_description: Test, from the node, the path to a certificate's OCSP responder stage by stage
+version_added: 0.1.0
+description:
+  - A server can only staple what it can fetch from its own network. This module asks the certificate's OCSP
+    responder for the certificate's status from the managed node, the way the node's web server would, and
+    reports stage by stage where the path breaks, with timings; DNS (the node's resolver), TCP connect, the HTTP
+    exchange (POST, or GET as RFC 6960 Appendix A describes; through the node's proxy settings or O(proxy)),
+    then the answer validated in full as OCSP.
+  - The certificate comes from a file or PEM content, or from what an endpoint serves (O(endpoint)). Its issuer
+    comes from O(issuer_path), O(issuer_content), the rest of the certificate's bundle, or the endpoint's
+    presented chain.
+  - Every responder URL of the certificate is probed (or only O(url)), concurrently, each within O(timeout)
+    seconds in all. A responder that hangs or floods cannot hold the module longer; the answer is read up to
+    O(body_limit) bytes.
+  - Never changes anything.
+author:
+  - tlsfleet.stapling contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.info_module
+  - tlsfleet.stapling.requirements.cryptography
+options:
+  certificate_path:
+    description:
+      - Path on the managed node of the certificate to ask about (PEM or DER); further certificates in the file are
+        searched for the issuer.
+      - Exactly one of O(certificate_path), O(certificate_content) and O(endpoint) is required.
+    type: path
+  certificate_content:
+    description: The certificate (optionally followed by its chain) as PEM text.
+    type: str
+  endpoint:
+    description:
+      - Ask about the certificate this TLS endpoint serves; its presented chain supplies the issuer. Needs pyOpenSSL.
+    type: dict
+    suboptions:
+      host:
+        description: Address to connect to.
+        type: str
+        default: 127.0.0.1
+      port:
+        description: TCP port.
+        type: int
+        default: 443
+      server_name:
+        description: SNI name.
+        type: str
+  issuer_path:
+    description: Path on the managed node of the issuer certificate.
+    type: path
+  issuer_content:
+    description: The issuer certificate as PEM text.
+    type: str
+  url:
+    description:
+      - Probe this responder URL instead of the certificate's own (its AIA OCSP URLs). Use it to test a responder
+        override such as nginx C(ssl_stapling_responder) or Apache C(SSLStaplingForceURL).
+    type: str
+  method:
+    description: HTTP method; V(both) probes with POST and with GET.
+    type: str
+    choices: [POST, GET, both]
+    default: POST
+  timeout:
+    description: Seconds one probe may take in all (DNS, connect, HTTP exchange and reading the answer).
+    type: float
+    default: 10.0
+  proxy:
+    description:
+      - An HTTP proxy to go through, such as V(http://proxy.example.com:3128). By default the node's environment
+        (C(http_proxy), C(no_proxy)) decides, as it does for most servers' helper processes.
+    type: str
+  use_proxy:
+    description: Whether to honour the proxy settings of the environment when O(proxy) is not given.
+    type: bool
+    default: true
+  body_limit:
+    description: Largest answer read, in bytes; real OCSP responses are a few KiB.
+    type: int
+    default: 65536
+  hash_algorithm:
+    description: Hash for the CertID of the request. Most servers use SHA-1.
+    type: str
+    choices: [sha1, sha256]
+    default: sha1
+  clock_skew:
+    description: Seconds of clock difference tolerated when judging the answer's thisUpdate and nextUpdate.
+    type: int
+    default: 300
+notes:
+  - The DNS stage uses the node's resolver (C(/etc/resolv.conf)). nginx resolves responders with its own
+    C(resolver) directive instead; M(tlsfleet.stapling.node_audit) compares the two.
+seealso:
+  - module: tlsfleet.stapling.tls_endpoint_info
+  - module: tlsfleet.stapling.ocsp_response_info
+"""
+
+EXAMPLES = r"""
+---
+- name: Can this node reach the responder of the certificate nginx serves for www?
+  tlsfleet.stapling.ocsp_responder_check:
+    endpoint:
+      server_name: www.example.com
+  register: responder
+
+- name: Say where the path breaks
+  ansible.builtin.debug:
+    msg: "{{ responder.responders | map(attribute='error') | list }}"
+  when: not responder.reachable
+
+- name: Check the responder of a deployed certificate through the corporate proxy, POST and GET
+  tlsfleet.stapling.ocsp_responder_check:
+    certificate_path: /etc/ssl/example/fullchain.pem
+    proxy: http://proxy.internal:3128
+    method: both
+    timeout: 5
+"""
+
+RETURN = r"""
+reachable:
+  description: Whether every probed responder URL answered with a usable OCSP response.
+  returned: always
+  type: bool
+failed_stage:
+  description:
+    - The first failing stage among the probes; V(dns), V(connect), V(timeout), V(proxy), V(http) (no usable HTTP
+      answer, e.g. HTTP 503), V(ocsp) (an answer that is not a usable OCSP response, e.g. an HTML page, the wrong
+      content type, V(try_later), V(unauthorized), or a response failing validation), or V(null).
+  returned: always
+  type: str
+certificate:
+  description: The certificate asked about (subject, serial, sha256, ocsp_urls, must_staple, ...).
+  returned: always
+  type: dict
+issuer:
+  description: Subject of the issuer used to build the request.
+  returned: always
+  type: str
+responders:
+  description: One entry per URL and method probed.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    url:
+      description: The responder URL.
+      type: str
+    reachable:
+      description: Whether the path worked up to an HTTP answer (the OCSP stage can still fail).
+      type: bool
+    failed_stage:
+      description: As RV(failed_stage), for this probe.
+      type: str
+    error:
+      description: What failed, in one sentence, or V(null).
+      type: str
+    proxy:
+      description: The proxy used, or V(null).
+      type: str
+    addresses:
+      description: The addresses the name (or the proxy's name) resolved to.
+      type: list
+      elements: str
+    connected_to:
+      description: The address the TCP connection was made to.
+      type: str
+    dns:
+      description: C(ok), C(ms) and C(error) of the DNS stage.
+      type: dict
+    connect:
+      description: C(ok), C(ms) and C(error) of the TCP connect stage.
+      type: dict
+    http:
+      description: C(ok), C(ms), C(error), C(method), C(status), C(content_type), C(bytes) and C(truncated).
+      type: dict
+    total_ms:
+      description: Time the probe took.
+      type: int
+    ocsp:
+      description:
+        - The answer validated in full (keys as returned by M(tlsfleet.stapling.ocsp_response_info)), or V(null)
+          when there was no answer to validate.
+      type: dict
+    ocsp_problems:
+      description: Why the answer is not usable, one sentence each.
+      type: list
+      elements: str
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, responder_probe, tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography, require_pyopenssl
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
+
+
+def _certificate_and_bundle(params):
+    if params["certificate_path"]:
+        certs = x509.load_certificates_from_path(params["certificate_path"], "certificate file")
+        return certs[0], certs[1:]
+    if params["certificate_content"]:
+        certs = x509.load_certificates(params["certificate_content"].encode("utf-8"), "certificate_content")
+        return certs[0], certs[1:]
+    wanted = params["endpoint"]
+    target = tls_probe.Endpoint(wanted["host"], wanted["port"], wanted.get("server_name"))
+    shake = None
+    for protocol in tls_probe.PROTOCOLS:
+        shake = tls_probe.handshake(target, protocol, timeout=min(params["timeout"], 10.0))
+        if shake.ok and shake.chain_der:
+            break
+    if shake is None or not shake.ok or not shake.chain_der:
+        raise InputError("cannot read the certificate %s serves: %s" % (target.label, shake.error if shake else ""))
+    certs = []
+    for index, der in enumerate(shake.chain_der):
+        certs.extend(x509.load_certificates(der, "certificate %d presented by %s" % (index + 1, target.label)))
+    return certs[0], certs[1:]
+
+
+def _issuer(params, cert, bundle):
+    if params["issuer_path"]:
+        candidates = x509.load_certificates_from_path(params["issuer_path"], "issuer file")
+    elif params["issuer_content"]:
+        candidates = x509.load_certificates(params["issuer_content"].encode("utf-8"), "issuer_content")
+    else:
+        candidates = bundle
+    issuer = chain.find_issuer(cert, candidates)
+    if issuer is None:
+        where = (
+            "the issuer given" if (params["issuer_path"] or params["issuer_content"]) else "the certificate's bundle"
+        )
+        raise InputError(
+            "the issuer of %s (%s) is not in %s: give it with issuer_path or issuer_content."
+            % (x509.name_string(cert.subject), x509.name_string(cert.issuer), where)
+        )
+    return issuer
+
+
+def run(params) -> dict:
+    cert, bundle = _certificate_and_bundle(params)
+    issuer = _issuer(params, cert, bundle)
+    urls = [params["url"]] if params["url"] else x509.ocsp_urls(cert)
+    info = x509.describe(cert).to_dict()
+    if not urls:
+        raise InputError(
+            "the certificate %s names no OCSP responder (no AIA OCSP URL), so there is nothing to probe; "
+            "give url to probe a responder anyway." % info["subject"]
+        )
+    methods = ["POST", "GET"] if params["method"] == "both" else [params["method"]]
+    jobs = [(url, method) for url in urls for method in methods]
+
+    def one(job):
+        url, method = job
+        return responder_probe.check(
+            url,
+            cert,
+            issuer,
+            timeout=params["timeout"],
+            method=method,
+            proxy=params["proxy"],
+            use_env_proxy=params["use_proxy"],
+            body_limit=params["body_limit"],
+            hash_name=params["hash_algorithm"],
+            skew_seconds=params["clock_skew"],
+        )
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        responders = list(pool.map(one, jobs))
+    failed = [r for r in responders if r["failed_stage"]]
+    return {
+        "reachable": not failed,
+        "failed_stage": failed[0]["failed_stage"] if failed else None,
+        "certificate": info,
+        "issuer": x509.name_string(issuer.subject),
+        "responders": responders,
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "certificate_path": {"type": "path"},
+            "certificate_content": {"type": "str"},
+            "endpoint": {
+                "type": "dict",
+                "options": {
+                    "host": {"type": "str", "default": "127.0.0.1"},
+                    "port": {"type": "int", "default": 443},
+                    "server_name": {"type": "str"},
+                },
+            },
+            "issuer_path": {"type": "path"},
+            "issuer_content": {"type": "str"},
+            "url": {"type": "str"},
+            "method": {"type": "str", "choices": ["POST", "GET", "both"], "default": "POST"},
+            "timeout": {"type": "float", "default": 10.0},
+            "proxy": {"type": "str"},
+            "use_proxy": {"type": "bool", "default": True},
+            "body_limit": {"type": "int", "default": 65536},
+            "hash_algorithm": {"type": "str", "choices": ["sha1", "sha256"], "default": "sha1"},
+            "clock_skew": {"type": "int", "default": 300},
+        },
+        required_one_of=[("certificate_path", "certificate_content", "endpoint")],
+        mutually_exclusive=[("certificate_path", "certificate_content", "endpoint"), ("issuer_path", "issuer_content")],
+        supports_check_mode=True,
+    )
+    require_cryptography(module)
+    if module.params["endpoint"] is not None:
+        require_pyopenssl(module)
+    if module.params["timeout"] <= 0 or module.params["body_limit"] < 1:
+        module.fail_json(msg="timeout and body_limit must be positive.")
+    try:
+        result = run(module.params)
+    except TlsfleetError as exc:
+        result, error = None, str(exc)
+    else:
+        error = None
+    if error is not None:  # outside the except block, so no traceback is attached to a plain input error
+        module.fail_json(msg=error)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
