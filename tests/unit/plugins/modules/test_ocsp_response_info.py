@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import json
 
@@ -14,33 +13,13 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes
 
 from ansible_collections.tlsfleet.stapling.plugins.modules import ocsp_response_info
-
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19: the arguments are read from basic._ANSIBLE_ARGS
-    patch_module_args = None
+from ansible_collections.tlsfleet.stapling.tests.unit import modrun
 
 DAY = datetime.timedelta(days=1)
 
 
-@contextlib.contextmanager
-def _module_args(args, monkeypatch):
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-        return
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    yield
-
-
 def run_module(args, capsys, monkeypatch):
-    with _module_args(args, monkeypatch), pytest.raises(SystemExit):
-        ocsp_response_info.main()
-    out = capsys.readouterr().out
-    return json.loads(out), out
+    return modrun.run_module(ocsp_response_info.main, args, capsys, monkeypatch)
 
 
 @pytest.fixture
