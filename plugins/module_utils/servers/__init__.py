@@ -1,0 +1,151 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Server discovery: which TLS servers run on the node, what they declare, and what they logged.
+
+One module per server type (``nginx``, ``apache``, ``haproxy``) knows its own commands, directives
+and messages; this package ties them together so callers never branch on the type. Adding a
+server (Caddy, Envoy) means one new module with the same four names (``TYPE``, ``discover``,
+``parse_line``, ``make_classifier``) and one line in ``REGISTRY``.
+
+Contract with the rest of the collection:
+
+- ``discover(run, which, proc_root="/proc") -> list[ServerInfo]``; nothing raises for a broken
+  server: its record carries ``errors`` sentences.
+- ``log_events(server_info, since, max_bytes=..., max_lines=...) -> list[LogEvent]``, and
+  ``log_scan`` for the same with coverage (how far back each file was read) and errors.
+
+Only the servers' own binaries run, with their test/dump flags, through the injected runner.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Dict, List, Optional, Sequence
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import logscan
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.logscan import LogEvent, LogScan
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, haproxy, nginx
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import (
+    DEFAULT_TIMEOUT,
+    Runner,
+    ServerInfo,
+    SiteInfo,
+    Which,
+    default_which,
+    stat_record,
+    subprocess_runner,
+)
+
+__all__ = [
+    "REGISTRY",
+    "LogEvent",
+    "LogScan",
+    "ServerInfo",
+    "SiteInfo",
+    "default_which",
+    "discover",
+    "log_events",
+    "log_scan",
+    "server_module",
+    "stat_record",
+    "subprocess_runner",
+]
+
+#: Server type -> module. Order is the order of discovery and of the records returned.
+REGISTRY = {
+    nginx.TYPE: nginx,
+    apache.TYPE: apache,
+    haproxy.TYPE: haproxy,
+}
+
+
+def server_module(server_type: str):
+    """The module handling ``server_type``; KeyError names the known types."""
+    try:
+        return REGISTRY[server_type]
+    except KeyError:
+        raise KeyError(f"unknown server type {server_type!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def discover(
+    run: Runner,
+    which: Which,
+    proc_root: str = "/proc",
+    types: Optional[Sequence[str]] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> List[ServerInfo]:
+    """Ask every registered server type to find its servers on this node.
+
+    A type whose discovery fails outright (a bug, an unexpected environment) still yields a record
+    with the error, so one server type can never hide the others.
+    """
+    found: List[ServerInfo] = []
+    for server_type, module in REGISTRY.items():
+        if types is not None and server_type not in types:
+            continue
+        try:
+            found.extend(module.discover(run, which, proc_root=proc_root, timeout=timeout))
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # isolate one server type's failure
+            info = ServerInfo(type=server_type)
+            info.errors.append(f"{server_type} discovery failed unexpectedly: {type(exc).__name__}: {exc}")
+            found.append(info)
+    return found
+
+
+def log_scan(
+    server_info: ServerInfo,
+    since: Optional[datetime.datetime],
+    max_bytes: int = logscan.DEFAULT_MAX_BYTES,
+    max_lines: int = logscan.DEFAULT_MAX_LINES,
+    max_events: int = logscan.DEFAULT_MAX_EVENTS,
+    include_rotated: bool = True,
+    include_config_test: bool = True,
+    extra_logs: Optional[Sequence[str]] = None,
+    tz: Optional[datetime.tzinfo] = None,
+) -> LogScan:
+    """Stapling events in the server's error logs since ``since`` (aware; naive means UTC).
+
+    Also classifies the output of the configuration test run during discovery (``nginx -T`` and
+    ``haproxy -c`` print config-time OCSP warnings there, often nowhere else); those events have
+    ``file`` set to the command and are current by construction. ``tz`` is the zone the server
+    writes its local times in (default: the node's).
+    """
+    module = server_module(server_info.type)
+    classify = module.make_classifier(server_info)
+
+    def parse(line: str) -> Optional[logscan.ParsedLine]:
+        return module.parse_line(line, tz=tz)
+
+    paths = list(server_info.error_logs) + [path for path in extra_logs or [] if path not in server_info.error_logs]
+    result = logscan.scan_logs(paths, since, parse, classify, max_bytes, max_lines, max_events, include_rotated)
+    if include_config_test and server_info.config_test_output:
+        source = server_info.details.get("config_test_command") or f"{server_info.type} config test"
+        config_events = logscan.classify_text(server_info.config_test_output, source, parse, classify)
+        for event in config_events:
+            result.counts[event.code] = result.counts.get(event.code, 0) + 1
+        result.events.extend(config_events)
+    return result
+
+
+def log_events(
+    server_info: ServerInfo,
+    since: Optional[datetime.datetime],
+    max_bytes: int = logscan.DEFAULT_MAX_BYTES,
+    max_lines: int = logscan.DEFAULT_MAX_LINES,
+    **kwargs,
+) -> List[LogEvent]:
+    """The events of :func:`log_scan`; reading problems are appended to ``server_info.errors``."""
+    result = log_scan(server_info, since, max_bytes=max_bytes, max_lines=max_lines, **kwargs)
+    for error in result.errors:
+        if error not in server_info.errors:
+            server_info.errors.append(error)
+    return result.events
+
+
+def counts_by_code(events: Sequence[LogEvent]) -> Dict[str, int]:
+    """How many events name each cause code (for summaries)."""
+    counts: Dict[str, int] = {}
+    for event in events:
+        counts[event.code] = counts.get(event.code, 0) + 1
+    return counts

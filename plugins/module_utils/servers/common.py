@@ -1,0 +1,580 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Records and helpers shared by the per-server discovery modules.
+
+The records live here rather than in ``servers/__init__.py`` because the server modules need them
+and ``__init__`` imports the server modules for its registry; keeping them apart avoids an import
+cycle. ``servers`` re-exports everything callers need, so import from there.
+
+Everything here runs on managed nodes (Python 3.8+, standard library only). Nothing in this layer
+raises to its caller for bad input: a broken configuration, a failing command or an unreadable
+file becomes a plain sentence in an ``errors`` list, because one bad server must not hide the
+others on the node.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import shutil
+import stat
+import subprocess
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+UTC = datetime.timezone.utc
+
+#: ``run(argv, timeout) -> (rc, stdout, stderr)``; the module passes a wrapper around its runner.
+Runner = Callable[[List[str], float], Tuple[int, Any, Any]]
+#: ``which(name) -> path or None``.
+Which = Callable[[str], Optional[str]]
+
+#: Default bound for one server command; ``nginx -T`` loads every certificate, so allow a while.
+DEFAULT_TIMEOUT = 30.0
+#: Largest command output parsed (a dump of a very large fleet config is a few MiB).
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+#: Largest single configuration file read from disk.
+MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024
+#: Total configuration text read from disk for one server.
+MAX_CONFIG_TOTAL_BYTES = 64 * 1024 * 1024
+#: Largest number of configuration files followed for one server.
+MAX_CONFIG_FILES = 5000
+#: Deepest include nesting followed (nginx has no limit of its own; Apache stops at 128).
+MAX_INCLUDE_DEPTH = 32
+#: Length kept of command output in records.
+OUTPUT_TRIM = 4000
+
+SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin", "/bin")
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+
+
+@dataclass
+class SiteInfo:
+    """One TLS site as its server's configuration declares it.
+
+    A site is the unit a handshake is aimed at: an nginx ``server`` block, an Apache
+    ``<VirtualHost>`` with SSL on, a HAProxy ``frontend``/``listen`` section with ``ssl`` binds.
+    ``site_id`` is ``<type>:<file>:<line>`` of the block, so it stays the same between runs as long
+    as the block does not move, and the report can point at the exact place to edit.
+    """
+
+    server: str
+    site_id: str
+    source: str
+    context: str = ""
+    server_names: List[str] = field(default_factory=list)
+    listen: List[Dict[str, Any]] = field(default_factory=list)
+    certificate_files: List[str] = field(default_factory=list)
+    key_files: List[str] = field(default_factory=list)
+    chain_file: Optional[str] = None
+    trusted_certificate: Optional[str] = None
+    stapling: Dict[str, Any] = field(default_factory=dict)
+    files: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ServerInfo:
+    """What one server instance on the node is, runs and declares.
+
+    ``errors`` holds plain sentences (a failing dump, a missing include, an unreadable log); the
+    record is still returned so the rest of the audit can use whatever was learned.
+    ``config_files`` maps each configuration file read to its stat record, so the caller can tell a
+    configuration edited after ``master_started_at`` (changed on disk, not yet loaded).
+    """
+
+    type: str
+    binary: Optional[str] = None
+    version: Optional[str] = None
+    version_tuple: Optional[Tuple[int, ...]] = None
+    running: bool = False
+    master_pid: Optional[int] = None
+    master_started_at: Optional[str] = None
+    master_cmdline: List[str] = field(default_factory=list)
+    config_file: Optional[str] = None
+    config_files: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    config_test_ok: Optional[bool] = None
+    config_test_output: str = ""
+    config_source: str = ""
+    error_logs: List[str] = field(default_factory=list)
+    sites: List[SiteInfo] = field(default_factory=list)
+    stapling_capable: Optional[bool] = None
+    stapling_capable_reason: str = ""
+    stapling_self_fetch: Optional[bool] = None
+    details: Dict[str, Any] = field(default_factory=dict)
+    errors: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = asdict(self)
+        if self.version_tuple is not None:
+            data["version_tuple"] = list(self.version_tuple)
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# running the server's own commands
+
+
+@dataclass
+class CommandResult:
+    """Outcome of one command; ``error`` is set when it could not run or timed out."""
+
+    argv: List[str]
+    rc: Optional[int]
+    stdout: str
+    stderr: str
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.rc == 0
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together: servers print test results on either."""
+        parts = [part for part in (self.stdout, self.stderr) if part]
+        return "\n".join(part.rstrip("\n") for part in parts)
+
+    def describe(self) -> str:
+        """One sentence for an ``errors`` entry: command, exit code and the first useful line."""
+        cmd = " ".join(self.argv)
+        if self.error:
+            return f"`{cmd}` could not run: {self.error}"
+        first = first_meaningful_line(self.output)
+        tail = f": {first}" if first else ""
+        return f"`{cmd}` failed with exit code {self.rc}{tail}"
+
+
+def _to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    value = str(value)
+    if len(value) > MAX_OUTPUT_BYTES:
+        value = value[:MAX_OUTPUT_BYTES]
+    return value
+
+
+def run_command(run: Runner, argv: List[str], timeout: float = DEFAULT_TIMEOUT) -> CommandResult:
+    """Run a server command through the injected runner and never raise.
+
+    The runner is the module's (or a test fake); any exception it raises, including a timeout,
+    becomes ``error`` so a hung or missing binary shows up as a sentence on that server.
+    """
+    try:
+        rc, out, err = run(list(argv), timeout)
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # any runner failure is data
+        return CommandResult(list(argv), None, "", "", f"{type(exc).__name__}: {exc}")
+    try:
+        rc = int(rc)
+    except (TypeError, ValueError):
+        rc = None
+    return CommandResult(list(argv), rc, _to_text(out), _to_text(err))
+
+
+def subprocess_runner(argv: List[str], timeout: float) -> Tuple[int, str, str]:
+    """A stdlib runner with a hard timeout, for callers without one (AnsibleModule.run_command has none).
+
+    The C locale keeps the servers' messages in English, which the parsers and classifiers expect.
+    """
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    env["LANG"] = "C"
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, timeout=timeout, env=env, check=False, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode("utf-8", "replace") if exc.stdout else ""
+        return 124, out, f"timed out after {timeout:g} s"
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
+def default_which(name: str) -> Optional[str]:
+    """``shutil.which`` that also looks in the sbin directories a non-login SSH session may lack."""
+    found = shutil.which(name)
+    if found:
+        return found
+    path = os.pathsep.join(SBIN_DIRS)
+    return shutil.which(name, path=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# text helpers
+
+
+def trim(text: Optional[str], limit: int = OUTPUT_TRIM) -> str:
+    """Shorten long output, keeping the start (where servers print the first error)."""
+    if not text:
+        return ""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 20].rstrip() + " ... [trimmed]"
+
+
+def first_meaningful_line(text: str) -> str:
+    """The first line that says something (skips blank lines and HAProxy's version NOTICEs)."""
+    fallback = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if not fallback:
+            fallback = line
+        if "[NOTICE]" in line and ("haproxy version is" in line or "path to executable" in line):
+            continue
+        return trim(line, 300)
+    return trim(fallback, 300)
+
+
+_VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+def parse_version(text: Optional[str]) -> Tuple[Optional[str], Optional[Tuple[int, ...]]]:
+    """``"1.22.1"`` and ``(1, 22, 1)`` from the first dotted number in ``text``."""
+    if not text:
+        return None, None
+    match = _VERSION_RE.search(text)
+    if not match:
+        return None, None
+    numbers = tuple(int(group) for group in match.groups() if group is not None)
+    return ".".join(str(number) for number in numbers), numbers
+
+
+def iso_utc(timestamp: Optional[float]) -> Optional[str]:
+    """A POSIX timestamp as ``2026-11-23T19:31:00Z``, the time format used across the collection."""
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_glob(pattern: str) -> bool:
+    return any(char in pattern for char in "*?[")
+
+
+_GLOB_CACHE: Dict[str, re.Pattern[str]] = {}
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    """``glob(3)`` matching of a whole path: wildcards never cross a ``/``, as the servers' globs behave."""
+    regex = _GLOB_CACHE.get(pattern)
+    if regex is None:
+        parts = []
+        index = 0
+        while index < len(pattern):
+            char = pattern[index]
+            if char == "*":
+                parts.append("[^/]*")
+            elif char == "?":
+                parts.append("[^/]")
+            elif char == "[":
+                end = pattern.find("]", index + 2 if pattern[index + 1 : index + 2] in ("!", "^") else index + 1)
+                if end == -1:
+                    parts.append(re.escape(char))
+                else:
+                    body = pattern[index + 1 : end]
+                    if body[:1] in ("!", "^"):
+                        body = "^" + body[1:]
+                    parts.append("[" + body.replace("\\", "\\\\") + "]")
+                    index = end
+            else:
+                parts.append(re.escape(char))
+            index += 1
+        regex = re.compile("".join(parts) + r"\Z")
+        if len(_GLOB_CACHE) < 1000:
+            _GLOB_CACHE[pattern] = regex
+    return regex.match(path) is not None
+
+
+def resolve_path(path: str, base: Optional[str]) -> str:
+    """``path`` made absolute against ``base`` (a server's prefix or ServerRoot), normalised."""
+    if not path:
+        return path
+    if not os.path.isabs(path) and base:
+        path = os.path.join(base, path)
+    return os.path.normpath(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+
+
+def stat_record(path: str) -> Dict[str, Any]:
+    """What the caller needs to judge a referenced file without this layer reading secrets.
+
+    ``mtime`` (ISO UTC) against the master's start time tells a renewed-but-not-reloaded
+    certificate; ``realpath`` follows certbot's ``live/`` symlinks to the ``archive/`` file that
+    is really served; ``readable`` is judged for the user the module runs as.
+    """
+    record: Dict[str, Any] = {
+        "path": path,
+        "exists": False,
+        "readable": False,
+        "is_file": False,
+        "size": None,
+        "mtime": None,
+        "mode": None,
+        "uid": None,
+        "gid": None,
+        "is_symlink": False,
+        "realpath": None,
+        "error": None,
+    }
+    try:
+        record["is_symlink"] = os.path.islink(path)
+        info = os.stat(path)
+    except FileNotFoundError:
+        record["error"] = "does not exist"
+        return record
+    except OSError as exc:
+        record["error"] = exc.strerror or str(exc)
+        return record
+    record.update(
+        exists=True,
+        is_file=stat.S_ISREG(info.st_mode),
+        size=info.st_size,
+        mtime=iso_utc(info.st_mtime),
+        mode="%04o" % stat.S_IMODE(info.st_mode),
+        uid=info.st_uid,
+        gid=info.st_gid,
+        readable=os.access(path, os.R_OK),
+        realpath=os.path.realpath(path),
+    )
+    return record
+
+
+def read_text_file(path: str, max_bytes: int = MAX_CONFIG_FILE_BYTES) -> Tuple[Optional[str], Optional[str]]:
+    """``(text, None)`` or ``(None, sentence)``; never raises, never reads more than ``max_bytes``."""
+    try:
+        if os.path.isdir(path):
+            return None, f"{path} is a directory, not a file."
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return None, f"{path} does not exist."
+    except PermissionError:
+        return None, f"{path} cannot be read: permission denied."
+    except OSError as exc:
+        return None, f"{path} cannot be read: {exc.strerror or exc}."
+    if len(data) > max_bytes:
+        return None, f"{path} is larger than {max_bytes} bytes; it was not read."
+    return data.decode("utf-8", "replace"), None
+
+
+def parse_env_file(path: str) -> Dict[str, str]:
+    """Simple ``NAME=value`` / ``export NAME=value`` assignments from a shell environment file.
+
+    Apache's ``envvars`` and ``/etc/default/haproxy`` are shell scripts; only plain assignments
+    (quoted or not, with ``$NAME``/``${NAME}`` references to earlier ones) are understood, which
+    is what those files contain in practice. Anything else is ignored rather than executed.
+    """
+    text, error = read_text_file(path, 1024 * 1024)
+    values: Dict[str, str] = {}
+    if error or text is None:
+        return values
+    assign = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+    for raw in text.splitlines():
+        match = assign.match(raw)
+        if not match:
+            continue
+        name, value = match.group(1), match.group(2).strip()
+        if value[:1] in ("'", '"'):
+            quote = value[0]
+            end = value.find(quote, 1)
+            value = value[1:end] if end != -1 else value[1:]
+            if quote == "'":
+                values[name] = value
+                continue
+        else:
+            value = value.split("#", 1)[0].strip().split()[0] if value.split() else ""
+
+        def _sub(match_obj: re.Match[str]) -> str:
+            ref = match_obj.group(1) or match_obj.group(2)
+            return values.get(ref, os.environ.get(ref, ""))
+
+        values[name] = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", _sub, value)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+
+@dataclass
+class ProcInfo:
+    """A process as /proc shows it; ``started_at`` is ISO UTC."""
+
+    pid: int
+    ppid: int
+    comm: str
+    cmdline: List[str]
+    exe: Optional[str]
+    started_at: Optional[str]
+    stdout: Optional[str] = None
+    stderr: Optional[str] = None
+    cwd: Optional[str] = None
+
+
+def _read_small(path: str, limit: int = 65536) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except OSError:
+        return None
+
+
+def boot_time(proc_root: str = "/proc") -> Optional[float]:
+    data = _read_small(os.path.join(proc_root, "stat"), 1024 * 1024)
+    if not data:
+        return None
+    for line in data.decode("ascii", "replace").splitlines():
+        if line.startswith("btime "):
+            try:
+                return float(line.split()[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _clock_ticks() -> int:
+    try:
+        return int(os.sysconf("SC_CLK_TCK")) or 100
+    except (ValueError, OSError, AttributeError):
+        return 100
+
+
+def _parse_stat(data: bytes) -> Optional[Tuple[str, int, int]]:
+    """``(comm, ppid, starttime_ticks)`` from /proc/<pid>/stat; comm may hold spaces and parentheses."""
+    text = data.decode("utf-8", "replace")
+    start = text.find("(")
+    end = text.rfind(")")
+    if start == -1 or end == -1:
+        return None
+    comm = text[start + 1 : end]
+    rest = text[end + 2 :].split()
+    # rest[0] is the state (field 3); ppid is field 4, starttime field 22.
+    try:
+        return comm, int(rest[1]), int(rest[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _netns(proc_root: str, pid: str) -> Optional[str]:
+    try:
+        return os.readlink(os.path.join(proc_root, pid, "ns", "net"))
+    except OSError:
+        return None
+
+
+def _link(path: str) -> Optional[str]:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def _fd_target(proc_root: str, pid: int, fd: int) -> Optional[str]:
+    try:
+        target = os.readlink(os.path.join(proc_root, str(pid), "fd", str(fd)))
+    except OSError:
+        return None
+    return target if target.startswith("/") else None
+
+
+def list_processes(proc_root: str, names: Tuple[str, ...]) -> List[ProcInfo]:
+    """Processes whose ``comm`` is one of ``names``, in this node's network namespace.
+
+    On a lab machine (and in containers sharing a PID namespace) several nodes' servers are
+    visible in one /proc; the ones in our own network namespace are the ones this node serves
+    with. When namespaces cannot be read (no privilege), every match is kept.
+    """
+    try:
+        entries = [entry for entry in os.listdir(proc_root) if entry.isdigit()]
+    except OSError:
+        return []
+    own_ns = _netns(proc_root, "self")
+    ticks = _clock_ticks()
+    btime = boot_time(proc_root)
+    found = []
+    for entry in entries:
+        data = _read_small(os.path.join(proc_root, entry, "stat"), 4096)
+        if not data:
+            continue
+        parsed = _parse_stat(data)
+        if not parsed or parsed[0] not in names:
+            continue
+        if own_ns is not None:
+            other = _netns(proc_root, entry)
+            if other is not None and other != own_ns:
+                continue
+        comm, ppid, start_ticks = parsed
+        raw = _read_small(os.path.join(proc_root, entry, "cmdline")) or b""
+        cmdline = [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
+        try:
+            exe: Optional[str] = os.readlink(os.path.join(proc_root, entry, "exe"))
+        except OSError:
+            exe = None
+        if exe and exe.endswith(" (deleted)"):
+            exe = exe[: -len(" (deleted)")]
+        started = iso_utc(btime + start_ticks / ticks) if btime is not None else None
+        pid = int(entry)
+        found.append(
+            ProcInfo(
+                pid=pid,
+                ppid=ppid,
+                comm=comm,
+                cmdline=cmdline,
+                exe=exe,
+                started_at=started,
+                stdout=_fd_target(proc_root, pid, 1),
+                stderr=_fd_target(proc_root, pid, 2),
+                cwd=_link(os.path.join(proc_root, entry, "cwd")),
+            )
+        )
+    return sorted(found, key=lambda proc: proc.pid)
+
+
+def masters(processes: List[ProcInfo]) -> List[ProcInfo]:
+    """The processes whose parent is not one of them: nginx/Apache/HAProxy masters."""
+    pids = {proc.pid for proc in processes}
+    return [proc for proc in processes if proc.ppid not in pids]
+
+
+def option_values(argv: List[str], flag: str) -> List[str]:
+    """Values of ``flag`` in a command line (``-c X`` and ``-cX`` forms)."""
+    values = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == flag and index + 1 < len(argv):
+            values.append(argv[index + 1])
+            index += 2
+            continue
+        if arg.startswith(flag) and len(arg) > len(flag) and not arg.startswith("--"):
+            values.append(arg[len(flag) :])
+        index += 1
+    return values
+
+
+def add_files(site: SiteInfo, paths: List[Optional[str]]) -> None:
+    """Record the stat data of every referenced file once (variables and inline data are skipped)."""
+    for path in paths:
+        if not path or "$" in path or path.startswith("data:") or path in site.files:
+            continue
+        site.files[path] = stat_record(path)
+
+
+def version_at_least(version: Optional[Tuple[int, ...]], *wanted: int) -> Optional[bool]:
+    if version is None:
+        return None
+    return tuple(version[: len(wanted)]) >= wanted

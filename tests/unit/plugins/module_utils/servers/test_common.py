@@ -1,0 +1,156 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
+from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import (
+    FakeProc,
+    FakeRunner,
+    which_from,
+)
+
+
+def test_stat_record(tmp_path):
+    target = tmp_path / "archive" / "cert1.pem"
+    target.parent.mkdir()
+    target.write_text("pem")
+    os.chmod(target, 0o640)
+    os.utime(target, (1_795_000_000, 1_795_000_000))
+    link = tmp_path / "live.pem"
+    link.symlink_to(target)
+    record = common.stat_record(str(link))
+    assert record["exists"] and record["is_file"] and record["readable"] and record["is_symlink"]
+    assert (record["size"], record["mode"], record["mtime"]) == (3, "0640", "2026-11-18T11:06:40Z")
+    assert record["realpath"] == str(target)
+    missing = common.stat_record(str(tmp_path / "nope"))
+    assert (missing["exists"], missing["error"], missing["size"]) == (False, "does not exist", None)
+
+
+def test_read_text_file_bounds(tmp_path):
+    path = tmp_path / "big.conf"
+    path.write_text("x" * 100)
+    assert common.read_text_file(str(path), 100) == ("x" * 100, None)
+    text, error = common.read_text_file(str(path), 99)
+    assert text is None
+    assert error == f"{path} is larger than 99 bytes; it was not read."
+    assert common.read_text_file(str(tmp_path))[1] == f"{tmp_path} is a directory, not a file."
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("/etc/nginx/sites-enabled/*", "/etc/nginx/sites-enabled/a.conf", True),
+        ("/etc/nginx/sites-enabled/*", "/etc/nginx/sites-enabled/sub/a.conf", False),
+        ("/etc/nginx/conf.d/*.conf", "/etc/nginx/conf.d/x.conf", True),
+        ("/etc/nginx/conf.d/?.conf", "/etc/nginx/conf.d/xy.conf", False),
+        ("/etc/nginx/[ab].conf", "/etc/nginx/b.conf", True),
+        ("/etc/nginx/[!ab].conf", "/etc/nginx/b.conf", False),
+        ("/etc/nginx/a+b.conf", "/etc/nginx/a+b.conf", True),
+    ],
+)
+def test_glob_match(pattern, path, expected):
+    assert common.glob_match(pattern, path) is expected
+
+
+def test_parse_version():
+    assert common.parse_version("nginx/1.25.3") == ("1.25.3", (1, 25, 3))
+    assert common.parse_version("2.6.12-1+deb12u4") == ("2.6.12", (2, 6, 12))
+    assert common.parse_version("none") == (None, None)
+    assert common.version_at_least((2, 8, 0), 2, 8) is True
+    assert common.version_at_least(None, 2, 8) is None
+
+
+def test_parse_env_file(tmp_path):
+    path = tmp_path / "envvars"
+    path.write_text(
+        "unset HOME\nSUFFIX=\nexport APACHE_RUN_DIR=/var/run/apache2$SUFFIX\nexport A='lit $X'\n"
+        'export B="${APACHE_RUN_DIR}/b" # comment\nC=plain # comment\nif [ x ]; then\n'
+    )
+    assert common.parse_env_file(str(path)) == {
+        "SUFFIX": "",
+        "APACHE_RUN_DIR": "/var/run/apache2",
+        "A": "lit $X",
+        "B": "/var/run/apache2/b",
+        "C": "plain",
+    }
+    assert common.parse_env_file(str(tmp_path / "none")) == {}
+
+
+def test_run_command_never_raises():
+    result = common.run_command(FakeRunner({("-x",): OSError("exec format error")}), ["srv", "-x"], 5)
+    assert (result.ok, result.rc) == (False, None)
+    assert result.describe() == "`srv -x` could not run: OSError: exec format error"
+    result = common.run_command(FakeRunner({("-y",): (2, b"\n\nfirst line\nsecond", b"")}), ["srv", "-y"], 5)
+    assert result.describe() == "`srv -y` failed with exit code 2: first line"
+
+
+def test_subprocess_runner_times_out():
+    rc, out, err = common.subprocess_runner(
+        [sys.executable, "-c", "import time; print('x', flush=True); time.sleep(5)"], 0.5
+    )
+    assert rc == 124
+    assert err == "timed out after 0.5 s"
+    rc, out, err = common.subprocess_runner([sys.executable, "-c", "import os; print(os.environ['LC_ALL'])"], 10)
+    assert (rc, out.strip(), err) == (0, "C", "")
+
+
+def test_processes_masters_and_namespaces(tmp_path):
+    proc = FakeProc(tmp_path / "proc")
+    proc.add(10, "haproxy", ["/usr/sbin/haproxy", "-W", "-f", "/etc/haproxy/haproxy.cfg"], start_ticks=500)
+    proc.add(11, "haproxy", ["/usr/sbin/haproxy", "-W"], ppid=10)
+    proc.add(12, "nginx", ["nginx: master process /usr/sbin/nginx"])
+    proc.add(13, "haproxy", ["/usr/sbin/haproxy"], netns="net:[1]")
+    (proc.root / "14").mkdir()  # a process that exited while we looked
+    found = common.list_processes(str(proc.root), ("haproxy",))
+    assert [(item.pid, item.ppid) for item in found] == [(10, 1), (11, 10)]
+    assert found[0].started_at == common.iso_utc(proc.btime + 5)
+    assert [item.pid for item in common.masters(found)] == [10]
+    assert common.option_values(found[0].cmdline, "-f") == ["/etc/haproxy/haproxy.cfg"]
+    assert common.option_values(["x", "-fa.cfg", "--f", "-f"], "-f") == ["a.cfg"]
+
+
+def test_stat_parsing_with_odd_comm(tmp_path):
+    proc = FakeProc(tmp_path / "proc")
+    proc.add(20, "nginx) (x", ["nginx"])
+    assert common._parse_stat((proc.root / "20" / "stat").read_bytes())[0] == "nginx) (x"  # pylint: disable=protected-access
+
+
+def test_discover_registry_isolates_failures(tmp_path, monkeypatch):
+    proc = FakeProc(tmp_path / "proc")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(servers.apache, "discover", broken)
+    found = servers.discover(FakeRunner({}), which_from({}), proc_root=str(proc.root))
+    assert [(info.type, info.errors) for info in found] == [
+        ("apache", ["apache discovery failed unexpectedly: RuntimeError: boom"])
+    ]
+    assert servers.discover(FakeRunner({}), which_from({}), proc_root=str(proc.root), types=["nginx"]) == []
+    assert list(servers.REGISTRY) == ["nginx", "apache", "haproxy"]
+    with pytest.raises(KeyError, match="unknown server type 'caddy'"):
+        servers.server_module("caddy")
+
+
+def test_records_serialise_to_json(tmp_path):
+    info = servers.ServerInfo(type="nginx", version_tuple=(1, 22, 1))
+    info.sites.append(servers.SiteInfo(server="nginx", site_id="nginx:/a:1", source="/a:1"))
+    data = json.loads(json.dumps(info.to_dict()))
+    assert data["version_tuple"] == [1, 22, 1]
+    assert data["sites"][0]["site_id"] == "nginx:/a:1"
+    assert servers.counts_by_code([]) == {}
+
+
+def test_default_which_finds_sbin(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert common.default_which("sh") in ("/usr/sbin/sh", "/sbin/sh", "/usr/local/sbin/sh", "/usr/bin/sh", "/bin/sh")
+    assert common.default_which("no-such-binary-here") is None
