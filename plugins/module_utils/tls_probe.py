@@ -209,13 +209,20 @@ def probe_endpoint(
 
     nginx fetches a staple on the first handshake that asks for one, per worker process, and answers that
     handshake without it; Apache may answer the first client before its cache fills. So a missing staple is
-    only believed after up to ``warmup_attempts`` more handshakes with a growing pause between them.
+    only believed after up to ``warmup_attempts`` more handshakes with a growing pause between them. A handshake
+    that times out is tried once more, since Apache fetches synchronously within the first one.
     ``wants_staple(handshake)`` lets the caller skip warm-up where no staple can come (no OCSP URL).
     """
     probe = EndpointProbe(endpoint=endpoint)
     for protocol in protocols:
         result = handshake(endpoint, protocol, timeout)
         attempts = 1
+        if result.error_stage == "timeout" and warmup_attempts > 0:
+            # Apache fetches the staple inside the first handshake and holds it up to its responder timeout;
+            # the next handshake gets the cached answer (or the error it cached) at once.
+            probe.warmup_used = True
+            result = handshake(endpoint, protocol, timeout)
+            attempts += 1
         delay = warmup_delay
         while (
             result.ok

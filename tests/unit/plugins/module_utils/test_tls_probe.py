@@ -136,3 +136,18 @@ def test_probe_endpoints_keeps_order_and_runs_all(site, server):
     assert [p.endpoint.port for p in probes] == [closed, port]
     assert probes[0].handshakes["TLSv1.2"].error_stage == "connect"
     assert probes[1].handshakes["TLSv1.2"].staple == site["staple"]
+
+
+def test_timed_out_handshake_is_retried_once(monkeypatch):
+    calls = []
+
+    def fake(endpoint, protocol, timeout):
+        calls.append(protocol)
+        if len(calls) == 1:
+            return tls_probe.Handshake(protocol_requested=protocol, error="slow", error_stage="timeout")
+        return tls_probe.Handshake(protocol_requested=protocol, ok=True, staple=b"0")
+
+    monkeypatch.setattr(tls_probe, "handshake", fake)
+    probe = tls_probe.probe_endpoint(tls_probe.Endpoint(), protocols=["TLSv1.2"], sleep=lambda s: None)
+    assert calls == ["TLSv1.2", "TLSv1.2"]
+    assert probe.handshakes["TLSv1.2"].ok and probe.attempts["TLSv1.2"] == 2 and probe.warmup_used

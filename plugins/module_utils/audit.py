@@ -1,0 +1,386 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Gather, on one node, everything the diagnosis needs: one call, one evidence document.
+
+Order of work (DESIGN.md, "the data path"): discover the servers and their sites through the servers' own
+dump commands; read the files each site references (certificate, key match, chain, trusted file, staple
+file); then, concurrently, handshake to every site and hostname asking for a staple and probe every distinct
+OCSP responder once (not once per site); finally read the servers' error logs since a point in time.
+
+The evidence is JSON-safe and never holds key material: a key file is reduced to "matches the certificate".
+
+This file is PRIVATE to the collection: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
+    chain,
+    ocsp,
+    responder_probe,
+    servers,
+    tls_probe,
+    x509,
+)
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+
+SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
+@dataclass
+class Settings:
+    server_types: Optional[List[str]] = None
+    extra_endpoints: List[Dict[str, Any]] = field(default_factory=list)
+    since: Optional[datetime.datetime] = None
+    handshake_timeout: float = 5.0
+    responder_timeout: float = 5.0
+    warmup_attempts: int = 4
+    warmup_delay: float = 0.25
+    protocols: Tuple[str, ...] = tls_probe.PROTOCOLS
+    trust_anchor_paths: List[str] = field(default_factory=list)
+    proxy: Optional[str] = None
+    use_proxy: bool = True
+    clock_skew: int = 300
+    max_workers: int = 16
+    command_timeout: float = 30.0
+
+
+@dataclass
+class Unit:
+    """One certificate of one site of one server: what the configuration deploys and where it is served."""
+
+    key: str
+    server: servers.ServerInfo
+    site: servers.SiteInfo
+    certificate_file: Optional[str]
+    key_file: Optional[str]
+    stapling: Dict[str, Any]
+    hostnames: List[str] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 443
+    leaf: Any = None
+    issuer: Any = None
+    bundle: List[Any] = field(default_factory=list)
+    configured: Dict[str, Any] = field(default_factory=dict)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _load_anchors(paths: List[str], errors: List[str]) -> List[Any]:
+    if not paths:
+        paths = [path for path in SYSTEM_CA_BUNDLES if os.path.isfile(path)][:1]
+    anchors = []
+    for path in paths:
+        try:
+            anchors.extend(x509.load_certificates_from_path(path, "trust anchor file"))
+        except InputError as exc:
+            errors.append(str(exc))
+    return anchors
+
+
+def _endpoint_address(listen: List[Dict[str, Any]]) -> Tuple[str, int]:
+    """Where to connect from the node itself: the first TLS listener, on loopback when it listens everywhere."""
+    for entry in [item for item in listen if item.get("ssl")] + list(listen):
+        address = str(entry.get("address") or "")
+        host, _sep, port = address.rpartition(":")
+        if not port.isdigit():
+            host, port = "", address if address.isdigit() else ""
+        if not port:
+            continue
+        host = host.strip("[]")
+        if host in ("", "*", "0.0.0.0", "::"):  # noqa: S104 (a listener address read from config, not a bind)
+            host = "127.0.0.1" if host != "::" else "::1"
+        return host, int(port)
+    return "127.0.0.1", 443
+
+
+def _names_for(site: servers.SiteInfo, leaf) -> List[str]:
+    """The hostnames to handshake with: the site's names, else the certificate's DNS names (HAProxy)."""
+    names = [n for n in site.server_names if n and n not in ("_", "localhost") and "*" not in n and "~" not in n]
+    if not names and leaf is not None:
+        names = [n for n in x509.san_dns_names(leaf) if "*" not in n]
+    return list(dict.fromkeys(names))
+
+
+def _units(discovered: List[servers.ServerInfo]) -> List[Unit]:
+    units = []
+    for server in discovered:
+        for site in server.sites:
+            if server.type == "haproxy":
+                records = site.stapling.get("certificates") or []
+                shared = {k: v for k, v in site.stapling.items() if k != "certificates"}
+                pairs = [(r.get("crt"), r.get("key_file"), dict(shared, **r)) for r in records]
+            else:
+                keys = list(site.key_files)
+                pairs = [
+                    (cert, keys[i] if i < len(keys) else (keys[-1] if keys else None), dict(site.stapling))
+                    for i, cert in enumerate(site.certificate_files)
+                ]
+                if not pairs and site.stapling.get("certificate_uses_variables"):
+                    pairs = [(None, None, dict(site.stapling))]
+            host, port = _endpoint_address(site.listen)
+            for index, (cert_file, key_file, stapling) in enumerate(pairs):
+                units.append(
+                    Unit(
+                        key="%s#%d" % (site.site_id, index),
+                        server=server,
+                        site=site,
+                        certificate_file=cert_file,
+                        key_file=key_file,
+                        stapling=stapling,
+                        host=host,
+                        port=port,
+                    )
+                )
+    return units
+
+
+def _read_configured(unit: Unit, anchors: List[Any], skew: int) -> None:
+    """Fill ``unit.configured`` from the files the configuration names (never reading key material out)."""
+    info: Dict[str, Any] = {"certificate_file": unit.certificate_file, "key_file": unit.key_file, "errors": []}
+    unit.configured = info
+    if not unit.certificate_file:
+        info["errors"].append("the certificate is loaded through variables; its file is only known per request.")
+        return
+    try:
+        certs = x509.load_certificates_from_path(unit.certificate_file, "certificate file")
+    except InputError as exc:
+        info["errors"].append(str(exc))
+        return
+    unit.leaf, unit.bundle = certs[0], certs[1:]
+    # Files outside the certificate file that the server also reads its chain from.
+    side_files = [(unit.site.chain_file, "chain file")]
+    if unit.stapling.get("issuer_exists"):
+        side_files.append((unit.stapling.get("issuer_file"), "HAProxy issuer file"))
+    extra_pool = []
+    for path, description in side_files:
+        if path:
+            try:
+                extra_pool.extend(x509.load_certificates_from_path(path, description))
+            except InputError as exc:
+                info["errors"].append(str(exc))
+    info["leaf"] = x509.describe(unit.leaf).to_dict()
+    report = chain.analyze_chain([unit.leaf, *unit.bundle], pool=extra_pool, anchors=anchors)
+    info["chain"] = report.to_dict()
+    unit.issuer = report.issuer_certificate
+    info["key_matches"] = _key_matches(unit, info)
+    info["trusted"] = _trusted_file(unit, info)
+    info["staple_file"] = _staple_file(unit, info, skew)
+
+
+def _key_matches(unit: Unit, info: Dict[str, Any]) -> Optional[bool]:
+    if not unit.key_file:
+        return None
+    try:
+        key = x509.load_private_key(
+            x509.read_input_file(unit.key_file, "private key file"), "private key file %s" % unit.key_file
+        )
+    except InputError as exc:
+        info["errors"].append(str(exc))
+        return None
+    return x509.public_key_matches(unit.leaf, key)
+
+
+def _trusted_file(unit: Unit, info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """nginx ssl_trusted_certificate (Apache SSLCACertificateFile): does it hold the leaf's issuer?"""
+    path = unit.site.trusted_certificate
+    if not path:
+        return None
+    result: Dict[str, Any] = {"path": path, "has_issuer": False, "error": None}
+    try:
+        certs = x509.load_certificates_from_path(path, "trusted certificate file")
+    except InputError as exc:
+        result["error"] = str(exc)
+        return result
+    result["count"] = len(certs)
+    result["has_issuer"] = chain.find_issuer(unit.leaf, certs) is not None
+    # OCSP_basic_verify() needs a trusted root: the trusted file must complete the chain up to a self-signed
+    # certificate of its own (certificates the server sends are untrusted intermediates only).
+    report = chain.analyze_chain([unit.leaf, *unit.bundle], pool=certs)
+    result["anchors_issuer"] = bool(
+        report.complete and report.path and report.path[-1].self_signed and report.path_sources[-1] == "pool"
+    )
+    if unit.issuer is None and result["has_issuer"]:
+        unit.issuer = chain.find_issuer(unit.leaf, certs)
+    return result
+
+
+def _staple_file(unit: Unit, info: Dict[str, Any], skew: int) -> Optional[Dict[str, Any]]:
+    """A staple the server reads from disk (HAProxy .ocsp, nginx ssl_stapling_file), validated in full."""
+    path = unit.stapling.get("ocsp_file") if unit.server.type == "haproxy" else unit.stapling.get("ssl_stapling_file")
+    if not path:
+        return None
+    result: Dict[str, Any] = {"path": path, "exists": os.path.exists(path), "verdict": None, "error": None}
+    if not result["exists"]:
+        return result
+    try:
+        stat = os.stat(path)
+        result["mtime"] = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat()
+        if unit.issuer is None:
+            result["error"] = "the issuer of the certificate is not available to validate the staple file."
+            return result
+        verdict = ocsp.validate_response(
+            x509.read_input_file(path, "staple file"), unit.leaf, unit.issuer, skew_seconds=skew, source=path
+        )
+        result["verdict"] = verdict.to_dict()
+    except (InputError, OSError) as exc:
+        result["error"] = str(exc)
+    return result
+
+
+def gather(settings: Settings, run=None, which=None) -> Dict[str, Any]:
+    """Everything the diagnosis needs from this node, as one JSON-safe document."""
+    started = time.monotonic()
+    run = run or servers.subprocess_runner
+    which = which or servers.default_which
+    errors: List[str] = []
+    discovered = servers.discover(run, which, types=settings.server_types, timeout=settings.command_timeout)
+    anchors = _load_anchors(settings.trust_anchor_paths, errors)
+    units = _units(discovered)
+    for unit in units:
+        _read_configured(unit, anchors, settings.clock_skew)
+        unit.hostnames = _names_for(unit.site, unit.leaf)
+    timings: Dict[str, int] = {"discover_and_files_ms": int((time.monotonic() - started) * 1000)}
+
+    endpoints = _endpoints(units, settings)
+    responders = _responder_jobs(units)
+    phase = time.monotonic()
+    workers = max(1, min(settings.max_workers, len(endpoints) + len(responders)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        probe_futures = {
+            key: pool.submit(
+                tls_probe.probe_endpoint,
+                target,
+                protocols=settings.protocols,
+                timeout=settings.handshake_timeout,
+                warmup_attempts=settings.warmup_attempts,
+                warmup_delay=settings.warmup_delay,
+                wants_staple=endpoint_judge.wants_staple,
+            )
+            for key, target in endpoints.items()
+        }
+        responder_futures = {
+            url: pool.submit(_check_responder, url, cert, issuer, settings)
+            for url, (cert, issuer) in responders.items()
+        }
+        probes = {key: future.result() for key, future in probe_futures.items()}
+        checks = {url: future.result() for url, future in responder_futures.items()}
+    timings["handshakes_and_responders_ms"] = int((time.monotonic() - phase) * 1000)
+
+    pools = {unit.key: [c for c in [*unit.bundle, unit.issuer] if c is not None] for unit in units}
+    sites = []
+    for unit in units:
+        served = {}
+        for name in unit.hostnames or [None]:
+            probe = probes.get((unit.host, unit.port, name))
+            if probe is not None:
+                served[name or ""] = endpoint_judge.judge_probe(
+                    probe, pool=pools[unit.key], anchors=anchors, skew_seconds=settings.clock_skew
+                )
+        sites.append(_site_evidence(unit, served))
+    extra = []
+    for target in _extra_endpoints(settings):
+        probe = probes.get((target.host, target.port, target.server_name))
+        if probe is not None:
+            extra.append(endpoint_judge.judge_probe(probe, anchors=anchors, skew_seconds=settings.clock_skew))
+
+    phase = time.monotonic()
+    since = settings.since or (_now() - datetime.timedelta(hours=1))
+    log_events = []
+    for server in discovered:
+        log_events.extend(event.to_dict() for event in servers.log_events(server, since))
+    timings["logs_ms"] = int((time.monotonic() - phase) * 1000)
+    timings["total_ms"] = int((time.monotonic() - started) * 1000)
+    return {
+        "node": {"hostname": socket.gethostname(), "checked_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "servers": [_server_summary(server) for server in discovered],
+        "sites": sites,
+        "extra_endpoints": extra,
+        "responders": checks,
+        "log_events": log_events,
+        "logs_since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "trust_anchors": len(anchors),
+        "errors": errors,
+        "timings": timings,
+    }
+
+
+def _extra_endpoints(settings: Settings) -> List[tls_probe.Endpoint]:
+    return [
+        tls_probe.Endpoint(item.get("host") or "127.0.0.1", int(item.get("port") or 443), item.get("server_name"))
+        for item in settings.extra_endpoints
+    ]
+
+
+def _endpoints(units: List[Unit], settings: Settings) -> Dict[Tuple[str, int, Optional[str]], tls_probe.Endpoint]:
+    """Every (host, port, SNI) to handshake with, each once however many sites share it."""
+    wanted: Dict[Tuple[str, int, Optional[str]], tls_probe.Endpoint] = {}
+    for unit in units:
+        for name in unit.hostnames or [None]:
+            wanted.setdefault((unit.host, unit.port, name), tls_probe.Endpoint(unit.host, unit.port, name))
+    for target in _extra_endpoints(settings):
+        wanted.setdefault((target.host, target.port, target.server_name), target)
+    return wanted
+
+
+def _responder_jobs(units: List[Unit]) -> Dict[str, Tuple[Any, Any]]:
+    """One (certificate, issuer) per distinct responder URL: the probe tests the path, not every certificate."""
+    jobs: Dict[str, Tuple[Any, Any]] = {}
+    for unit in units:
+        if unit.leaf is None or unit.issuer is None:
+            continue
+        for url in x509.ocsp_urls(unit.leaf):
+            jobs.setdefault(url, (unit.leaf, unit.issuer))
+    return jobs
+
+
+def _check_responder(url, cert, issuer, settings: Settings) -> Dict[str, Any]:
+    return responder_probe.check(
+        url,
+        cert,
+        issuer,
+        timeout=settings.responder_timeout,
+        proxy=settings.proxy,
+        use_env_proxy=settings.use_proxy,
+        skew_seconds=settings.clock_skew,
+    )
+
+
+def _server_summary(server: servers.ServerInfo) -> Dict[str, Any]:
+    data = server.to_dict()
+    data["sites"] = [site.site_id for site in server.sites]
+    return data
+
+
+def _site_evidence(unit: Unit, served: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "key": unit.key,
+        "server": unit.server.type,
+        "server_version": unit.server.version,
+        "server_running": unit.server.running,
+        "server_started_at": unit.server.master_started_at,
+        "stapling_capable": unit.server.stapling_capable,
+        "stapling_capable_reason": unit.server.stapling_capable_reason,
+        "site": unit.site.site_id,
+        "source": unit.site.source,
+        "server_names": list(unit.site.server_names),
+        "hostnames": list(unit.hostnames),
+        "endpoint": {"host": unit.host, "port": unit.port},
+        "stapling": unit.stapling,
+        "trusted_certificate": unit.site.trusted_certificate,
+        "files": unit.site.files,
+        "configured": unit.configured,
+        "served": served,
+    }

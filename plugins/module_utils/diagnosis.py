@@ -1,0 +1,482 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""From evidence to findings: a pure function, rule by rule, per site and hostname.
+
+The evidence is what audit.gather() returns. Each rule reads it and may add findings from the cause catalogue
+(findings.py). The rules name the root cause, not every symptom: a staple that is missing because the node
+cannot reach its responder is reported as ``responder_unreachable``; ``staple_missing`` is left for a missing
+staple that no other evidence explains. A certificate without an OCSP URL is not a stapling failure
+(``no_ocsp_url``, info) unless it is Must-Staple.
+
+This file is PRIVATE to the collection: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
+
+UNREACHABLE_STAGES = ("dns", "connect", "timeout", "proxy", "http")
+
+
+@dataclass
+class Thresholds:
+    staple_warning_seconds: int = 1800
+    cert_warning_days: int = 21
+    explicit_trust_anchors: bool = False
+
+
+def _parse_time(text: Optional[str]) -> Optional[datetime.datetime]:
+    if not text:
+        return None
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class _Hostname:
+    """What one hostname of one site shows, with helpers the rules share."""
+
+    def __init__(self, site: Dict[str, Any], hostname: str, served: Optional[Dict[str, Any]], evidence, limits):
+        self.site = site
+        self.hostname = hostname or None
+        self.served = served or {}
+        self.evidence = evidence
+        self.limits = limits
+        self.findings: List[Finding] = []
+        self.configured = site.get("configured") or {}
+        self.stapling = site.get("stapling") or {}
+        self.server = site.get("server")
+        reports = [r for r in (self.served.get("protocols") or {}).values() if r.get("ok") and r.get("presented")]
+        self.reports = reports
+        self.served_leaf = reports[0]["presented"][0] if reports else None
+        self.configured_leaf = self.configured.get("leaf")
+        self.leaf = self.served_leaf or self.configured_leaf
+        self.now = _parse_time((evidence.get("node") or {}).get("checked_at")) or datetime.datetime.now(
+            datetime.timezone.utc
+        )
+
+    def add(self, code: str, *evidence: str, **details) -> None:
+        self.findings.append(
+            Finding(
+                code,
+                [e for e in evidence if e],
+                server=self.server,
+                site=self.site.get("site"),
+                hostname=self.hostname,
+                details=details,
+            )
+        )
+
+    def has(self, code: str) -> bool:
+        return any(f.code == code for f in self.findings)
+
+    def name(self) -> str:
+        return self.hostname or "%s:%s" % (self.site["endpoint"]["host"], self.site["endpoint"]["port"])
+
+    def log_lines(self, *codes: str) -> List[str]:
+        """Log events of this server with one of ``codes``, as evidence lines (newest last, at most 3)."""
+        lines = []
+        for event in self.evidence.get("log_events") or []:
+            if event.get("server") != self.server or (codes and event.get("code") not in codes):
+                continue
+            hint = event.get("site_hint") or ""
+            if hint and self.hostname and self.hostname not in hint and not self._hint_is_own_file(hint):
+                continue
+            lines.append("%s:%s: %s" % (event.get("file"), event.get("line_no"), event.get("message")))
+        return ["log " + line for line in lines[-3:]]
+
+    def _hint_is_own_file(self, hint: str) -> bool:
+        files = [self.configured.get("certificate_file"), self.stapling.get("ssl_stapling_file")]
+        return any(f and (f in hint or hint in f) for f in files)
+
+    def responders(self) -> List[Dict[str, Any]]:
+        urls = (self.leaf or {}).get("ocsp_urls") or []
+        checks = self.evidence.get("responders") or {}
+        return [checks[url] for url in urls if url in checks]
+
+
+# --------------------------------------------------------------------------------------------------------
+# rules; each returns True when the hostname's diagnosis is complete (later rules would only add noise)
+
+
+def rule_certificate_validity(h: _Hostname) -> bool:
+    if h.leaf is None:
+        return False
+    not_after = _parse_time(h.leaf.get("not_after"))
+    if not_after is None:
+        return False
+    if not_after < h.now:
+        h.add("cert_expired", "%s serves %s, expired on %s" % (h.name(), h.leaf["subject"], h.leaf["not_after"]))
+    elif not_after - h.now < datetime.timedelta(days=h.limits.cert_warning_days):
+        days = (not_after - h.now).days
+        h.add(
+            "cert_expiring",
+            "%s serves %s, which expires on %s (%d days)" % (h.name(), h.leaf["subject"], h.leaf["not_after"], days),
+        )
+    return False
+
+
+def rule_stale_certificate(h: _Hostname) -> bool:
+    """The server serves another certificate than its configured files hold (renewed, not reloaded)."""
+    if h.served_leaf is None or h.configured_leaf is None:
+        return False
+    configured = set(h.site.get("site_leaf_sha256") or [h.configured_leaf["sha256"]])
+    if h.served_leaf["sha256"] in configured:
+        return False
+    cert_file = h.configured.get("certificate_file")
+    file_stat = (h.site.get("files") or {}).get(cert_file) or {}
+    h.add(
+        "stale_cert_path",
+        "%s serves serial %s (valid from %s), but %s holds serial %s (valid from %s)"
+        % (
+            h.name(),
+            h.served_leaf["serial"],
+            h.served_leaf["not_before"],
+            cert_file,
+            h.configured_leaf["serial"],
+            h.configured_leaf["not_before"],
+        ),
+        "%s was modified at %s; the server's master process started at %s"
+        % (cert_file, file_stat.get("mtime"), h.site.get("server_started_at")),
+        served_sha256=h.served_leaf["sha256"],
+        configured_sha256=h.configured_leaf["sha256"],
+    )
+    return False
+
+
+def rule_key(h: _Hostname) -> bool:
+    if h.configured.get("key_matches") is False:
+        h.add(
+            "key_mismatch",
+            "the private key in %s does not belong to the certificate in %s (%s)"
+            % (h.configured.get("key_file"), h.configured.get("certificate_file"), h.configured_leaf["subject"]),
+        )
+    return False
+
+
+def rule_no_ocsp_url(h: _Hostname) -> bool:
+    if h.leaf is None or h.leaf.get("ocsp_urls"):
+        return False
+    h.add("no_ocsp_url", "%s names no OCSP responder (no AIA OCSP URL): there is nothing to staple" % h.leaf["subject"])
+    if h.leaf.get("must_staple"):
+        h.add(
+            "must_staple_unmet",
+            "%s is Must-Staple but names no OCSP responder: clients that honour "
+            "Must-Staple refuse it" % h.leaf["subject"],
+        )
+    return True
+
+
+def rule_stapling_configured(h: _Hostname) -> bool:
+    """Is stapling switched on, and can this server do it for this certificate as deployed?"""
+    st = h.stapling
+    if h.server == "nginx":
+        if st.get("certificate_uses_variables"):
+            h.add(
+                "stapling_unsupported",
+                "nginx loads the certificate through variables (%s); nginx cannot "
+                "staple such certificates" % ", ".join(st.get("certificate_variable_values") or []),
+            )
+            return True
+        if not st.get("ssl_stapling"):
+            h.add("stapling_disabled", "ssl_stapling is off for %s (%s)" % (h.name(), h.site.get("source")))
+            return True
+    elif h.server == "apache":
+        if not st.get("SSLUseStapling"):
+            h.add("stapling_disabled", "SSLUseStapling is off for %s (%s)" % (h.name(), h.site.get("source")))
+            return True
+        if not st.get("SSLStaplingCache"):
+            h.add(
+                "stapling_cache_missing",
+                "SSLUseStapling is on but no SSLStaplingCache is configured",
+                *h.log_lines("stapling_cache_missing"),
+            )
+            return True
+    elif h.server == "haproxy":
+        self_fetch = st.get("ocsp_update") == "on" and st.get("ocsp_update_supported")
+        staple_file = h.configured.get("staple_file") or {}
+        if not self_fetch and not staple_file.get("exists"):
+            h.add(
+                "stapling_unsupported",
+                "HAProxy %s does not fetch OCSP responses itself%s, and no staple file %s is deployed"
+                % (
+                    h.site.get("server_version") or "",
+                    "" if st.get("ocsp_update_supported") else " (ocsp-update needs 2.8 or later)",
+                    staple_file.get("path") or st.get("ocsp_file"),
+                ),
+            )
+            return True
+    return False
+
+
+def rule_staple_file(h: _Hostname) -> bool:
+    """A staple read from disk (HAProxy .ocsp, nginx ssl_stapling_file): the server serves what it holds."""
+    staple_file = h.configured.get("staple_file") or {}
+    verdict = staple_file.get("verdict")
+    if not staple_file.get("exists") or verdict is None:
+        return False
+    where = "the staple file %s" % staple_file["path"]
+    if verdict.get("response_status") != "successful":
+        h.add("responder_error", "%s holds a '%s' response" % (where, verdict.get("response_status")))
+    elif verdict.get("valid"):
+        if verdict.get("cert_status") == "revoked":
+            h.add("cert_revoked", "%s says revoked since %s" % (where, verdict.get("revocation_time")))
+        elif verdict.get("cert_status") == "unknown":
+            h.add("cert_status_unknown", "%s says the certificate is unknown" % where)
+        return False
+    elif _only_expired(verdict):
+        h.add(
+            "staple_expired",
+            "%s expired: nextUpdate %s" % (where, verdict.get("next_update")),
+            *h.log_lines("staple_expired"),
+        )
+    else:
+        h.add("staple_invalid", "%s fails validation: %s" % (where, "; ".join(verdict.get("problems") or [])))
+    return True
+
+
+def _only_expired(verdict: Dict[str, Any]) -> bool:
+    left = verdict.get("seconds_until_next_update")
+    return bool(
+        verdict.get("signature_valid")
+        and verdict.get("signer_authorized")
+        and verdict.get("cert_id_matches")
+        and left is not None
+        and left < 0
+    )
+
+
+def rule_chain(h: _Hostname) -> bool:
+    if not h.reports:
+        return False
+    report = h.reports[0]["chain"] or {}
+    if report.get("issuer_found_in") != "presented" or (
+        h.limits.explicit_trust_anchors and report.get("anchored") is False and report.get("missing_issuer")
+    ):
+        h.add(
+            "chain_incomplete",
+            "%s presents %d certificate(s) without the issuer '%s' of '%s'"
+            % (
+                h.name(),
+                report.get("presented_count", 0),
+                report.get("missing_issuer") or h.leaf.get("issuer"),
+                report.get("missing_issuer_of") or h.leaf.get("subject"),
+            ),
+            *h.log_lines("chain_incomplete"),
+        )
+    if report.get("order_ok") is False:
+        h.add(
+            "chain_misordered",
+            "%s presents its certificates out of order: %s"
+            % (h.name(), " | ".join(c.get("subject", "?") for c in h.reports[0]["presented"])),
+        )
+    extras = [c["subject"] for c in report.get("extra") or []] + [c["subject"] for c in report.get("duplicates") or []]
+    if extras or report.get("root_sent"):
+        h.add(
+            "chain_extra",
+            "%s presents certificates that are not needed: %s"
+            % (h.name(), ", ".join(extras) or "the self-signed root"),
+        )
+    return False
+
+
+def rule_staple(h: _Hostname) -> bool:
+    """Judge what was stapled; a missing staple is explained by the rules after this one."""
+    if not h.reports:
+        return True
+    states = (h.served.get("summary") or {}).get("staple_states") or {}
+    by_protocol = {p: r for p, r in (h.served.get("protocols") or {}).items() if r.get("ok")}
+    for protocol, report in by_protocol.items():
+        state = states.get(protocol)
+        staple = report.get("staple") or {}
+        if state == "good":
+            left = staple.get("seconds_until_next_update")
+            if left is not None and left < h.limits.staple_warning_seconds and not h.has("staple_expiring"):
+                h.add(
+                    "staple_expiring",
+                    "%s staples a response whose nextUpdate %s is %d s away (%s)"
+                    % (h.name(), staple.get("next_update"), left, protocol),
+                )
+        elif state == "expired" and not h.has("staple_expired"):
+            h.add(
+                "staple_expired",
+                "%s staples a response that expired at %s (%s)" % (h.name(), staple.get("next_update"), protocol),
+                *h.log_lines("staple_expired"),
+            )
+        elif state == "revoked" and not h.has("cert_revoked"):
+            h.add(
+                "cert_revoked",
+                "%s staples a valid response saying revoked since %s" % (h.name(), staple.get("revocation_time")),
+            )
+        elif state == "unknown" and not h.has("cert_status_unknown"):
+            h.add("cert_status_unknown", "%s staples a valid response saying the certificate is unknown" % h.name())
+        elif state == "invalid":
+            if staple and staple.get("response_status") not in (None, "successful"):
+                _explain_responder(
+                    h,
+                    "%s staples an unsuccessful '%s' response (%s)"
+                    % (h.name(), staple.get("response_status"), protocol),
+                )
+            elif not h.has("staple_invalid"):
+                why = "; ".join(staple.get("problems") or []) or report.get("staple_error") or "cannot be validated"
+                h.add(
+                    "staple_invalid",
+                    "%s staples a response that fails validation (%s): %s" % (h.name(), protocol, why),
+                    *h.log_lines("staple_invalid"),
+                )
+    return not any(states.get(p) == "none" for p in by_protocol)
+
+
+def _explain_responder(h: _Hostname, symptom: str) -> bool:
+    """Name the responder-side cause of a missing or unsuccessful staple; False when the responder is fine."""
+    for check in h.responders():
+        if check.get("failed_stage") in UNREACHABLE_STAGES:
+            if not h.has("responder_unreachable"):
+                h.add(
+                    "responder_unreachable",
+                    symptom,
+                    "from this node: %s" % check.get("error"),
+                    *h.log_lines("responder_unreachable"),
+                    stage=check.get("failed_stage"),
+                )
+            return True
+        if check.get("failed_stage") == "ocsp":
+            if not h.has("responder_error"):
+                h.add(
+                    "responder_error",
+                    symptom,
+                    "the responder answers: %s" % check.get("error"),
+                    *h.log_lines("responder_error"),
+                )
+            return True
+    if "unsuccessful" in symptom and not h.has("responder_error"):
+        h.add("responder_error", symptom, *h.log_lines("responder_error"))
+        return True
+    return False
+
+
+def rule_missing_staple(h: _Hostname) -> bool:
+    """No staple after warm-up although stapling is on and the leaf names a responder: find out why."""
+    symptom = "%s sends no staple after %d handshakes" % (h.name(), max(r.get("handshakes_made", 1) for r in h.reports))
+    if h.has("chain_incomplete"):
+        return True
+    if h.server == "nginx" and h.stapling.get("ssl_stapling_verify"):
+        trusted = h.configured.get("trusted") or {}
+        if not trusted or not trusted.get("anchors_issuer"):
+            h.add(
+                "trusted_cert_missing",
+                symptom,
+                "ssl_stapling_verify is on but %s"
+                % (
+                    "no ssl_trusted_certificate is configured"
+                    if not trusted
+                    else "%s does not hold the chain up to a root for '%s'"
+                    % (trusted.get("path"), h.leaf.get("issuer"))
+                ),
+                *h.log_lines("trusted_cert_missing", "staple_invalid"),
+            )
+            return True
+    if _explain_responder(h, symptom):
+        return True
+    if h.server == "nginx" and not h.stapling.get("resolver"):
+        hosts = [urllib.parse.urlsplit(u).hostname or "" for u in (h.leaf.get("ocsp_urls") or [])]
+        if any(host and not _is_ip(host) for host in hosts):
+            lines = h.log_lines("resolver_missing")
+            h.add(
+                "resolver_missing",
+                symptom,
+                "nginx has no resolver directive and the responder %s is a name "
+                "it can only look up while loading its configuration" % ", ".join(hosts),
+                *lines,
+            )
+            return True
+    for check in h.responders():
+        status = (check.get("ocsp") or {}).get("cert_status")
+        if status == "revoked" and not h.has("cert_revoked"):
+            h.add("cert_revoked", symptom, "the responder says revoked since %s" % check["ocsp"].get("revocation_time"))
+            return True
+        if status == "unknown" and not h.has("cert_status_unknown"):
+            h.add("cert_status_unknown", symptom, "the responder says the certificate is unknown")
+            return True
+    h.add(
+        "staple_missing",
+        symptom,
+        "the responder answers this node correctly, so the server's own fetch failed or has not happened yet",
+        *h.log_lines(),
+    )
+    return True
+
+
+def rule_must_staple(h: _Hostname) -> bool:
+    if not (h.leaf or {}).get("must_staple"):
+        return False
+    states = (h.served.get("summary") or {}).get("staple_states") or {}
+    bad = {p: s for p, s in states.items() if s != "good"}
+    if bad or not states:
+        h.add(
+            "must_staple_unmet",
+            "%s is Must-Staple and is served without a good staple (%s)"
+            % (h.name(), ", ".join("%s: %s" % item for item in sorted(bad.items())) or "no handshake"),
+        )
+    return False
+
+
+RULES = (
+    rule_certificate_validity,
+    rule_stale_certificate,
+    rule_key,
+    rule_no_ocsp_url,
+    rule_stapling_configured,
+    rule_staple_file,
+    rule_chain,
+    rule_staple,
+    rule_missing_staple,
+)
+
+
+def diagnose_hostname(site, hostname, served, evidence, limits: Thresholds) -> List[Finding]:
+    h = _Hostname(site, hostname, served, evidence, limits)
+    for rule in RULES:
+        if rule(h):
+            break
+    rule_must_staple(h)
+    return h.findings
+
+
+def diagnose(evidence: Dict[str, Any], limits: Optional[Thresholds] = None) -> List[Dict[str, Any]]:
+    """Every finding for the node, deduplicated; sites with several certificates are diagnosed per certificate."""
+    limits = limits or Thresholds()
+    by_site: Dict[str, List[str]] = {}
+    for site in evidence.get("sites") or []:
+        leaf = (site.get("configured") or {}).get("leaf")
+        if leaf:
+            by_site.setdefault(site.get("site"), []).append(leaf["sha256"])
+    findings: List[Dict[str, Any]] = []
+    seen = set()
+    for given in evidence.get("sites") or []:
+        site = dict(given, site_leaf_sha256=by_site.get(given.get("site"), []))
+        hostnames = site.get("hostnames") or [""]
+        for hostname in hostnames:
+            served = (site.get("served") or {}).get(hostname)
+            for finding in diagnose_hostname(site, hostname, served, evidence, limits):
+                key = (finding.code, finding.server, finding.site, finding.hostname)
+                if key not in seen:
+                    seen.add(key)
+                    findings.append(finding.to_dict())
+    return findings

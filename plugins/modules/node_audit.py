@@ -1,0 +1,299 @@
+#!/usr/bin/python
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_audit
+short_description: Audit OCSP stapling on a node and name the cause of every failure, in one call
+version_added: 0.1.0
+description:
+  - The one task per node that the C(diagnose) role runs. In a single module call (one SSH round trip) it
+    discovers nginx, Apache httpd and HAProxy on the node through their own dump commands, reads the certificate,
+    key, chain, trusted and staple files each site references, handshakes to every site and hostname asking for a
+    staple (TLS 1.3 and TLS 1.2, warming up servers that fetch lazily), probes each distinct OCSP responder once
+    from the node, and reads the servers' error logs since O(since).
+  - It then names the cause per server, site and hostname using the cause catalogue codes (C(no_ocsp_url),
+    C(stapling_disabled), C(stapling_unsupported), C(chain_incomplete), C(chain_misordered), C(chain_extra),
+    C(key_mismatch), C(resolver_missing), C(responder_unreachable), C(responder_error), C(staple_missing),
+    C(staple_expired), C(staple_expiring), C(staple_invalid), C(cert_revoked), C(cert_status_unknown),
+    C(must_staple_unmet), C(stale_cert_path), C(stapling_cache_missing), C(trusted_cert_missing),
+    C(cert_expiring), C(cert_expired)), each with evidence and a remedy. The diagnosis reports the root cause, not
+    every symptom; C(staple_missing) is kept for a missing staple that nothing else explains.
+  - Handshakes and responder probes run concurrently, each bounded by its own timeout, so an unreachable responder
+    costs about O(responder_timeout) once per node, not once per site.
+  - Never changes anything. Private keys are read only to check that they match their certificate; no key
+    material appears in the result.
+author:
+  - tlsfleet.stapling contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.info_module
+  - tlsfleet.stapling.requirements.pyopenssl
+options:
+  servers:
+    description: The server types to look for.
+    type: list
+    elements: str
+    choices: [nginx, apache, haproxy]
+    default: [nginx, apache, haproxy]
+  extra_endpoints:
+    description:
+      - Further endpoints to handshake with, for example a port the
+        discovery cannot see. They are judged, not diagnosed; they appear under C(extra_endpoints) in RV(evidence).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: Address to connect to.
+        type: str
+        default: 127.0.0.1
+      port:
+        description: TCP port.
+        type: int
+        default: 443
+      server_name:
+        description: SNI name.
+        type: str
+  since:
+    description:
+      - Read the servers' error logs back to this time (ISO 8601, for example V(2026-11-23T19:00:00Z)).
+      - Defaults to one hour before the audit.
+    type: str
+  handshake_timeout:
+    description: Seconds one TLS handshake may take.
+    type: float
+    default: 5.0
+  responder_timeout:
+    description: Seconds one responder probe may take in all.
+    type: float
+    default: 5.0
+  warmup_attempts:
+    description: Further handshakes made when a staple is missing, before it is believed missing.
+    type: int
+    default: 4
+  warmup_delay:
+    description: Seconds before the first warm-up handshake; doubles each time, up to 2 seconds.
+    type: float
+    default: 0.25
+  trust_anchor_paths:
+    description:
+      - Root certificate files to judge chain completeness against; the node's system CA bundle when empty. Name
+        your private roots here when sites use a private CA.
+    type: list
+    elements: path
+    default: []
+  proxy:
+    description: HTTP proxy for the responder probes; by default the node's environment decides.
+    type: str
+  use_proxy:
+    description: Whether to honour the environment's proxy settings when O(proxy) is not given.
+    type: bool
+    default: true
+  staple_warning_seconds:
+    description: A good staple whose nextUpdate is closer than this is reported as C(staple_expiring).
+    type: int
+    default: 1800
+  cert_warning_days:
+    description: A certificate that expires sooner than this is reported as C(cert_expiring).
+    type: int
+    default: 21
+  clock_skew:
+    description: Seconds of clock difference tolerated when judging thisUpdate and nextUpdate.
+    type: int
+    default: 300
+  max_workers:
+    description: How many handshakes and probes run at the same time.
+    type: int
+    default: 16
+notes:
+  - Run it as root (C(become)) so that it can read key files and run the servers' dump commands.
+  - Hostnames come from the sites' C(server_name) / C(ServerName) / C(ServerAlias); for HAProxy, from the DNS names
+    of each bound certificate. Wildcard names are not probed.
+seealso:
+  - module: tlsfleet.stapling.tls_endpoint_info
+  - module: tlsfleet.stapling.ocsp_responder_check
+  - module: tlsfleet.stapling.ocsp_response_info
+"""
+
+EXAMPLES = r"""
+---
+- name: Audit stapling on every web node
+  tlsfleet.stapling.node_audit:
+  become: true
+  register: audit
+
+- name: Show what is broken, per hostname
+  ansible.builtin.debug:
+    msg: "{{ audit.findings | map(attribute='hostname') | zip(audit.findings | map(attribute='code')) | list }}"
+
+- name: Audit with a private root and a shorter responder timeout
+  tlsfleet.stapling.node_audit:
+    trust_anchor_paths: [/etc/pki/private-root.pem]
+    responder_timeout: 3
+    since: "2026-11-23T00:00:00Z"
+  become: true
+"""
+
+RETURN = r"""
+findings:
+  description: What is wrong, one entry per cause, server, site and hostname.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    code:
+      description: The cause code from the catalogue.
+      type: str
+      sample: responder_unreachable
+    severity:
+      description: V(critical), V(error), V(warning) or V(info).
+      type: str
+    server:
+      description: V(nginx), V(apache) or V(haproxy).
+      type: str
+    site:
+      description: The site, as server type, file and line of its block.
+      type: str
+      sample: nginx:/etc/nginx/sites-enabled/shop.conf:1
+    hostname:
+      description: The hostname the finding is about.
+      type: str
+    evidence:
+      description: What was observed, one line each; log lines carry their file and line number.
+      type: list
+      elements: str
+    remediation:
+      description: What fixes it.
+      type: str
+    fixed_by:
+      description: The role of this collection that applies the fix, or V(null) when configuration cannot fix it.
+      type: str
+    details:
+      description: Machine-readable details (for example the failing stage of a responder probe).
+      type: dict
+summary:
+  description: Counts by code and severity, the worst severity, and how many sites and hostnames were audited.
+  returned: always
+  type: dict
+evidence:
+  description:
+    - Everything gathered, for reports and for people who want to see for themselves; C(servers) (discovery),
+      C(sites) (per site and certificate, the configured files and, per hostname, what was served, as
+      M(tlsfleet.stapling.tls_endpoint_info) reports it), C(responders) (per URL, as
+      M(tlsfleet.stapling.ocsp_responder_check) reports it), C(log_events), C(errors) and C(timings).
+  returned: always
+  type: dict
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
+
+
+def summarize(found, evidence) -> dict:
+    by_code, by_severity = {}, {}
+    for item in found:
+        by_code[item["code"]] = by_code.get(item["code"], 0) + 1
+        by_severity[item["severity"]] = by_severity.get(item["severity"], 0) + 1
+    hostnames = {(s["site"], h) for s in evidence["sites"] for h in s["hostnames"]}
+    return {
+        "findings": len(found),
+        "by_code": by_code,
+        "by_severity": by_severity,
+        "worst_severity": findings.worst_severity(found),
+        "servers": [s["type"] for s in evidence["servers"]],
+        "sites": len({s["site"] for s in evidence["sites"]}),
+        "hostnames": len(hostnames),
+    }
+
+
+def run(params) -> dict:
+    since = None
+    if params["since"]:
+        since = x509.parse_time(params["since"], "since")
+    settings = audit.Settings(
+        server_types=params["servers"],
+        extra_endpoints=params["extra_endpoints"],
+        since=since,
+        handshake_timeout=params["handshake_timeout"],
+        responder_timeout=params["responder_timeout"],
+        warmup_attempts=params["warmup_attempts"],
+        warmup_delay=params["warmup_delay"],
+        trust_anchor_paths=params["trust_anchor_paths"],
+        proxy=params["proxy"],
+        use_proxy=params["use_proxy"],
+        clock_skew=params["clock_skew"],
+        max_workers=params["max_workers"],
+    )
+    evidence = audit.gather(settings)
+    limits = diagnosis.Thresholds(
+        staple_warning_seconds=params["staple_warning_seconds"],
+        cert_warning_days=params["cert_warning_days"],
+        explicit_trust_anchors=bool(params["trust_anchor_paths"]),
+    )
+    found = diagnosis.diagnose(evidence, limits)
+    return {"findings": found, "summary": summarize(found, evidence), "evidence": evidence}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "servers": {
+                "type": "list",
+                "elements": "str",
+                "choices": ["nginx", "apache", "haproxy"],
+                "default": ["nginx", "apache", "haproxy"],
+            },
+            "extra_endpoints": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "host": {"type": "str", "default": "127.0.0.1"},
+                    "port": {"type": "int", "default": 443},
+                    "server_name": {"type": "str"},
+                },
+            },
+            "since": {"type": "str"},
+            "handshake_timeout": {"type": "float", "default": 5.0},
+            "responder_timeout": {"type": "float", "default": 5.0},
+            "warmup_attempts": {"type": "int", "default": 4},
+            "warmup_delay": {"type": "float", "default": 0.25},
+            "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
+            "proxy": {"type": "str"},
+            "use_proxy": {"type": "bool", "default": True},
+            "staple_warning_seconds": {"type": "int", "default": 1800},
+            "cert_warning_days": {"type": "int", "default": 21},
+            "clock_skew": {"type": "int", "default": 300},
+            "max_workers": {"type": "int", "default": 16},
+        },
+        supports_check_mode=True,
+    )
+    require_pyopenssl(module)
+    params = module.params
+    if params["handshake_timeout"] <= 0 or params["responder_timeout"] <= 0 or params["max_workers"] < 1:
+        module.fail_json(msg="handshake_timeout and responder_timeout must be positive, max_workers at least 1.")
+    try:
+        result = run(params)
+    except TlsfleetError as exc:
+        result, error = None, str(exc)
+    else:
+        error = None
+    if error is not None:  # outside the except block, so no traceback is attached to a plain input error
+        module.fail_json(msg=error)
+    result["evidence"]["node"]["audited_at"] = datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""diagnosis.diagnose(): evidence in, findings out, rule by rule.
+
+The evidence is built the way audit.gather() builds it, from real certificates and OCSP responses made by
+the test PKI and judged by endpoint.py, so a change in the records' shape breaks these tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+
+import pytest
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import diagnosis, endpoint, tls_probe, x509
+
+HOST = "www.example.test"
+URL = "http://ocsp.example.test/int"
+
+
+@pytest.fixture
+def world(pki):
+    root, (inter,), leaf = pki.chain(ocsp_urls=[URL])
+    return {"pki": pki, "root": root, "inter": inter, "leaf": leaf}
+
+
+def served(world, chain=None, staple="good", leaf=None, **staple_kw):
+    """The judged endpoint for HOST: both protocols present ``chain`` and staple what ``staple`` says."""
+    pki, inter = world["pki"], world["inter"]
+    leaf = leaf or world["leaf"]
+    chain = chain if chain is not None else [leaf.der, inter.der]
+    if staple == "good":
+        data = pki.ocsp_response(leaf, inter, **staple_kw)
+    elif staple in ("revoked", "unknown"):
+        data = pki.ocsp_response(leaf, inter, status=staple)
+    elif staple in ("try_later", "unauthorized"):
+        data = pki.ocsp_unsuccessful(staple)
+    elif staple == "forged":
+        data = pki.ocsp_response(leaf, inter, signing_key=pki.root(cn="Evil").key)
+    else:
+        data = None
+    probe = tls_probe.EndpointProbe(endpoint=tls_probe.Endpoint("127.0.0.1", 443, HOST))
+    for protocol in ("TLSv1.3", "TLSv1.2"):
+        probe.handshakes[protocol] = tls_probe.Handshake(
+            protocol_requested=protocol, ok=True, protocol=protocol, chain_der=list(chain), staple=data
+        )
+        probe.attempts[protocol] = 1 if data else 5
+    return endpoint.judge_probe(probe, anchors=[world["root"].cert])
+
+
+def site(world, server="nginx", stapling=None, configured=None, served_report=None, leaf=None):
+    leaf = leaf or world["leaf"]
+    defaults = {
+        "nginx": {"ssl_stapling": True, "ssl_stapling_verify": False, "resolver": ["198.18.0.2"]},
+        "apache": {"SSLUseStapling": True, "SSLStaplingCache": "shmcb:/run/ocsp(128000)"},
+        "haproxy": {"ocsp_update": "off", "ocsp_update_supported": False, "ocsp_file": "/etc/haproxy/x.pem.ocsp"},
+    }[server]
+    conf = {
+        "certificate_file": "/etc/tls/www.pem",
+        "key_file": "/etc/tls/www.key",
+        "leaf": x509.describe(leaf.cert).to_dict(),
+        "key_matches": True,
+        "errors": [],
+        "trusted": None,
+        "staple_file": None,
+    }
+    conf.update(configured or {})
+    return {
+        "key": "%s:/etc/%s/site.conf:1#0" % (server, server),
+        "server": server,
+        "server_version": "1.22.1",
+        "site": "%s:/etc/%s/site.conf:1" % (server, server),
+        "source": "/etc/%s/site.conf:1" % server,
+        "hostnames": [HOST],
+        "endpoint": {"host": "127.0.0.1", "port": 443},
+        "stapling": dict(defaults, **(stapling or {})),
+        "configured": conf,
+        "files": {},
+        "served": {HOST: served_report if served_report is not None else served(world)},
+    }
+
+
+def evidence(*sites, responder=None, events=()):
+    return {
+        "node": {"checked_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "sites": list(sites),
+        "responders": {URL: responder or {"url": URL, "reachable": True, "failed_stage": None, "ocsp": None}},
+        "log_events": list(events),
+    }
+
+
+def codes(ev, **limits):
+    return sorted(f["code"] for f in diagnosis.diagnose(ev, diagnosis.Thresholds(**limits)))
+
+
+def test_healthy_site_has_no_findings(world):
+    assert codes(evidence(site(world))) == []
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_stapling_switched_off(world, server):
+    off = {"nginx": {"ssl_stapling": False}, "apache": {"SSLUseStapling": False}}[server]
+    ev = evidence(site(world, server, stapling=off, served_report=served(world, staple=None)))
+    assert codes(ev) == ["stapling_disabled"]
+
+
+def test_no_ocsp_url_is_info_and_stops_there(world):
+    pki = world["pki"]
+    leaf = pki.leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    ev = evidence(
+        site(
+            world,
+            stapling={"ssl_stapling": False},
+            leaf=leaf,
+            served_report=served(world, leaf=leaf, chain=[leaf.der, world["inter"].der], staple=None),
+        )
+    )
+    found = diagnosis.diagnose(ev)
+    assert [(f["code"], f["severity"]) for f in found] == [("no_ocsp_url", "info")]
+
+
+def test_must_staple_without_url_is_unmet(world):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[], must_staple=True)
+    ev = evidence(site(world, leaf=leaf, served_report=served(world, leaf=leaf, staple=None)))
+    assert codes(ev) == ["must_staple_unmet", "no_ocsp_url"]
+
+
+def test_must_staple_with_stapling_off(world):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[URL], must_staple=True)
+    ev = evidence(
+        site(world, leaf=leaf, stapling={"ssl_stapling": False}, served_report=served(world, leaf=leaf, staple=None))
+    )
+    assert codes(ev) == ["must_staple_unmet", "stapling_disabled"]
+
+
+def test_nginx_certificate_through_variables_is_unsupported(world):
+    ev = evidence(
+        site(
+            world,
+            stapling={"certificate_uses_variables": True, "certificate_variable_values": ["$x"]},
+            served_report=served(world, staple=None),
+        )
+    )
+    assert codes(ev) == ["stapling_unsupported"]
+
+
+def test_haproxy_without_staple_file_is_unsupported(world):
+    ev = evidence(
+        site(
+            world,
+            "haproxy",
+            configured={"staple_file": {"path": "/x.ocsp", "exists": False}},
+            served_report=served(world, staple=None),
+        )
+    )
+    assert codes(ev) == ["stapling_unsupported"]
+
+
+def test_haproxy_expired_staple_file(world):
+    pki, inter, leaf = world["pki"], world["inter"], world["leaf"]
+    now = pki.now
+    stale = pki.ocsp_response(
+        leaf, inter, this_update=now - datetime.timedelta(days=9), next_update=now - datetime.timedelta(days=2)
+    )
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp
+
+    verdict = ocsp.validate_response(stale, leaf.cert, inter.cert).to_dict()
+    ev = evidence(
+        site(
+            world,
+            "haproxy",
+            configured={"staple_file": {"path": "/x.ocsp", "exists": True, "verdict": verdict}},
+            served_report=served(world, staple=None),
+        )
+    )
+    assert codes(ev) == ["staple_expired"]
+
+
+def test_apache_without_cache(world):
+    ev = evidence(site(world, "apache", stapling={"SSLStaplingCache": None}, served_report={}))
+    assert codes(ev) == ["stapling_cache_missing"]
+
+
+def test_leaf_only_chain_is_incomplete_and_explains_the_missing_staple(world):
+    ev = evidence(site(world, served_report=served(world, chain=[world["leaf"].der], staple=None)))
+    assert codes(ev) == ["chain_incomplete"]
+
+
+def test_misordered_and_extra_chains(world):
+    root, inter, leaf = world["root"], world["inter"], world["leaf"]
+    other = world["pki"].root(cn="Unrelated")
+    ev = evidence(site(world, served_report=served(world, chain=[leaf.der, inter.der, root.der, other.der])))
+    assert codes(ev) == ["chain_extra"]
+    ev = evidence(site(world, served_report=served(world, chain=[inter.der, leaf.der])))
+    assert "chain_misordered" in codes(ev)
+
+
+def test_responder_unreachable_explains_a_missing_staple(world):
+    probe = {"url": URL, "reachable": False, "failed_stage": "connect", "error": "connection refused"}
+    ev = evidence(site(world, served_report=served(world, staple=None)), responder=probe)
+    found = diagnosis.diagnose(ev)
+    assert [f["code"] for f in found] == ["responder_unreachable"]
+    assert found[0]["details"]["stage"] == "connect"
+    assert any("connection refused" in line for line in found[0]["evidence"])
+
+
+def test_unsuccessful_staple_blames_the_responder(world):
+    ok_probe = {"url": URL, "reachable": True, "failed_stage": "ocsp", "error": "answered try_later"}
+    assert codes(
+        evidence(site(world, "apache", served_report=served(world, staple="try_later")), responder=ok_probe)
+    ) == ["responder_error"]
+    down = {"url": URL, "reachable": False, "failed_stage": "timeout", "error": "no answer"}
+    assert codes(evidence(site(world, "apache", served_report=served(world, staple="try_later")), responder=down)) == [
+        "responder_unreachable"
+    ]
+
+
+def test_trusted_file_without_root_with_verify_on(world):
+    ev = evidence(
+        site(
+            world,
+            stapling={"ssl_stapling_verify": True},
+            configured={"trusted": {"path": "/t.pem", "has_issuer": True, "anchors_issuer": False}},
+            served_report=served(world, staple=None),
+        )
+    )
+    assert codes(ev) == ["trusted_cert_missing"]
+    ev["sites"][0]["configured"]["trusted"] = None
+    assert codes(ev) == ["trusted_cert_missing"]
+
+
+def test_resolver_missing_when_the_responder_answers_the_node(world):
+    ev = evidence(site(world, stapling={"resolver": None}, served_report=served(world, staple=None)))
+    assert codes(ev) == ["resolver_missing"]
+
+
+def test_unexplained_missing_staple(world):
+    event = {
+        "server": "nginx",
+        "code": "staple_missing",
+        "file": "/var/log/nginx/error.log",
+        "line_no": 7,
+        "message": "something odd",
+        "site_hint": None,
+    }
+    ev = evidence(site(world, served_report=served(world, staple=None)), events=[event])
+    found = diagnosis.diagnose(ev)
+    assert [f["code"] for f in found] == ["staple_missing"]
+    assert any("/var/log/nginx/error.log:7" in line for line in found[0]["evidence"])
+
+
+@pytest.mark.parametrize(
+    ("staple", "expected"),
+    [("revoked", "cert_revoked"), ("unknown", "cert_status_unknown"), ("forged", "staple_invalid")],
+)
+def test_served_staple_verdicts(world, staple, expected):
+    assert codes(evidence(site(world, served_report=served(world, staple=staple)))) == [expected]
+
+
+def test_responder_status_explains_nginx_refusing_to_staple(world):
+    answer = {"url": URL, "reachable": True, "failed_stage": None, "ocsp": {"cert_status": "unknown"}}
+    ev = evidence(site(world, served_report=served(world, staple=None)), responder=answer)
+    assert codes(ev) == ["cert_status_unknown"]
+
+
+def test_expired_and_expiring_staples(world):
+    now = world["pki"].now
+    expired = served(world, this_update=now - datetime.timedelta(days=3), next_update=now - datetime.timedelta(hours=1))
+    assert codes(evidence(site(world, served_report=expired))) == ["staple_expired"]
+    soon = served(world, next_update=now + datetime.timedelta(minutes=10))
+    assert codes(evidence(site(world, served_report=soon))) == ["staple_expiring"]
+    assert codes(evidence(site(world, served_report=soon)), staple_warning_seconds=60) == []
+
+
+def test_stale_certificate_and_key_mismatch(world):
+    renewed = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[URL])
+    ev = evidence(site(world, leaf=renewed, configured={"key_matches": False}))
+    assert codes(ev) == ["key_mismatch", "stale_cert_path"]
+
+
+def test_two_certificates_of_one_site_are_not_stale(world):
+    ecdsa = site(world)
+    rsa_leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[URL], kind="rsa")
+    rsa = copy.deepcopy(ecdsa)
+    rsa["key"] = rsa["key"].replace("#0", "#1")
+    rsa["configured"]["leaf"] = x509.describe(rsa_leaf.cert).to_dict()
+    assert codes(evidence(ecdsa, rsa)) == []
+
+
+def test_certificate_validity(world):
+    now = world["pki"].now
+    old = world["pki"].leaf(
+        world["inter"],
+        cn=HOST,
+        ocsp_urls=[URL],
+        not_before=now - datetime.timedelta(days=90),
+        not_after=now - datetime.timedelta(days=1),
+    )
+    ev = evidence(site(world, leaf=old, served_report=served(world, leaf=old)))
+    assert "cert_expired" in codes(ev)
+    soon = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[URL], not_after=now + datetime.timedelta(days=5))
+    ev = evidence(site(world, leaf=soon, served_report=served(world, leaf=soon)))
+    assert codes(ev) == ["cert_expiring"]
+
+
+def test_findings_carry_location_and_remedy(world):
+    ev = evidence(site(world, stapling={"ssl_stapling": False}, served_report=served(world, staple=None)))
+    (finding,) = diagnosis.diagnose(ev)
+    assert finding["server"] == "nginx" and finding["hostname"] == HOST
+    assert finding["site"] == "nginx:/etc/nginx/site.conf:1"
+    assert finding["fixed_by"] == "stapling_config" and finding["remediation"]
+    assert finding["evidence"] and all(isinstance(line, str) for line in finding["evidence"])
