@@ -15,7 +15,7 @@ LINT_COLLECTIONS := $(ROOT)/.build/lint
 SCENARIO ?= tests/lab/scenarios/fleet.yml
 
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
-        integration collection-check clean
+        integration lab-unit collection-check clean
 
 help: ## show this list
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -27,7 +27,7 @@ venv: ## build both pinned virtual environments (.venv/ansible-2.21 on Python 3.
 system-deps: ## install the Debian packages the tests and the lab need (root; idempotent)
 	@tools/install-system-deps
 
-test: lint sanity units integration collection-check ## the README's test command: everything CI runs
+test: lint sanity units integration lab-unit collection-check ## the README's test command: everything CI runs
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
@@ -62,6 +62,9 @@ units-old: venv
 
 integration: venv ## ansible-test integration targets that run on the controller host
 	tools/ansible-test $(VENV_MAIN) integration --venv --python 3.12 --color no
+
+lab-unit: venv ## the lab's own tests that need no root: test PKI and the controllable OCSP responder
+	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests
 
 collection-check: venv ## build the collection, install it into an empty path, render every module's docs
 	@tools/collection-check $(VENV_MAIN)
