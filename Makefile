@@ -13,9 +13,11 @@ VENV_OLD := $(ROOT)/.venv/$(OLD)
 BIN := $(VENV_MAIN)/bin
 LINT_COLLECTIONS := $(ROOT)/.build/lint
 SCENARIO ?= tests/lab/scenarios/fleet.yml
+LAB_PACKAGES := nginx apache2 haproxy openssh-server openssh-client dnsmasq nftables openssl iproute2 \
+                python3 python3-cryptography python3-openssl python3-yaml
 
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
-        integration lab-unit collection-check clean
+        integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit
 
 help: ## show this list
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -24,10 +26,13 @@ venv: ## build both pinned virtual environments (.venv/ansible-2.21 on Python 3.
 	@tools/make-venv $(MAIN) 3.12
 	@tools/make-venv $(OLD) 3.11
 
-system-deps: ## install the Debian packages the tests and the lab need (root; idempotent)
-	@tools/install-system-deps
+system-deps: ## install the Debian packages the tests and the lab need (root; idempotent; starts no service)
+	@tools/install-system-deps $(LAB_PACKAGES)
 
-test: lint sanity units integration lab-unit collection-check ## the README's test command: everything CI runs
+lab-deps: ## install only the Debian packages the lab needs (root; idempotent; starts no service)
+	@tools/install-system-deps $(LAB_PACKAGES)
+
+test: lint sanity units integration lab-unit lab-test lab-audit collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
@@ -65,6 +70,24 @@ integration: venv ## ansible-test integration targets that run on the controller
 
 lab-unit: venv ## the lab's own tests that need no root: test PKI and the controllable OCSP responder
 	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests
+
+lab-test: venv lab-deps ## the lab's own integration test (root): up, ansible ping, /etc isolation, oracle, clean down
+	$(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
+
+lab-audit: venv lab-deps ## node_audit against every lab scenario vs its expect: 2.21 over ssh, 2.19 over paramiko (root)
+	$(BIN)/python tests/integration/lab/audit_scenarios.py tests/lab/scenarios/healthy.yml \
+	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml
+	$(BIN)/python tests/integration/lab/audit_scenarios.py --core $(VENV_OLD) --connection paramiko_ssh \
+	  tests/lab/scenarios/healthy.yml tests/lab/scenarios/fleet.yml
+
+lab-up: venv lab-deps ## bring a lab scenario up (root): make lab-up SCENARIO=tests/lab/scenarios/fleet.yml
+	tests/lab/labctl up $(SCENARIO)
+
+lab-down: ## stop the lab and remove everything it created (root)
+	tests/lab/labctl down
+
+lab-check: ## the independent oracle against the running lab scenario (root)
+	tests/lab/labctl check
 
 collection-check: venv ## build the collection, install it into an empty path, render every module's docs
 	@tools/collection-check $(VENV_MAIN)

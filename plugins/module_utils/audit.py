@@ -240,10 +240,12 @@ def _staple_file(unit: Unit, info: Dict[str, Any], skew: int) -> Optional[Dict[s
     return result
 
 
-def gather(settings: Settings, run=None, which=None) -> Dict[str, Any]:
-    """Everything the diagnosis needs from this node, as one JSON-safe document."""
+def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
+    """Everything the diagnosis needs from this node, as one JSON-safe document.
+
+    ``run(argv, timeout) -> (rc, stdout, stderr)`` runs the servers' dump commands (servers.module_runner).
+    """
     started = time.monotonic()
-    run = run or servers.subprocess_runner
     which = which or servers.default_which
     errors: List[str] = []
     discovered = servers.discover(run, which, types=settings.server_types, timeout=settings.command_timeout)

@@ -232,6 +232,14 @@ def rule_staple_file(h: _Hostname) -> bool:
     if not staple_file.get("exists") or verdict is None:
         return False
     where = "the staple file %s" % staple_file["path"]
+    stale = next((f for f in h.findings if f.code == "stale_cert_path"), None)
+    if stale is not None and verdict.get("response_status") == "successful" and not verdict.get("cert_id_matches"):
+        # The running server loaded the certificate and its staple file together; both predate the files on
+        # disk. Part of the same stale deployment: the staple file must be renewed with the certificate.
+        stale.evidence.append(
+            "%s belongs to the served certificate, not to the one on disk: renew it with the certificate" % where
+        )
+        return False
     if verdict.get("response_status") != "successful":
         h.add("responder_error", "%s holds a '%s' response" % (where, verdict.get("response_status")))
     elif verdict.get("valid"):

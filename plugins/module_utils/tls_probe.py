@@ -214,6 +214,7 @@ def probe_endpoint(
     ``wants_staple(handshake)`` lets the caller skip warm-up where no staple can come (no OCSP URL).
     """
     probe = EndpointProbe(endpoint=endpoint)
+    budget = warmup_attempts
     for protocol in protocols:
         result = handshake(endpoint, protocol, timeout)
         attempts = 1
@@ -227,7 +228,7 @@ def probe_endpoint(
         while (
             result.ok
             and result.staple is None
-            and attempts <= warmup_attempts
+            and attempts <= budget
             and (wants_staple is None or wants_staple(result))
         ):
             probe.warmup_used = True
@@ -235,6 +236,10 @@ def probe_endpoint(
             delay = min(delay * 2, 2.0)
             result = handshake(endpoint, protocol, timeout)
             attempts += 1
+        if result.ok and result.staple is None and attempts > budget:
+            # The server had its chance to fetch; it shares one cache across protocols, so the next protocol's
+            # first handshake tells as much as a second warm-up would.
+            budget = 0
         probe.handshakes[protocol] = result
         probe.attempts[protocol] = attempts
     return probe

@@ -193,7 +193,7 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, servers, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 
@@ -215,7 +215,7 @@ def summarize(found, evidence) -> dict:
     }
 
 
-def run(params) -> dict:
+def run(params, runner) -> dict:
     since = None
     if params["since"]:
         since = x509.parse_time(params["since"], "since")
@@ -233,7 +233,7 @@ def run(params) -> dict:
         clock_skew=params["clock_skew"],
         max_workers=params["max_workers"],
     )
-    evidence = audit.gather(settings)
+    evidence = audit.gather(settings, runner)
     limits = diagnosis.Thresholds(
         staple_warning_seconds=params["staple_warning_seconds"],
         cert_warning_days=params["cert_warning_days"],
@@ -282,7 +282,7 @@ def main() -> None:
     if params["handshake_timeout"] <= 0 or params["responder_timeout"] <= 0 or params["max_workers"] < 1:
         module.fail_json(msg="handshake_timeout and responder_timeout must be positive, max_workers at least 1.")
     try:
-        result = run(params)
+        result = run(params, servers.module_runner(module))
     except TlsfleetError as exc:
         result, error = None, str(exc)
     else:

@@ -33,8 +33,8 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common i
     SiteInfo,
     Which,
     default_which,
+    module_runner,
     stat_record,
-    subprocess_runner,
 )
 
 __all__ = [
@@ -47,9 +47,9 @@ __all__ = [
     "discover",
     "log_events",
     "log_scan",
+    "module_runner",
     "server_module",
     "stat_record",
-    "subprocess_runner",
 ]
 
 #: Server type -> module. Order is the order of discovery and of the records returned.

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -181,22 +180,25 @@ def run_command(run: Runner, argv: List[str], timeout: float = DEFAULT_TIMEOUT) 
     return CommandResult(list(argv), rc, _to_text(out), _to_text(err))
 
 
-def subprocess_runner(argv: List[str], timeout: float) -> Tuple[int, str, str]:
-    """A stdlib runner with a hard timeout, for callers without one (AnsibleModule.run_command has none).
+def module_runner(module, which: Optional[Callable[[str], Optional[str]]] = None) -> Runner:
+    """A runner over AnsibleModule.run_command() with a hard timeout (run_command has none of its own).
 
-    The C locale keeps the servers' messages in English, which the parsers and classifiers expect.
+    The command runs under coreutils ``timeout``, which kills it at the limit (and KILLs it 5 s later if it
+    ignores TERM), so a server binary that hangs on a broken configuration cannot hang the audit. The C locale
+    keeps the servers' messages in English, which the parsers and classifiers expect.
     """
-    env = dict(os.environ)
-    env["LC_ALL"] = "C"
-    env["LANG"] = "C"
-    try:
-        proc = subprocess.run(
-            argv, capture_output=True, timeout=timeout, env=env, check=False, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode("utf-8", "replace") if exc.stdout else ""
-        return 124, out, f"timed out after {timeout:g} s"
-    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+    timeout_bin = (which or default_which)("timeout")
+
+    def run(argv: List[str], timeout: float) -> Tuple[int, str, str]:
+        command = list(argv)
+        if timeout_bin:
+            command = [timeout_bin, "--kill-after=5", "%g" % timeout, *command]
+        rc, out, err = module.run_command(command, environ_update={"LC_ALL": "C", "LANG": "C"}, check_rc=False)
+        if timeout_bin and rc in (124, 137):
+            return 124, out, f"timed out after {timeout:g} s"
+        return rc, out, err
+
+    return run
 
 
 def default_which(name: str) -> Optional[str]:

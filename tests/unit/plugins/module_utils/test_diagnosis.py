@@ -312,3 +312,17 @@ def test_findings_carry_location_and_remedy(world):
     assert finding["site"] == "nginx:/etc/nginx/site.conf:1"
     assert finding["fixed_by"] == "stapling_config" and finding["remediation"]
     assert finding["evidence"] and all(isinstance(line, str) for line in finding["evidence"])
+
+
+def test_staple_file_of_the_served_certificate_is_part_of_a_stale_deployment(world):
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp
+
+    pki, inter, old = world["pki"], world["inter"], world["leaf"]
+    renewed = pki.leaf(inter, cn=HOST, ocsp_urls=[URL])
+    old_staple = pki.ocsp_response(old, inter)
+    verdict = ocsp.validate_response(old_staple, renewed.cert, inter.cert).to_dict()
+    files = {"staple_file": {"path": "/x.pem.ocsp", "exists": True, "verdict": verdict}}
+    ev = evidence(site(world, "haproxy", leaf=renewed, configured=files))
+    found = diagnosis.diagnose(ev)
+    assert [f["code"] for f in found] == ["stale_cert_path"]
+    assert any("belongs to the served certificate" in line for line in found[0]["evidence"])

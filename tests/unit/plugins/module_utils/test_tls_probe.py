@@ -151,3 +151,11 @@ def test_timed_out_handshake_is_retried_once(monkeypatch):
     probe = tls_probe.probe_endpoint(tls_probe.Endpoint(), protocols=["TLSv1.2"], sleep=lambda s: None)
     assert calls == ["TLSv1.2", "TLSv1.2"]
     assert probe.handshakes["TLSv1.2"].ok and probe.attempts["TLSv1.2"] == 2 and probe.warmup_used
+
+
+def test_warmup_is_not_repeated_for_the_next_protocol(site, server):
+    port = server()
+    probe = tls_probe.probe_endpoint(
+        tls_probe.Endpoint("127.0.0.1", port), timeout=5, warmup_attempts=2, sleep=lambda s: None
+    )
+    assert probe.attempts == {"TLSv1.3": 3, "TLSv1.2": 1}

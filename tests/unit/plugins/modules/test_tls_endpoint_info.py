@@ -58,7 +58,7 @@ def test_reports_each_protocol_and_the_revoked_staple(served, capsys, monkeypatc
         "endpoints": [{"port": closed}],
         "trust_anchor_paths": [str(served["dir"] / "root.pem")],
     }
-    result, _ = modrun.run_module(tls_endpoint_info.main, args, capsys, monkeypatch)
+    result = modrun.run_module(tls_endpoint_info.main, args, capsys, monkeypatch)[0]
     assert result["changed"] is False
     refused, site = result["endpoints"]
     assert refused["reachable"] is False
@@ -75,11 +75,11 @@ def test_reports_each_protocol_and_the_revoked_staple(served, capsys, monkeypatc
 
 def test_unreadable_anchor_file_fails_with_its_name(tmp_path, capsys, monkeypatch):
     missing = str(tmp_path / "nope.pem")
-    result, _ = modrun.run_module(tls_endpoint_info.main, {"trust_anchor_paths": [missing]}, capsys, monkeypatch)
+    result = modrun.run_module(tls_endpoint_info.main, {"trust_anchor_paths": [missing]}, capsys, monkeypatch)[0]
     assert result["failed"] is True
     assert missing in result["msg"]
 
 
 def test_bad_numbers_are_refused(capsys, monkeypatch):
-    result, _ = modrun.run_module(tls_endpoint_info.main, {"timeout": 0}, capsys, monkeypatch)
+    result = modrun.run_module(tls_endpoint_info.main, {"timeout": 0}, capsys, monkeypatch)[0]
     assert result["failed"] is True and "timeout must be positive" in result["msg"]

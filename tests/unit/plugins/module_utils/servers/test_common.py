@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import time
 
 import pytest
 
@@ -15,6 +17,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import c
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import (
     FakeProc,
     FakeRunner,
+    SubprocessModule,
     which_from,
 )
 
@@ -93,14 +96,24 @@ def test_run_command_never_raises():
     assert result.describe() == "`srv -y` failed with exit code 2: first line"
 
 
-def test_subprocess_runner_times_out():
-    rc, out, err = common.subprocess_runner(
-        [sys.executable, "-c", "import time; print('x', flush=True); time.sleep(5)"], 0.5
-    )
+def test_module_runner_bounds_the_command_and_sets_the_c_locale():
+    module = SubprocessModule()
+    run = common.module_runner(module)
+    started = time.monotonic()
+    rc, out, err = run([sys.executable, "-c", "import time; print('x', flush=True); time.sleep(5)"], 0.5)
     assert rc == 124
     assert err == "timed out after 0.5 s"
-    rc, out, err = common.subprocess_runner([sys.executable, "-c", "import os; print(os.environ['LC_ALL'])"], 10)
+    assert time.monotonic() - started < 3
+    assert module.calls[0][:3] == [shutil.which("timeout"), "--kill-after=5", "0.5"]
+    rc, out, err = run([sys.executable, "-c", "import os; print(os.environ['LC_ALL'])"], 10)
     assert (rc, out.strip(), err) == (0, "C", "")
+
+
+def test_module_runner_without_timeout_binary_still_runs():
+    module = SubprocessModule()
+    rc, out, _err = common.module_runner(module, which=lambda name: None)([sys.executable, "-c", "print(1)"], 5)
+    assert (rc, out.strip()) == (0, "1")
+    assert module.calls[0][0] == sys.executable
 
 
 def test_processes_masters_and_namespaces(tmp_path):

@@ -20,6 +20,7 @@ import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, common, haproxy, nginx
+from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import subprocess_runner
 
 UTC = datetime.timezone.utc
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
@@ -86,7 +87,7 @@ def test_real_nginx_dump(tmp_path):
         "}\n"
         "server { listen 127.0.0.1:18080; server_name plain.example; }\n"
     )
-    info = nginx.inspect(common.subprocess_runner, NGINX, str(conf), f"{tmp_path}/")
+    info = nginx.inspect(subprocess_runner, NGINX, str(conf), f"{tmp_path}/")
     assert info.errors == []
     assert info.version_tuple is not None
     assert info.config_test_ok is True
@@ -119,7 +120,7 @@ def test_real_nginx_broken_config(tmp_path):
         f"error_log {tmp_path}/error.log;\npid {tmp_path}/nginx.pid;\nevents {{}}\n"
         "http {\n  server {\n    listen 127.0.0.1:18443 ssl;\n    ssl_stapling on;\n"
     )
-    info = nginx.inspect(common.subprocess_runner, NGINX, str(conf), f"{tmp_path}/")
+    info = nginx.inspect(subprocess_runner, NGINX, str(conf), f"{tmp_path}/")
     assert info.config_test_ok is False
     assert info.config_source == "disk"
     assert "unexpected end of file" in info.errors[0]
@@ -155,7 +156,7 @@ def test_real_apache_dump_includes(tmp_path):
         f"    SSLCertificateFile {cert}\n    SSLCertificateKeyFile {key}\n"
         "    SSLStaplingResponderTimeout 5\n    ErrorLog ${TMP}/a_error.log\n</VirtualHost>\n"
     )
-    info = apache.inspect(common.subprocess_runner, None, APACHE, str(conf), envvars_file=str(tmp_path / "none"))
+    info = apache.inspect(subprocess_runner, None, APACHE, str(conf), envvars_file=str(tmp_path / "none"))
     assert info.errors == []
     assert info.config_test_ok is True
     assert info.config_source == "apache DUMP_INCLUDES"
@@ -189,7 +190,7 @@ def test_real_haproxy_check(tmp_path):
         f"    bind 127.0.0.1:18444 ssl crt-list {tmp_path}/list.txt\n    default_backend be\n"
         "backend be\n    server s1 127.0.0.1:18080\n"
     )
-    info = haproxy.inspect(common.subprocess_runner, HAPROXY, [str(conf)])
+    info = haproxy.inspect(subprocess_runner, HAPROXY, [str(conf)])
     assert info.errors == []
     assert info.config_test_ok is True
     assert info.version_tuple is not None
@@ -201,7 +202,7 @@ def test_real_haproxy_check(tmp_path):
 
     # A .ocsp file next to a certificate whose issuer HAProxy cannot find: its real ALERT.
     (tmp_path / "site.pem.ocsp").write_bytes(b"not DER")
-    info = haproxy.inspect(common.subprocess_runner, HAPROXY, [str(conf)])
+    info = haproxy.inspect(subprocess_runner, HAPROXY, [str(conf)])
     assert site.stapling["certificates"][0]["ocsp_file"] == f"{pem}.ocsp"
     events = servers.log_events(info, datetime.datetime.now(tz=UTC))
     codes = {(event.code, event.site_hint) for event in events if event.file.startswith(HAPROXY)}

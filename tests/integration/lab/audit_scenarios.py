@@ -1,0 +1,150 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run node_audit over SSH against lab scenarios and compare its findings with each scenario's ``expect``.
+
+For every scenario: ``labctl up``, one ``ansible`` run of ``tlsfleet.stapling.node_audit`` on every node (the
+managed-node Python is Debian's /usr/bin/python3 with its own cryptography and pyOpenSSL), then per node and
+hostname: every expected code must be reported, and no other code of severity error or worse may be. Nodes and
+hostnames a scenario expects nothing of must report nothing of severity error or worse; healthy.yml must
+report nothing at all.
+
+Usage: audit_scenarios.py [--core VENV] [--connection ssh|paramiko_ssh] [--keep] SCENARIO.yml ...
+Prints one line per scenario and a closing "N passed, N failed" line; exits 1 when any scenario fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+LABCTL = ROOT / "tests" / "lab" / "labctl"
+BAD = {"critical", "error"}
+
+
+def sh(argv, **kwargs):
+    return subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+
+
+def collections_path(venv: Path) -> str:
+    build = ROOT / ".build" / "lab-collections"
+    out = sh([str(ROOT / "tools" / "sync-collection"), str(build)])
+    if out.returncode != 0:
+        raise SystemExit("cannot copy the collection: %s" % out.stderr.strip())
+    return str(build)
+
+
+def run_audit(venv: Path, inventory: str, connection: str, collections: str) -> dict:
+    results_dir = Path(tempfile.mkdtemp(prefix="tlsfleet-audit-"))
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=collections,
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_PIPELINING="True",
+        ANSIBLE_FORKS="30",
+        ANSIBLE_DEPRECATION_WARNINGS="False",
+        ANSIBLE_PARAMIKO_HOST_KEY_CHECKING="False",
+        AUDIT_RESULTS_DIR=str(results_dir),
+    )
+    argv = [str(venv / "bin" / "ansible-playbook"), "-i", inventory, "-c", connection, str(HERE / "audit.yml")]
+    started = time.monotonic()
+    out = sh(argv, env=env, timeout=600)
+    elapsed = time.monotonic() - started
+    results = {}
+    for path in results_dir.glob("*.json"):
+        results[path.stem] = json.loads(path.read_text())
+    shutil.rmtree(results_dir, ignore_errors=True)
+    if not results:
+        raise SystemExit("ansible-playbook produced no results (rc %s): %s" % (out.returncode, out.stdout[-3000:]))
+    return {"results": results, "elapsed": elapsed}
+
+
+def host_expectations(inventory: str, venv: Path, collections: str) -> dict:
+    out = sh(
+        [str(venv / "bin" / "ansible-inventory"), "-i", inventory, "--list"],
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections),
+    )
+    doc = json.loads(out.stdout)
+    hostvars = doc.get("_meta", {}).get("hostvars", {})
+    return {host: (data.get("tlsfleet_lab_expect") or {}) for host, data in hostvars.items()}
+
+
+def compare(scenario: str, expect: dict, results: dict) -> list:
+    problems = []
+    for host, wanted in sorted(expect.items()):
+        result = results.get(host)
+        if result is None or result.get("failed") or result.get("unreachable"):
+            problems.append("%s: node_audit failed: %s" % (host, (result or {}).get("msg", "no result")))
+            continue
+        found = {}
+        for finding in result.get("findings", []):
+            found.setdefault(finding.get("hostname") or "", []).append(finding)
+        names = set(wanted) | set(found)
+        for name in sorted(names):
+            want = set(wanted.get(name) or [])
+            got = {f["code"] for f in found.get(name, [])}
+            got_bad = {f["code"] for f in found.get(name, []) if f["severity"] in BAD}
+            missing = want - got
+            extra = got_bad - want
+            if scenario == "healthy":
+                extra = got - want
+            if missing or extra:
+                detail = "; ".join("%s: %s" % (f["code"], " / ".join(f["evidence"])[:220]) for f in found.get(name, []))
+                problems.append(
+                    "%s %s: expected %s, got %s (missing %s, extra %s) [%s]"
+                    % (host, name or "-", sorted(want), sorted(got), sorted(missing), sorted(extra), detail)
+                )
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="+")
+    parser.add_argument("--core", default=str(ROOT / ".venv" / "ansible-2.21"), help="venv with ansible-core")
+    parser.add_argument("--connection", default="ssh")
+    parser.add_argument("--keep", action="store_true", help="leave the last scenario's lab up")
+    args = parser.parse_args()
+    venv = Path(args.core)
+    collections = collections_path(venv)
+    passed = failed = 0
+    module_ms = []
+    for index, scenario_file in enumerate(args.scenarios):
+        name = Path(scenario_file).stem
+        up = sh([str(LABCTL), "up", scenario_file], timeout=900)
+        if up.returncode != 0:
+            print("FAIL %s: labctl up failed: %s" % (name, (up.stderr or up.stdout).strip()[-1500:]))
+            failed += 1
+            continue
+        inventory = sh([str(LABCTL), "inventory"]).stdout.strip()
+        expect = host_expectations(inventory, venv, collections)
+        audit = run_audit(venv, inventory, args.connection, collections)
+        problems = compare(name, expect, audit["results"])
+        for result in audit["results"].values():
+            timing = ((result.get("evidence") or {}).get("timings") or {}).get("total_ms")
+            if timing is not None:
+                module_ms.append(timing)
+        status = "PASS" if not problems else "FAIL"
+        print("%s %s: %d nodes, audit %.1f s" % (status, name, len(expect), audit["elapsed"]))
+        for problem in problems:
+            print("    " + problem)
+        passed += not problems
+        failed += bool(problems)
+        if not (args.keep and index == len(args.scenarios) - 1):
+            sh([str(LABCTL), "down"], timeout=300)
+    if module_ms:
+        print("module-side time per node: min %d ms, max %d ms" % (min(module_ms), max(module_ms)))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

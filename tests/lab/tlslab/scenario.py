@@ -1,0 +1,423 @@
+"""Scenario files: load, validate and normalise them (format documented in tests/lab/README.md).
+
+A scenario is declarative: what the fleet looks like *as deployed* (certificates, chains, stapling
+configuration, faults) and what a correct diagnosis and the independent oracle must observe.
+Validation is strict: an unknown key or value is an error naming where it is, so a typo cannot
+silently produce a healthy node.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .netns import MAX_NODES, LabError
+
+# The cause catalogue of DESIGN.md: the only codes an `expect:` may name.
+CAUSE_CODES = frozenset(
+    {
+        "no_ocsp_url",
+        "stapling_disabled",
+        "stapling_unsupported",
+        "chain_incomplete",
+        "chain_misordered",
+        "chain_extra",
+        "key_mismatch",
+        "resolver_missing",
+        "responder_unreachable",
+        "responder_error",
+        "staple_missing",
+        "staple_expired",
+        "staple_expiring",
+        "staple_invalid",
+        "cert_revoked",
+        "cert_status_unknown",
+        "must_staple_unmet",
+        "stale_cert_path",
+        "stapling_cache_missing",
+        "trusted_cert_missing",
+        "node_drift",
+        "cert_expiring",
+        "cert_expired",
+    }
+)
+SERVERS = ("nginx", "apache", "haproxy")
+ISSUERS = ("int-a-rsa", "int-a-ec", "int-b", "int-n")
+KEY_TYPES = ("rsa", "ecdsa")
+VALIDITY = ("valid", "expiring", "expired")
+CHAINS = ("full", "leaf_only", "misordered", "with_root", "extra_unrelated")
+AFTER_START = ("none", "renew_no_reload", "replace_cert_reload_fails")
+EGRESS_TARGETS = ("ocsp", "ca_issuers", "dns")
+EGRESS_ACTIONS = ("reject", "drop")
+RESOLV = ("lab", "nowhere")
+STAPLE_STATES = (
+    "good",
+    "expiring",
+    "sigrequired",
+    "none",
+    "revoked",
+    "unknown",
+    "expired",
+    "invalid",
+    "trylater",
+    "unauthorized",
+    "malformedrequest",
+    "internalerror",
+    "no_server",
+)
+NGINX_RESOLVER = ("lab", "none", "nowhere")
+NGINX_TRUSTED = ("full", "issuer_only", "none", "unrelated")
+STAPLE_FILE = ("none", "good", "expired", "other")
+RESERVED_GROUPS = ("all", "ungrouped", "tlsfleet_lab")
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+STAPLING_DEFAULTS = {
+    "nginx": {
+        "enabled": True,
+        "resolver": "lab",
+        "verify": True,
+        "trusted": "full",
+        "file": "none",
+        "cert_via_variable": False,
+    },
+    "apache": {"enabled": True, "cache": True},
+    "haproxy": {"enabled": True, "ocsp_file": "good"},
+}
+STAPLING_CHOICES = {
+    ("nginx", "resolver"): NGINX_RESOLVER,
+    ("nginx", "trusted"): NGINX_TRUSTED,
+    ("nginx", "file"): STAPLE_FILE,
+    ("haproxy", "ocsp_file"): STAPLE_FILE,
+}
+
+
+@dataclass
+class Leaf:
+    name: str
+    hostnames: list[str]
+    issuer: str = "int-a-rsa"
+    key_type: str = "rsa"
+    must_staple: bool = False
+    validity: str = "valid"
+    ocsp_url: bool = True
+    ocsp: dict = field(default_factory=lambda: {"mode": "good"})
+
+
+@dataclass
+class Site:
+    name: str
+    server: str
+    leaf: str
+    hostnames: list[str]
+    port: int
+    chain: str
+    stapling: dict
+    after_start: str
+    staple: str
+    expect: list[str]
+
+
+@dataclass
+class Faults:
+    egress: dict = field(default_factory=dict)
+    egress_at_start: dict = field(default_factory=dict)
+    resolv: str = "lab"
+
+
+@dataclass
+class Node:
+    name: str
+    region: str
+    python: str
+    servers: list[str]
+    sites: list[Site]
+    faults: Faults
+    server_down: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    path: Path
+    leaves: dict[str, Leaf]
+    nodes: list[Node]
+    expect_fleet: list[dict]
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise LabError(f"scenario {self.name} has no node {name}")
+
+
+class _Map:
+    """A mapping being read: remembers which keys were used, so leftovers can be reported."""
+
+    def __init__(self, data, where: str):
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise LabError(f"{where}: expected a mapping, got {type(data).__name__}")
+        self.data, self.where, self.used = data, where, set()
+
+    def get(self, key, default=None, kind=None, choices=None):
+        self.used.add(key)
+        value = self.data.get(key, default)
+        if value is None:
+            return default
+        if kind is not None and not _is_kind(value, kind):
+            raise LabError(f"{self.where}.{key}: expected {kind.__name__}, got {value!r}")
+        if choices is not None and value not in choices:
+            raise LabError(f"{self.where}.{key}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+
+    def allow(self, *keys):
+        """Report unknown keys first: a misspelt key explains a 'missing' one better than anything."""
+        extra = sorted(set(self.data) - set(keys), key=str)
+        if extra:
+            raise LabError(f"{self.where}: unknown key(s) {', '.join(map(str, extra))} (known: {', '.join(keys)})")
+
+    def done(self):
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            raise LabError(f"{self.where}: unknown key(s) {', '.join(map(str, extra))}")
+
+
+def _is_kind(value, kind) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def load(path) -> Scenario:
+    import yaml  # PyYAML: needed to read scenarios, not to bring a lab down
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise LabError(f"cannot read scenario {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise LabError(f"scenario {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    return parse(data, path)
+
+
+def parse(data, path: Path) -> Scenario:
+    top = _Map(data, path.name)
+    name = top.get("name", path.stem, str)
+    description = top.get("description", "", str)
+    python = top.get("python", "/usr/bin/python3", str)
+    leaves = _leaves(top.get("leaves", {}, dict), f"{path.name}:leaves")
+    raw_nodes = top.get("nodes", None, list)
+    if not raw_nodes:
+        raise LabError(f"{path.name}: a scenario needs at least one node under nodes:")
+    nodes = [_node(raw, f"{path.name}:nodes[{i}]", leaves, python) for i, raw in enumerate(raw_nodes)]
+    expect_fleet = _expect_fleet(top.get("expect_fleet", [], list), f"{path.name}:expect_fleet", nodes)
+    top.done()
+    scenario = Scenario(name, description, path, leaves, nodes, expect_fleet)
+    _check_unique_nodes(scenario)
+    return scenario
+
+
+def _leaves(raw: dict, where: str) -> dict[str, Leaf]:
+    leaves = {}
+    for name, spec in raw.items():
+        w = f"{where}.{name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise LabError(f"{w}: leaf names are lower-case letters, digits and '-'")
+        m = _Map(spec, w)
+        hostnames = _hostnames(m.get("hostnames", None, list), f"{w}.hostnames")
+        leaf = Leaf(
+            name=name,
+            hostnames=hostnames,
+            issuer=m.get("issuer", "int-a-rsa", str, ISSUERS),
+            key_type=m.get("key_type", "rsa", str, KEY_TYPES),
+            must_staple=m.get("must_staple", False, bool),
+            validity=m.get("validity", "valid", str, VALIDITY),
+            ocsp_url=m.get("ocsp_url", True, bool),
+            ocsp=_ocsp_rule(m.get("ocsp", "good"), f"{w}.ocsp"),
+        )
+        if leaf.issuer == "int-n":
+            leaf.ocsp_url = False
+        m.done()
+        leaves[name] = leaf
+    return leaves
+
+
+def _ocsp_rule(raw, where: str) -> dict:
+    """The responder rule for a leaf: a mode name or {mode: NAME, params...} (see tlslab.responder)."""
+    from .responder import BehaviourError, validate_rule
+
+    try:
+        return validate_rule(raw, where)
+    except BehaviourError as exc:
+        raise LabError(str(exc)) from exc
+
+
+def _hostnames(raw, where: str) -> list[str]:
+    if not raw:
+        raise LabError(f"{where}: give at least one hostname")
+    for host in raw:
+        if not isinstance(host, str) or not HOST_RE.match(host):
+            raise LabError(f"{where}: {host!r} is not a valid DNS name")
+    return list(raw)
+
+
+def _node(raw, where: str, leaves: dict[str, Leaf], python: str) -> Node:
+    m = _Map(raw, where)
+    m.allow("name", "region", "python", "servers", "sites", "faults", "server_down")
+    name = m.get("name", None, str)
+    if not name or not NAME_RE.match(name):
+        raise LabError(f"{where}.name: node names are lower-case letters, digits and '-' (at most 31)")
+    where = f"{where}({name})"
+    region = m.get("region", None, str)
+    if not region or not re.match(r"^[a-z][a-z0-9_]{0,15}$", region) or region in RESERVED_GROUPS:
+        raise LabError(f"{where}.region: give a region such as eu, us or ap (not {', '.join(RESERVED_GROUPS)})")
+    sites = [_site(s, f"{where}.sites[{i}]", leaves) for i, s in enumerate(m.get("sites", [], list))]
+    servers = list(dict.fromkeys(m.get("servers", [], list) + [s.server for s in sites]))
+    for server in servers:
+        if server not in SERVERS:
+            raise LabError(f"{where}.servers: {server!r} is not one of {', '.join(SERVERS)}")
+    server_down = m.get("server_down", [], list)
+    for server in server_down:
+        if server not in servers:
+            raise LabError(f"{where}.server_down: {server!r} is not a server of this node")
+    node = Node(
+        name=name,
+        region=region,
+        python=m.get("python", python, str),
+        servers=servers,
+        sites=sites,
+        faults=_faults(m.get("faults", {}, dict), f"{where}.faults"),
+        server_down=server_down,
+    )
+    m.done()
+    _check_ports(node, where)
+    return node
+
+
+def _site(raw, where: str, leaves: dict[str, Leaf]) -> Site:
+    m = _Map(raw, where)
+    m.allow("server", "leaf", "hostnames", "name", "expect", "port", "chain", "stapling", "after_start", "staple")
+    server = m.get("server", None, str, SERVERS)
+    if server is None:
+        raise LabError(f"{where}.server: say which server serves this site ({', '.join(SERVERS)})")
+    leaf_name = m.get("leaf", None, str)
+    if leaf_name not in leaves:
+        raise LabError(f"{where}.leaf: {leaf_name!r} is not defined under leaves:")
+    leaf = leaves[leaf_name]
+    hostnames = _hostnames(m.get("hostnames", leaf.hostnames, list), f"{where}.hostnames")
+    name = m.get("name", leaf_name, str)
+    if not NAME_RE.match(name):
+        raise LabError(f"{where}.name: site names are lower-case letters, digits and '-'")
+    expect = m.get("expect", [], list)
+    for code in expect:
+        if code not in CAUSE_CODES:
+            raise LabError(f"{where}.expect: {code!r} is not a code of the cause catalogue")
+    port = m.get("port", 443, int)
+    if not 1 <= port <= 65535 or port in (22, 53, 80):
+        raise LabError(f"{where}.port: {port} is not usable for a site")
+    site = Site(
+        name=name,
+        server=server,
+        leaf=leaf_name,
+        hostnames=hostnames,
+        port=port,
+        chain=m.get("chain", "full", str, CHAINS),
+        stapling=_stapling(server, m.get("stapling", {}, dict), f"{where}.stapling"),
+        after_start=m.get("after_start", "none", str, AFTER_START),
+        staple=m.get("staple", "good", str, STAPLE_STATES),
+        expect=list(expect),
+    )
+    m.done()
+    return site
+
+
+def _stapling(server: str, raw: dict, where: str) -> dict:
+    m = _Map(raw, where)
+    out = {}
+    for key, default in STAPLING_DEFAULTS[server].items():
+        kind = bool if isinstance(default, bool) else str
+        out[key] = m.get(key, default, kind, STAPLING_CHOICES.get((server, key)))
+    m.done()
+    if server == "haproxy" and not out["enabled"]:
+        out["ocsp_file"] = "none"
+    return out
+
+
+def _faults(raw: dict, where: str) -> Faults:
+    m = _Map(raw, where)
+    faults = Faults(
+        egress=_egress(m.get("egress", {}, dict), f"{where}.egress"),
+        egress_at_start=_egress(m.get("egress_at_start", {}, dict), f"{where}.egress_at_start"),
+        resolv=m.get("resolv", "lab", str, RESOLV),
+    )
+    m.done()
+    return faults
+
+
+def _egress(raw: dict, where: str) -> dict:
+    m = _Map(raw, where)
+    out = {t: m.get(t, None, str, EGRESS_ACTIONS) for t in EGRESS_TARGETS}
+    m.done()
+    return {k: v for k, v in out.items() if v}
+
+
+def _expect_fleet(raw: list, where: str, nodes: list[Node]) -> list[dict]:
+    names = {n.name for n in nodes}
+    out = []
+    for i, item in enumerate(raw):
+        m = _Map(item, f"{where}[{i}]")
+        code = m.get("code", None, str)
+        if code not in CAUSE_CODES:
+            raise LabError(f"{where}[{i}].code: {code!r} is not a code of the cause catalogue")
+        hostname = m.get("hostname", None, str)
+        members = m.get("nodes", [], list)
+        unknown = [n for n in members if n not in names]
+        if unknown:
+            raise LabError(f"{where}[{i}].nodes: unknown node(s) {', '.join(map(str, unknown))}")
+        odd = m.get("odd_nodes", [], list)
+        m.done()
+        out.append({"code": code, "hostname": hostname, "nodes": members, "odd_nodes": odd})
+    return out
+
+
+def _check_ports(node: Node, where: str) -> None:
+    owner: dict[int, str] = {}
+    for site in node.sites:
+        if owner.setdefault(site.port, site.server) != site.server:
+            raise LabError(
+                f"{where}: {owner[site.port]} and {site.server} both listen on port {site.port};"
+                " give the sites of one of them another port"
+            )
+    names = [(s.server, s.name) for s in node.sites]
+    if len(names) != len(set(names)):
+        raise LabError(f"{where}: two sites of one server share a name; set name: on one of them")
+
+
+def _check_unique_nodes(scenario: Scenario) -> None:
+    names = [n.name for n in scenario.nodes]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise LabError(f"{scenario.path.name}: duplicate node name(s) {', '.join(dupes)}")
+    if len(names) > MAX_NODES:
+        raise LabError(f"{scenario.path.name}: at most {MAX_NODES} nodes")
+    if "svc" in names:
+        raise LabError(f"{scenario.path.name}: 'svc' is reserved for the lab services namespace")
+
+
+def expect_by_hostname(node: Node) -> dict[str, list[str]]:
+    """The node's expect data: finding codes per hostname (every hostname of every site is listed)."""
+    out: dict[str, list[str]] = {}
+    for site in node.sites:
+        for host in site.hostnames:
+            codes = out.setdefault(host, [])
+            codes.extend(c for c in site.expect if c not in codes)
+    return out
+
+
+def staple_by_hostname(node: Node) -> dict[str, str]:
+    return {f"{site.server}:{site.port}:{host}": site.staple for site in node.sites for host in site.hostnames}
