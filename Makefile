@@ -17,7 +17,7 @@ LAB_PACKAGES := nginx apache2 haproxy openssh-server openssh-client dnsmasq nfta
                 python3 python3-cryptography python3-openssl python3-yaml
 
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
-        integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit
+        integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
 help: ## show this list
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -32,7 +32,7 @@ system-deps: ## install the Debian packages the tests and the lab need (root; id
 lab-deps: ## install only the Debian packages the lab needs (root; idempotent; starts no service)
 	@tools/install-system-deps $(LAB_PACKAGES)
 
-test: lint sanity units integration lab-unit lab-test lab-audit collection-check ## the README's test command
+test: lint sanity units integration lab-unit lab-test lab-modules lab-audit collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
@@ -79,6 +79,16 @@ lab-audit: venv lab-deps ## node_audit against every lab scenario vs its expect:
 	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --core $(VENV_OLD) --connection paramiko_ssh \
 	  tests/lab/scenarios/healthy.yml tests/lab/scenarios/fleet.yml
+
+lab-modules: venv lab-deps ## every module over ssh (2.21) and paramiko_ssh (2.19) against the healthy lab (root)
+	@tools/sync-collection $(ROOT)/.build/lab-collections >/dev/null
+	tests/lab/labctl up tests/lab/scenarios/healthy.yml
+	ANSIBLE_COLLECTIONS_PATH=$(ROOT)/.build/lab-collections ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_PIPELINING=True \
+	  $(BIN)/ansible-playbook -i "$$(tests/lab/labctl inventory)" tests/integration/lab/modules.yml
+	ANSIBLE_COLLECTIONS_PATH=$(ROOT)/.build/lab-collections ANSIBLE_PARAMIKO_HOST_KEY_CHECKING=False \
+	  ANSIBLE_DEPRECATION_WARNINGS=False $(VENV_OLD)/bin/ansible-playbook -c paramiko_ssh \
+	  -i "$$(tests/lab/labctl inventory)" tests/integration/lab/modules.yml
+	tests/lab/labctl down
 
 lab-up: venv lab-deps ## bring a lab scenario up (root): make lab-up SCENARIO=tests/lab/scenarios/fleet.yml
 	tests/lab/labctl up $(SCENARIO)

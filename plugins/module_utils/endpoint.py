@@ -85,6 +85,11 @@ def judge_handshake(
     return report
 
 
+def protocol_key(protocol: str) -> str:
+    """``TLSv1.3`` -> ``tls1_3``: result keys must work with dots in Jinja and jmespath queries."""
+    return protocol.lower().replace("v", "").replace(".", "_")
+
+
 def judge_probe(
     probe: tls_probe.EndpointProbe,
     pool: Sequence[Any] = (),
@@ -98,7 +103,7 @@ def judge_probe(
     for protocol, handshake in probe.handshakes.items():
         judged = judge_handshake(handshake, pool=pool, anchors=anchors, at=at, skew_seconds=skew_seconds)
         judged["handshakes_made"] = probe.attempts.get(protocol, 1)
-        protocols[protocol] = judged
+        protocols[protocol_key(protocol)] = judged
     reachable = any(p["ok"] for p in protocols.values())
     leaves = {p["presented"][0]["sha256"] for p in protocols.values() if p.get("presented")}
     return {

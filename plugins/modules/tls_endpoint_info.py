@@ -183,12 +183,14 @@ endpoints:
         staple_states:
           description: The state per protocol.
           type: dict
-          sample: {"TLSv1.3": "good", "TLSv1.2": "good"}
+          sample: {"tls1_3": "good", "tls1_2": "good"}
         seconds_left:
           description: The smallest seconds until nextUpdate among the validated staples, or V(null).
           type: int
     protocols:
-      description: Per protocol requested (V(TLSv1.3), V(TLSv1.2)), what the handshake showed.
+      description:
+        - Per protocol requested, what the handshake showed, under the keys V(tls1_3) and V(tls1_2) (dot-free, so
+          that C(endpoint.protocols.tls1_3.staple.good) works in Jinja and jmespath).
       type: dict
       contains:
         ok:

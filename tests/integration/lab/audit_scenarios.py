@@ -68,14 +68,36 @@ def run_audit(venv: Path, inventory: str, connection: str, collections: str) -> 
     return {"results": results, "elapsed": elapsed}
 
 
-def host_expectations(inventory: str, venv: Path, collections: str) -> dict:
+def host_vars(inventory: str, venv: Path, collections: str) -> dict:
     out = sh(
         [str(venv / "bin" / "ansible-inventory"), "-i", inventory, "--list"],
         env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections),
     )
-    doc = json.loads(out.stdout)
-    hostvars = doc.get("_meta", {}).get("hostvars", {})
-    return {host: (data.get("tlsfleet_lab_expect") or {}) for host, data in hostvars.items()}
+    return json.loads(out.stdout).get("_meta", {}).get("hostvars", {})
+
+
+# The oracle's staple states (openssl s_client -status | openssl ocsp -respin, TLS 1.2) in node_audit's words.
+ORACLE_TO_AUDIT = {"expiring": "good", "trylater": "invalid", "unauthorized": "invalid", "no_server": "unreachable"}
+
+
+def compare_staples(hostvars: dict, results: dict) -> list:
+    """node_audit's TLS 1.2 staple state per server, port and hostname must be the oracle's."""
+    problems = []
+    for host, data in sorted(hostvars.items()):
+        oracle = data.get("tlsfleet_lab_staple") or {}
+        evidence = (results.get(host) or {}).get("evidence") or {}
+        seen = {}
+        for site in evidence.get("sites") or []:
+            for name, report in (site.get("served") or {}).items():
+                key = "%s:%s:%s" % (site["server"], site["endpoint"]["port"], name)
+                states = (report.get("summary") or {}).get("staple_states") or {}
+                seen[key] = states.get("tls1_2")
+        for key, state in sorted(oracle.items()):
+            want = ORACLE_TO_AUDIT.get(state, state)
+            got = seen.get(key, "unreachable")
+            if want != got:
+                problems.append("%s %s: the oracle sees staple '%s', node_audit '%s'" % (host, key, state, got))
+    return problems
 
 
 def compare(scenario: str, expect: dict, results: dict) -> list:
@@ -115,7 +137,7 @@ def main() -> int:
     args = parser.parse_args()
     venv = Path(args.core)
     collections = collections_path(venv)
-    passed = failed = 0
+    passed = failed = staples_compared = 0
     module_ms = []
     for index, scenario_file in enumerate(args.scenarios):
         name = Path(scenario_file).stem
@@ -125,9 +147,11 @@ def main() -> int:
             failed += 1
             continue
         inventory = sh([str(LABCTL), "inventory"]).stdout.strip()
-        expect = host_expectations(inventory, venv, collections)
+        hostvars = host_vars(inventory, venv, collections)
+        expect = {host: (data.get("tlsfleet_lab_expect") or {}) for host, data in hostvars.items()}
         audit = run_audit(venv, inventory, args.connection, collections)
-        problems = compare(name, expect, audit["results"])
+        problems = compare(name, expect, audit["results"]) + compare_staples(hostvars, audit["results"])
+        staples_compared += sum(len(data.get("tlsfleet_lab_staple") or {}) for data in hostvars.values())
         for result in audit["results"].values():
             timing = ((result.get("evidence") or {}).get("timings") or {}).get("total_ms")
             if timing is not None:
@@ -142,6 +166,7 @@ def main() -> int:
             sh([str(LABCTL), "down"], timeout=300)
     if module_ms:
         print("module-side time per node: min %d ms, max %d ms" % (min(module_ms), max(module_ms)))
+    print("staple verdicts compared with the openssl oracle: %d" % staples_compared)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -104,7 +104,7 @@ def test_probe_summary_takes_the_worst_protocol(pki, site):
     probe.attempts = {"TLSv1.3": 1, "TLSv1.2": 5}
     judged = endpoint.judge_probe(probe)
     assert judged["summary"]["staple_state"] == "none"
-    assert judged["summary"]["staple_states"] == {"TLSv1.3": "good", "TLSv1.2": "none"}
-    assert judged["protocols"]["TLSv1.2"]["handshakes_made"] == 5
-    assert judged["leaf_sha256"] == judged["protocols"]["TLSv1.3"]["presented"][0]["sha256"]
+    assert judged["summary"]["staple_states"] == {"tls1_3": "good", "tls1_2": "none"}
+    assert judged["protocols"]["tls1_2"]["handshakes_made"] == 5
+    assert judged["leaf_sha256"] == judged["protocols"]["tls1_3"]["presented"][0]["sha256"]
     assert judged["summary"]["seconds_left"] > 0

@@ -48,3 +48,17 @@ def test_worst_severity_and_threshold():
         "cert_revoked"
     ]
     assert len(findings.at_or_above(items, "warning")) == 2
+
+
+def test_docs_causes_page_matches_the_catalogue():
+    import pathlib
+
+    doc = pathlib.Path(__file__).resolve().parents[4] / "docs" / "causes.md"
+    if not doc.exists():  # ansible-test units copies only the collection's content; docs/ is part of it
+        pytest.skip("docs/causes.md is not in this tree")
+    rows = [line for line in doc.read_text().splitlines() if line.startswith("| `")]
+    documented = {row.split("`")[1]: row for row in rows}
+    assert set(documented) == DESIGN_CODES
+    for code, row in documented.items():
+        cause = findings.CATALOGUE[code]
+        assert "| %s |" % cause.severity in row and cause.meaning in row and cause.remedy in row

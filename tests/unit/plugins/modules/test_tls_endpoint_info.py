@@ -62,15 +62,15 @@ def test_reports_each_protocol_and_the_revoked_staple(served, capsys, monkeypatc
     assert result["changed"] is False
     refused, site = result["endpoints"]
     assert refused["reachable"] is False
-    assert refused["protocols"]["TLSv1.3"]["error_stage"] == "connect"
+    assert refused["protocols"]["tls1_3"]["error_stage"] == "connect"
     assert site["server_name"] == "www.example.test"
     assert site["summary"]["staple_state"] == "revoked"
-    for protocol in ("TLSv1.3", "TLSv1.2"):
-        report = site["protocols"][protocol]
+    for protocol, key in (("TLSv1.3", "tls1_3"), ("TLSv1.2", "tls1_2")):
+        report = site["protocols"][key]
         assert report["protocol"] == protocol and report["handshakes_made"] == 1
         assert report["chain"]["complete"] is True and report["chain"]["anchored"] is True
         assert report["staple"]["cert_status"] == "revoked" and report["staple"]["valid"] is True
-    assert site["leaf_sha256"] == site["protocols"]["TLSv1.2"]["presented"][0]["sha256"]
+    assert site["leaf_sha256"] == site["protocols"]["tls1_2"]["presented"][0]["sha256"]
 
 
 def test_unreadable_anchor_file_fails_with_its_name(tmp_path, capsys, monkeypatch):
