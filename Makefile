@@ -71,8 +71,8 @@ integration: venv ## ansible-test integration targets that run on the controller
 lab-unit: venv ## the lab's own tests that need no root: test PKI and the controllable OCSP responder
 	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests
 
-lab-test: venv lab-deps ## the lab's own integration test (root): up, ansible ping, /etc isolation, oracle, clean down
-	$(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
+lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on all 25 scenarios, clean down
+	TLSFLEET_LAB_SCENARIOS=all $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
 
 lab-audit: venv lab-deps ## node_audit against every lab scenario vs its expect: 2.21 over ssh, 2.19 over paramiko (root)
 	$(BIN)/python tests/integration/lab/audit_scenarios.py tests/lab/scenarios/healthy.yml \

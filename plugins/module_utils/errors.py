@@ -18,3 +18,21 @@ class TlsfleetError(Exception):
 
 class InputError(TlsfleetError):
     """An input (file, content, option value) cannot be used; the message says which and why."""
+
+
+def exit_with_result(module, work, *args) -> None:
+    """Call ``work(*args)`` and exit the module with its result dict (``changed`` False unless it says so).
+
+    A :class:`TlsfleetError` becomes ``fail_json`` with its one-sentence message, raised outside the
+    ``except`` block so that no traceback is attached to a plain input error.
+    """
+    try:
+        result = work(*args)
+    except TlsfleetError as exc:
+        error = str(exc)
+    else:
+        error = None
+    if error is not None:
+        module.fail_json(msg=error)
+    result.setdefault("changed", False)
+    module.exit_json(**result)

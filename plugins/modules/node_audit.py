@@ -189,13 +189,12 @@ evidence:
   type: dict
 """
 
-import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, servers, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import exit_with_result
 
 
 def summarize(found, evidence) -> dict:
@@ -281,18 +280,7 @@ def main() -> None:
     params = module.params
     if params["handshake_timeout"] <= 0 or params["responder_timeout"] <= 0 or params["max_workers"] < 1:
         module.fail_json(msg="handshake_timeout and responder_timeout must be positive, max_workers at least 1.")
-    try:
-        result = run(params, servers.module_runner(module))
-    except TlsfleetError as exc:
-        result, error = None, str(exc)
-    else:
-        error = None
-    if error is not None:  # outside the except block, so no traceback is attached to a plain input error
-        module.fail_json(msg=error)
-    result["evidence"]["node"]["audited_at"] = datetime.datetime.now(datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
-    module.exit_json(changed=False, **result)
+    exit_with_result(module, run, params, servers.module_runner(module))
 
 
 if __name__ == "__main__":

@@ -202,7 +202,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, responder_probe, tls_probe, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography, require_pyopenssl
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
 
 def _certificate_and_bundle(params):
@@ -319,15 +319,7 @@ def main() -> None:
         require_pyopenssl(module)
     if module.params["timeout"] <= 0 or module.params["body_limit"] < 1:
         module.fail_json(msg="timeout and body_limit must be positive.")
-    try:
-        result = run(module.params)
-    except TlsfleetError as exc:
-        result, error = None, str(exc)
-    else:
-        error = None
-    if error is not None:  # outside the except block, so no traceback is attached to a plain input error
-        module.fail_json(msg=error)
-    module.exit_json(changed=False, **result)
+    exit_with_result(module, run, module.params)
 
 
 if __name__ == "__main__":

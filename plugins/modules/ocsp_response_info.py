@@ -289,7 +289,7 @@ issuer:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
 try:
     from ansible_collections.tlsfleet.stapling.plugins.module_utils.chain import find_issuer
@@ -383,15 +383,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     require_cryptography(module)
-    try:
-        result = run(module.params)
-    except TlsfleetError as exc:
-        result, error = None, str(exc)
-    else:
-        error = None
-    if error is not None:  # outside the except block, so no traceback is attached to a plain input error
-        module.fail_json(msg=error)
-    module.exit_json(changed=False, **result)
+    exit_with_result(module, run, module.params)
 
 
 if __name__ == "__main__":

@@ -245,7 +245,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import tls_probe, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import exit_with_result
 
 
 def endpoints_from(params) -> list:
@@ -334,15 +334,7 @@ def main() -> None:
     require_pyopenssl(module)
     if module.params["timeout"] <= 0 or module.params["warmup_attempts"] < 0 or module.params["max_workers"] < 1:
         module.fail_json(msg="timeout must be positive, warmup_attempts zero or more, and max_workers at least 1.")
-    try:
-        result = run(module.params)
-    except TlsfleetError as exc:
-        result, error = None, str(exc)
-    else:
-        error = None
-    if error is not None:  # outside the except block, so no traceback is attached to a plain input error
-        module.fail_json(msg=error)
-    module.exit_json(changed=False, **result)
+    exit_with_result(module, run, module.params)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import time
 
 import pytest
@@ -15,56 +14,22 @@ import pytest
 pytest.importorskip("OpenSSL")
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import tls_probe
+from ansible_collections.tlsfleet.stapling.tests.unit import tlsserver
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def site(tmp_path, pki):
     _root, (intermediate,), leaf = pki.chain(kind="ec", depth=1)
-    (tmp_path / "leaf.pem").write_bytes(leaf.pem)
-    (tmp_path / "key.pem").write_bytes(leaf.key_pem())
-    (tmp_path / "chain.pem").write_bytes(intermediate.pem)
-    staple = pki.ocsp_response(leaf, intermediate)
-    (tmp_path / "staple.der").write_bytes(staple)
-    return {"dir": tmp_path, "leaf": leaf, "intermediate": intermediate, "staple": staple}
-
-
-def _serve(site, *extra):
-    port = _free_port()
-    d = site["dir"]
-    argv = ["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port, "-cert", str(d / "leaf.pem")]
-    argv += ["-key", str(d / "key.pem"), "-cert_chain", str(d / "chain.pem"), "-naccept", "20", *extra]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return proc, port
+    return tlsserver.write_site(tmp_path, leaf, intermediate, pki.ocsp_response(leaf, intermediate))
 
 
 @pytest.fixture
-def server(site, request):
-    procs = []
-
-    def start(*extra):
-        proc, port = _serve(site, *extra)
-        procs.append(proc)
-        return port
-
-    yield start
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+def server(site):
+    servers = tlsserver.SServer(site)
+    yield servers.start
+    servers.stop()
 
 
 @pytest.mark.parametrize("protocol", ["TLSv1.3", "TLSv1.2"])
@@ -110,7 +75,7 @@ def test_protocol_the_server_refuses_is_reported_as_unsupported(site, server):
 
 
 def test_closed_port_is_a_connect_error():
-    result = tls_probe.handshake(tls_probe.Endpoint("127.0.0.1", _free_port()), "TLSv1.2", timeout=2)
+    result = tls_probe.handshake(tls_probe.Endpoint("127.0.0.1", tlsserver.free_port()), "TLSv1.2", timeout=2)
     assert not result.ok
     assert result.error_stage == "connect"
     assert "refused" in result.error.lower()
@@ -130,7 +95,7 @@ def test_silent_server_times_out_within_the_limit():
 
 def test_probe_endpoints_keeps_order_and_runs_all(site, server):
     port = server("-status_file", str(site["dir"] / "staple.der"))
-    closed = _free_port()
+    closed = tlsserver.free_port()
     endpoints = [tls_probe.Endpoint("127.0.0.1", closed), tls_probe.Endpoint("127.0.0.1", port, "a.test")]
     probes = tls_probe.probe_endpoints(endpoints, protocols=["TLSv1.2"], timeout=3, warmup_attempts=0)
     assert [p.endpoint.port for p in probes] == [closed, port]

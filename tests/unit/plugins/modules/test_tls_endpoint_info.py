@@ -6,52 +6,30 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
 pytest.importorskip("OpenSSL")
 
 from ansible_collections.tlsfleet.stapling.plugins.modules import tls_endpoint_info
-from ansible_collections.tlsfleet.stapling.tests.unit import modrun
+from ansible_collections.tlsfleet.stapling.tests.unit import modrun, tlsserver
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def served(pki, tmp_path):
     root, (inter,), leaf = pki.chain()
-    for name, data in (("leaf.pem", leaf.pem), ("key.pem", leaf.key_pem()), ("chain.pem", inter.pem)):
-        (tmp_path / name).write_bytes(data)
+    site = tlsserver.write_site(tmp_path, leaf, inter, pki.ocsp_response(leaf, inter, status="revoked"))
     (tmp_path / "root.pem").write_bytes(root.pem)
-    (tmp_path / "staple.der").write_bytes(pki.ocsp_response(leaf, inter, status="revoked"))
-    port = _free_port()
-    argv = ["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port, "-naccept", "20"]
-    argv += ["-cert", str(tmp_path / "leaf.pem"), "-key", str(tmp_path / "key.pem")]
-    argv += ["-cert_chain", str(tmp_path / "chain.pem"), "-status_file", str(tmp_path / "staple.der")]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    servers = tlsserver.SServer(site)
+    port = servers.start("-status_file", str(tmp_path / "staple.der"))
     yield {"port": port, "dir": tmp_path, "leaf": leaf}
-    proc.kill()
-    proc.wait()
+    servers.stop()
 
 
 def test_reports_each_protocol_and_the_revoked_staple(served, capsys, monkeypatch):
-    closed = _free_port()
+    closed = tlsserver.free_port()
     args = {
         "port": served["port"],
         "server_names": ["www.example.test"],
