@@ -31,14 +31,9 @@ author:
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
   - tlsfleet.stapling.attributes.info_module
+  - tlsfleet.stapling.discovery
   - tlsfleet.stapling.requirements.pyopenssl
 options:
-  servers:
-    description: The server types to look for.
-    type: list
-    elements: str
-    choices: [nginx, apache, haproxy]
-    default: [nginx, apache, haproxy]
   extra_endpoints:
     description:
       - Further endpoints to handshake with, for example a port the
@@ -58,11 +53,6 @@ options:
       server_name:
         description: SNI name.
         type: str
-  since:
-    description:
-      - Read the servers' error logs back to this time (ISO 8601, for example V(2026-11-23T19:00:00Z)).
-      - Defaults to one hour before the audit.
-    type: str
   handshake_timeout:
     description: Seconds one TLS handshake may take.
     type: float
@@ -245,12 +235,7 @@ def run(params, runner) -> dict:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "servers": {
-                "type": "list",
-                "elements": "str",
-                "choices": ["nginx", "apache", "haproxy"],
-                "default": ["nginx", "apache", "haproxy"],
-            },
+            **servers.DISCOVERY_ARGSPEC,
             "extra_endpoints": {
                 "type": "list",
                 "elements": "dict",
@@ -261,7 +246,6 @@ def main() -> None:
                     "server_name": {"type": "str"},
                 },
             },
-            "since": {"type": "str"},
             "handshake_timeout": {"type": "float", "default": 5.0},
             "responder_timeout": {"type": "float", "default": 5.0},
             "warmup_attempts": {"type": "int", "default": 4},

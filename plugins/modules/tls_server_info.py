@@ -25,19 +25,9 @@ author:
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
   - tlsfleet.stapling.attributes.info_module
+  - tlsfleet.stapling.discovery
   - tlsfleet.stapling.requirements.cryptography
 options:
-  servers:
-    description: The server types to look for.
-    type: list
-    elements: str
-    choices: [nginx, apache, haproxy]
-    default: [nginx, apache, haproxy]
-  since:
-    description:
-      - Read error logs back to this time (ISO 8601, for example V(2026-11-23T19:00:00Z)); one hour before now
-        when not given.
-    type: str
   logs:
     description: Whether to read and classify the error logs.
     type: bool
@@ -178,13 +168,7 @@ def run(params, runner) -> dict:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "servers": {
-                "type": "list",
-                "elements": "str",
-                "choices": ["nginx", "apache", "haproxy"],
-                "default": ["nginx", "apache", "haproxy"],
-            },
-            "since": {"type": "str"},
+            **servers.DISCOVERY_ARGSPEC,
             "logs": {"type": "bool", "default": True},
             "command_timeout": {"type": "float", "default": 30.0},
         },

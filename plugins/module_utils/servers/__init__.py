@@ -149,3 +149,15 @@ def counts_by_code(events: Sequence[LogEvent]) -> Dict[str, int]:
     for event in events:
         counts[event.code] = counts.get(event.code, 0) + 1
     return counts
+
+
+#: Module options shared by the modules that discover servers (documented in doc_fragments/discovery.py).
+DISCOVERY_ARGSPEC = {
+    "servers": {
+        "type": "list",
+        "elements": "str",
+        "choices": ["nginx", "apache", "haproxy"],
+        "default": ["nginx", "apache", "haproxy"],
+    },
+    "since": {"type": "str"},
+}
