@@ -1,0 +1,854 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet report: node_audit results of every host -> one report, in five formats.
+
+Controller-side code (Python 3.11+, standard library only). ``build_report`` turns the per-host results of
+``tlsfleet.stapling.node_audit`` into the ``report.json`` document; the ``render_*`` functions turn that
+document into Markdown, JUnit XML, Prometheus text and one self-contained HTML page; ``merge_reports``
+combines reports of sliced jobs into the report the unsliced job would have produced; ``write_report`` writes
+all five files atomically. The document format is described by docs/report-schema.json.
+
+This file is PRIVATE to the collection: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import hashlib
+import html
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import (
+    CATALOGUE,
+    SEVERITIES,
+    SEVERITY_RANK,
+    at_or_above,
+    worst_severity,
+)
+
+REPORT_FORMAT = 1
+DEFAULT_REGION = "ungrouped"
+NODE_TESTCASE = "(node)"
+PROTOCOL_ORDER = ("tls1_3", "tls1_2")
+FILES = {
+    "json": "report.json",
+    "html": "report.html",
+    "markdown": "report.md",
+    "junit": "junit.xml",
+    "prometheus": "metrics.prom",
+}
+FINDING_KEYS = ("host", "region", "server", "site", "hostname", "code", "severity", "evidence", "remediation")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _check_threshold(threshold: str) -> str:
+    if threshold not in SEVERITIES:
+        raise ValueError("unknown severity threshold %r (expected one of %s)" % (threshold, ", ".join(SEVERITIES)))
+    return threshold
+
+
+# --------------------------------------------------------------------------------------------------------------
+# From node_audit results to node entries
+
+
+def _chain_sha256(served: dict) -> str | None:
+    """One fingerprint for the chain a hostname presents: SHA-256 over the presented certificates' SHA-256s."""
+    protocols = served.get("protocols") or {}
+    for name in PROTOCOL_ORDER:
+        presented = (protocols.get(name) or {}).get("presented") or []
+        prints = [str(cert.get("sha256")) for cert in presented if isinstance(cert, dict) and cert.get("sha256")]
+        if prints:
+            return hashlib.sha256(":".join(prints).encode("ascii", "replace")).hexdigest()
+    return None
+
+
+def _leaf_sha256(served: dict) -> str | None:
+    if served.get("leaf_sha256"):
+        return served["leaf_sha256"]
+    protocols = served.get("protocols") or {}
+    for name in PROTOCOL_ORDER:
+        presented = (protocols.get(name) or {}).get("presented") or []
+        if presented and isinstance(presented[0], dict) and presented[0].get("sha256"):
+            return presented[0]["sha256"]
+    return None
+
+
+def _served_entries(evidence: dict) -> list[dict]:
+    entries = []
+    for site in evidence.get("sites") or []:
+        if not isinstance(site, dict):
+            continue
+        for hostname, raw in sorted((site.get("served") or {}).items()):
+            served = raw if isinstance(raw, dict) else {}
+            summary = served.get("summary") or {}
+            entries.append(
+                {
+                    "site": site.get("site"),
+                    "server": site.get("server"),
+                    "hostname": hostname or None,
+                    "reachable": bool(served.get("reachable")),
+                    "leaf_sha256": _leaf_sha256(served),
+                    "chain_sha256": _chain_sha256(served),
+                    "staple_state": summary.get("staple_state"),
+                    "staple_states": dict(summary.get("staple_states") or {}),
+                    "seconds_left": summary.get("seconds_left"),
+                }
+            )
+    entries.sort(key=lambda item: (item["hostname"] or "", item["site"] or "", item["server"] or ""))
+    return entries
+
+
+def _status(result) -> tuple[str, str | None]:
+    if not isinstance(result, dict):
+        return "failed", "no result for this host (got %s)" % type(result).__name__
+    if result.get("unreachable"):
+        return "unreachable", str(result.get("msg") or "host unreachable")
+    if result.get("failed"):
+        return "failed", str(result.get("msg") or "node_audit failed")
+    if result.get("skipped"):
+        return "failed", str(result.get("skip_reason") or result.get("msg") or "node_audit was skipped")
+    if not isinstance(result.get("evidence"), dict) or not isinstance(result.get("findings"), list):
+        return "failed", "the result carries no node_audit evidence or findings"
+    return "ok", None
+
+
+def _node_finding(host: str, region: str, item: dict) -> dict:
+    code = item.get("code") if item.get("code") in CATALOGUE else None
+    severity = item.get("severity") if item.get("severity") in SEVERITIES else None
+    if code is None:
+        # Never crash the report on an unexpected finding; keep it visible as it came.
+        code = str(item.get("code"))
+    cause = CATALOGUE.get(code)
+    evidence = item.get("evidence")
+    if not isinstance(evidence, list):
+        evidence = [] if evidence is None else [evidence]
+    return {
+        "host": host,
+        "region": region,
+        "server": item.get("server"),
+        "site": item.get("site"),
+        "hostname": item.get("hostname"),
+        "code": code,
+        "severity": severity or (cause.severity if cause else "error"),
+        "evidence": [str(line) for line in evidence],
+        "remediation": item.get("remediation") or (cause.remedy if cause else ""),
+        "fixed_by": item.get("fixed_by", cause.fixed_by if cause else None),
+        "details": copy.deepcopy(item.get("details") or {}),
+    }
+
+
+def _node_entry(host: str, region: str, result) -> tuple[dict, list[dict]]:
+    status, message = _status(result)
+    node = {
+        "host": host,
+        "region": region,
+        "status": status,
+        "message": message,
+        "servers": [],
+        "hostnames": [],
+        "summary": {},
+        "errors": [],
+        "evidence": {},
+    }
+    found: list[dict] = []
+    if status == "ok":
+        evidence = result["evidence"]
+        node["servers"] = sorted(
+            {str(s.get("type")) for s in evidence.get("servers") or [] if isinstance(s, dict) and s.get("type")}
+        )
+        node["hostnames"] = _served_entries(evidence)
+        node["summary"] = copy.deepcopy(result.get("summary") or {})
+        node["errors"] = [str(error) for error in evidence.get("errors") or []]
+        node["evidence"] = copy.deepcopy(evidence)
+        found = [_node_finding(host, region, item) for item in result["findings"] if isinstance(item, dict)]
+    return node, found
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fleet-level drift
+
+
+def _drift_from_nodes(nodes: list[dict]) -> list[dict]:
+    by_name: dict[str, dict] = {}
+    for node in nodes:
+        if node["status"] != "ok":
+            continue
+        for entry in node["hostnames"]:
+            if not entry["hostname"] or not entry["reachable"]:
+                continue
+            seen = by_name.setdefault(entry["hostname"], {"leaf": {}, "chain": {}, "regions": {}})
+            seen["regions"][node["host"]] = node["region"]
+            if entry["leaf_sha256"]:
+                seen["leaf"].setdefault(entry["leaf_sha256"], set()).add(node["host"])
+            if entry["chain_sha256"]:
+                seen["chain"].setdefault(entry["chain_sha256"], set()).add(node["host"])
+
+    drift = []
+    for hostname in sorted(by_name):
+        seen = by_name[hostname]
+        if len(seen["regions"]) < 2:
+            continue
+        kind = "leaf" if len(seen["leaf"]) > 1 else "chain" if len(seen["chain"]) > 1 else None
+        if kind is None:
+            continue
+        regions = seen["regions"]
+        groups = {fp: sorted(hosts) for fp, hosts in seen[kind].items()}
+        evidence = [
+            "%s serves %d different %s fingerprints on %d nodes in %d region(s)"
+            % (
+                hostname,
+                len(groups),
+                "leaf certificate" if kind == "leaf" else "chain",
+                len(regions),
+                len(set(regions.values())),
+            )
+        ]
+        for fingerprint, hosts in sorted(groups.items(), key=lambda pair: (-len(pair[1]), pair[0])):
+            evidence.append(
+                "%s sha256 %s: %s" % (kind, fingerprint, ", ".join("%s (%s)" % (host, regions[host]) for host in hosts))
+            )
+        cause = CATALOGUE["node_drift"]
+        drift.append(
+            {
+                "host": None,
+                "region": None,
+                "server": None,
+                "site": None,
+                "hostname": hostname,
+                "code": "node_drift",
+                "severity": cause.severity,
+                "evidence": evidence,
+                "remediation": cause.remedy,
+                "fixed_by": cause.fixed_by,
+                "details": {
+                    "kind": kind,
+                    "fingerprints": groups,
+                    "nodes": sorted(regions),
+                    "regions": sorted(set(regions.values())),
+                },
+            }
+        )
+    return drift
+
+
+def _nodes(host_results: dict, regions: dict) -> tuple[list[dict], list[dict]]:
+    nodes, found = [], []
+    for host in sorted(host_results):
+        node, node_findings = _node_entry(str(host), str(regions.get(host) or DEFAULT_REGION), host_results[host])
+        nodes.append(node)
+        found.extend(node_findings)
+    return nodes, found
+
+
+def fleet_drift(host_results: dict, regions: dict) -> list[dict]:
+    """``node_drift`` findings: nodes serving one hostname present different leaf (or else chain) fingerprints.
+
+    Each finding has host and region None, the hostname set, evidence naming which nodes hold which fingerprint
+    and ``details.fingerprints`` mapping fingerprint -> nodes. Unreachable endpoints and failed hosts are left out.
+    """
+    nodes, _found = _nodes(host_results, regions or {})
+    return _drift_from_nodes(nodes)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The document
+
+
+def _finding_sort_key(item: dict):
+    return (
+        item["host"] is not None,
+        item["region"] or "",
+        item["host"] or "",
+        item["hostname"] or "",
+        -SEVERITY_RANK.get(item["severity"], 0),
+        item["code"],
+        item["site"] or "",
+        item["server"] or "",
+        item["evidence"],
+    )
+
+
+def _count(items, key) -> dict:
+    counts: dict = {}
+    for item in items:
+        counts[item[key]] = counts.get(item[key], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _hosts_of(item: dict) -> list[str]:
+    if item["host"] is not None:
+        return [item["host"]]
+    return list(item.get("details", {}).get("nodes") or [])
+
+
+def _assemble(nodes, node_findings, collection_version, generated_at, fail_threshold) -> dict:
+    _check_threshold(fail_threshold)
+    nodes = sorted(nodes, key=lambda node: (node["region"], node["host"]))
+    drift = _drift_from_nodes(nodes)
+    everything = sorted([*node_findings, *drift], key=_finding_sort_key)
+
+    failing = set()
+    for item in at_or_above(everything, fail_threshold):
+        failing.update(_hosts_of(item))
+    failing.update(node["host"] for node in nodes if node["status"] != "ok")
+
+    for node in nodes:
+        own = [item for item in everything if node["host"] in _hosts_of(item)]
+        node["findings"] = len(own)
+        node["worst_severity"] = worst_severity(own)
+        node["failing"] = node["host"] in failing
+
+    by_region = {}
+    for region in sorted({node["region"] for node in nodes}):
+        members = [node for node in nodes if node["region"] == region]
+        own = [item for item in node_findings if item["region"] == region]
+        by_region[region] = {
+            "nodes": len(members),
+            "nodes_ok": sum(1 for node in members if node["status"] == "ok"),
+            "findings": len(own),
+            "by_severity": _count(own, "severity"),
+            "worst_severity": worst_severity(own),
+        }
+
+    severities = _count(everything, "severity")
+    pairs = {(node["host"], entry["hostname"]) for node in nodes for entry in node["hostnames"] if entry["hostname"]}
+    summary = {
+        "nodes": len(nodes),
+        "nodes_ok": sum(1 for node in nodes if node["status"] == "ok"),
+        "nodes_failed": sorted(node["host"] for node in nodes if node["status"] == "failed"),
+        "nodes_unreachable": sorted(node["host"] for node in nodes if node["status"] == "unreachable"),
+        "regions": len(by_region),
+        "sites": len({(node["host"], entry["site"]) for node in nodes for entry in node["hostnames"]}),
+        "hostnames": len({name for _host, name in pairs}),
+        "node_hostnames": len(pairs),
+        "findings": len(everything),
+        "by_code": _count(everything, "code"),
+        "by_severity": {sev: severities[sev] for sev in SEVERITIES if sev in severities},
+        "by_region": by_region,
+        "worst_severity": worst_severity(everything),
+        "fail_threshold": fail_threshold,
+        "failing_hosts": sorted(failing),
+    }
+    return {
+        "report_format": REPORT_FORMAT,
+        "generated_at": generated_at or _now(),
+        "collection_version": str(collection_version),
+        "summary": summary,
+        "nodes": nodes,
+        "findings": everything,
+    }
+
+
+def build_report(
+    host_results: dict,
+    regions: dict,
+    collection_version: str,
+    generated_at: str | None = None,
+    fail_threshold: str = "error",
+) -> dict:
+    """The report.json document for ``host_results`` (host -> node_audit result) grouped by ``regions``.
+
+    Hosts whose audit failed or that were unreachable appear with status ``failed``/``unreachable`` and their
+    message. Fleet-level ``node_drift`` findings (``fleet_drift``) are included in ``findings``.
+    """
+    nodes, found = _nodes(host_results or {}, regions or {})
+    return _assemble(nodes, found, collection_version, generated_at, fail_threshold)
+
+
+def merge_reports(reports: list[dict]) -> dict:
+    """One report from the reports of sliced jobs, equal to the unsliced report (apart from ``generated_at``).
+
+    Node-level findings are taken from each slice; fleet-level findings (drift) are computed again over all
+    nodes. When a host appears in more than one slice, the last one wins.
+    """
+    if not reports:
+        raise ValueError("merge_reports needs at least one report")
+    nodes: dict[str, dict] = {}
+    found: dict[str, list] = {}
+    thresholds, versions, stamps = set(), set(), []
+    for report in reports:
+        thresholds.add(report["summary"]["fail_threshold"])
+        versions.add(report["collection_version"])
+        stamps.append(report.get("generated_at") or "")
+        for node in report["nodes"]:
+            entry = {k: copy.deepcopy(v) for k, v in node.items() if k not in ("findings", "worst_severity", "failing")}
+            nodes[node["host"]] = entry
+            found[node["host"]] = [copy.deepcopy(item) for item in report["findings"] if item["host"] == node["host"]]
+    if len(thresholds) != 1:
+        raise ValueError("the reports use different fail thresholds: %s" % ", ".join(sorted(thresholds)))
+    if len(versions) != 1:
+        raise ValueError("the reports come from different collection versions: %s" % ", ".join(sorted(versions)))
+    merged_findings = [item for items in found.values() for item in items]
+    return _assemble(list(nodes.values()), merged_findings, versions.pop(), max(stamps) or None, thresholds.pop())
+
+
+def set_stats_summary(report: dict) -> dict:
+    """A compact summary for AWX artifacts (set_stats): counts, worst severity, failing hosts."""
+    summary = report["summary"]
+    return {
+        "generated_at": report["generated_at"],
+        "collection_version": report["collection_version"],
+        "nodes": summary["nodes"],
+        "nodes_failed": list(summary["nodes_failed"]),
+        "nodes_unreachable": list(summary["nodes_unreachable"]),
+        "hostnames": summary["hostnames"],
+        "findings": summary["findings"],
+        "by_code": dict(summary["by_code"]),
+        "by_severity": dict(summary["by_severity"]),
+        "worst_severity": summary["worst_severity"],
+        "fail_threshold": summary["fail_threshold"],
+        "failing_hosts": list(summary["failing_hosts"]),
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers shared by the renderers
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds >= 86400:
+        return "%s%dd %dh" % (sign, seconds // 86400, seconds % 86400 // 3600)
+    if seconds >= 3600:
+        return "%s%dh %dm" % (sign, seconds // 3600, seconds % 3600 // 60)
+    return "%s%dm" % (sign, seconds // 60)
+
+
+def _cell_findings(report: dict, host: str, hostname: str | None) -> list[dict]:
+    """The findings for one node and hostname (``None``: findings about no hostname), drift included."""
+    return [
+        item
+        for item in report["findings"]
+        if host in _hosts_of(item) and (item["hostname"] or None) == (hostname or None)
+    ]
+
+
+def _testcases(report: dict) -> list[tuple[dict, str, list[dict]]]:
+    """(node, name, findings) per node and hostname; plus ``(node)`` for node-wide findings or a failed node."""
+    cases = []
+    for node in report["nodes"]:
+        names = {entry["hostname"] for entry in node["hostnames"] if entry["hostname"]}
+        names.update(item["hostname"] for item in report["findings"] if item["host"] == node["host"])
+        hostless = _cell_findings(report, node["host"], None)
+        if hostless or not names or node["status"] != "ok":
+            cases.append((node, NODE_TESTCASE, hostless))
+        for name in sorted(names - {None}):
+            cases.append((node, name, _cell_findings(report, node["host"], name)))
+    return cases
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Markdown
+
+
+_MD_SPECIAL = "\\`*_[]|#~"  # [ ] escaped, so ( ) and ! cannot form links or images
+
+
+def md_escape(text) -> str:
+    """Text safe inside Markdown prose and table cells: specials backslash-escaped, < > & as entities."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = "".join("\\" + char if char in _MD_SPECIAL else char for char in text)
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def render_markdown(report: dict) -> str:
+    summary = report["summary"]
+    lines = [
+        "# OCSP stapling fleet report",
+        "",
+        "Generated %s by tlsfleet.stapling %s. Worst severity: **%s**."
+        % (
+            md_escape(report["generated_at"]),
+            md_escape(report["collection_version"]),
+            md_escape(summary["worst_severity"] or "none"),
+        ),
+        "",
+        "| nodes | ok | failed | unreachable | hostnames | findings | failing hosts |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| %d | %d | %d | %d | %d | %d | %d |"
+        % (
+            summary["nodes"],
+            summary["nodes_ok"],
+            len(summary["nodes_failed"]),
+            len(summary["nodes_unreachable"]),
+            summary["hostnames"],
+            summary["findings"],
+            len(summary["failing_hosts"]),
+        ),
+        "",
+    ]
+    if summary["by_severity"]:
+        lines.append(
+            "By severity: %s." % ", ".join("%s %d" % (sev, count) for sev, count in summary["by_severity"].items())
+        )
+    if summary["by_code"]:
+        lines.append(
+            "By code: %s." % ", ".join("`%s` %d" % (code, count) for code, count in summary["by_code"].items())
+        )
+    lines.append("")
+    lines += ["## Nodes", "", "| region | node | status | worst | findings | note |", "|---|---|---|---|---:|---|"]
+    for node in report["nodes"]:
+        lines.append(
+            "| %s | %s | %s | %s | %d | %s |"
+            % (
+                md_escape(node["region"]),
+                md_escape(node["host"]),
+                md_escape(node["status"]),
+                md_escape(node["worst_severity"] or "-"),
+                node["findings"],
+                md_escape(node["message"] or ""),
+            )
+        )
+    lines += ["", "## Findings", ""]
+    if not report["findings"]:
+        lines.append("No findings.")
+    for item in report["findings"]:
+        where = (
+            "fleet (%s)" % ", ".join(_hosts_of(item))
+            if item["host"] is None
+            else "%s / %s" % (item["region"], item["host"])
+        )
+        lines.append(
+            "### %s `%s` on %s%s"
+            % (
+                item["severity"].upper(),
+                item["code"],
+                md_escape(where),
+                " for %s" % md_escape(item["hostname"]) if item["hostname"] else "",
+            )
+        )
+        lines.append("")
+        if item["server"] or item["site"]:
+            lines.append("Site: %s %s" % (md_escape(item["server"] or ""), md_escape(item["site"] or "")))
+            lines.append("")
+        lines += ["- %s" % md_escape(line) for line in item["evidence"]]
+        lines += ["", "Fix: %s" % md_escape(item["remediation"])]
+        if item.get("fixed_by"):
+            lines.append("(role `%s`)" % item["fixed_by"])
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# JUnit
+
+
+def render_junit(report: dict, threshold: str = "error") -> str:
+    """One testcase per node and hostname; it fails when it has findings at or above ``threshold``."""
+    _check_threshold(threshold)
+    suites = ET.Element("testsuites", name="tlsfleet.stapling")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    by_node: dict[str, list] = {}
+    for node, name, found in _testcases(report):
+        by_node.setdefault(node["host"], []).append((node, name, found))
+    for host, cases in by_node.items():
+        node = cases[0][0]
+        suite = ET.SubElement(suites, "testsuite", name=host)
+        counts = {"tests": 0, "failures": 0, "errors": 0}
+        for _node, name, found in cases:
+            case = ET.SubElement(suite, "testcase", classname="%s.%s" % (node["region"], host), name=name, time="0")
+            counts["tests"] += 1
+            if node["status"] != "ok":
+                error = ET.SubElement(case, "error", message="%s: %s" % (node["status"], node["message"]))
+                error.text = node["message"] or node["status"]
+                counts["errors"] += 1
+                continue
+            failing = at_or_above(found, threshold)
+            if failing:
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    message=", ".join(sorted({item["code"] for item in failing})),
+                    type=worst_severity(failing),
+                )
+                failure.text = "\n".join(
+                    "[%s] %s: %s\n  fix: %s"
+                    % (item["severity"], item["code"], "; ".join(item["evidence"]), item["remediation"])
+                    for item in failing
+                )
+                counts["failures"] += 1
+            below = [item for item in found if item not in failing]
+            if below:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join(
+                    "[%s] %s: %s" % (item["severity"], item["code"], "; ".join(item["evidence"])) for item in below
+                )
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        suites.set(key, str(value))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Prometheus text format
+
+
+def prom_label(value) -> str:
+    return str("" if value is None else value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(**labels) -> str:
+    return "{%s}" % ",".join('%s="%s"' % (key, prom_label(value)) for key, value in labels.items())
+
+
+def _timestamp(text: str) -> float | None:
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, ValueError):
+        return None
+
+
+def render_prometheus(report: dict) -> str:
+    """Metrics for node_exporter's textfile collector."""
+    prefix = "tlsfleet_stapling_"
+    out: list[str] = []
+
+    def metric(name, help_text, samples):
+        out.append("# HELP %s%s %s" % (prefix, name, help_text))
+        out.append("# TYPE %s%s gauge" % (prefix, name))
+        for labels, value in samples:
+            out.append("%s%s%s %s" % (prefix, name, _labels(**labels) if labels else "", _number(value)))
+
+    summary = report["summary"]
+    stamp = _timestamp(report.get("generated_at") or "")
+    if stamp is not None:
+        metric("last_run_timestamp_seconds", "When the report was generated (Unix time).", [({}, stamp)])
+    metric("nodes", "Nodes in the report.", [({}, summary["nodes"])])
+    metric(
+        "node_up",
+        "1 when node_audit ran on the node, 0 when it failed or the node was unreachable.",
+        [({"host": n["host"], "region": n["region"]}, 1 if n["status"] == "ok" else 0) for n in report["nodes"]],
+    )
+    metric(
+        "staple_seconds_left",
+        "Seconds until the served staple's nextUpdate (negative: expired), per node, site and hostname.",
+        [
+            (
+                {"host": n["host"], "region": n["region"], "site": e["site"], "hostname": e["hostname"]},
+                e["seconds_left"],
+            )
+            for n in report["nodes"]
+            for e in n["hostnames"]
+            if isinstance(e["seconds_left"], (int, float))
+        ],
+    )
+    by_code_severity: dict = {}
+    for item in report["findings"]:
+        key = (item["code"], item["severity"])
+        by_code_severity[key] = by_code_severity.get(key, 0) + 1
+    metric(
+        "findings",
+        "Findings by cause code and severity.",
+        [({"code": code, "severity": sev}, count) for (code, sev), count in sorted(by_code_severity.items())],
+    )
+    metric(
+        "findings_by_severity",
+        "Findings by severity.",
+        [({"severity": sev}, summary["by_severity"].get(sev, 0)) for sev in SEVERITIES],
+    )
+    node_counts: dict = {}
+    for item in report["findings"]:
+        for host in _hosts_of(item):
+            node_counts[(host, item["severity"])] = node_counts.get((host, item["severity"]), 0) + 1
+    metric(
+        "node_findings",
+        "Findings per node and severity (fleet-level findings count on every node they name).",
+        [
+            ({"host": n["host"], "region": n["region"], "severity": sev}, node_counts.get((n["host"], sev), 0))
+            for n in report["nodes"]
+            for sev in SEVERITIES
+        ],
+    )
+    return "\n".join(out) + "\n"
+
+
+def _number(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# HTML
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#1d1d1f;background:#fff}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left}
+th{background:#f3f3f3}td.cell{text-align:center;min-width:7em}
+.sev-critical{background:#b71c1c;color:#fff}.sev-error{background:#ef6c00;color:#fff}
+.sev-warning{background:#fdd835}.sev-info{background:#90caf9}.sev-ok{background:#a5d6a7}
+.sev-none{background:#eee;color:#777}.sev-down{background:#424242;color:#fff}
+.finding{border-left:.4em solid #ccc;padding:.2em .8em;margin:.8em 0}
+.finding.sev-critical,.finding.sev-error,.finding.sev-warning,.finding.sev-info{color:inherit;background:none}
+.finding.sev-critical{border-color:#b71c1c}.finding.sev-error{border-color:#ef6c00}
+.finding.sev-warning{border-color:#fdd835}.finding.sev-info{border-color:#90caf9}
+code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}pre{white-space:pre-wrap;margin:0}
+.legend span{display:inline-block;padding:.1em .6em;margin-right:.3em}
+small{display:block;font-size:.8em}
+"""
+
+
+def _esc(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def render_html(report: dict) -> str:
+    """One self-contained page: inline CSS, no scripts, no external references; every value escaped."""
+    summary = report["summary"]
+    nodes = report["nodes"]
+    hostnames = sorted(
+        {e["hostname"] for n in nodes for e in n["hostnames"] if e["hostname"]}
+        | {item["hostname"] for item in report["findings"] if item["hostname"]}
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>OCSP stapling fleet report</title>",
+        "<style>%s</style></head><body>" % _CSS,
+        "<h1>OCSP stapling fleet report</h1>",
+        "<p>Generated %s by tlsfleet.stapling %s. %d nodes (%d ok, %d failed, %d unreachable) in %d regions, "
+        "%d hostnames, %d findings; worst severity <strong>%s</strong>; fail threshold %s.</p>"
+        % (
+            _esc(report["generated_at"]),
+            _esc(report["collection_version"]),
+            summary["nodes"],
+            summary["nodes_ok"],
+            len(summary["nodes_failed"]),
+            len(summary["nodes_unreachable"]),
+            summary["regions"],
+            summary["hostnames"],
+            summary["findings"],
+            _esc(summary["worst_severity"] or "none"),
+            _esc(summary["fail_threshold"]),
+        ),
+        '<p class="legend">%s</p>'
+        % "".join('<span class="sev-%s">%s</span>' % (name, name) for name in (*SEVERITIES, "ok", "none", "down")),
+        "<h2>Fleet</h2>",
+        "<table><thead><tr><th>region</th><th>node</th><th>node-wide</th>%s</tr></thead><tbody>"
+        % "".join("<th>%s</th>" % _esc(name) for name in hostnames),
+    ]
+    for node in nodes:
+        served = {}
+        for entry in node["hostnames"]:
+            served.setdefault(entry["hostname"], []).append(entry)
+        row = ["<tr><th>%s</th><th>%s</th>" % (_esc(node["region"]), _esc(node["host"]))]
+        if node["status"] != "ok":
+            row.append(
+                '<td class="cell sev-down" colspan="%d">%s: %s</td>'
+                % (len(hostnames) + 1, _esc(node["status"]), _esc(node["message"]))
+            )
+        else:
+            hostless = _cell_findings(report, node["host"], None)
+            worst = worst_severity(hostless)
+            row.append(
+                '<td class="cell sev-%s">%s</td>'
+                % (worst or "ok", _esc(", ".join(sorted({i["code"] for i in hostless})) or "ok"))
+            )
+            for name in hostnames:
+                found = _cell_findings(report, node["host"], name)
+                entries = served.get(name, [])
+                if not entries and not found:
+                    row.append('<td class="cell sev-none">-</td>')
+                    continue
+                worst = worst_severity(found)
+                states = ", ".join(sorted({str(e["staple_state"]) for e in entries})) or "?"
+                lefts = [e["seconds_left"] for e in entries if isinstance(e["seconds_left"], (int, float))]
+                title = "; ".join("%s: %s" % (i["code"], " / ".join(i["evidence"])) for i in found)
+                row.append(
+                    '<td class="cell sev-%s" title="%s">%s<small>staple %s</small><small>%s</small></td>'
+                    % (
+                        worst or "ok",
+                        _esc(title),
+                        _esc(worst or "ok"),
+                        _esc(states),
+                        _esc(_duration(min(lefts)) if lefts else "-"),
+                    )
+                )
+        row.append("</tr>")
+        parts.append("".join(row))
+    parts.append("</tbody></table>")
+
+    parts.append("<h2>Findings</h2>")
+    if not report["findings"]:
+        parts.append("<p>No findings.</p>")
+    for item in report["findings"]:
+        where = (
+            "fleet: %s" % ", ".join(_hosts_of(item))
+            if item["host"] is None
+            else "%s / %s" % (item["region"], item["host"])
+        )
+        parts.append(
+            '<div class="finding sev-%s"><h3>%s <code>%s</code> on %s%s</h3>%s<ul>%s</ul><p>Fix: %s%s</p></div>'
+            % (
+                _esc(item["severity"]),
+                _esc(item["severity"].upper()),
+                _esc(item["code"]),
+                _esc(where),
+                " for %s" % _esc(item["hostname"]) if item["hostname"] else "",
+                "<p>Site: %s %s</p>" % (_esc(item["server"]), _esc(item["site"])) if item["site"] else "",
+                "".join("<li><pre>%s</pre></li>" % _esc(line) for line in item["evidence"]),
+                _esc(item["remediation"]),
+                " (role <code>%s</code>)" % _esc(item["fixed_by"]) if item.get("fixed_by") else "",
+            )
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Files
+
+
+def _write_atomic(path: str, text: str) -> None:
+    directory = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def write_report(report: dict, directory: str) -> dict:
+    """Write the five report files into ``directory`` (created when missing), each atomically, mode 0644."""
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    texts = {
+        "json": json.dumps(report, indent=2, sort_keys=True) + "\n",
+        "html": render_html(report),
+        "markdown": render_markdown(report),
+        "junit": render_junit(report, report["summary"].get("fail_threshold", "error")),
+        "prometheus": render_prometheus(report),
+    }
+    paths = {}
+    for kind, name in FILES.items():
+        paths[kind] = os.path.join(directory, name)
+        _write_atomic(paths[kind], texts[kind])
+    return paths
