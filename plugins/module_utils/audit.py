@@ -281,16 +281,23 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         checks = {url: future.result() for url, future in responder_futures.items()}
     timings["handshakes_and_responders_ms"] = int((time.monotonic() - phase) * 1000)
 
-    pools = {unit.key: [c for c in [*unit.bundle, unit.issuer] if c is not None] for unit in units}
+    # Sites with several certificates (RSA + ECDSA) share their endpoints: judge each endpoint once per pool.
+    judged: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
     sites = []
     for unit in units:
+        pool = [c for c in [*unit.bundle, unit.issuer] if c is not None]
+        pool_key = tuple(sorted(x509.fingerprint(c) for c in pool))
         served = {}
         for name in unit.hostnames or [None]:
             probe = probes.get((unit.host, unit.port, name))
-            if probe is not None:
-                served[name or ""] = endpoint_judge.judge_probe(
-                    probe, pool=pools[unit.key], anchors=anchors, skew_seconds=settings.clock_skew
+            if probe is None:
+                continue
+            key = (unit.host, unit.port, name, pool_key)
+            if key not in judged:
+                judged[key] = endpoint_judge.judge_probe(
+                    probe, pool=pool, anchors=anchors, skew_seconds=settings.clock_skew
                 )
+            served[name or ""] = judged[key]
         sites.append(_site_evidence(unit, served))
     extra = []
     for target in _extra_endpoints(settings):

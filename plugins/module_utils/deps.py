@@ -49,14 +49,19 @@ def cryptography_problem(minimum: str = MINIMUM_CRYPTOGRAPHY_VERSION):
     return None
 
 
+def _fail_on(module, problem) -> None:
+    """Fail the module with ``problem`` = (message, traceback or None); do nothing when it is None."""
+    if problem is None:
+        return
+    msg, exc = problem
+    if exc:
+        module.fail_json(msg=msg, exception=exc)
+    module.fail_json(msg=msg)
+
+
 def require_cryptography(module, minimum: str = MINIMUM_CRYPTOGRAPHY_VERSION) -> None:
     """Fail the module with a clear message when cryptography is missing or older than ``minimum``."""
-    problem = cryptography_problem(minimum)
-    if problem is not None:
-        msg, exc = problem
-        if exc:
-            module.fail_json(msg=msg, exception=exc)
-        module.fail_json(msg=msg)
+    _fail_on(module, cryptography_problem(minimum))
 
 
 def _import_pyopenssl():
@@ -90,9 +95,4 @@ def pyopenssl_problem(minimum: str = MINIMUM_PYOPENSSL_VERSION):
 
 def require_pyopenssl(module, minimum: str = MINIMUM_PYOPENSSL_VERSION) -> None:
     """Fail the module when pyOpenSSL (or the cryptography it needs) is missing or too old."""
-    problem = pyopenssl_problem(minimum)
-    if problem is not None:
-        msg, exc = problem
-        if exc:
-            module.fail_json(msg=msg, exception=exc)
-        module.fail_json(msg=msg)
+    _fail_on(module, pyopenssl_problem(minimum))
