@@ -15,7 +15,12 @@ LINT_COLLECTIONS := $(ROOT)/.build/lint
 SCENARIO ?= tests/lab/scenarios/fleet.yml
 LAB_PACKAGES := nginx apache2 haproxy openssh-server openssh-client dnsmasq nftables openssl iproute2 \
                 python3 python3-cryptography python3-openssl python3-yaml
+# Headless Chromium renders the HTML report in a test (and takes a screenshot of it).
+TEST_PACKAGES := chromium fonts-dejavu-core
+# pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
+PYROOT := $(ROOT)/.build/pyroot
 
+.PHONY: demo pyroot report-browser ee-check lab-diagnose
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
@@ -27,12 +32,16 @@ venv: ## build both pinned virtual environments (.venv/ansible-2.21 on Python 3.
 	@tools/make-venv $(OLD) 3.11
 
 system-deps: ## install the Debian packages the tests and the lab need (root; idempotent; starts no service)
-	@tools/install-system-deps $(LAB_PACKAGES)
+	@tools/install-system-deps $(LAB_PACKAGES) $(TEST_PACKAGES)
 
 lab-deps: ## install only the Debian packages the lab needs (root; idempotent; starts no service)
 	@tools/install-system-deps $(LAB_PACKAGES)
 
-test: lint sanity units integration lab-unit lab-test lab-modules lab-audit collection-check ## the README's test command
+demo: system-deps venv ## the main job on the built-in lab fleet: lab up, diagnose, print where the report is (root)
+	@tools/demo
+
+test: lint sanity units integration report-browser ee-check lab-unit lab-test lab-modules lab-audit lab-diagnose \
+      collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
@@ -89,6 +98,19 @@ lab-modules: venv lab-deps ## every module over ssh (2.21) and paramiko_ssh (2.1
 	  ANSIBLE_DEPRECATION_WARNINGS=False $(VENV_OLD)/bin/ansible-playbook -c paramiko_ssh \
 	  -i "$$(tests/lab/labctl inventory)" tests/integration/lab/modules.yml
 	tests/lab/labctl down
+
+pyroot:
+	@mkdir -p $(PYROOT)/ansible_collections/tlsfleet && ln -sfn $(ROOT) $(PYROOT)/ansible_collections/tlsfleet/stapling
+
+report-browser: venv pyroot ## the HTML report rendered by headless Chromium: screenshot, DOM, no request leaves
+	TLSFLEET_REQUIRE_BROWSER=1 TLSFLEET_ARTIFACTS=$(ROOT)/.build/artifacts PYTHONPATH=$(PYROOT) \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/browser
+
+ee-check: venv pyroot ## ansible-builder introspect and create accept the collection's execution environment files
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/ee
+
+lab-diagnose: venv lab-deps pyroot ## the diagnose playbook on the lab fleet: runner, slices, 2.19/paramiko (root)
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_diagnose.py
 
 lab-up: venv lab-deps ## bring a lab scenario up (root): make lab-up SCENARIO=tests/lab/scenarios/fleet.yml
 	tests/lab/labctl up $(SCENARIO)

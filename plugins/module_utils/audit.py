@@ -34,8 +34,6 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 
-SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
-
 
 @dataclass
 class Settings:
@@ -80,7 +78,7 @@ def _now() -> datetime.datetime:
 
 def _load_anchors(paths: List[str], errors: List[str]) -> List[Any]:
     if not paths:
-        paths = [path for path in SYSTEM_CA_BUNDLES if os.path.isfile(path)][:1]
+        return x509.system_trust_anchors()
     anchors = []
     for path in paths:
         try:

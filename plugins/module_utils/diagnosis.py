@@ -170,9 +170,22 @@ def rule_key(h: _Hostname) -> bool:
     return False
 
 
+def _stapling_switched_on(h: _Hostname) -> bool:
+    st = h.stapling
+    if h.server == "nginx":
+        return bool(st.get("ssl_stapling"))
+    if h.server == "apache":
+        return bool(st.get("SSLUseStapling"))
+    if h.server == "haproxy":
+        return st.get("ocsp_update") == "on" or bool((h.configured.get("staple_file") or {}).get("exists"))
+    return True
+
+
 def rule_no_ocsp_url(h: _Hostname) -> bool:
     if h.leaf is None or h.leaf.get("ocsp_urls"):
         return False
+    if not h.leaf.get("must_staple") and not _stapling_switched_on(h):
+        return True  # stapling is off for a certificate that cannot be stapled: as it should be
     h.add("no_ocsp_url", "%s names no OCSP responder (no AIA OCSP URL): there is nothing to staple" % h.leaf["subject"])
     if h.leaf.get("must_staple"):
         h.add(

@@ -32,7 +32,7 @@ _CAUSES = [
     Cause(
         "no_ocsp_url",
         "info",
-        "The certificate names no OCSP responder, so no server can staple for it.",
+        "The certificate names no OCSP responder, yet stapling is switched on for it: there is nothing to staple.",
         "Turn stapling off for this certificate (nothing to fetch); if it is Must-Staple, get a certificate "
         "from a CA that runs OCSP.",
         "stapling_config",

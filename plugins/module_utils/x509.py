@@ -26,6 +26,7 @@ import datetime
 import hashlib
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
@@ -277,6 +278,40 @@ def load_certificates(data: bytes, source: str) -> list:
 def load_certificates_from_path(path: str, description: str = "certificate file") -> list:
     """Read ``path`` and load its certificates; errors name ``"<description> <path>"``."""
     return load_certificates(read_input_file(path, description), f"{description} {path}")
+
+
+SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
+def system_trust_anchors(bundles=SYSTEM_CA_BUNDLES) -> list:
+    """The roots of the first system CA bundle found, or ``[]``.
+
+    Lenient on purpose: a distribution bundle may hold a root that a newer cryptography refuses or warns about
+    (Debian 12's has one with a negative serial number). That one root is skipped; the others still count, and
+    the user never asked for this file, so it must not fail a run.
+    """
+    for path in bundles:
+        if not os.path.isfile(path):
+            continue
+        try:
+            data = read_input_file(path, "system CA bundle")
+        except InputError:
+            return []
+        anchors = []
+        for label, body in pem_blocks(data):
+            if label not in _CERT_LABELS:
+                continue
+            try:
+                der = _pem_body_to_der(body)
+                if label == b"TRUSTED CERTIFICATE":
+                    der = der[: _der_outer_length(der)]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    anchors.append(x509.load_der_x509_certificate(der))
+            except Exception:  # noqa: S112 (one unusable root must not hide the rest)
+                continue
+        return anchors
+    return []
 
 
 def load_private_key(data: bytes, source: str, password=None):

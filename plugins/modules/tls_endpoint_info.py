@@ -49,7 +49,8 @@ options:
         type: str
   server_names:
     description:
-      - Shorthand for one endpoint per name at O(host):O(port), each with that name as SNI.
+      - Shorthand for one endpoint per name at O(host):O(port), each with that name as SNI. With O(resolve_all),
+        each name is resolved and its addresses probed instead.
     type: list
     elements: str
     default: []
@@ -107,6 +108,18 @@ options:
     description: How many endpoints to probe at the same time.
     type: int
     default: 16
+  resolve_all:
+    description:
+      - Resolve each endpoint's host with the managed node's own resolver, as a client there would, and probe
+        every address the name resolves to (IPv4 and IPv6), each as its own endpoint. The name is sent as SNI
+        unless O(endpoints[].server_name) names another.
+      - This is the external view. Behind DNS round robin or a load balancer a client may be handed any of the
+        addresses, so one address serving a broken staple is enough for some clients to fail.
+      - Names in O(server_names) are resolved themselves (instead of connecting to O(host)).
+      - A name that does not resolve is reported as one unreachable endpoint whose RV(endpoints[].resolve_error)
+        says why.
+    type: bool
+    default: false
 notes:
   - The chain is judged as presented; the leaf is the first certificate the server sends. Trust in a root is not
     checked here (the staple's signature is checked against the leaf's issuer).
@@ -136,6 +149,19 @@ EXAMPLES = r"""
         server_name: shop.example.com
     protocols: [TLSv1.2]
     warmup_attempts: 0
+
+- name: See a public name as clients do - every address DNS hands out, from a host outside the fleet
+  tlsfleet.stapling.tls_endpoint_info:
+    server_names:
+      - www.example.com
+      - shop.example.com
+    resolve_all: true
+  delegate_to: localhost
+  register: external
+
+- name: List the addresses that serve no good staple
+  ansible.builtin.debug:
+    msg: "{{ external.endpoints | rejectattr('summary.staple_state', 'eq', 'good') | map(attribute='host') }}"
 """
 
 RETURN = r"""
@@ -151,6 +177,12 @@ endpoints:
       sample: 127.0.0.1:443 (SNI www.example.com)
     host:
       description: The address connected to.
+      type: str
+    resolved_from:
+      description: With O(resolve_all), the name that was resolved to RV(endpoints[].host); otherwise V(null).
+      type: str
+    resolve_error:
+      description: With O(resolve_all), why the name did not resolve; otherwise V(null).
       type: str
     port:
       description: The port connected to.
@@ -238,7 +270,7 @@ endpoints:
           type: str
 """
 
-import os
+import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -246,6 +278,40 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import tls_probe, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import exit_with_result
+
+
+def resolve(endpoint):
+    """The endpoint once per address its host resolves to, as (name, [endpoints], error)."""
+    name = endpoint.host
+    try:
+        infos = socket.getaddrinfo(name, endpoint.port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, OSError) as error:
+        return name, [], "cannot resolve %s: %s" % (name, getattr(error, "strerror", None) or error)
+    addresses = []
+    for info in infos:
+        address = info[4][0]
+        if address not in addresses:
+            addresses.append(address)
+    server_name = endpoint.server_name or name
+    return name, [tls_probe.Endpoint(host=a, port=endpoint.port, server_name=server_name) for a in addresses], None
+
+
+def unresolved_entry(name, endpoint, error) -> dict:
+    """The unreachable endpoint reported for a name that did not resolve."""
+    return {
+        "host": name,
+        "port": endpoint.port,
+        "server_name": endpoint.server_name or name,
+        "label": endpoint.label,
+        "resolved_from": name,
+        "resolve_error": error,
+        "reachable": False,
+        "warmup_used": False,
+        "leaf_sha256": None,
+        "same_leaf_for_all_protocols": True,
+        "protocols": {},
+        "summary": {"staple_state": "unreachable", "staple_states": {}, "seconds_left": None},
+    }
 
 
 def endpoints_from(params) -> list:
@@ -260,19 +326,18 @@ def endpoints_from(params) -> list:
             )
         )
     for name in params["server_names"]:
-        endpoints.append(tls_probe.Endpoint(host=params["host"], port=params["port"], server_name=name))
+        # With resolve_all the name itself is looked up, as a client of that name would.
+        host = name if params["resolve_all"] else params["host"]
+        endpoints.append(tls_probe.Endpoint(host=host, port=params["port"], server_name=name))
     if not endpoints:
         endpoints.append(tls_probe.Endpoint(host=params["host"], port=params["port"]))
     return endpoints
 
 
-SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
-
-
 def trust_anchors(paths) -> list:
     """The named anchor files, or the first system CA bundle found when none are named."""
     if not paths:
-        paths = [path for path in SYSTEM_CA_BUNDLES if os.path.isfile(path)][:1]
+        return x509.system_trust_anchors()
     anchors = []
     for path in paths:
         anchors.extend(x509.load_certificates_from_path(path, "trust anchor file"))
@@ -284,8 +349,17 @@ def run(params) -> dict:
     for path in params["certificate_pool_paths"]:
         pool.extend(x509.load_certificates_from_path(path, "certificate pool file"))
     anchors = trust_anchors(params["trust_anchor_paths"])
+    plan = []  # (endpoint to probe, resolved_from) or (None, unresolved entry)
+    for endpoint in endpoints_from(params):
+        if not params["resolve_all"]:
+            plan.append((endpoint, None))
+            continue
+        name, resolved, error = resolve(endpoint)
+        if error:
+            plan.append((None, unresolved_entry(name, endpoint, error)))
+        plan.extend((item, name) for item in resolved)
     probes = tls_probe.probe_endpoints(
-        endpoints_from(params),
+        [endpoint for endpoint, _origin in plan if endpoint is not None],
         max_workers=params["max_workers"],
         protocols=params["protocols"],
         timeout=params["timeout"],
@@ -293,10 +367,19 @@ def run(params) -> dict:
         warmup_delay=params["warmup_delay"],
         wants_staple=endpoint_judge.wants_staple,
     )
-    judged = [
+    judged = iter(
         endpoint_judge.judge_probe(p, pool=pool, anchors=anchors, skew_seconds=params["clock_skew"]) for p in probes
-    ]
-    return {"endpoints": judged}
+    )
+    results = []
+    for endpoint, origin in plan:
+        if endpoint is None:
+            results.append(origin)
+            continue
+        entry = next(judged)
+        entry["resolved_from"] = origin
+        entry["resolve_error"] = None
+        results.append(entry)
+    return {"endpoints": results}
 
 
 def main() -> None:
@@ -328,6 +411,7 @@ def main() -> None:
             "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
             "clock_skew": {"type": "int", "default": 300},
             "max_workers": {"type": "int", "default": 16},
+            "resolve_all": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

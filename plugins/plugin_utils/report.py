@@ -32,7 +32,11 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import 
 )
 
 REPORT_FORMAT = 1
-DEFAULT_REGION = "ungrouped"
+DEFAULT_REGION = "default"
+NEVER = "never"  # a fail threshold that no finding reaches
+THRESHOLDS = (*SEVERITIES, NEVER)
+# Staple states a client handed this address would refuse or could not check.
+BROKEN_STATES = ("unreachable", "invalid", "expired", "revoked", "unknown")
 NODE_TESTCASE = "(node)"
 PROTOCOL_ORDER = ("tls1_3", "tls1_2")
 FILES = {
@@ -50,9 +54,13 @@ def _now() -> str:
 
 
 def _check_threshold(threshold: str) -> str:
-    if threshold not in SEVERITIES:
-        raise ValueError("unknown severity threshold %r (expected one of %s)" % (threshold, ", ".join(SEVERITIES)))
+    if threshold not in THRESHOLDS:
+        raise ValueError("unknown severity threshold %r (expected one of %s)" % (threshold, ", ".join(THRESHOLDS)))
     return threshold
+
+
+def _failing(items: list[dict], threshold: str) -> list[dict]:
+    return [] if threshold == NEVER else at_or_above(items, threshold)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -145,11 +153,12 @@ def _node_finding(host: str, region: str, item: dict) -> dict:
     }
 
 
-def _node_entry(host: str, region: str, result) -> tuple[dict, list[dict]]:
+def _node_entry(host: str, region: str, result, addresses=()) -> tuple[dict, list[dict]]:
     status, message = _status(result)
     node = {
         "host": host,
         "region": region,
+        "addresses": sorted({str(address) for address in addresses or () if address}),
         "status": status,
         "message": message,
         "servers": [],
@@ -215,6 +224,12 @@ def _drift_from_nodes(nodes: list[dict]) -> list[dict]:
             evidence.append(
                 "%s sha256 %s: %s" % (kind, fingerprint, ", ".join("%s (%s)" % (host, regions[host]) for host in hosts))
             )
+        sizes = sorted((len(hosts) for hosts in groups.values()), reverse=True)
+        if sizes[0] == sizes[1]:
+            outliers = sorted(regions)  # no majority: every node is suspect
+        else:
+            majority = max(groups.values(), key=len)
+            outliers = sorted(set(regions) - set(majority))
         cause = CATALOGUE["node_drift"]
         drift.append(
             {
@@ -232,6 +247,7 @@ def _drift_from_nodes(nodes: list[dict]) -> list[dict]:
                     "kind": kind,
                     "fingerprints": groups,
                     "nodes": sorted(regions),
+                    "outliers": outliers,
                     "regions": sorted(set(regions.values())),
                 },
             }
@@ -239,10 +255,13 @@ def _drift_from_nodes(nodes: list[dict]) -> list[dict]:
     return drift
 
 
-def _nodes(host_results: dict, regions: dict) -> tuple[list[dict], list[dict]]:
+def _nodes(host_results: dict, regions: dict, addresses=None) -> tuple[list[dict], list[dict]]:
     nodes, found = [], []
+    addresses = addresses or {}
     for host in sorted(host_results):
-        node, node_findings = _node_entry(str(host), str(regions.get(host) or DEFAULT_REGION), host_results[host])
+        node, node_findings = _node_entry(
+            str(host), str(regions.get(host) or DEFAULT_REGION), host_results[host], addresses.get(host)
+        )
         nodes.append(node)
         found.extend(node_findings)
     return nodes, found
@@ -256,6 +275,81 @@ def fleet_drift(host_results: dict, regions: dict) -> list[dict]:
     """
     nodes, _found = _nodes(host_results, regions or {})
     return _drift_from_nodes(nodes)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The external view: what clients are handed through DNS, set beside what each node serves
+
+
+def _wants_staple(probe: dict) -> bool:
+    for protocol in (probe.get("protocols") or {}).values():
+        presented = (protocol or {}).get("presented") or []
+        if presented and isinstance(presented[0], dict) and presented[0].get("ocsp_urls"):
+            return True
+    return False
+
+
+def external_probes(external: dict) -> dict:
+    """The vantage point's ``tls_endpoint_info`` (``resolve_all``) results, one entry per hostname and address.
+
+    ``external`` is ``{"vantage": name, "endpoints": [...]}``; the endpoints are the module's RV(endpoints).
+    """
+    hostnames: dict[str, dict] = {}
+    for probe in external.get("endpoints") or []:
+        if not isinstance(probe, dict):
+            continue
+        name = probe.get("resolved_from") or probe.get("server_name") or probe.get("host")
+        entry = hostnames.setdefault(str(name), {"hostname": str(name), "resolve_error": None, "addresses": []})
+        if probe.get("resolve_error"):
+            entry["resolve_error"] = str(probe["resolve_error"])
+            continue
+        summary = probe.get("summary") or {}
+        entry["addresses"].append(
+            {
+                "address": str(probe.get("host")),
+                "port": probe.get("port"),
+                "reachable": bool(probe.get("reachable")),
+                "staple_state": summary.get("staple_state"),
+                "seconds_left": summary.get("seconds_left"),
+                "leaf_sha256": probe.get("leaf_sha256"),
+                "wants_staple": _wants_staple(probe),
+            }
+        )
+    for entry in hostnames.values():
+        entry["addresses"].sort(key=lambda item: (item["address"], item["port"] or 0))
+    return {"vantage": external.get("vantage"), "hostnames": [hostnames[name] for name in sorted(hostnames)]}
+
+
+def _link_external(view: dict, nodes: list[dict]) -> dict:
+    """Name the node behind each address, and the nodes a client may be handed with a broken staple."""
+    by_address = {address: node["host"] for node in nodes for address in node.get("addresses") or []}
+    own_view = {}  # (host, hostname) -> the node's own staple state for that name
+    own_leaves: dict[tuple, set] = {}  # (host, hostname) -> the leaves the node serves for that name
+    serving: dict[str, set] = {}
+    for node in nodes:
+        for entry in node["hostnames"]:
+            if entry["hostname"]:
+                own_view[(node["host"], entry["hostname"])] = entry["staple_state"]
+                own_leaves.setdefault((node["host"], entry["hostname"]), set()).add(entry["leaf_sha256"])
+                serving.setdefault(entry["hostname"], set()).add(node["host"])
+    linked = []
+    for raw in view.get("hostnames") or []:
+        entry = {key: copy.deepcopy(raw[key]) for key in ("hostname", "resolve_error", "addresses")}
+        for item in entry["addresses"]:
+            item["node"] = by_address.get(item["address"])
+            item["node_staple_state"] = own_view.get((item["node"], entry["hostname"])) if item["node"] else None
+            # A client handed this address got another certificate than the node serves the name with itself
+            # (another listener, a NAT or load balancer in between, a default site answering the name).
+            leaves = own_leaves.get((item["node"], entry["hostname"]))
+            item["leaf_matches_node"] = None if not leaves or not item["leaf_sha256"] else item["leaf_sha256"] in leaves
+            state = item["staple_state"]
+            item["broken"] = state in BROKEN_STATES or (state == "none" and bool(item["wants_staple"]))
+        behind_dns = {item["node"] for item in entry["addresses"] if item["node"]}
+        entry["broken_addresses"] = [item["address"] for item in entry["addresses"] if item["broken"]]
+        entry["broken_nodes"] = sorted({item["node"] for item in entry["addresses"] if item["broken"] and item["node"]})
+        entry["nodes_not_in_dns"] = sorted(serving.get(entry["hostname"], set()) - behind_dns)
+        linked.append(entry)
+    return {"vantage": view.get("vantage"), "hostnames": linked}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -283,22 +377,35 @@ def _count(items, key) -> dict:
     return dict(sorted(counts.items()))
 
 
+def failing_findings(report: dict) -> list[dict]:
+    """The findings at or above the report's fail threshold."""
+    return _failing(report["findings"], report["summary"]["fail_threshold"])
+
+
+def hosts_of(item: dict) -> list[str]:
+    """The hosts a finding is about: its host, or for fleet-level findings the nodes it names."""
+    return _hosts_of(item)
+
+
 def _hosts_of(item: dict) -> list[str]:
     if item["host"] is not None:
         return [item["host"]]
-    return list(item.get("details", {}).get("nodes") or [])
+    details = item.get("details") or {}
+    # A fleet-level finding is about the nodes that differ from the majority (all of them when there is none).
+    return list(details.get("outliers") or details.get("nodes") or [])
 
 
-def _assemble(nodes, node_findings, collection_version, generated_at, fail_threshold) -> dict:
+def _assemble(nodes, node_findings, collection_version, generated_at, fail_threshold, external=None) -> dict:
     _check_threshold(fail_threshold)
     nodes = sorted(nodes, key=lambda node: (node["region"], node["host"]))
     drift = _drift_from_nodes(nodes)
     everything = sorted([*node_findings, *drift], key=_finding_sort_key)
 
     failing = set()
-    for item in at_or_above(everything, fail_threshold):
+    for item in _failing(everything, fail_threshold):
         failing.update(_hosts_of(item))
-    failing.update(node["host"] for node in nodes if node["status"] != "ok")
+    if fail_threshold != NEVER:
+        failing.update(node["host"] for node in nodes if node["status"] != "ok")
 
     for node in nodes:
         own = [item for item in everything if node["host"] in _hosts_of(item)]
@@ -337,7 +444,7 @@ def _assemble(nodes, node_findings, collection_version, generated_at, fail_thres
         "fail_threshold": fail_threshold,
         "failing_hosts": sorted(failing),
     }
-    return {
+    report = {
         "report_format": REPORT_FORMAT,
         "generated_at": generated_at or _now(),
         "collection_version": str(collection_version),
@@ -345,6 +452,12 @@ def _assemble(nodes, node_findings, collection_version, generated_at, fail_thres
         "nodes": nodes,
         "findings": everything,
     }
+    if external is not None:
+        report["external"] = _link_external(external, nodes)
+        summary["external_broken_nodes"] = sorted(
+            {host for entry in report["external"]["hostnames"] for host in entry["broken_nodes"]}
+        )
+    return report
 
 
 def build_report(
@@ -353,14 +466,19 @@ def build_report(
     collection_version: str,
     generated_at: str | None = None,
     fail_threshold: str = "error",
+    addresses: dict | None = None,
+    external: dict | None = None,
 ) -> dict:
     """The report.json document for ``host_results`` (host -> node_audit result) grouped by ``regions``.
 
     Hosts whose audit failed or that were unreachable appear with status ``failed``/``unreachable`` and their
     message. Fleet-level ``node_drift`` findings (``fleet_drift``) are included in ``findings``.
+    ``addresses`` (host -> addresses it is reached at) lets the external view name the node behind an address;
+    ``external`` is what a vantage point saw (``external_probes``), or None when no external check ran.
     """
-    nodes, found = _nodes(host_results or {}, regions or {})
-    return _assemble(nodes, found, collection_version, generated_at, fail_threshold)
+    nodes, found = _nodes(host_results or {}, regions or {}, addresses)
+    view = external_probes(external) if external is not None else None
+    return _assemble(nodes, found, collection_version, generated_at, fail_threshold, view)
 
 
 def merge_reports(reports: list[dict]) -> dict:
@@ -374,7 +492,12 @@ def merge_reports(reports: list[dict]) -> dict:
     nodes: dict[str, dict] = {}
     found: dict[str, list] = {}
     thresholds, versions, stamps = set(), set(), []
+    external: dict | None = None
     for report in reports:
+        if report.get("external") is not None:
+            external = external or {"vantage": report["external"].get("vantage"), "hostnames": {}}
+            for entry in report["external"]["hostnames"]:
+                external["hostnames"][entry["hostname"]] = copy.deepcopy(entry)
         thresholds.add(report["summary"]["fail_threshold"])
         versions.add(report["collection_version"])
         stamps.append(report.get("generated_at") or "")
@@ -387,7 +510,12 @@ def merge_reports(reports: list[dict]) -> dict:
     if len(versions) != 1:
         raise ValueError("the reports come from different collection versions: %s" % ", ".join(sorted(versions)))
     merged_findings = [item for items in found.values() for item in items]
-    return _assemble(list(nodes.values()), merged_findings, versions.pop(), max(stamps) or None, thresholds.pop())
+    if external is not None:
+        hostnames = [external["hostnames"][name] for name in sorted(external["hostnames"])]
+        external = {"vantage": external["vantage"], "hostnames": hostnames}
+    return _assemble(
+        list(nodes.values()), merged_findings, versions.pop(), max(stamps) or None, thresholds.pop(), external
+    )
 
 
 def set_stats_summary(report: dict) -> dict:
@@ -406,6 +534,7 @@ def set_stats_summary(report: dict) -> dict:
         "worst_severity": summary["worst_severity"],
         "fail_threshold": summary["fail_threshold"],
         "failing_hosts": list(summary["failing_hosts"]),
+        "external_broken_nodes": list(summary.get("external_broken_nodes") or []),
     }
 
 
@@ -463,6 +592,42 @@ def md_escape(text) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
+def _markdown_external(view) -> list[str]:
+    if view is None:
+        return []
+    lines = [
+        "",
+        "## External view (from %s)" % md_escape(view.get("vantage") or "the controller"),
+        "",
+        "| hostname | address | node | seen from outside | staple left | node's own view |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in view["hostnames"]:
+        if entry["resolve_error"]:
+            lines.append(
+                "| %s | - | - | %s | - | - |" % (md_escape(entry["hostname"]), md_escape(entry["resolve_error"]))
+            )
+        for item in entry["addresses"]:
+            lines.append(
+                "| %s | %s | %s | %s%s | %s | %s%s |"
+                % (
+                    md_escape(entry["hostname"]),
+                    md_escape(_address_port(item)),
+                    md_escape(item["node"] or "not in the inventory"),
+                    "**BROKEN** " if item["broken"] else "",
+                    md_escape(item["staple_state"]),
+                    md_escape(_duration(item["seconds_left"])),
+                    md_escape(item["node_staple_state"] or "-"),
+                    "; **another certificate than the node serves for this name**"
+                    if item["leaf_matches_node"] is False
+                    else "",
+                )
+            )
+    broken = sorted({host for entry in view["hostnames"] for host in entry["broken_nodes"]})
+    lines += ["", "Nodes a client may be handed with a broken staple: %s." % (md_escape(", ".join(broken)) or "none")]
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     summary = report["summary"]
     lines = [
@@ -511,6 +676,7 @@ def render_markdown(report: dict) -> str:
                 md_escape(node["message"] or ""),
             )
         )
+    lines += _markdown_external(report.get("external"))
     lines += ["", "## Findings", ""]
     if not report["findings"]:
         lines.append("No findings.")
@@ -565,7 +731,7 @@ def render_junit(report: dict, threshold: str = "error") -> str:
                 error.text = node["message"] or node["status"]
                 counts["errors"] += 1
                 continue
-            failing = at_or_above(found, threshold)
+            failing = _failing(found, threshold)
             if failing:
                 failure = ET.SubElement(
                     case,
@@ -713,6 +879,53 @@ def _esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+_LEAF_DIFFERS = "; <strong>another certificate than the node serves for this name</strong>"
+
+
+def _address_port(item: dict) -> str:
+    address = "[%s]" % item["address"] if ":" in item["address"] else item["address"]
+    return "%s:%s" % (address, item["port"]) if item.get("port") else address
+
+
+def _html_external(view) -> list[str]:
+    if view is None:
+        return []
+    parts = [
+        "<h2>External view</h2>",
+        "<p>Each public hostname resolved and probed from <code>%s</code>, as a client there would; every "
+        "address DNS hands out is a node a client may get.</p>" % _esc(view.get("vantage") or "the controller"),
+        "<table><thead><tr><th>hostname</th><th>address</th><th>node</th><th>seen from outside</th>"
+        "<th>staple left</th><th>node's own view</th></tr></thead><tbody>",
+    ]
+    for entry in view["hostnames"]:
+        if entry["resolve_error"]:
+            parts.append(
+                '<tr><th>%s</th><td class="cell sev-down" colspan="5">%s</td></tr>'
+                % (_esc(entry["hostname"]), _esc(entry["resolve_error"]))
+            )
+        for item in entry["addresses"]:
+            parts.append(
+                '<tr><th>%s</th><td>%s</td><td>%s</td><td class="cell sev-%s">%s</td><td>%s</td><td>%s%s</td></tr>'
+                % (
+                    _esc(entry["hostname"]),
+                    _esc(_address_port(item)),
+                    _esc(item["node"] or "not in the inventory"),
+                    "error" if item["broken"] else "ok",
+                    _esc(item["staple_state"]),
+                    _esc(_duration(item["seconds_left"])),
+                    _esc(item["node_staple_state"] or "-"),
+                    _LEAF_DIFFERS if item["leaf_matches_node"] is False else "",
+                )
+            )
+        if entry["nodes_not_in_dns"]:
+            parts.append(
+                '<tr><th>%s</th><td colspan="5">also served by %s, which DNS does not hand out</td></tr>'
+                % (_esc(entry["hostname"]), _esc(", ".join(entry["nodes_not_in_dns"])))
+            )
+    parts.append("</tbody></table>")
+    return parts
+
+
 def render_html(report: dict) -> str:
     """One self-contained page: inline CSS, no scripts, no external references; every value escaped."""
     summary = report["summary"]
@@ -724,6 +937,8 @@ def render_html(report: dict) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        # Nothing may be fetched: the page is mailed, attached to tickets and opened offline.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>OCSP stapling fleet report</title>",
         "<style>%s</style></head><body>" % _CSS,
@@ -776,12 +991,14 @@ def render_html(report: dict) -> str:
                 states = ", ".join(sorted({str(e["staple_state"]) for e in entries})) or "?"
                 lefts = [e["seconds_left"] for e in entries if isinstance(e["seconds_left"], (int, float))]
                 title = "; ".join("%s: %s" % (i["code"], " / ".join(i["evidence"])) for i in found)
+                codes = ", ".join(sorted({i["code"] for i in found}))
                 row.append(
-                    '<td class="cell sev-%s" title="%s">%s<small>staple %s</small><small>%s</small></td>'
+                    '<td class="cell sev-%s" title="%s">%s%s<small>staple %s</small><small>%s</small></td>'
                     % (
                         worst or "ok",
                         _esc(title),
                         _esc(worst or "ok"),
+                        "<small><code>%s</code></small>" % _esc(codes) if codes else "",
                         _esc(states),
                         _esc(_duration(min(lefts)) if lefts else "-"),
                     )
@@ -789,6 +1006,7 @@ def render_html(report: dict) -> str:
         row.append("</tr>")
         parts.append("".join(row))
     parts.append("</tbody></table>")
+    parts.extend(_html_external(report.get("external")))
 
     parts.append("<h2>Findings</h2>")
     if not report["findings"]:

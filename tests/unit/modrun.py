@@ -29,8 +29,26 @@ def module_args(args, monkeypatch):
     yield
 
 
+def _forget_warnings():
+    """Ansible keeps warnings process-wide (deduplicated); a real module run starts with none."""
+    from ansible.module_utils.common import warnings
+
+    for name in ("_global_warnings", "_global_deprecations"):
+        store = getattr(warnings, name, None)
+        if hasattr(store, "clear"):
+            store.clear()
+
+
 def run_module(main, args, capsys, monkeypatch):
     """(result dict, raw stdout) of ``main()`` called with ``args``; the module must exit."""
+    _forget_warnings()
+    try:  # once a test imported controller code, module warnings would go to the controller's display
+        from ansible.module_utils import _internal
+
+        if getattr(_internal, "is_controller", False):
+            monkeypatch.setattr(_internal, "is_controller", False)
+    except ImportError:
+        pass
     with module_args(args, monkeypatch), pytest.raises(SystemExit):
         main()
     out = capsys.readouterr().out

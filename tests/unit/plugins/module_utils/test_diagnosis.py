@@ -106,19 +106,42 @@ def test_stapling_switched_off(world, server):
     assert codes(ev) == ["stapling_disabled"]
 
 
-def test_no_ocsp_url_is_info_and_stops_there(world):
+@pytest.mark.parametrize(
+    ("server", "stapling"),
+    [("nginx", {"ssl_stapling": True}), ("apache", {"SSLUseStapling": True}), ("haproxy", {"ocsp_update": "on"})],
+)
+def test_no_ocsp_url_with_stapling_on_is_info_and_stops_there(world, server, stapling):
     pki = world["pki"]
     leaf = pki.leaf(world["inter"], cn=HOST, ocsp_urls=[])
     ev = evidence(
         site(
             world,
-            stapling={"ssl_stapling": False},
+            server=server,
+            stapling=stapling,
             leaf=leaf,
             served_report=served(world, leaf=leaf, chain=[leaf.der, world["inter"].der], staple=None),
         )
     )
     found = diagnosis.diagnose(ev)
     assert [(f["code"], f["severity"]) for f in found] == [("no_ocsp_url", "info")]
+
+
+@pytest.mark.parametrize(
+    ("server", "stapling"),
+    [("nginx", {"ssl_stapling": False}), ("apache", {"SSLUseStapling": False}), ("haproxy", {"ocsp_update": "off"})],
+)
+def test_no_ocsp_url_with_stapling_off_is_as_it_should_be(world, server, stapling):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    ev = evidence(
+        site(
+            world,
+            server=server,
+            stapling=stapling,
+            leaf=leaf,
+            served_report=served(world, leaf=leaf, chain=[leaf.der, world["inter"].der], staple=None),
+        )
+    )
+    assert diagnosis.diagnose(ev) == []
 
 
 def test_must_staple_without_url_is_unmet(world):

@@ -61,3 +61,48 @@ def test_unreadable_anchor_file_fails_with_its_name(tmp_path, capsys, monkeypatc
 def test_bad_numbers_are_refused(capsys, monkeypatch):
     result = modrun.run_module(tls_endpoint_info.main, {"timeout": 0}, capsys, monkeypatch)[0]
     assert result["failed"] is True and "timeout must be positive" in result["msg"]
+
+
+def test_resolve_all_probes_every_address_with_the_name_as_sni(served, capsys, monkeypatch):
+    import socket
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def fake_getaddrinfo(name, port, *args):
+        if name.startswith("127."):
+            return real_getaddrinfo(name, port, *args)
+        if name == "www.example.test":
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in ("127.0.0.1", "127.0.0.2")
+            ] + [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(tls_endpoint_info.socket, "getaddrinfo", fake_getaddrinfo)
+    args = {
+        "port": served["port"],
+        "endpoints": [{"host": "www.example.test"}, {"host": "nowhere.test"}],
+        "resolve_all": True,
+        "protocols": ["TLSv1.2"],
+    }
+    result = modrun.run_module(tls_endpoint_info.main, args, capsys, monkeypatch)[0]
+    first, second, missing = result["endpoints"]
+    assert [first["host"], second["host"]] == ["127.0.0.1", "127.0.0.2"]
+    for entry in (first, second):
+        assert entry["resolved_from"] == "www.example.test" and entry["server_name"] == "www.example.test"
+        assert entry["resolve_error"] is None
+    # The server listens on 127.0.0.1 only: the second address stands for a broken member behind the name.
+    assert first["summary"]["staple_state"] == "revoked"
+    assert second["reachable"] is False and second["summary"]["staple_state"] == "unreachable"
+    assert missing["reachable"] is False and missing["resolved_from"] == "nowhere.test"
+    assert "cannot resolve nowhere.test" in missing["resolve_error"]
+    assert missing["summary"]["staple_state"] == "unreachable"
+
+
+def test_without_resolve_all_nothing_is_resolved_by_the_module(served, capsys, monkeypatch):
+    def refuse(*args):
+        raise AssertionError("getaddrinfo must not be called by the module without resolve_all")
+
+    monkeypatch.setattr(tls_endpoint_info, "resolve", refuse)
+    args = {"port": served["port"], "server_names": ["www.example.test"], "protocols": ["TLSv1.2"]}
+    site = modrun.run_module(tls_endpoint_info.main, args, capsys, monkeypatch)[0]["endpoints"][0]
+    assert site["resolved_from"] is None and site["host"] == "127.0.0.1"

@@ -205,6 +205,7 @@ def test_one_node_with_another_leaf_is_drift_naming_it():
     assert item["details"]["kind"] == "leaf"
     assert item["details"]["fingerprints"] == {LEAF_A: ["eu1", "eu2", "us1"], LEAF_B: ["us2"]}
     assert item["details"]["regions"] == ["eu", "us"]
+    assert item["details"]["nodes"] == ["eu1", "eu2", "us1", "us2"] and item["details"]["outliers"] == ["us2"]
     assert any(LEAF_B in line and "us2 (us)" in line for line in item["evidence"])
     assert not any(LEAF_B in line and "eu1" in line for line in item["evidence"])
 
@@ -212,6 +213,8 @@ def test_one_node_with_another_leaf_is_drift_naming_it():
     assert report["summary"]["by_code"]["node_drift"] == 2
     assert "us2" in report["summary"]["failing_hosts"]
     assert {node["host"]: node["worst_severity"] for node in report["nodes"]}["us2"] == "error"
+    assert {node["host"]: node["findings"] for node in report["nodes"]}["us2"] == 2
+    assert "us2" in rep.failing_findings(report)[0]["details"]["outliers"]
 
 
 def test_chain_drift_across_regions_when_leaves_agree():
@@ -302,7 +305,16 @@ def test_junit_marks_drift_on_the_nodes_it_names():
     results["us2"] = audit(["shop.test", "api.test"], leaf=LEAF_B)
     root = parse_xml(rep.render_junit(build(results, regions), "error"))
     failed = {(c.get("classname"), c.get("name")) for c in root.iter("testcase") if c.find("failure") is not None}
-    assert ("us.us2", "api.test") in failed and ("eu.eu1", "api.test") in failed
+    # The drift is about us2, the one node that differs from the majority; eu1 serves what most nodes serve.
+    assert ("us.us2", "api.test") in failed and ("eu.eu1", "api.test") not in failed
+
+
+def test_drift_without_a_majority_is_about_every_node():
+    results = {"a": audit(["shop.test"]), "b": audit(["shop.test"], leaf=LEAF_B)}
+    report = build(results, {"a": "eu", "b": "us"})
+    (item,) = [found for found in report["findings"] if found["code"] == "node_drift"]
+    assert item["details"]["outliers"] == ["a", "b"]
+    assert report["summary"]["failing_hosts"] == ["a", "b"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -525,3 +537,108 @@ def test_real_evidence_feeds_the_report_and_drift(pki):
     assert sorted(map(sorted, drift["details"]["fingerprints"].values())) == [["eu1", "us1"], ["us2"]]
     samples = parse_prometheus(rep.render_prometheus(report))
     assert len([key for key in samples if key[0] == "tlsfleet_stapling_staple_seconds_left"]) == 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The external view, regions, the "never" threshold
+
+
+ADDRESSES = {"eu1": ["198.18.0.11"], "eu2": ["198.18.0.12"], "us1": ["198.18.0.13"], "us2": ["198.18.0.14"]}
+
+
+def external_probe(address, name, state="good", ocsp=True, resolve_error=None):
+    if resolve_error:
+        return {"host": name, "resolved_from": name, "resolve_error": resolve_error, "summary": {}}
+    probe = served(state=state)
+    if ocsp:
+        probe["protocols"]["tls1_2"]["presented"][0]["ocsp_urls"] = ["http://ocsp.test/"]
+    probe.update({"host": address, "server_name": name, "resolved_from": name, "resolve_error": None})
+    return probe
+
+
+def external_view():
+    return {
+        "vantage": "localhost",
+        "endpoints": [
+            external_probe("198.18.0.11", "shop.test"),
+            external_probe("198.18.0.12", "shop.test", state="none"),
+            external_probe("198.18.0.13", "shop.test", state="expired"),
+            external_probe("198.18.0.99", "shop.test"),
+            external_probe("198.18.0.12", "api.test", state="none", ocsp=False),
+            external_probe(None, "gone.test", resolve_error="cannot resolve gone.test: Name or service not known"),
+        ],
+    }
+
+
+def test_external_view_names_the_nodes_a_client_may_get_with_a_broken_staple():
+    report = build(addresses=ADDRESSES, external=external_view())
+    view = {entry["hostname"]: entry for entry in report["external"]["hostnames"]}
+    assert report["external"]["vantage"] == "localhost"
+    shop = view["shop.test"]
+    assert [item["node"] for item in shop["addresses"]] == ["eu1", "eu2", "us1", None]
+    # No staple although the leaf names a responder is broken; so is an expired one.
+    assert shop["broken_addresses"] == ["198.18.0.12", "198.18.0.13"]
+    assert shop["broken_nodes"] == ["eu2", "us1"]
+    assert shop["nodes_not_in_dns"] == ["us2"]
+    assert shop["addresses"][1]["node_staple_state"] == "good"  # what eu2's own audit recorded for shop.test
+    # A certificate without an OCSP URL serves no staple, and that is not broken.
+    assert view["api.test"]["broken_nodes"] == [] and view["api.test"]["addresses"][0]["broken"] is False
+    assert view["gone.test"]["resolve_error"].startswith("cannot resolve gone.test")
+    assert report["summary"]["external_broken_nodes"] == ["eu2", "us1"]
+    assert rep.set_stats_summary(report)["external_broken_nodes"] == ["eu2", "us1"]
+    html = rep.render_html(report)
+    assert "External view" in html and "not in the inventory" in html and "which DNS does not hand out" in html
+    markdown = rep.render_markdown(report)
+    assert "Nodes a client may be handed with a broken staple: eu2, us1." in markdown
+
+
+def test_external_view_flags_another_certificate_than_the_node_serves():
+    view = external_view()
+    view["endpoints"][0]["leaf_sha256"] = LEAF_B  # eu1 answers shop.test with a certificate it does not serve
+    view["endpoints"][0]["port"] = 8443
+    report = build(addresses=ADDRESSES, external=view)
+    shop = {entry["hostname"]: entry for entry in report["external"]["hostnames"]}["shop.test"]
+    first, second = shop["addresses"][:2]
+    assert first["leaf_matches_node"] is False and second["leaf_matches_node"] is True
+    assert shop["addresses"][3]["leaf_matches_node"] is None  # no node behind 198.18.0.99
+    assert "198.18.0.11:8443" in rep.render_markdown(report)
+    assert "another certificate than the node serves for this name" in rep.render_html(report)
+
+
+def test_without_external_check_the_report_has_no_external_section():
+    report = build()
+    assert "external" not in report and "external_broken_nodes" not in report["summary"]
+    assert "External view" not in rep.render_html(report)
+
+
+def test_merge_links_external_addresses_to_nodes_of_other_slices():
+    results, regions = fleet()
+    whole = build(results, regions, addresses=ADDRESSES, external=external_view())
+    view = external_view()
+    # Each slice probes the hostnames it knows of; here the first one only shop.test, the second the others.
+    first = {"vantage": "localhost", "endpoints": [e for e in view["endpoints"] if e["resolved_from"] == "shop.test"]}
+    second = {"vantage": "localhost", "endpoints": [e for e in view["endpoints"] if e["resolved_from"] != "shop.test"]}
+    slice_a = build({h: results[h] for h in ("eu1", "us2", "ap1")}, regions, addresses=ADDRESSES, external=first)
+    slice_b = build({h: results[h] for h in ("eu2", "us1", "ap2")}, regions, addresses=ADDRESSES, external=second)
+    assert _without_stamp(rep.merge_reports([slice_a, slice_b])) == _without_stamp(whole)
+    assert _without_stamp(rep.merge_reports([slice_b, slice_a])) == _without_stamp(whole)
+
+
+def test_region_falls_back_to_default_and_never_fails_nobody():
+    results, _regions = fleet()
+    report = build(results, {})
+    assert {node["region"] for node in report["nodes"]} == {"default"}
+    assert report["summary"]["failing_hosts"]
+    calm = build(results, {}, fail_threshold="never")
+    assert calm["summary"]["failing_hosts"] == [] and not any(node["failing"] for node in calm["nodes"])
+    assert "<failure" not in rep.render_junit(calm, "never")
+    with pytest.raises(ValueError, match="unknown severity threshold"):
+        build(results, {}, fail_threshold="sometimes")
+
+
+def test_report_with_external_view_validates_against_the_schema():
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed in this environment")
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    document = json.loads(json.dumps(build(addresses=ADDRESSES, external=external_view())))
+    errors = sorted(validator.iter_errors(document), key=str)
+    assert not errors, errors[0]

@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fleet_report
+short_description: Build the fleet stapling report on the controller from every node's audit
+version_added: 0.1.0
+description:
+  - Runs on the controller (an action plugin; no connection to any host is made). Collects the registered
+    M(tlsfleet.stapling.node_audit) result of every host of the play, groups the hosts by region, adds the
+    fleet-level findings only the whole fleet shows (C(node_drift) - nodes serving one hostname with different
+    leaf or chain fingerprints, across regions too), and writes the report in five files to O(dest) -
+    C(report.json), C(report.html), C(report.md), C(junit.xml) and C(metrics.prom).
+  - Hosts whose audit failed or that were unreachable are kept in the report with their message, so a node
+    missing from the picture is never mistaken for a healthy one.
+  - With O(external), sets the fleet beside what a vantage point outside it sees through its own DNS, and names
+    the nodes a client may be handed with a broken staple.
+  - With O(merge), combines the reports of sliced jobs (AWX job slicing, or C(--limit) runs) into the report one
+    unsliced run would have written; fleet-level findings are computed again over all nodes.
+  - Use it with C(run_once) - it reads the results of all hosts itself. The C(tlsfleet.stapling.diagnose) role
+    does all of this.
+author:
+  - tlsfleet.stapling contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - tlsfleet.stapling.attributes
+options:
+  dest:
+    description:
+      - The report directory on the controller, created when missing. Relative paths are relative to the
+        directory C(ansible-playbook) runs in. The five files in it are replaced atomically.
+    type: path
+    default: ./stapling-report
+  hosts:
+    description:
+      - The hosts to report on. Defaults to every host of the play (C(ansible_play_hosts_all)), failed and
+        unreachable ones included.
+    type: list
+    elements: str
+  results_var:
+    description: The variable each host registered its M(tlsfleet.stapling.node_audit) result in.
+    type: str
+    default: tlsfleet_audit
+  region_var:
+    description:
+      - The host variable naming each host's region. Hosts without it are in region V(default).
+    type: str
+    default: tlsfleet_region
+  fail_severity:
+    description:
+      - Findings at this severity or above make their hosts failing (RV(failing_hosts)); failed and unreachable
+        hosts are failing too. V(never) makes no host failing.
+      - This module itself never fails because of findings; the role decides what to do with RV(failing_hosts).
+    type: str
+    choices: [critical, error, warning, info, never]
+    default: error
+  external:
+    description:
+      - What a vantage point saw, as a dictionary with the keys C(vantage) (its name) and C(endpoints) (the
+        C(endpoints) list M(tlsfleet.stapling.tls_endpoint_info) returned there, run with C(resolve_all=true)).
+      - Addresses are matched to nodes by their C(ansible_host) and the host variable C(tlsfleet_public_addresses)
+        (a list, for nodes that clients reach through NAT or a virtual address).
+    type: dict
+  merge:
+    description:
+      - C(report.json) files of earlier runs to merge. When O(hosts) is empty (V([])), only these are merged;
+        otherwise this run's report is merged with them. Reports must have the same fail severity and collection
+        version. When a host is in several, the last one wins.
+    type: list
+    elements: path
+    default: []
+attributes:
+  action:
+    description: Runs on the controller as an action plugin.
+    support: full
+  async:
+    description: Can run asynchronously.
+    support: none
+  check_mode:
+    support: full
+    details:
+      - The report is written in check mode too; it changes nothing on any managed host.
+  diff_mode:
+    support: N/A
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+notes:
+  - The report format is described by C(docs/report-schema.json) in the collection.
+seealso:
+  - module: tlsfleet.stapling.node_audit
+  - module: tlsfleet.stapling.tls_endpoint_info
+  - ref: tlsfleet.stapling.diagnose role <ansible_collections.tlsfleet.stapling.diagnose_role>
+    description: The role that audits every node and calls this module.
+"""
+
+EXAMPLES = r"""
+---
+- name: Audit every node
+  tlsfleet.stapling.node_audit:
+  register: tlsfleet_audit
+  ignore_errors: true
+  ignore_unreachable: true
+
+- name: Write the fleet report
+  tlsfleet.stapling.fleet_report:
+    dest: /var/lib/stapling/report
+    fail_severity: warning
+  run_once: true
+  register: fleet
+
+- name: Merge the reports of two slices into one
+  tlsfleet.stapling.fleet_report:
+    hosts: []
+    merge:
+      - slice1/report.json
+      - slice2/report.json
+    dest: merged
+  run_once: true
+"""
+
+RETURN = r"""
+report_dir:
+  description: The absolute path of the report directory.
+  returned: success
+  type: str
+  sample: /srv/runs/stapling-report
+files:
+  description: The path of each file written, by kind.
+  returned: success
+  type: dict
+  sample:
+    json: /srv/runs/stapling-report/report.json
+    html: /srv/runs/stapling-report/report.html
+    markdown: /srv/runs/stapling-report/report.md
+    junit: /srv/runs/stapling-report/junit.xml
+    prometheus: /srv/runs/stapling-report/metrics.prom
+stats:
+  description:
+    - The compact summary for C(ansible.builtin.set_stats) (AWX artifacts) - counts by code and severity, worst
+      severity, failing hosts, failed and unreachable nodes, and with O(external) the nodes handed out with a
+      broken staple.
+  returned: success
+  type: dict
+failing_hosts:
+  description: Hosts with findings at or above O(fail_severity), plus failed and unreachable hosts.
+  returned: success
+  type: list
+  elements: str
+failing:
+  description:
+    - Per failing host, one line per reason - each finding at or above O(fail_severity) (severity, code,
+      hostname), or why the audit did not run. Fleet-level findings are listed on every node they name.
+  returned: success
+  type: dict
+  sample:
+    eu-web-2:
+      - error responder_unreachable for www.shop.test (nginx)
+worst_severity:
+  description: The worst severity of any finding, or V(null) when there is none.
+  returned: success
+  type: str
+findings:
+  description: How many findings the report holds, fleet-level ones included.
+  returned: success
+  type: int
+"""
