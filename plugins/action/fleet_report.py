@@ -133,6 +133,7 @@ class ActionModule(ActionBase):
                 failing.setdefault(host, []).append(line)
         result.update(
             failing=failing,
+            fleet_findings=[item for item in document["findings"] if item["host"] is None],
             changed=False,  # the report is output of the run, not a change to any managed host
             report_dir=dest,
             files=files,

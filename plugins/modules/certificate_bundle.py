@@ -276,6 +276,12 @@ chain_pem:
       PEM text. Public data, to pass on as O(intermediates).
   returned: success
   type: str
+fullchain_pem:
+  description:
+    - The content of the full chain file (the leaf, then RV(chain_pem)), as PEM text. Public data; with a key
+      appended it is what HAProxy loads from one file.
+  returned: success
+  type: str
 files:
   description: One entry per destination given, keyed V(fullchain), V(chain) and V(trusted).
   returned: success
@@ -516,6 +522,7 @@ def run(module) -> dict:
         "ignored": [dict(bundle_lib.describe_short(cert), source=source) for cert, source in result.ignored],
         "key_matches": key_matches,
         "chain_pem": bundle_lib.to_pem(contents["chain"]),
+        "fullchain_pem": bundle_lib.to_pem(contents["fullchain"]),
         "files": files,
     }
     if module._diff:

@@ -160,6 +160,13 @@ failing:
   sample:
     eu-web-2:
       - error responder_unreachable for www.shop.test (nginx)
+fleet_findings:
+  description:
+    - The fleet-level findings (C(node_drift)), as in C(report.json); C(details.outliers) names the nodes that
+      differ from the majority. The remediation plan reads them.
+  returned: success
+  type: list
+  elements: dict
 worst_severity:
   description: The worst severity of any finding, or V(null) when there is none.
   returned: success

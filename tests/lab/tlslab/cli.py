@@ -186,6 +186,38 @@ def cmd_exec(args) -> int:
     return subprocess.call([str(node.enter), *argv])
 
 
+def cmd_renew(args) -> int:
+    """A CA renewal of one leaf (new serial, new key): prints its files, as tlsfleet_certificates takes them."""
+    from .pki import Pki
+
+    require_root("renew")
+    leaf = Pki.load(state_dir()).renew_leaf(args.leaf, new_key=not args.keep_key)
+    files = {"certificate": str(leaf.cert_path), "key": str(leaf.key_path), "chain": str(leaf.chain_path)}
+    print(json.dumps(dict(files, sha256=leaf.sha256, serial=leaf.serial)))
+    return 0
+
+
+def cmd_egress(args) -> int:
+    """Replace a node's egress blocks, e.g. ``labctl egress eu-web-1 ocsp=drop`` (nothing: unblock all)."""
+    from . import firewall, nodes
+
+    require_root("egress")
+    node = nodes.node_env(args.node)
+    blocks = {}
+    for item in args.blocks:
+        target, _sep, action = item.partition("=")
+        if target not in firewall.TARGET_ADDRS or action not in ("reject", "drop"):
+            raise SystemExit(
+                "labctl egress: %r is not TARGET=reject|drop (targets: %s)" % (item, ", ".join(firewall.TARGET_ADDRS))
+            )
+        blocks[target] = action
+    firewall.apply(node.ns, blocks)
+    print(
+        "labctl: egress of %s: %s" % (args.node, ", ".join("%s=%s" % pair for pair in sorted(blocks.items())) or "open")
+    )
+    return 0
+
+
 def cmd_preflight(_args) -> int:
     require_packages()
     print("labctl: every package the lab needs is installed")
@@ -215,6 +247,14 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("node")
     ex.add_argument("command", nargs=argparse.REMAINDER)
     ex.set_defaults(fn=cmd_exec)
+    renew = sub.add_parser("renew", help="renew a leaf (new serial and key) and print its files as JSON")
+    renew.add_argument("leaf")
+    renew.add_argument("--keep-key", action="store_true", help="keep the leaf's key (a new serial only)")
+    renew.set_defaults(fn=cmd_renew)
+    egress = sub.add_parser("egress", help="replace a node's egress blocks: NODE [ocsp|ca_issuers|dns=reject|drop ...]")
+    egress.add_argument("node")
+    egress.add_argument("blocks", nargs="*")
+    egress.set_defaults(fn=cmd_egress)
     sub.add_parser("preflight", help="check that every package the lab needs is installed").set_defaults(
         fn=cmd_preflight
     )

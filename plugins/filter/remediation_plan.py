@@ -1,0 +1,45 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The filter tlsfleet.stapling.remediation_plan (documented in remediation_plan.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation
+
+
+def _certificate_sources(certificates) -> list:
+    try:
+        return remediation.certificate_sources(certificates)
+    except ValueError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None, fetch_issuers=True):
+    """What the remediation roles change on ``host``, from its node_audit result (see plugin_utils/remediation)."""
+    if audit is None or not isinstance(audit, dict):
+        raise AnsibleFilterError("remediation_plan expects the node_audit result of one host")
+    return remediation.plan(
+        audit,
+        str(host),
+        drift=list(drift or []),
+        certificates=_certificate_sources(certificates),
+        resolvers=[str(r) for r in resolvers or []],
+        fetch_issuers=bool(fetch_issuers),
+    )
+
+
+def rollout_plan(audit, certificate):
+    """Deploy ``certificate`` to every site of the node it covers (see plugin_utils/remediation.plan_rollout)."""
+    if audit is None or not isinstance(audit, dict):
+        raise AnsibleFilterError("rollout_plan expects the node_audit result of one host")
+    if not isinstance(certificate, dict):
+        raise AnsibleFilterError("rollout_plan expects the certificate as a dictionary with 'certificate' and 'key'")
+    return remediation.plan_rollout(audit, _certificate_sources([certificate])[0])
+
+
+class FilterModule:
+    def filters(self):
+        return {"remediation_plan": remediation_plan, "rollout_plan": rollout_plan}

@@ -1,0 +1,597 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Test a TLS server's configuration, reload it gracefully, and wait until it serves again.
+
+The per-server knowledge is small (which command tests, which reloads, which systemd unit), so it
+lives in one table, :data:`SERVERS`, plus three short functions that build command lines from the
+running master's own command line. The rest is the same for every server:
+
+1. find the server: the running master (its pid, command line, config file) and the binaries,
+   from /proc the way discovery does (``common.list_processes``/``common.masters``);
+2. run the config test; on failure stop, having changed nothing;
+3. reload (``systemctl reload <unit>`` or the server's own command; SIGUSR2 to a HAProxy master);
+4. watch the master stay alive and new workers replace the old ones (pids from /proc), and poll
+   the TLS ports with a TCP connect until they accept.
+
+Everything that touches the node is injected (runner, /proc root, clock, signal, connect), so the
+unit tests drive it with fakes and the real-server tests with real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, common, haproxy, nginx
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import Runner, Which
+
+#: Per server type: display name, systemd unit candidates, process and binary names.
+SERVERS: Dict[str, Dict[str, Any]] = {
+    "nginx": {
+        "label": "nginx",
+        "units": ("nginx",),
+        "process_names": nginx.PROCESS_NAMES,
+        "binaries": nginx.BINARY_NAMES,
+        "default_config": nginx.DEFAULT_CONFIG,
+    },
+    "apache": {
+        "label": "Apache httpd",
+        "units": ("apache2", "httpd"),
+        "process_names": apache.PROCESS_NAMES,
+        "binaries": apache.BINARY_NAMES,
+        "default_config": None,
+    },
+    "haproxy": {
+        "label": "HAProxy",
+        "units": ("haproxy",),
+        "process_names": haproxy.PROCESS_NAMES,
+        "binaries": ("haproxy",),
+        "default_config": haproxy.DEFAULT_CONFIG,
+    },
+}
+
+SYSTEMD_DIR = "/run/systemd/system"
+DEFAULT_HAPROXY_PIDFILE = "/run/haproxy.pid"
+POLL_INTERVAL = 0.2
+#: Listen hosts meaning "every address": connect to the loopback address instead.
+WILDCARD_HOSTS = ("", "*", "0.0.0.0", "_default_")  # noqa: S104  # compared against, never bound to
+
+
+class ReloadError(TlsfleetError):
+    """The config test, the reload or the wait failed; ``result`` holds what was learned so far."""
+
+    def __init__(self, message: str, result: Dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class Target:
+    """The server instance to act on."""
+
+    server: str
+    binary: Optional[str] = None
+    ctl: Optional[str] = None
+    master_pid: Optional[int] = None
+    master_cmdline: List[str] = field(default_factory=list)
+    configs: List[str] = field(default_factory=list)
+    config_explicit: bool = False
+    prefix: Optional[str] = None
+    server_root: Optional[str] = None
+    pid_file: Optional[str] = None
+    master_worker: Optional[bool] = None
+
+    @property
+    def label(self) -> str:
+        return SERVERS[self.server]["label"]
+
+    @property
+    def running(self) -> bool:
+        return self.master_pid is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# finding the running master
+
+
+def _master_settings(server: str, cmdline: List[str]) -> Dict[str, Any]:
+    """Config files, prefix/root, pid file and mode a master was started with (its own command line)."""
+    settings: Dict[str, Any] = {"configs": [], "prefix": None, "server_root": None, "pid_file": None}
+    if server == "nginx":
+        options = nginx._master_options(common.ProcInfo(0, 0, "nginx", cmdline, None, None))  # pylint: disable=protected-access
+        settings["configs"] = [options["config"]] if options["config"] else []
+        settings["prefix"] = options["prefix"]
+    elif server == "apache":
+        configs = common.option_values(cmdline, "-f")
+        roots = common.option_values(cmdline, "-d")
+        settings["configs"] = configs[-1:]
+        settings["server_root"] = roots[-1] if roots else None
+    else:
+        settings["configs"] = common.option_values(cmdline, "-f")
+        pid_files = common.option_values(cmdline, "-p")
+        settings["pid_file"] = pid_files[-1] if pid_files else None
+        settings["master_worker"] = "-W" in cmdline or "-Ws" in cmdline
+    return settings
+
+
+def _same_path(one: str, other: str) -> bool:
+    return os.path.normpath(one) == os.path.normpath(other) or os.path.realpath(one) == os.path.realpath(other)
+
+
+def running_masters(server: str, proc_root: str = "/proc") -> List[common.ProcInfo]:
+    """The masters of ``server`` in this node's network namespace (live processes only)."""
+    processes = common.list_processes(proc_root, SERVERS[server]["process_names"])
+    processes = [proc for proc in processes if is_alive(proc_root, proc.pid)]
+    return common.masters(processes)
+
+
+def _matches(server: str, master: common.ProcInfo, config: Optional[str]) -> bool:
+    if not config:
+        return True
+    configs = _master_settings(server, master.cmdline)["configs"]
+    if not configs and SERVERS[server]["default_config"]:
+        configs = [SERVERS[server]["default_config"]]
+    return any(_same_path(value, config) for value in configs)
+
+
+def find_target(
+    server: str,
+    which: Which,
+    proc_root: str = "/proc",
+    config: Optional[str] = None,
+) -> Target:
+    """The instance of ``server`` to act on: the running master (chosen by ``config`` when several run).
+
+    A server that does not run yields a Target without ``master_pid``. Several masters and no
+    ``config`` to choose between them is an error: reloading the wrong one must not happen.
+    """
+    if server not in SERVERS:
+        raise InputError(f"unknown server type {server!r}; known: {', '.join(SERVERS)}.")
+    spec = SERVERS[server]
+    masters = [master for master in running_masters(server, proc_root) if _matches(server, master, config)]
+    if len(masters) > 1:
+        described = ", ".join(f"pid {master.pid} ({' '.join(master.cmdline)[:120]})" for master in masters)
+        raise InputError(
+            f"{len(masters)} {spec['label']} masters run on this node: {described}; "
+            "choose one with the config option (its main configuration file)."
+        )
+    master = masters[0] if masters else None
+    binary = next((path for path in (which(name) for name in spec["binaries"]) if path), None)
+    if master and master.exe and os.path.exists(master.exe):
+        binary = master.exe
+    target = Target(server=server, binary=binary)
+    if server == "apache":
+        target.ctl = next((path for path in (which(name) for name in apache.CTL_NAMES) if path), None)
+    if master:
+        settings = _master_settings(server, master.cmdline)
+        target.master_pid = master.pid
+        target.master_cmdline = list(master.cmdline)
+        target.configs = settings["configs"]
+        target.prefix = settings["prefix"]
+        target.server_root = settings["server_root"]
+        target.pid_file = settings["pid_file"]
+        target.master_worker = settings.get("master_worker")
+        if server == "haproxy" and not target.master_worker:
+            # ``master-worker`` in the global section instead of -W: the workers are the master's children.
+            target.master_worker = bool(workers_of(server, master.pid, proc_root))
+    if config:
+        target.configs = [config]
+        target.config_explicit = True
+    return target
+
+
+def is_alive(proc_root: str, pid: Optional[int]) -> bool:
+    """Whether ``pid`` exists and is not a zombie (a dead master its parent has not reaped yet)."""
+    if pid is None:
+        return False
+    try:
+        with open(os.path.join(proc_root, str(pid), "stat"), "rb") as handle:
+            data = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False
+    end = data.rfind(")")
+    state = data[end + 2 : end + 3] if end != -1 else ""
+    return state not in ("Z", "X", "x")
+
+
+def workers_of(server: str, master_pid: Optional[int], proc_root: str = "/proc") -> List[int]:
+    """Pids of the master's live child processes of the same server (workers, cache manager, ...)."""
+    if master_pid is None:
+        return []
+    processes = common.list_processes(proc_root, SERVERS[server]["process_names"])
+    return sorted(proc.pid for proc in processes if proc.ppid == master_pid and is_alive(proc_root, proc.pid))
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+
+def _binary(target: Target) -> str:
+    return target.binary or SERVERS[target.server]["binaries"][0]
+
+
+def _nginx_args(target: Target) -> List[str]:
+    args: List[str] = []
+    if target.configs and (target.config_explicit or _master_settings("nginx", target.master_cmdline)["configs"]):
+        args += ["-c", target.configs[0]]
+    if target.prefix:
+        args += ["-p", target.prefix]
+    return args
+
+
+def _apache_args(target: Target) -> List[str]:
+    args: List[str] = []
+    if target.server_root:
+        args += ["-d", target.server_root]
+    if target.configs:
+        args += ["-f", target.configs[0]]
+    return args
+
+
+def _haproxy_configs(target: Target) -> List[str]:
+    args: List[str] = []
+    for value in target.configs or [haproxy.DEFAULT_CONFIG]:
+        args += ["-f", value]
+    return args
+
+
+def config_test_command(target: Target) -> List[str]:
+    """The server's own read-only configuration test, for the same files the master uses."""
+    if target.server == "nginx":
+        return [_binary(target), "-t", *_nginx_args(target)]
+    if target.server == "apache":
+        return [target.ctl or _binary(target), *_apache_args(target), "-t"]
+    return [_binary(target), "-c", *_haproxy_configs(target)]
+
+
+def native_reload_command(target: Target) -> List[str]:
+    """The server's own graceful reload; for HAProxy a description of the signal sent to the master."""
+    if target.server == "nginx":
+        return [_binary(target), *_nginx_args(target), "-s", "reload"]
+    if target.server == "apache":
+        extra = _apache_args(target)
+        if target.ctl:
+            return [target.ctl, *extra, "-k", "graceful"] if extra else [target.ctl, "graceful"]
+        return [_binary(target), *extra, "-k", "graceful"]
+    return ["kill", "-USR2", str(target.master_pid)]
+
+
+def native_start_command(target: Target) -> List[str]:
+    """The server's own start command (each daemonizes)."""
+    if target.server == "nginx":
+        return [_binary(target), *_nginx_args(target)]
+    if target.server == "apache":
+        extra = _apache_args(target)
+        if target.ctl:
+            return [target.ctl, *extra, "-k", "start"] if extra else [target.ctl, "start"]
+        return [_binary(target), *extra, "-k", "start"]
+    pid_file = target.pid_file or DEFAULT_HAPROXY_PIDFILE
+    return [_binary(target), "-W", "-D", *_haproxy_configs(target), "-p", pid_file]
+
+
+def default_unit(server: str, which: Which) -> str:
+    """The usual unit name: Debian's apache2 or Red Hat's httpd, chosen by the binaries present."""
+    if server == "apache":
+        return "apache2" if which("apache2ctl") or which("apache2") else "httpd"
+    return SERVERS[server]["units"][0]
+
+
+def choose_method(
+    method: str,
+    server: str,
+    unit: Optional[str],
+    run: Runner,
+    which: Which,
+    timeout: float,
+    systemd_dir: str = SYSTEMD_DIR,
+) -> Tuple[str, Optional[str]]:
+    """``(method, unit)``: ``auto`` is systemd when systemd runs and the unit is active, else native."""
+    if method == "native":
+        return "native", None
+    systemctl = which("systemctl")
+    if method == "systemd":
+        if not systemctl:
+            raise InputError("method=systemd was asked for, but systemctl is not installed on this node.")
+        return "systemd", unit or default_unit(server, which)
+    if not systemctl or not os.path.isdir(systemd_dir):
+        return "native", None
+    candidates = [unit] if unit else list(SERVERS[server]["units"])
+    for name in candidates:
+        result = common.run_command(run, [systemctl, "is-active", "--quiet", name], timeout)
+        if result.ok:
+            return "systemd", name
+    return "native", None
+
+
+# ---------------------------------------------------------------------------------------------
+# waiting
+
+
+def parse_wait_for(values: Sequence[Any]) -> List[Tuple[str, int]]:
+    """``(host, port)`` pairs from ports (``443``) and ``host:port`` / ``[v6]:port`` strings."""
+    pairs: List[Tuple[str, int]] = []
+    for value in values:
+        text = str(value).strip()
+        host = "127.0.0.1"
+        port_text = text
+        if text.startswith("["):
+            end = text.find("]:")
+            if end == -1:
+                raise InputError(f"wait_for entry {text!r} is not a port, host:port or [address]:port.")
+            host, port_text = text[1:end], text[end + 2 :]
+        elif ":" in text:
+            host, port_text = text.rsplit(":", 1)
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+            raise InputError(f"wait_for entry {text!r} is not a port, host:port or [address]:port.")
+        pair = (host, int(port_text))
+        if pair not in pairs:
+            pairs.append(pair)
+    return pairs
+
+
+def listen_to_wait_for(address: str) -> Optional[Tuple[str, int]]:
+    """Where to connect to test a listen address (``*:443`` -> ``127.0.0.1:443``); None when not TCP."""
+    text = address.strip()
+    for prefix in ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if text.startswith("["):
+        end = text.find("]:")
+        if end == -1:
+            return None
+        host, port = text[1:end], text[end + 2 :]
+        host = "::1" if host in ("::", "") else host
+    elif ":" in text:
+        host, port = text.rsplit(":", 1)
+        if host in WILDCARD_HOSTS:
+            host = "127.0.0.1"
+    elif text.isdigit():
+        host, port = "127.0.0.1", text
+    else:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
+def tls_ports_from_discovery(info: Optional[common.ServerInfo]) -> List[Tuple[str, int]]:
+    """The TLS listen addresses of a discovered server, as connect targets, without duplicates."""
+    pairs: List[Tuple[str, int]] = []
+    if info is None:
+        return pairs
+    for site in info.sites:
+        for listen in site.listen:
+            if not listen.get("ssl"):
+                continue
+            pair = listen_to_wait_for(str(listen.get("address", "")))
+            if pair and pair not in pairs:
+                pairs.append(pair)
+    return pairs
+
+
+def tcp_accepts(host: str, port: int, timeout: float) -> bool:
+    """Whether a TCP connection to ``host:port`` is accepted within ``timeout`` seconds."""
+    try:
+        with socket.create_connection((host, port), timeout=max(timeout, 0.05)):
+            return True
+    except OSError:
+        return False
+
+
+def format_pair(pair: Tuple[str, int]) -> str:
+    host, port = pair
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole operation
+
+
+@dataclass
+class Environment:
+    """What the operation touches on the node; tests replace any of it."""
+
+    run: Runner
+    which: Which
+    proc_root: str = "/proc"
+    systemd_dir: str = SYSTEMD_DIR
+    send_signal: Callable[[int, int], None] = os.kill
+    connect: Callable[[str, int, float], bool] = tcp_accepts
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    discover: Optional[Callable[[Target], Optional[common.ServerInfo]]] = None
+
+
+def _discover_for(target: Target, env: Environment, timeout: float) -> Optional[common.ServerInfo]:
+    """The discovery record of the target's master (for its TLS ports), or None."""
+    if env.discover is not None:
+        return env.discover(target)
+    try:
+        found = servers.discover(env.run, env.which, proc_root=env.proc_root, types=[target.server], timeout=timeout)
+    except Exception:  # pylint: disable=broad-exception-caught  # the ports are a convenience, never fatal
+        return None
+    for info in found:
+        if target.master_pid is not None and info.master_pid == target.master_pid:
+            return info
+    return found[0] if len(found) == 1 else None
+
+
+def _run_checked(env: Environment, argv: List[str], timeout: float) -> common.CommandResult:
+    return common.run_command(env.run, argv, timeout)
+
+
+def operate(params: Dict[str, Any], env: Environment, check_mode: bool = False) -> Dict[str, Any]:
+    """Test, then (unless ``state`` is ``tested``) reload and wait; the module's whole job.
+
+    Raises :class:`ReloadError` (with the partial result) when the test, the reload or the wait fails,
+    and :class:`InputError` for unusable options. A failed config test changes nothing.
+    """
+    server = params["server"]
+    timeout = float(params["timeout"])
+    if timeout <= 0:
+        raise InputError(f"timeout must be a positive number of seconds, not {params['timeout']}.")
+    wait_pairs = parse_wait_for(params.get("wait_for") or [])
+    target = find_target(server, env.which, env.proc_root, params.get("config"))
+    label = target.label
+
+    result: Dict[str, Any] = {
+        "changed": False,
+        "server": server,
+        "binary": target.binary,
+        "config": target.configs[0] if target.configs else None,
+        "running": target.running,
+        "method": None,
+        "unit": None,
+        "command": None,
+        "config_test": {"ok": None, "command": None, "output": ""},
+        "pid_before": target.master_pid,
+        "pid_after": target.master_pid,
+        "workers_before": workers_of(server, target.master_pid, env.proc_root),
+        "workers_after": [],
+        "workers_replaced": None,
+        "started": False,
+        "wait_for": [],
+        "listening": [],
+        "elapsed": 0.0,
+    }
+    result["workers_after"] = list(result["workers_before"])
+
+    # 1. The configuration test: read-only, also in check mode; a failure stops everything.
+    test_argv = list(params.get("config_test_command") or config_test_command(target))
+    test = _run_checked(env, test_argv, timeout)
+    result["config_test"] = {"ok": test.ok, "command": " ".join(test_argv), "output": common.trim(test.output)}
+    if not test.ok:
+        reason = test.error or f"exit code {test.rc}"
+        raise ReloadError(
+            f"The {label} configuration test failed ({reason}); nothing was reloaded. "
+            f"`{' '.join(test_argv)}` said: {common.trim(test.output, 1000) or '(no output)'}",
+            result,
+        )
+    if params["state"] == "tested":
+        return result
+
+    # 2. The reload (or start).
+    start = bool(params.get("start_if_stopped"))
+    if not target.running and not start:
+        raise ReloadError(
+            f"{label} is not running; start it first (or set start_if_stopped=true). Its configuration test passed.",
+            result,
+        )
+    method, unit = choose_method(
+        params.get("method") or "auto", server, params.get("unit"), env.run, env.which, timeout, env.systemd_dir
+    )
+    if params.get("reload_command") and target.running:
+        method = "command"
+    result["method"] = method
+    result["unit"] = unit
+    if not wait_pairs:
+        wait_pairs = tls_ports_from_discovery(_discover_for(target, env, timeout))
+    result["wait_for"] = [format_pair(pair) for pair in wait_pairs]
+
+    systemctl = env.which("systemctl") or "systemctl"
+    signal_pid: Optional[int] = None
+    if not target.running:
+        argv = [systemctl, "start", str(unit)] if method == "systemd" else native_start_command(target)
+    elif method == "command":
+        argv = list(params["reload_command"])
+    elif method == "systemd":
+        argv = [systemctl, "reload", str(unit)]
+    else:
+        argv = native_reload_command(target)
+        if server == "haproxy":
+            if not target.master_worker:
+                raise ReloadError(
+                    f"HAProxy pid {target.master_pid} does not run in master-worker mode (-W or -Ws), so it cannot be "
+                    "reloaded gracefully by a signal; run it in master-worker mode, use method=systemd, or give "
+                    "reload_command.",
+                    result,
+                )
+            signal_pid = target.master_pid
+    result["command"] = " ".join(argv)
+    result["changed"] = True
+    result["started"] = not target.running
+    if check_mode:
+        return result
+
+    began = env.clock()
+    if signal_pid is not None:
+        try:
+            env.send_signal(signal_pid, signal.SIGUSR2)
+        except OSError as exc:
+            raise ReloadError(
+                f"Sending SIGUSR2 to the HAProxy master pid {signal_pid} failed: {exc.strerror or exc}.", result
+            ) from None
+    else:
+        outcome = _run_checked(env, argv, timeout)
+        if not outcome.ok:
+            what = "start" if not target.running else "reload"
+            raise ReloadError(
+                f"The {label} {what} failed: {outcome.describe()}. "
+                f"Output: {common.trim(outcome.output, 1000) or '(none)'}",
+                result,
+            )
+
+    # 3. Wait: the master alive (or a new one found), new workers, and every port accepting.
+    deadline = began + timeout
+    before = set(result["workers_before"])
+    old_pid = target.master_pid
+    pending = list(wait_pairs)
+    listening: List[Tuple[str, int]] = []
+    master_pid: Optional[int] = old_pid
+    workers: List[int] = []
+    replaced = False
+    while True:
+        if not is_alive(env.proc_root, master_pid):
+            master_pid = None
+            try:
+                again = find_target(server, env.which, env.proc_root, params.get("config"))
+                master_pid = again.master_pid
+            except InputError:
+                master_pid = None
+        workers = workers_of(server, master_pid, env.proc_root)
+        replaced = bool(workers) and (master_pid != old_pid or any(pid not in before for pid in workers))
+        still: List[Tuple[str, int]] = []
+        for pair in pending:
+            if env.connect(pair[0], pair[1], min(1.0, max(deadline - env.clock(), 0.05))):
+                listening.append(pair)
+            else:
+                still.append(pair)
+        pending = still
+        if master_pid is not None and (replaced or not target.running) and not pending:
+            break
+        if env.clock() >= deadline:
+            break
+        env.sleep(POLL_INTERVAL)
+
+    result["pid_after"] = master_pid
+    result["workers_after"] = workers
+    result["workers_replaced"] = replaced
+    result["listening"] = [format_pair(pair) for pair in wait_pairs if pair in listening]
+    result["elapsed"] = round(env.clock() - began, 3)
+    if master_pid is None:
+        raise ReloadError(
+            f"{label} is not running after the {'start' if not target.running else 'reload'} "
+            f"(master pid {old_pid} is gone); check its error log.",
+            result,
+        )
+    if target.running and not replaced:
+        raise ReloadError(
+            f"The {label} reload did not take effect within {timeout:g} s: master pid {master_pid} still runs only its "
+            f"old workers ({', '.join(str(pid) for pid in sorted(before)) or 'none'}), which means it rejected the new "
+            "configuration at load time (a bind or certificate error the config test cannot see); check its error log.",
+            result,
+        )
+    if pending:
+        raise ReloadError(
+            f"{label} was {'started' if not target.running else 'reloaded'} but "
+            f"{', '.join(format_pair(pair) for pair in pending)} did not accept connections within {timeout:g} s.",
+            result,
+        )
+    return result

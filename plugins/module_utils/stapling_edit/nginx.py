@@ -1,0 +1,385 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Set stapling directives in one nginx ``server { }`` block of one file.
+
+The tokenizer follows ``ngx_conf_read_token`` as ``servers/nginx.py`` does (quotes, backslash
+escapes, ``#`` comments at token starts, ``${var}``), but also records where each statement starts
+and ends in the text, so a directive can be replaced without touching anything around it. The
+block is named by the line of its ``server`` word: the line ``node_audit`` reports (``nginx -T``
+prints every file verbatim, so its line numbers are the file's).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import (
+    EditError,
+    EditResult,
+    describe_change,
+    newline_of,
+)
+
+# The order in which missing directives are inserted.
+DIRECTIVE_ORDER = (
+    "ssl_stapling",
+    "ssl_stapling_verify",
+    "ssl_trusted_certificate",
+    "ssl_stapling_file",
+    "resolver",
+    "resolver_timeout",
+)
+_FLAGS = ("ssl_stapling", "ssl_stapling_verify")
+_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
+_PLAIN_RE = re.compile(r"^[A-Za-z0-9_./:@=+,%~\[\]$*-]+$")
+
+
+@dataclass
+class Statement:
+    """One directive: its words, where it is in the text, and its children when it opens a block."""
+
+    name: str
+    args: List[str]
+    start: int  # offset of the first word
+    end: int  # offset just after its ";" or "{"
+    line: int
+    end_line: int
+    has_comment: bool = False  # a "#" comment between its words
+    block: Optional[List[Statement]] = None
+    close: int = -1  # offset of the "}" closing its block
+    close_line: int = 0
+
+
+def tokenize(text: str, path: str = "the file") -> List[Statement]:
+    """The statement tree of ``text``; raises EditError on a syntax error nginx would reject too."""
+    root: List[Statement] = []
+    stack: List[List[Statement]] = [root]
+    owners: List[Statement] = []
+    words: List[str] = []
+    start = 0
+    start_line = 0
+    comment = False
+    index = 0
+    line = 1
+    length = len(text)
+
+    def fail(message: str, at: int) -> EditError:
+        return EditError(f"{path}:{at}: {message}; fix the file (nginx -t) before setting stapling.")
+
+    def emit(end: int, block: bool) -> Statement:
+        nonlocal words, comment
+        statement = Statement(words[0], words[1:], start, end, start_line, line, comment, [] if block else None)
+        stack[-1].append(statement)
+        words = []
+        comment = False
+        return statement
+
+    while index < length:
+        char = text[index]
+        if char == "\n":
+            line += 1
+            index += 1
+            continue
+        if char in " \t\r":
+            index += 1
+            continue
+        if char == "#":
+            if words:
+                comment = True
+            end = text.find("\n", index)
+            index = length if end == -1 else end
+            continue
+        if char == ";":
+            if not words:
+                raise fail('unexpected ";"', line)
+            emit(index + 1, False)
+            index += 1
+            continue
+        if char == "{":
+            if not words:
+                raise fail('unexpected "{"', line)
+            statement = emit(index + 1, True)
+            index += 1
+            if statement.name.endswith("_lua_block"):
+                raise fail(f'"{statement.name}" blocks are not supported by this editor', statement.line)
+            stack.append(statement.block if statement.block is not None else [])
+            owners.append(statement)
+            continue
+        if char == "}":
+            if words:
+                raise fail('unexpected "}" (the directive before it lacks its ";")', line)
+            if not owners:
+                raise fail('unexpected "}"', line)
+            owner = owners.pop()
+            stack.pop()
+            owner.close = index
+            owner.close_line = line
+            index += 1
+            continue
+        if not words:
+            start = index
+            start_line = line
+        token: List[str] = []
+        if char in ('"', "'"):
+            quote = char
+            index += 1
+            closed = False
+            while index < length:
+                char = text[index]
+                if char == "\\" and index + 1 < length:
+                    following = text[index + 1]
+                    token.append(_ESCAPES.get(following, "\\" + following))
+                    if following == "\n":
+                        line += 1
+                    index += 2
+                    continue
+                if char == quote:
+                    closed = True
+                    index += 1
+                    break
+                if char == "\n":
+                    line += 1
+                token.append(char)
+                index += 1
+            if not closed:
+                raise fail("unterminated quoted string", start_line)
+            words.append("".join(token))
+            continue
+        previous = ""
+        while index < length:
+            char = text[index]
+            if char == "\\" and index + 1 < length:
+                following = text[index + 1]
+                token.append(_ESCAPES.get(following, "\\" + following))
+                index += 2
+                previous = following
+                continue
+            if char in " \t\r\n;":
+                break
+            if char == "{" and previous != "$":
+                break
+            token.append(char)
+            previous = char
+            index += 1
+        words.append("".join(token))
+    if words:
+        raise fail('unexpected end of file, expecting ";" or "}"', line)
+    if owners:
+        raise fail(f'unexpected end of file, expecting "}}" to close "{owners[-1].name}"', owners[-1].line)
+    return root
+
+
+def quote(value: str) -> str:
+    """``value`` as one nginx word: bare when safe, else double-quoted with escapes."""
+    if "\n" in value or "\r" in value:
+        raise EditError(f"the value {value!r} contains a line break; it cannot be written to an nginx file.")
+    if value and _PLAIN_RE.match(value) and "${" not in value:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _all_statements(statements: List[Statement]):
+    for statement in statements:
+        yield statement
+        if statement.block is not None:
+            yield from _all_statements(statement.block)
+
+
+def find_server(tree: List[Statement], line: int, path: str) -> Statement:
+    """The ``server { }`` block whose ``server`` word is on ``line``; never another one."""
+    found = [s for s in _all_statements(tree) if s.name == "server" and s.block is not None and s.line == line]
+    if found:
+        return found[0]
+    starts = sorted(s.line for s in _all_statements(tree) if s.name == "server" and s.block is not None)
+    where = ", ".join(str(number) for number in starts) if starts else "none"
+    raise EditError(
+        f"{path}: no nginx server block starts at line {line} (server blocks start at lines: {where}); the file "
+        "changed since it was audited. Run the audit again; no other block is edited instead."
+    )
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _line_after(text: str, offset: int) -> int:
+    """Offset of the start of the line after the one holding ``offset`` (or the end of the text)."""
+    end = text.find("\n", offset)
+    return len(text) if end == -1 else end + 1
+
+
+def _indent_at(text: str, offset: int) -> str:
+    begin = _line_start(text, offset)
+    match = re.match(r"[ \t]*", text[begin:offset])
+    return match.group(0) if match else ""
+
+
+def _only_statement_on_line(text: str, statement: Statement) -> bool:
+    return text[_line_start(text, statement.start) : statement.start].strip() == ""
+
+
+def _same(name: str, have: List[str], want: List[str]) -> bool:
+    if name in _FLAGS:
+        return [arg.lower() for arg in have] == [arg.lower() for arg in want]
+    return have == want
+
+
+def _render(name: str, args: Sequence[str]) -> str:
+    return " ".join([name, *(quote(arg) for arg in args)]) + ";"
+
+
+def resolver_args(addresses: Sequence[str], existing: Optional[List[str]], valid: str = "300s") -> List[str]:
+    """Arguments of the ``resolver`` directive: the given addresses, then options.
+
+    Options (``key=value``) given in ``addresses`` win; options of the existing directive (such as
+    ``ipv6=off``, which many hosts without IPv6 egress need) are kept; ``valid=300s`` is added when
+    neither sets ``valid``.
+    """
+    wanted = [item for item in addresses if "=" not in item or item.startswith("[")]
+    options = [item for item in addresses if "=" in item and not item.startswith("[")]
+    for item in wanted:
+        if not item or any(char in item for char in " \t\r\n;{}\"'#\\"):
+            raise EditError(f"the resolver address {item!r} is not a valid address.")
+    if not wanted:
+        raise EditError("resolver needs at least one address (options such as ipv6=off alone are not enough).")
+    given = {item.split("=", 1)[0]: item for item in options}
+    merged: List[str] = []
+    for item in existing or []:
+        if "=" in item and not item.startswith("["):
+            key = item.split("=", 1)[0]
+            merged.append(given.pop(key, item))
+    merged.extend(item for item in options if item.split("=", 1)[0] in given)
+    if not any(item.startswith("valid=") for item in merged):
+        merged.insert(0, f"valid={valid}")
+    options = merged
+    return wanted + options
+
+
+def edit_server(text: str, line: int, settings: Sequence[Tuple[str, List[str]]], path: str = "the file") -> EditResult:
+    """Set ``settings`` (``[(directive, args)]``, see settings_for) in the server block starting at ``line``.
+
+    The args given for ``resolver`` are addresses and options; the options are merged with those of
+    the existing directive by resolver_args.
+    """
+    tree = tokenize(text, path)
+    server = find_server(tree, line, path)
+    children = server.block or []
+    newline = newline_of(text)
+    edits: List[Tuple[int, int, str]] = []
+    inserts: List[str] = []
+    changes: List[str] = []
+    for name, args in settings:
+        own = [child for child in children if child.name == name and child.block is None]
+        if len(own) > 1:
+            lines = ", ".join(str(child.line) for child in own)
+            raise EditError(
+                f"{path}: {name} is set {len(own)} times in the server block at line {line} (lines {lines}); "
+                "nginx rejects duplicates, so fix the file by hand."
+            )
+        current = own[0] if own else None
+        want = list(args)
+        if name == "resolver":
+            want = resolver_args(want, current.args if current else None)
+        if current is not None and _same(name, current.args, want):
+            continue
+        new_text = _render(name, want)
+        if current is None:
+            inserts.append(new_text)
+            changes.append(describe_change(name, None, " ".join(want)))
+            continue
+        if current.has_comment:
+            raise EditError(
+                f"{path}:{current.line}: {name} spans several lines with a comment inside; rewrite it on one line "
+                "so that it can be replaced without losing the comment."
+            )
+        edits.append((current.start, current.end, new_text))
+        changes.append(describe_change(name, " ".join(current.args), " ".join(want)))
+
+    if inserts:
+        edits.append(_insertion(text, server, children, inserts, newline, path))
+    new = text
+    for begin, end, replacement in sorted(edits, key=lambda item: item[0], reverse=True):
+        new = new[:begin] + replacement + new[end:]
+    includes = [(child.args[0] if child.args else "", child.line) for child in children if child.name == "include"]
+    return EditResult(new, changes, includes)
+
+
+def _insertion(
+    text: str, server: Statement, children: List[Statement], lines: List[str], newline: str, path: str
+) -> Tuple[int, int, str]:
+    """Where and how the missing directives go: one per line, after ssl_certificate_key or after ``{``."""
+    anchors = [child for child in children if child.name == "ssl_certificate_key"]
+    anchor = anchors[-1] if anchors else None
+    if anchor is not None and anchor.end_line < server.close_line:
+        at = _line_after(text, anchor.end - 1)
+        if _only_statement_on_line(text, anchor):
+            indent = _indent_at(text, anchor.start)
+        else:
+            indent = _child_indent(text, server, children)
+    elif server.close_line > server.line and _nothing_after_brace(text, server):
+        at = _line_after(text, server.end - 1)
+        indent = _child_indent(text, server, children)
+    else:
+        raise EditError(
+            f"{path}:{server.line}: the server block is written on one line or has directives on its opening or "
+            "certificate key line; put its directives on lines of their own so that new ones can be inserted."
+        )
+    moved = True
+    while moved:  # never inside a statement that continues past the anchor's line
+        moved = False
+        for child in children:
+            child_end = child.close + 1 if child.block is not None else child.end
+            if child.start < at < child_end:
+                at = _line_after(text, child_end - 1)
+                moved = True
+    if at > server.close:
+        raise EditError(f"{path}:{server.line}: cannot find a safe place inside the server block for new directives.")
+    prefix = "" if at == 0 or text[at - 1] == "\n" else newline
+    block = "".join(f"{indent}{item}{newline}" for item in lines)
+    return at, at, prefix + block
+
+
+def _nothing_after_brace(text: str, server: Statement) -> bool:
+    rest = text[server.end : _line_after(text, server.end - 1)].strip()
+    return rest == "" or rest.startswith("#")
+
+
+def _child_indent(text: str, server: Statement, children: List[Statement]) -> str:
+    for child in children:
+        if _only_statement_on_line(text, child) and child.line > server.line:
+            return _indent_at(text, child.start)
+    base = _indent_at(text, server.start)
+    return base + ("\t" if base.startswith("\t") else "    ")
+
+
+def settings_for(
+    stapling: str,
+    verify: Optional[bool] = None,
+    trusted_certificate: Optional[str] = None,
+    staple_file: Optional[str] = None,
+    resolver: Optional[Sequence[str]] = None,
+    resolver_timeout: str = "5s",
+) -> List[Tuple[str, List[str]]]:
+    """The ``(directive, args)`` list for the options of the site_stapling module, in insertion order."""
+    settings: List[Tuple[str, List[str]]] = [("ssl_stapling", [stapling])]
+    if verify is not None:
+        settings.append(("ssl_stapling_verify", ["on" if verify else "off"]))
+    if trusted_certificate:
+        settings.append(("ssl_trusted_certificate", [trusted_certificate]))
+    if staple_file:
+        settings.append(("ssl_stapling_file", [staple_file]))
+    if resolver:
+        settings.append(("resolver", list(resolver)))
+        if not re.match(r"^\d+(ms|s|m|h|d|w|M|y)?$", resolver_timeout or ""):
+            raise EditError(f"resolver_timeout {resolver_timeout!r} is not an nginx time such as 5s or 500ms.")
+        settings.append(("resolver_timeout", [resolver_timeout]))
+    return settings
+
+
+def directives_in(text: str, names: Sequence[str], path: str) -> List[Tuple[str, int]]:
+    """``[(directive, line)]`` of the top-level statements of an included file that set one of ``names``."""
+    tree = tokenize(text, path)
+    return [(statement.name, statement.line) for statement in tree if statement.name in names]

@@ -1,0 +1,467 @@
+#!/usr/bin/python
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: site_stapling
+short_description: Set the OCSP stapling directives of one nginx server block or Apache virtual host
+version_added: 0.1.0
+description:
+  - Edits, in place, the one nginx C(server) block or Apache C(<VirtualHost>) that starts at line O(line) of the
+    configuration file O(path), the way M(tlsfleet.stapling.node_audit) and M(tlsfleet.stapling.tls_server_info)
+    name a site (their C(source) is C(path:line)).
+  - An existing directive of the block is replaced on its own line, keeping its indentation. A missing one is added
+    after the block's C(ssl_certificate_key) (nginx) or C(SSLCertificateKeyFile) (Apache) line, or at the start of
+    the block when it has none. Directives in nested blocks (nginx C(location), Apache C(<Directory>)) and comments are
+    never touched. Directives in Apache C(<IfModule>)-style conditional sections inside the virtual host count as
+    the virtual host's own.
+  - The module refuses, and changes nothing, when no block starts at O(line) (the file changed since the audit), when
+    a directive is set twice in the block, or when it cannot be replaced without losing something (a comment inside a
+    directive written over several lines, a block written on one line).
+  - Never reloads the server and never runs it. Check the result with C(nginx -t) or C(apachectl configtest) and
+    reload, as the C(tlsfleet.stapling.stapling_config) role does.
+author:
+  - tlsfleet.stapling contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - tlsfleet.stapling.attributes
+  - ansible.builtin.files
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the whole text of each changed file before and after. Web server configuration files hold file
+        names, not key material.
+options:
+  server:
+    description:
+      - The web server that reads O(path).
+    type: str
+    choices: [nginx, apache]
+    required: true
+  path:
+    description:
+      - The configuration file that holds the block, as the audit reports it.
+      - When it is a symbolic link (Debian's C(sites-enabled/) entries point to C(sites-available/)), the file it points
+        to is edited and the link stays.
+    type: path
+    required: true
+  line:
+    description:
+      - The line of O(path) where the block starts, as the audit reports it in C(source) (C(path:line)).
+      - For nginx, the line of the C(server) word of C(server {). Line numbers of C(nginx -T) output are those of
+        the file, so the audit's number can be used unchanged.
+      - For Apache, the first line of the C(<VirtualHost ...>) opening.
+      - When no such block starts at this line, the module fails and changes nothing; it never edits another block.
+    type: int
+    required: true
+  stapling:
+    description:
+      - V(on) sets C(ssl_stapling on) (nginx) or C(SSLUseStapling on) (Apache) in the block.
+      - V(off) sets C(ssl_stapling off) or C(SSLUseStapling off) and leaves the other stapling directives in place,
+        so that turning it back on restores the previous setup.
+    type: str
+    choices: ['on', 'off']
+    required: true
+  verify:
+    description:
+      - nginx only. Sets C(ssl_stapling_verify on) or C(off) in the block.
+      - V(null) leaves the directive as it is (or absent; nginx then does not verify).
+      - C(ssl_stapling_verify on) needs the issuer, the intermediates and the root in O(trusted_certificate).
+    type: bool
+  trusted_certificate:
+    description:
+      - nginx only. Sets C(ssl_trusted_certificate) to this file, for example the trusted file written by
+        M(tlsfleet.stapling.certificate_bundle). Not set when omitted.
+    type: path
+  staple_file:
+    description:
+      - nginx only. Sets C(ssl_stapling_file), a DER OCSP response nginx staples instead of fetching one.
+      - nginx never refreshes nor re-checks this file; keep it fresh with M(tlsfleet.stapling.ocsp_staple) and reload.
+    type: path
+  resolver:
+    description:
+      - nginx only. Sets C(resolver) in the block to these DNS server addresses, and C(resolver_timeout) to
+        O(resolver_timeout).
+      - Items of the form C(key=value) are resolver options, for example V(ipv6=off) for hosts without IPv6 egress.
+        Options of an existing C(resolver) directive that the list does not give (such as C(ipv6=off)) are kept, and
+        C(valid=300s) is added when no C(valid) option is set.
+      - V(null) or an empty list leaves C(resolver) and C(resolver_timeout) as they are.
+    type: list
+    elements: str
+  resolver_timeout:
+    description:
+      - nginx only. The C(resolver_timeout) set together with O(resolver) (nginx time syntax, such as V(5s)).
+      - Not used when O(resolver) is empty.
+    type: str
+    default: 5s
+  responder_timeout:
+    description:
+      - Apache only. Sets C(SSLStaplingResponderTimeout) (seconds per socket operation; Apache's default is 10) in
+        the virtual host. mod_ssl allows it in a virtual host.
+    type: int
+  return_responder_errors:
+    description:
+      - Apache only. Sets C(SSLStaplingReturnResponderErrors) in the virtual host. V(false) staples only good responses
+        instead of passing responder errors (such as C(tryLater)) on to clients.
+    type: bool
+  cache:
+    description:
+      - Apache only. The C(SSLStaplingCache) value, for example V(shmcb:${APACHE_RUN_DIR}/ssl_stapling(131072)).
+        C(SSLUseStapling on) without a cache stops Apache from starting (AH01958).
+      - C(SSLStaplingCache) is allowed only once, in the server config context, so it is not put in the virtual host.
+        The module writes it to the file O(cache_file), which then holds a comment header (C(managed by
+        tlsfleet.stapling)) and exactly one C(SSLStaplingCache) line inside C(<IfModule ssl_module>). That file is
+        owned by the module and is rewritten whole when it differs.
+      - Give O(cache) only when the server has no C(SSLStaplingCache) yet, as the C(tlsfleet.stapling.stapling_config)
+        role does (it passes O(cache) only when M(tlsfleet.stapling.node_audit) found none). The module looks for
+        other C(SSLStaplingCache) lines in the C(.conf) files next to and one directory below the parent of
+        O(cache_file) (for example C(/etc/apache2/*.conf) and C(/etc/apache2/*/*.conf)) and warns about each one; it
+        does not remove them.
+      - The C(shmcb) type needs mod_socache_shmcb, which Debian enables together with mod_ssl.
+    type: str
+  cache_file:
+    description:
+      - Apache only, required with O(cache). The file that holds the server-wide C(SSLStaplingCache), in a directory
+        Apache includes, for example V(/etc/apache2/conf-enabled/tlsfleet-stapling-cache.conf) on Debian or
+        V(/etc/httpd/conf.d/tlsfleet-stapling-cache.conf) on Red Hat.
+      - A symbolic link is followed; the file it points to is written.
+    type: path
+  backup:
+    description:
+      - Keep a timestamped copy of each file before it is changed. RV(backup_file) says where.
+    type: bool
+    default: true
+notes:
+  - The file attributes (O(mode), O(owner)...) apply to O(path). Without them the owner and mode of the edited file
+    are kept.
+  - Files are replaced atomically; a file that does not change is not written.
+  - nginx C(include) directives inside the server block are read; when an included file sets one of the directives
+    set here, a warning names it, since its value may conflict with the one written in the block (nginx then fails
+    with a duplicate directive, which C(nginx -t) shows). The same is done for Apache C(Include) inside the virtual
+    host.
+  - Only a C(<VirtualHost>) can be edited for Apache, not stapling of the main server outside any virtual host.
+seealso:
+  - module: tlsfleet.stapling.node_audit
+  - module: tlsfleet.stapling.certificate_bundle
+  - name: nginx ssl_stapling
+    description: The nginx OCSP stapling directives.
+    link: https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_stapling
+  - name: Apache SSLUseStapling
+    description: The mod_ssl OCSP stapling directives.
+    link: https://httpd.apache.org/docs/2.4/mod/mod_ssl.html#sslusestapling
+"""
+
+EXAMPLES = r"""
+---
+- name: Turn stapling on for the nginx site the audit found at sites-enabled/shop.conf line 3
+  tlsfleet.stapling.site_stapling:
+    server: nginx
+    path: /etc/nginx/sites-enabled/shop.conf
+    line: 3
+    stapling: "on"
+    verify: true
+    trusted_certificate: /etc/ssl/tlsfleet/shop.trusted.pem
+    resolver: [127.0.0.53, ipv6=off]
+  register: edit
+
+- name: Show what changed
+  ansible.builtin.debug:
+    var: edit.changes
+
+- name: Turn stapling on for an Apache virtual host and add the server-wide cache
+  tlsfleet.stapling.site_stapling:
+    server: apache
+    path: /etc/apache2/sites-enabled/default-ssl.conf
+    line: 2
+    stapling: "on"
+    responder_timeout: 5
+    return_responder_errors: false
+    cache: shmcb:${APACHE_RUN_DIR}/ssl_stapling(131072)
+    cache_file: /etc/apache2/conf-enabled/tlsfleet-stapling-cache.conf
+
+- name: Turn stapling off for one site, leaving its other stapling settings
+  tlsfleet.stapling.site_stapling:
+    server: nginx
+    path: /etc/nginx/sites-enabled/legacy.conf
+    line: 1
+    stapling: "off"
+"""
+
+RETURN = r"""
+path:
+  description: The file that was edited (or would be, in check mode), after following symbolic links.
+  returned: success
+  type: str
+  sample: /etc/nginx/sites-available/shop.conf
+changes:
+  description:
+    - One line per directive changed or added, C(directive old -> new); C((not set)) stands for a directive that was
+      absent. Empty when everything was already as wanted.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - ssl_stapling off -> on
+    - ssl_stapling_verify (not set) -> on
+    - resolver (not set) -> 127.0.0.53 valid=300s ipv6=off
+backup_file:
+  description: The backup copy of RV(path), when one was made.
+  returned: changed and O(backup=true)
+  type: str
+  sample: /etc/nginx/sites-available/shop.conf.12345.2026-11-23@19:31:00~
+cache_file:
+  description: The cache file written (or checked), after following symbolic links; V(null) without O(cache).
+  returned: success
+  type: str
+  sample: /etc/apache2/conf-enabled/tlsfleet-stapling-cache.conf
+cache_backup_file:
+  description: The backup copy of the previous cache file, when it existed, changed and O(backup=true).
+  returned: when the cache file changed
+  type: str
+"""
+
+import glob
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import apache as apache_edit
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import nginx as nginx_edit
+
+NGINX_ONLY = ("verify", "trusted_certificate", "staple_file", "resolver")
+APACHE_ONLY = ("responder_timeout", "return_responder_errors", "cache", "cache_file")
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_SCANNED_FILES = 500
+
+
+def _read(path, what):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} {path} is a directory, not a file.") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path} cannot be read: {exc.strerror or exc}.") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{what} {path} is larger than {MAX_FILE_BYTES} bytes; it is not a configuration file.")
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _write(module, path, text):
+    directory = os.path.dirname(path)
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=".tlsfleet-site-stapling-", dir=directory)
+    except OSError as exc:
+        raise InputError(f"cannot create a temporary file in {directory}: {exc.strerror or exc}.") from None
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(text.encode("utf-8", "surrogateescape"))
+    except OSError as exc:
+        os.unlink(tmp)
+        raise InputError(f"cannot write a temporary file in {directory}: {exc.strerror or exc}.") from None
+    module.atomic_move(tmp, path, unsafe_writes=module.params["unsafe_writes"])
+
+
+def _printable(text):
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _config_root(real, names, fallback):
+    """The directory of the main configuration file, found above ``real`` (for relative include paths)."""
+    directory = os.path.dirname(real)
+    for _level in range(4):
+        if any(os.path.exists(os.path.join(directory, name)) for name in names):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return fallback
+
+
+def _include_warnings(server, real, includes, names):
+    """Warnings for included files (inside the block) that set one of the directives this module sets."""
+    if not includes:
+        return []
+    if server == "nginx":
+        root = _config_root(real, ("nginx.conf",), "/etc/nginx")
+    else:
+        root = _config_root(real, ("apache2.conf", "httpd.conf"), "/etc/apache2")
+        if os.path.basename(root) == "conf" and os.path.exists(os.path.join(root, "httpd.conf")):
+            root = os.path.dirname(root)  # Red Hat: ServerRoot /etc/httpd, main file conf/httpd.conf
+    warnings = []
+    for argument, line in includes:
+        if not argument or "$" in argument:
+            continue
+        pattern = argument if os.path.isabs(argument) else os.path.join(root, argument)
+        for included in sorted(glob.glob(pattern))[:MAX_SCANNED_FILES]:
+            try:
+                text = _read(included, "included file")
+                if server == "nginx":
+                    found = nginx_edit.directives_in(text, names, included)
+                else:
+                    lowered = tuple(name.lower() for name in names)
+                    found = [(name, number) for name, number, _value in apache_edit.directives_in(text, lowered)]
+            except InputError:
+                continue
+            for name, number in found:
+                warnings.append(
+                    f"{included}:{number} (included at {real}:{line}) also sets {name}; it may conflict with the "
+                    f"value set in the block. Check the configuration with the server's test command."
+                )
+    return warnings
+
+
+def _other_caches(cache_real):
+    """``file:line`` of SSLStaplingCache lines near the cache file, other than in the cache file itself."""
+    base = os.path.dirname(os.path.dirname(cache_real))
+    found = []
+    seen = set()
+    candidates = sorted(glob.glob(os.path.join(base, "*.conf")) + glob.glob(os.path.join(base, "*", "*.conf")))
+    for candidate in candidates[:MAX_SCANNED_FILES]:
+        real = os.path.realpath(candidate)
+        if real == cache_real or real in seen or not os.path.isfile(real):
+            continue
+        seen.add(real)
+        try:
+            text = _read(real, "configuration file")
+        except InputError:
+            continue
+        for _name, number, _value in apache_edit.directives_in(text, ("sslstaplingcache",)):
+            found.append(f"{candidate}:{number}")
+    return found
+
+
+def _check_options(params):
+    server = params["server"]
+    wrong = NGINX_ONLY if server == "apache" else APACHE_ONLY
+    given = [name for name in wrong if params[name] not in (None, [])]
+    if given:
+        other = "nginx" if server == "apache" else "apache"
+        raise InputError(f"{', '.join(given)} applies to server={other} only, not to server={server}.")
+    if params["line"] < 1:
+        raise InputError(f"line must be 1 or more, not {params['line']}.")
+    if server == "apache" and params["cache"] is not None and not params["cache_file"]:
+        raise InputError("cache_file is required with cache: SSLStaplingCache is written to its own file.")
+    if server == "apache" and params["cache_file"] and params["cache"] is None:
+        raise InputError("cache_file is used only together with cache.")
+
+
+def run(module):
+    params = module.params
+    _check_options(params)
+    server = params["server"]
+    real = os.path.realpath(params["path"])
+    text = _read(real, "configuration file")
+    if server == "nginx":
+        settings = nginx_edit.settings_for(
+            params["stapling"],
+            verify=params["verify"],
+            trusted_certificate=params["trusted_certificate"],
+            staple_file=params["staple_file"],
+            resolver=params["resolver"],
+            resolver_timeout=params["resolver_timeout"],
+        )
+        edit = nginx_edit.edit_server(text, params["line"], settings, real)
+    else:
+        settings = apache_edit.settings_for(
+            params["stapling"], params["responder_timeout"], params["return_responder_errors"]
+        )
+        edit = apache_edit.edit_vhost(text, params["line"], settings, real)
+    for warning in _include_warnings(server, real, edit.includes, [name for name, _value in settings]):
+        module.warn(warning)
+
+    diffs = []
+    changes = list(edit.changes)
+    backup_file = None
+    if edit.changed:
+        diffs.append(
+            {
+                "before_header": real,
+                "after_header": real,
+                "before": _printable(text),
+                "after": _printable(edit.text),
+            }
+        )
+        if not module.check_mode:
+            if params["backup"]:
+                backup_file = module.backup_local(real)
+            _write(module, real, edit.text)
+    file_args = module.load_file_common_arguments(params, path=real)
+    changed = module.set_fs_attributes_if_different(file_args, edit.changed)
+
+    output = {"path": real, "changes": changes, "cache_file": None}
+    if backup_file:
+        output["backup_file"] = backup_file
+    if server == "apache" and params["cache"] is not None:
+        cache_real = os.path.realpath(params["cache_file"])
+        wanted = apache_edit.cache_file_text(params["cache"])
+        existing = _read(cache_real, "cache_file") if os.path.lexists(cache_real) else None
+        output["cache_file"] = cache_real
+        for where in _other_caches(cache_real):
+            module.warn(
+                f"{where} also sets SSLStaplingCache; Apache allows one, and the last one read wins. Remove the "
+                f"other one or stop passing cache, which is written to {cache_real}."
+            )
+        if existing != wanted:
+            changed = True
+            changes.append(
+                f"SSLStaplingCache in {cache_real} {apache_edit.cache_value(existing) or '(not set)'} -> "
+                f"{params['cache'].strip()}"
+            )
+            diffs.append(
+                {
+                    "before_header": cache_real if existing is not None else "(absent)",
+                    "after_header": cache_real,
+                    "before": _printable(existing or ""),
+                    "after": wanted,
+                }
+            )
+            if not module.check_mode:
+                if params["backup"] and existing is not None:
+                    output["cache_backup_file"] = module.backup_local(cache_real)
+                directory = os.path.dirname(cache_real)
+                if not os.path.isdir(directory):
+                    raise InputError(f"the directory {directory} of cache_file does not exist.")
+                _write(module, cache_real, wanted)
+    output["changed"] = changed
+    if module._diff and diffs:
+        output["diff"] = diffs
+    return output
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "server": {"type": "str", "required": True, "choices": ["nginx", "apache"]},
+            "path": {"type": "path", "required": True},
+            "line": {"type": "int", "required": True},
+            "stapling": {"type": "str", "required": True, "choices": ["on", "off"]},
+            "verify": {"type": "bool"},
+            "trusted_certificate": {"type": "path"},
+            "staple_file": {"type": "path"},
+            "resolver": {"type": "list", "elements": "str"},
+            "resolver_timeout": {"type": "str", "default": "5s"},
+            "responder_timeout": {"type": "int"},
+            "return_responder_errors": {"type": "bool"},
+            "cache": {"type": "str"},
+            "cache_file": {"type": "path"},
+            "backup": {"type": "bool", "default": True},
+        },
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    exit_with_result(module, run, module)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""From one node's findings to the changes that fix them: the remediation plan.
+
+Controller-side code, standard library only. ``plan(audit, ...)`` reads a ``node_audit`` result (and the fleet-level
+findings that name the node) and returns what each role must do on that node:
+
+- ``stapling``: per nginx/Apache site, the directives ``site_stapling`` sets (stapling_config);
+- ``staple_files``: HAProxy ``<crt>.ocsp`` files ``ocsp_staple`` writes (stapling_config);
+- ``bundles``: certificate files rebuilt in place from what the node holds plus intermediates (cert_deploy);
+- ``deployments``: certificates deployed from the controller, for drift and key mismatch (cert_deploy);
+- ``reload``: the servers to test and reload, and ``verify``: what each touched hostname must then serve
+  (tls_reload);
+- ``unfixable``: findings no configuration change fixes, or that lack an input, each with the reason.
+
+The plan is data, so check mode, the report and the tests all see the same decisions.
+
+This file is PRIVATE to the collection: its API may change at any time.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE
+
+# Codes each planner step answers; anything else with fixed_by None is reported as unfixable.
+STAPLING_ON = {"stapling_disabled", "must_staple_unmet"}
+CHAIN_CODES = {"chain_incomplete", "chain_misordered", "chain_extra", "trusted_cert_missing"}
+DEPLOY_CODES = {"key_mismatch", "node_drift"}
+RELOAD_CODES = {"staple_missing", "staple_expired", "staple_expiring", "staple_invalid", "stale_cert_path"}
+HAPROXY_REFRESH = {"staple_expired", "staple_expiring", "staple_invalid", "staple_missing"}
+# Findings that keep a staple from being good whatever is changed here: verification then checks the leaf only.
+BLOCKING = {"responder_unreachable", "responder_error", "cert_revoked", "cert_status_unknown", "cert_expired"}
+
+DEFAULT_APACHE_CACHE = "shmcb:${APACHE_RUN_DIR}/ssl_stapling(131072)"
+DEFAULT_APACHE_CACHE_FILE = "/etc/apache2/conf-enabled/tlsfleet-stapling-cache.conf"
+
+
+def _source(site: dict):
+    """(path, line) of the site's block, from node_audit's ``source`` ("/etc/nginx/sites-enabled/x.conf:2")."""
+    source = str(site.get("source") or "")
+    path, sep, line = source.rpartition(":")
+    if not sep or not line.isdigit():
+        return None, None
+    return path, int(line)
+
+
+def _covers(pattern: str, name: str) -> bool:
+    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    if pattern == name:
+        return True
+    if pattern.startswith("*."):
+        head, dot, rest = name.partition(".")
+        return bool(dot) and bool(head) and rest == pattern[2:]
+    return False
+
+
+def certificate_for(hostnames, certificates):
+    """The first certificate (``{name, san_dns, ...}``) whose names cover every hostname, or None."""
+    for cert in certificates or []:
+        names = cert.get("san_dns") or []
+        if hostnames and all(any(_covers(pattern, host) for pattern in names) for host in hostnames):
+            return cert
+    return None
+
+
+def certificate_sources(certificates) -> list:
+    """tlsfleet_certificates entries with the names, OCSP URLs and fingerprint of each certificate (read here)."""
+    found = []
+    for index, entry in enumerate(certificates or []):
+        if not isinstance(entry, dict) or not entry.get("certificate") or not entry.get("key"):
+            raise ValueError("certificate entry %d needs 'certificate' and 'key' (paths on the controller)" % index)
+        try:
+            leaf = x509.load_certificates_from_path(str(entry["certificate"]), "certificate file")[0]
+        except TlsfleetError as error:
+            raise ValueError("certificate entry %d: %s" % (index, error)) from None
+        source = dict(entry)
+        source.update(san_dns=x509.san_dns_names(leaf), sha256=x509.fingerprint(leaf), ocsp_urls=x509.ocsp_urls(leaf))
+        source.setdefault("name", x509.name_string(leaf.subject))
+        found.append(source)
+    return found
+
+
+def _site_key(site: dict) -> str:
+    return str(site.get("key") or site.get("site"))
+
+
+def _site_findings(audit: dict, drift: list, host: str) -> dict:
+    """Evidence site key -> findings about it.
+
+    Node findings name their ``site`` and hostname; one configuration block can hold several certificates (an
+    HAProxy ``bind`` with several ``crt``), so the hostname picks the evidence entry. Drift names hostnames.
+    """
+    sites = [s for s in (audit.get("evidence") or {}).get("sites") or [] if isinstance(s, dict)]
+
+    def entry_for(site_name, hostname):
+        candidates = [s for s in sites if site_name is None or s.get("site") == site_name]
+        for site in candidates:
+            if hostname in (site.get("hostnames") or []):
+                return _site_key(site)
+        return _site_key(candidates[0]) if candidates and site_name is not None else None
+
+    by_site: dict = {}
+    for item in audit.get("findings") or []:
+        if isinstance(item, dict) and item.get("site"):
+            by_site.setdefault(entry_for(item["site"], item.get("hostname")) or item["site"], []).append(item)
+    for item in drift or []:
+        details = item.get("details") or {}
+        if host not in (details.get("outliers") or details.get("nodes") or []):
+            continue
+        key = entry_for(None, item.get("hostname"))
+        if key is not None:
+            by_site.setdefault(key, []).append(item)
+    return by_site
+
+
+def plan(
+    audit: dict,
+    host: str,
+    drift=(),
+    certificates=(),
+    resolvers=(),
+    apache_cache: str = DEFAULT_APACHE_CACHE,
+    apache_cache_file: str = DEFAULT_APACHE_CACHE_FILE,
+    fetch_issuers: bool = True,
+) -> dict:
+    """The remediation plan for one node (see the module docstring)."""
+    result = {
+        "stapling": [],
+        "staple_files": [],
+        "bundles": [],
+        "deployments": [],
+        "reload": [],
+        "verify": [],
+        "unfixable": [],
+        "codes": [],
+    }
+    if not isinstance(audit, dict) or not isinstance(audit.get("evidence"), dict):
+        return result
+    evidence = audit["evidence"]
+    sites = {_site_key(s): s for s in evidence.get("sites") or [] if isinstance(s, dict)}
+    by_site = _site_findings(audit, list(drift or []), host)
+
+    for item in audit.get("findings") or []:
+        if isinstance(item, dict) and not item.get("site"):
+            _unfixable(result, item, "node-wide finding: nothing to change in a site's configuration")
+
+    for key in sorted(by_site, key=str):
+        site = sites.get(key)
+        if site is None:
+            for item in by_site[key]:
+                _unfixable(result, item, "the site is not in the node's evidence")
+            continue
+        _plan_site(
+            result, key, site, by_site[key], certificates, resolvers, apache_cache, apache_cache_file, fetch_issuers
+        )
+    result["reload"] = sorted({entry["server"] for entry in result["verify"] if entry["server"]})
+    result["codes"] = sorted(set(result["codes"]))
+    # Edits insert lines: within one file, the block lowest down goes first, so the lines of the others hold.
+    result["stapling"].sort(key=lambda entry: (entry["path"], -(entry["line"] or 0)))
+    return result
+
+
+def _combined(server, configured) -> bool:
+    """The key shares the certificate file (HAProxy bundles, or a PEM with both)."""
+    return server == "haproxy" or configured.get("key_file") == configured.get("certificate_file")
+
+
+def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, apache_cache_file, fetch_issuers):
+    server = site.get("server")
+    codes = {item["code"] for item in found}
+    configured = site.get("configured") or {}
+    leaf = configured.get("leaf") or {}
+    stapling = site.get("stapling") or {}
+    path, line = _source(site)
+    handled, blocked = set(), set()
+    expect_leaf = leaf.get("sha256")
+    staple_on = None  # True / False when the plan switches stapling; None: left as it is
+
+    def refuse(code_set, reason):
+        for item in found:
+            if item["code"] in code_set:
+                _unfixable(result, item, reason)
+        blocked.update(code_set & codes)
+
+    for code in sorted(codes):
+        cause = CATALOGUE.get(code)
+        if code in BLOCKING or (cause is not None and cause.fixed_by is None):
+            refuse({code}, "not fixable by configuration: %s" % (cause.remedy if cause else code))
+
+    # cert_deploy: a certificate from the controller (drift, key mismatch); chains rebuilt in place.
+    if codes & DEPLOY_CODES:
+        cert = certificate_for(site.get("hostnames") or [], certificates)
+        if cert is None:
+            names = ", ".join(site.get("hostnames") or [])
+            refuse(DEPLOY_CODES, "no certificate in tlsfleet_certificates covers %s" % names)
+        elif not configured.get("certificate_file"):
+            refuse(DEPLOY_CODES, "the site's certificate file is not known")
+        else:
+            result["deployments"].append(
+                {
+                    "site": site.get("site"),
+                    "key": key,
+                    "server": server,
+                    "name": cert.get("name"),
+                    "certificate": cert["certificate"],
+                    "private_key": cert["key"],
+                    "chain": cert.get("chain"),
+                    "sha256": cert.get("sha256"),
+                    "fullchain_dest": configured["certificate_file"],
+                    "key_dest": configured.get("key_file") or configured["certificate_file"],
+                    "combined": _combined(server, configured),
+                    "codes": sorted(codes & DEPLOY_CODES),
+                }
+            )
+            expect_leaf = cert.get("sha256") or expect_leaf
+            handled |= codes & DEPLOY_CODES | (codes & CHAIN_CODES)  # a fresh deployment brings a fresh chain
+    chain_codes = (codes & CHAIN_CODES) - handled
+    if chain_codes and configured.get("certificate_file"):
+        combined = _combined(server, configured)
+        if combined and chain_codes - {"trusted_cert_missing"}:
+            refuse(chain_codes, "the key shares the certificate file; deploy it with tlsfleet_certificates")
+        else:
+            rebuild = chain_codes - {"trusted_cert_missing"}
+            trusted = site.get("trusted_certificate") or (configured.get("trusted") or {}).get("path")
+            result["bundles"].append(
+                {
+                    "site": site.get("site"),
+                    "key": key,
+                    "server": server,
+                    "certificate_path": configured["certificate_file"],
+                    "fullchain_dest": configured["certificate_file"] if rebuild else None,
+                    "trusted_dest": trusted if "trusted_cert_missing" in chain_codes else None,
+                    "fetch_issuers": bool(fetch_issuers),
+                    "codes": sorted(chain_codes),
+                }
+            )
+            handled |= chain_codes
+
+    # stapling_config: directives for nginx and Apache sites, staple files for HAProxy.
+    if server in ("nginx", "apache") and path:
+        entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
+        if "no_ocsp_url" in codes and not leaf.get("must_staple"):
+            entry["stapling"] = "off"
+            staple_on = False
+            entry["codes"].append("no_ocsp_url")
+        elif codes & STAPLING_ON and leaf.get("ocsp_urls"):
+            entry["stapling"] = "on"
+            staple_on = True
+            entry["codes"].extend(sorted(codes & STAPLING_ON))
+        if server == "nginx" and "resolver_missing" in codes:
+            if resolvers:
+                entry["resolver"] = list(resolvers)
+                entry["codes"].append("resolver_missing")
+            else:
+                refuse({"resolver_missing"}, "no nameserver is known for the node (set tlsfleet_nginx_resolver)")
+        if server == "apache" and "stapling_cache_missing" in codes:
+            entry.update(cache=apache_cache, cache_file=apache_cache_file)
+            entry["codes"].append("stapling_cache_missing")
+        if entry["codes"]:
+            entry.setdefault("stapling", "on" if _stapling_on(server, stapling) else "off")
+            result["stapling"].append(entry)
+            handled |= set(entry["codes"])
+    elif server == "haproxy":
+        needs = codes & ({"stapling_unsupported", "stapling_disabled"} | HAPROXY_REFRESH)
+        if needs and leaf.get("ocsp_urls") and stapling.get("ocsp_file") and configured.get("certificate_file"):
+            result["staple_files"].append(
+                {
+                    "site": site.get("site"),
+                    "key": key,
+                    "certificate_path": configured["certificate_file"],
+                    "dest": stapling["ocsp_file"],
+                    "issuer_path": stapling.get("issuer_file") if stapling.get("issuer_exists") else None,
+                    "force": bool(codes & {"staple_invalid", "staple_expired"}),
+                    "codes": sorted(needs),
+                }
+            )
+            staple_on = True
+            handled |= needs
+
+    if codes & RELOAD_CODES - blocked:
+        handled |= codes & RELOAD_CODES  # the reload itself is the remedy (a fresh fetch, the current files)
+    if "must_staple_unmet" in codes and (staple_on or handled - {"must_staple_unmet"}):
+        handled.add("must_staple_unmet")
+
+    leftover = codes - handled - blocked
+    if leftover:
+        refuse(leftover, "no configuration change is known for it on %s" % (server or "this server"))
+    if not handled:
+        return
+
+    result["codes"].extend(sorted(handled))
+    wants = bool(leaf.get("ocsp_urls")) and (staple_on if staple_on is not None else _stapling_on(server, stapling))
+    result["verify"].append(
+        {
+            "site": site.get("site"),
+            "key": key,
+            "server": server,
+            "port": (site.get("endpoint") or {}).get("port") or 443,
+            "host": (site.get("endpoint") or {}).get("host") or "127.0.0.1",
+            "hostnames": list(site.get("hostnames") or []),
+            "leaf_sha256": expect_leaf,
+            # A blocking finding (responder unreachable, revoked, ...) keeps the staple from being good whatever
+            # is changed here: then only the certificate is verified.
+            "staple": "any" if codes & BLOCKING else ("good" if wants else "none"),
+        }
+    )
+
+
+def _stapling_on(server, stapling) -> bool:
+    if server == "nginx":
+        return bool(stapling.get("ssl_stapling"))
+    if server == "apache":
+        return bool(stapling.get("SSLUseStapling"))
+    if server == "haproxy":
+        return bool(stapling.get("ocsp_exists")) or stapling.get("ocsp_update") == "on"
+    return False
+
+
+def _unfixable(result: dict, item: dict, reason: str) -> None:
+    entry = {
+        "code": item.get("code"),
+        "site": item.get("site"),
+        "hostname": item.get("hostname"),
+        "severity": item.get("severity"),
+        "reason": reason,
+    }
+    if entry not in result["unfixable"]:
+        result["unfixable"].append(copy.deepcopy(entry))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Verification after a reload (tls_reload)
+
+
+def verify_endpoints(verify) -> list:
+    """tls_endpoint_info endpoints for the plan's ``verify`` entries: each hostname at the site's address."""
+    endpoints = []
+    for entry in verify or []:
+        for name in entry.get("hostnames") or []:
+            endpoints.append(
+                {"host": entry.get("host") or "127.0.0.1", "port": entry.get("port") or 443, "server_name": name}
+            )
+    return endpoints
+
+
+def verification_problems(probed, verify) -> list:
+    """What a hostname serves that it should not, one sentence each; empty when every expectation holds.
+
+    ``probed`` is tls_endpoint_info's ``endpoints`` (in the order of ``verify_endpoints``); ``verify`` the plan's
+    entries, each with the expected leaf fingerprint and staple (good, none, or any).
+    """
+    by_name = {}
+    for result in probed or []:
+        if isinstance(result, dict):
+            by_name[(result.get("port"), result.get("server_name"))] = result
+    problems = []
+    for entry in verify or []:
+        for name in entry.get("hostnames") or []:
+            result = by_name.get((entry.get("port") or 443, name))
+            where = "%s:%s (SNI %s)" % (entry.get("host") or "127.0.0.1", entry.get("port") or 443, name)
+            if result is None or not result.get("reachable"):
+                problems.append("%s does not answer a TLS handshake" % where)
+                continue
+            leaf = result.get("leaf_sha256")
+            if entry.get("leaf_sha256") and leaf != entry["leaf_sha256"]:
+                problems.append(
+                    "%s serves the certificate sha256 %s, not the deployed %s" % (where, leaf, entry["leaf_sha256"])
+                )
+            state = (result.get("summary") or {}).get("staple_state")
+            wanted = entry.get("staple") or "any"
+            if wanted not in ("any", state):
+                problems.append("%s serves staple '%s', expected '%s'" % (where, state, wanted))
+    return problems
+
+
+def changed_files(results) -> list:
+    """``[{path, backup}]`` for every file the given task results changed (``backup`` None: the file is new).
+
+    Takes loop results or single results of site_stapling, ocsp_staple, certificate_bundle and
+    ansible.builtin.copy; check-mode results change nothing and are left out. tls_reload restores from this list.
+    """
+    records = []
+
+    def add(path, backup):
+        if path and {"path": path, "backup": backup} not in records:
+            records.append({"path": str(path), "backup": str(backup) if backup else None})
+
+    items = results.get("results") if isinstance(results, dict) and "results" in results else results
+    if isinstance(items, dict):
+        items = [items]
+    for result in items or []:
+        if not isinstance(result, dict) or not result.get("changed") or result.get("failed"):
+            continue
+        files = result.get("files")
+        if isinstance(files, dict):
+            for entry in files.values():
+                if isinstance(entry, dict) and entry.get("changed"):
+                    add(entry.get("path"), entry.get("backup_file"))
+            continue
+        if result.get("written") is False:
+            continue
+        add(result.get("path") or result.get("dest"), result.get("backup_file"))
+    return records
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Rollout of a renewed certificate
+
+
+def plan_rollout(audit: dict, certificate: dict) -> dict:
+    """Deploy ``certificate`` (a tlsfleet_certificates entry with ``san_dns`` and ``sha256``) to every site of the
+    node whose hostnames it covers; verify each with the new fingerprint and a good staple (or none without an OCSP
+    URL or with stapling off). ``served`` records what each site served before, for the rollout summary."""
+    result = {"deployments": [], "staple_files": [], "reload": [], "verify": [], "served": {}, "sites": []}
+    evidence = audit.get("evidence") if isinstance(audit, dict) else None
+    if not isinstance(evidence, dict):
+        return result
+    for site in evidence.get("sites") or []:
+        if not isinstance(site, dict):
+            continue
+        hostnames = list(site.get("hostnames") or [])
+        if not hostnames or certificate_for(hostnames, [certificate]) is None:
+            continue
+        configured = site.get("configured") or {}
+        if not configured.get("certificate_file"):
+            continue
+        key = _site_key(site)
+        server = site.get("server")
+        leaf = configured.get("leaf") or {}
+        result["sites"].append(key)
+        result["served"][key] = leaf.get("sha256")
+        result["deployments"].append(
+            {
+                "site": site.get("site"),
+                "key": key,
+                "server": server,
+                "name": certificate.get("name"),
+                "certificate": certificate["certificate"],
+                "private_key": certificate["key"],
+                "chain": certificate.get("chain"),
+                "sha256": certificate.get("sha256"),
+                "fullchain_dest": configured["certificate_file"],
+                "key_dest": configured.get("key_file") or configured["certificate_file"],
+                "combined": _combined(server, configured),
+                "codes": [],
+            }
+        )
+        stapling = site.get("stapling") or {}
+        wants = bool(certificate.get("ocsp_urls")) and _stapling_on(server, stapling)
+        if server == "haproxy" and wants and stapling.get("ocsp_file"):
+            # HAProxy loads <crt>.ocsp with the certificate: the old response must not outlive the old certificate.
+            result["staple_files"].append(
+                {
+                    "site": site.get("site"),
+                    "key": key,
+                    "certificate_path": configured["certificate_file"],
+                    "dest": stapling["ocsp_file"],
+                    "issuer_path": None,
+                    "force": False,  # a response for the old certificate is invalid for the new one: replaced
+                    "codes": [],
+                }
+            )
+        result["verify"].append(
+            {
+                "site": site.get("site"),
+                "key": key,
+                "server": server,
+                "port": (site.get("endpoint") or {}).get("port") or 443,
+                "host": (site.get("endpoint") or {}).get("host") or "127.0.0.1",
+                "hostnames": hostnames,
+                "leaf_sha256": certificate.get("sha256"),
+                "staple": "good" if wants else "none",
+            }
+        )
+    result["reload"] = sorted({entry["server"] for entry in result["verify"] if entry["server"]})
+    return result
+
+
+def rollout_order(hosts, hostvars, canary=None, batch_size=0) -> dict:
+    """The rollout order and ``serial`` batch sizes: the canary alone, then region by region (sorted by region,
+    then host), each region split into batches of ``batch_size`` when that is positive."""
+    hosts = [str(host) for host in hosts or []]
+    if not hosts:
+        return {"order": [], "batches": [1], "groups": {}}
+    canary = str(canary) if canary else hosts[0]
+    if canary not in hosts:
+        raise ValueError("the canary %s is not among the hosts of the rollout" % canary)
+
+    def region(host):
+        own = hostvars.get(host) if hasattr(hostvars, "get") else None
+        value = own.get("tlsfleet_region") if own is not None else None
+        return str(value or "default")
+
+    rest = sorted((h for h in hosts if h != canary), key=lambda h: (region(h), h))
+    order, batches, groups = [canary], [1], {canary: "tlsfleet_rollout_batch_000"}
+    for name in sorted({region(h) for h in rest}):
+        members = [h for h in rest if region(h) == name]
+        size = int(batch_size or 0) or len(members)
+        for start in range(0, len(members), size):
+            chunk = members[start : start + size]
+            order.extend(chunk)
+            groups.update({host: "tlsfleet_rollout_batch_%03d" % len(batches) for host in chunk})
+            batches.append(len(chunk))
+    return {"order": order, "batches": batches, "groups": groups}
+
+
+def rollout_summary(hosts, hostvars, certificate_sha256=None) -> dict:
+    """Which node serves which fingerprint after the rollout, from the facts the rollout play set."""
+    nodes = {}
+    for host in hosts or []:
+        own = hostvars.get(host) or {}
+        plan_ = own.get("tlsfleet_plan") or {}
+        if not plan_:
+            status = "untouched"
+        elif own.get("tlsfleet_rollout_restored"):
+            status = "restored"
+        elif own.get("tlsfleet_rollout_ok"):
+            status = "verified"
+        else:
+            status = "failed"
+        served = dict(plan_.get("served") or {})
+        if status == "verified":
+            served = {site: certificate_sha256 for site in served}
+        nodes[str(host)] = {
+            "status": status,
+            "region": str(own.get("tlsfleet_region") or "default"),
+            "sites": served,
+            "problems": list(own.get("tlsfleet_verify_problems") or []) if status != "verified" else [],
+        }
+    counts = {}
+    for entry in nodes.values():
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    return {"certificate_sha256": certificate_sha256, "counts": counts, "nodes": nodes}

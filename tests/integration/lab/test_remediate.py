@@ -1,0 +1,266 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""remediate and rollout against the lab's fleet scenario (root; run by ``make lab-remediate``).
+
+In order, on one ``labctl up`` of tests/lab/scenarios/fleet.yml:
+1. remediate in check and diff mode with -vvv: no file on any node changes, no key material printed;
+2. remediate: every finding with a remedy is gone; what stays is what no configuration fixes;
+3. remediate again: changed=0 on every host;
+4. rollout of a renewed certificate whose staple cannot be verified on the canary (responder blocked there):
+   stops at the canary, whose files are byte-identical afterwards, serving the old certificate; nobody else touched;
+5. rollout with a config test failing on one node of the second region: that batch restored, later regions untouched;
+6. rollout with everything in order: every node verified; a second rollout changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(HERE))
+
+from audit_scenarios import collections_path  # noqa: E402
+
+LABCTL = ROOT / "tests" / "lab" / "labctl"
+FLEET = ROOT / "tests" / "lab" / "scenarios" / "fleet.yml"
+INVENTORY = "/var/lib/tlsfleet-lab/inventory.yml"
+PROJECT = HERE / "project"
+VENV = ROOT / ".venv" / "ansible-2.21"
+WATCHED = "/etc/nginx /etc/apache2 /etc/haproxy /etc/tlsfleet"
+# What no configuration change fixes on the fleet: eu-web-2 cannot reach its responder, promo is revoked.
+UNFIXABLE = {
+    ("eu-web-2", "responder_unreachable"),
+    ("us-web-1", "cert_revoked"),
+}
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+
+
+def env() -> dict:
+    environ = dict(os.environ)
+    environ.update(
+        PATH="%s:%s" % (VENV / "bin", os.environ.get("PATH", "")),
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_PIPELINING="True",
+        ANSIBLE_FORKS="20",
+        ANSIBLE_DEPRECATION_WARNINGS="False",
+        ANSIBLE_SSH_ARGS="-o ControlMaster=no",
+        ANSIBLE_NOCOLOR="1",
+    )
+    return environ
+
+
+def run(argv, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, **kwargs)
+
+
+def playbook(lab, name, *args) -> subprocess.CompletedProcess:
+    environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
+    return run([str(VENV / "bin" / "ansible-playbook"), "-i", INVENTORY, str(PROJECT / name), *args], env=environ)
+
+
+def recap(output: str) -> dict:
+    """host -> {ok, changed, unreachable, failed, ...} from the PLAY RECAP."""
+    counts = {}
+    for line in output.rsplit("PLAY RECAP", maxsplit=1)[-1].splitlines():
+        match = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
+        if match:
+            counts[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
+    return counts
+
+
+def checksums(lab, hosts=None) -> dict:
+    """host -> {path: sha256} of every file under the servers' and certificates' directories on the node."""
+    environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
+    out = run(
+        [
+            str(VENV / "bin" / "ansible"),
+            "-i",
+            INVENTORY,
+            hosts or "tlsfleet_lab",
+            "-o",
+            "-m",
+            "ansible.builtin.shell",
+            "-a",
+            "find %s -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum" % WATCHED,
+        ],
+        env=environ,
+    )
+    sums = {}
+    for line in out.stdout.splitlines():
+        host, _sep, rest = line.partition(" | ")
+        text = rest.split("(stdout) ", 1)[-1].replace("\\n", "\n")
+        sums[host.strip()] = dict(reversed(part.split("  ", 1)) for part in text.splitlines() if "  /" in part)
+    return sums
+
+
+def key_material(lab) -> list:
+    """Lines of base64 body from every private key of the lab: none may ever be printed."""
+    lines = []
+    for files in lab["certificates"].values():
+        body = Path(files["key"]).read_text().splitlines()
+        lines += [line for line in body[1:-1] if len(line) >= 40][:2]
+    return lines
+
+
+def assert_no_key_material(lab, text: str):
+    assert "PRIVATE KEY-----" not in text
+    for line in key_material(lab):
+        assert line not in text
+
+
+@pytest.fixture(scope="module")
+def lab():
+    up = run([str(LABCTL), "up", str(FLEET)])
+    assert up.returncode == 0, up.stdout + up.stderr
+    collections = collections_path(VENV)
+    out = run(
+        [str(VENV / "bin" / "ansible-inventory"), "-i", INVENTORY, "--list"],
+        env=dict(env(), ANSIBLE_COLLECTIONS_PATH=collections),
+    )
+    hostvars = json.loads(out.stdout)["_meta"]["hostvars"]
+    work = Path(tempfile.mkdtemp(prefix="tlsfleet-remediate-"))
+    certificates = next(iter(hostvars.values()))["tlsfleet_lab_certificates"]
+    yield {"collections": collections, "hostvars": hostvars, "work": work, "certificates": certificates}
+    run([str(LABCTL), "down"])
+
+
+def remediate_args(lab, name):
+    www = lab["certificates"]["www"]
+    extra = {
+        "tlsfleet_hosts": "tlsfleet_lab",
+        "tlsfleet_remediate_report_dir": str(lab["work"] / name),
+        "tlsfleet_certificates": [{"certificate": www["certificate"], "key": www["key"], "chain": www["chain"]}],
+    }
+    return ["-e", json.dumps(extra)]
+
+
+def test_1_check_and_diff_mode_change_nothing_and_show_no_key(lab):
+    before = checksums(lab)
+    out = playbook(lab, "remediate.yml", "--check", "--diff", "-vvv", *remediate_args(lab, "check"))
+    assert out.returncode in (0, 2), out.stdout[-4000:]
+    assert checksums(lab) == before
+    assert_no_key_material(lab, out.stdout + out.stderr)
+    for path in (lab["work"] / "check").rglob("*"):
+        if path.is_file():
+            assert_no_key_material(lab, path.read_text(errors="replace"))
+    assert "ssl_stapling" in out.stdout  # the diff of the nginx site that gets stapling switched on
+
+
+def test_2_remediate_fixes_every_finding_that_has_a_remedy(lab):
+    out = playbook(lab, "remediate.yml", *remediate_args(lab, "first"))
+    assert out.returncode == 2, out.stdout[-6000:]  # revoked and unreachable stay, at error and above
+    before = json.loads((lab["work"] / "first" / "before" / "report.json").read_text())
+    after = json.loads((lab["work"] / "first" / "after" / "report.json").read_text())
+    assert {(f["host"], f["code"]) for f in before["findings"] if f["host"]} > UNFIXABLE
+    left = {(f["host"], f["code"]) for f in after["findings"]}
+    assert left == UNFIXABLE, after["findings"]
+    counts = recap(out.stdout)
+    assert all(c["failed"] == 0 for host, c in counts.items() if host != "localhost"), counts
+    lab["after_first"] = checksums(lab)
+
+
+def test_3_second_remediate_changes_nothing(lab):
+    out = playbook(lab, "remediate.yml", *remediate_args(lab, "second"))
+    assert out.returncode == 2, out.stdout[-4000:]
+    counts = recap(out.stdout)
+    assert counts and all(c["changed"] == 0 for c in counts.values()), counts
+    assert checksums(lab) == lab["after_first"]
+
+
+def rollout_args(lab, name, certificate, **extra):
+    values = {
+        "tlsfleet_hosts": "tlsfleet_lab",
+        "tlsfleet_report_dir": str(lab["work"] / name),
+        "tlsfleet_rollout_certificate": certificate,
+    }
+    values.update(extra)
+    return ["-e", json.dumps(values)]
+
+
+def renewed(lab):
+    out = run([str(LABCTL), "renew", "www"])
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def served_fingerprints(lab, host, names=("www.shop.test",)):
+    environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
+    args = json.dumps({"server_names": list(names), "protocols": ["TLSv1.2"], "warmup_attempts": 0})
+    out = run(
+        [str(VENV / "bin" / "ansible"), "-i", INVENTORY, host, "-m", "tlsfleet.stapling.tls_endpoint_info", "-a", args],
+        env=environ,
+    )
+    body = out.stdout[out.stdout.index("{") :]
+    return {e["server_name"]: e["leaf_sha256"] for e in json.loads(body)["endpoints"]}
+
+
+def test_4_rollout_stops_at_the_canary_when_its_staple_cannot_be_verified(lab):
+    cert = renewed(lab)
+    canary = "eu-web-1"
+    before = checksums(lab)
+    old = served_fingerprints(lab, canary)
+    assert run([str(LABCTL), "egress", canary, "ocsp=reject"]).returncode == 0
+    try:
+        out = playbook(lab, "rollout.yml", *rollout_args(lab, "rollout-canary", cert, tlsfleet_rollout_canary=canary))
+    finally:
+        run([str(LABCTL), "egress", canary])
+    assert out.returncode != 0
+    assert "Rollout stopped" in out.stdout, out.stdout[-4000:]
+    after = checksums(lab)
+    assert after[canary] == before[canary], "the canary's files differ after the restore"
+    assert all(after[h] == before[h] for h in before), "a node other than the canary was touched"
+    assert served_fingerprints(lab, canary) == old
+    summary = json.loads((lab["work"] / "rollout-canary" / "rollout-summary.json").read_text())
+    assert summary["nodes"][canary]["status"] == "restored"
+    assert summary["counts"].get("verified", 0) == 0
+    lab["renewed"] = cert
+
+
+def test_5_config_test_failure_in_region_two_restores_that_batch_only(lab):
+    cert = lab["renewed"]
+    broken = "us-web-2"  # region us, the second region after the canary (ap, eu, us in order: canary eu-web-1)
+    # A config that fails its test once the rollout reloads: an include of a file that does not exist.
+    bad = run(
+        [
+            str(LABCTL),
+            "exec",
+            broken,
+            "--",
+            "sh",
+            "-c",
+            "echo 'Include /etc/apache2/tlsfleet-missing.conf' > /etc/apache2/conf-enabled/zz-broken.conf",
+        ]
+    )
+    assert bad.returncode == 0, bad.stderr
+    before = checksums(lab)
+    out = playbook(lab, "rollout.yml", *rollout_args(lab, "rollout-region", cert, tlsfleet_rollout_canary="eu-web-1"))
+    run([str(LABCTL), "exec", broken, "--", "rm", "-f", "/etc/apache2/conf-enabled/zz-broken.conf"])
+    assert out.returncode != 0 and "Rollout stopped" in out.stdout, out.stdout[-4000:]
+    summary = json.loads((lab["work"] / "rollout-region" / "rollout-summary.json").read_text())
+    nodes = summary["nodes"]
+    after = checksums(lab)
+    batches = [h for h, n in nodes.items() if n["region"] == "us"]
+    for host in batches:
+        assert nodes[host]["status"] in ("restored", "failed"), (host, nodes[host])
+        assert after[host] == before[host], host
+    assert nodes["eu-web-1"]["status"] == "verified"
+    assert all(n["status"] == "verified" for h, n in nodes.items() if n["region"] in ("ap", "eu") and h in nodes)
+
+
+def test_6_rollout_everywhere_then_again_changes_nothing(lab):
+    cert = lab["renewed"]
+    out = playbook(lab, "rollout.yml", *rollout_args(lab, "rollout-all", cert, tlsfleet_rollout_canary="eu-web-1"))
+    summary = json.loads((lab["work"] / "rollout-all" / "rollout-summary.json").read_text())
+    # eu-web-2 cannot reach the responder: its www staple cannot be good, so the rollout must stop there.
+    assert out.returncode != 0 and summary["nodes"]["eu-web-2"]["status"] in ("restored", "failed"), out.stdout[-3000:]

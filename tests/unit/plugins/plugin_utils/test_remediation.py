@@ -1,0 +1,319 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The remediation plan: which change answers which finding, and what is verified afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation as rem
+
+OLD, NEW = "aa" * 32, "bb" * 32
+OCSP = ["http://ocsp.test/"]
+
+
+def site(server, name, hostnames, port=443, stapling=None, leaf=None, configured=None, number=0):
+    path = {
+        "nginx": "/etc/nginx/sites-enabled/%s.conf" % name,
+        "apache": "/etc/apache2/sites-enabled/%s.conf" % name,
+        "haproxy": "/etc/haproxy/haproxy.cfg",
+    }[server]
+    line = 19 if server == "haproxy" else 2
+    conf = {
+        "certificate_file": "/etc/tls/%s.crt" % name if server != "haproxy" else "/etc/haproxy/certs/%s.pem" % name,
+        "key_file": "/etc/tls/%s.key" % name if server != "haproxy" else "/etc/haproxy/certs/%s.pem" % name,
+        "leaf": dict({"sha256": OLD, "ocsp_urls": OCSP, "must_staple": False}, **(leaf or {})),
+    }
+    conf.update(configured or {})
+    default_stapling = {
+        "nginx": {"ssl_stapling": True},
+        "apache": {"SSLUseStapling": True, "SSLStaplingCache": "shmcb:x"},
+        "haproxy": {"ocsp_file": conf["certificate_file"] + ".ocsp", "ocsp_exists": False, "ocsp_update": "off"},
+    }[server]
+    return {
+        "site": "%s:%s:%d" % (server, path, line),
+        "key": "%s:%s:%d#%d" % (server, path, line, number),
+        "source": "%s:%d" % (path, line),
+        "server": server,
+        "hostnames": hostnames,
+        "endpoint": {"host": "127.0.0.1", "port": port},
+        "stapling": dict(default_stapling, **(stapling or {})),
+        "configured": conf,
+    }
+
+
+def finding(code, entry, hostname=None, severity="error"):
+    return {"code": code, "site": entry["site"], "hostname": hostname or entry["hostnames"][0], "severity": severity}
+
+
+def audit(sites, findings):
+    return {"evidence": {"sites": sites}, "findings": findings}
+
+
+def test_nginx_stapling_on_and_resolver_from_the_nodes_nameservers():
+    static = site("nginx", "static", ["static.test"], stapling={"ssl_stapling": False})
+    www = site("nginx", "www", ["www.test", "shop.test"])
+    found = [
+        finding("stapling_disabled", static, severity="warning"),
+        finding("resolver_missing", www),
+        finding("resolver_missing", www, "shop.test"),
+    ]
+    plan = rem.plan(audit([static, www], found), "n1", resolvers=["198.18.0.4"])
+    by_path = {entry["path"]: entry for entry in plan["stapling"]}
+    assert by_path[static["source"].rsplit(":", 1)[0]]["stapling"] == "on"
+    assert by_path["/etc/nginx/sites-enabled/www.conf"] == {
+        "site": www["site"],
+        "key": www["key"],
+        "server": "nginx",
+        "path": "/etc/nginx/sites-enabled/www.conf",
+        "line": 2,
+        "codes": ["resolver_missing"],
+        "resolver": ["198.18.0.4"],
+        "stapling": "on",
+    }
+    assert plan["reload"] == ["nginx"] and plan["unfixable"] == []
+    assert [(v["hostnames"], v["staple"], v["leaf_sha256"]) for v in plan["verify"]] == [
+        (["static.test"], "good", OLD),
+        (["www.test", "shop.test"], "good", OLD),
+    ]
+    without = rem.plan(audit([static, www], found), "n1")
+    assert [u["code"] for u in without["unfixable"]] == ["resolver_missing", "resolver_missing"]
+    assert "tlsfleet_nginx_resolver" in without["unfixable"][0]["reason"]
+
+
+def test_no_ocsp_url_turns_stapling_off_and_expects_no_staple():
+    legacy = site("nginx", "legacy", ["legacy.test"], port=8443, leaf={"ocsp_urls": []})
+    plan = rem.plan(audit([legacy], [finding("no_ocsp_url", legacy, severity="info")]), "n1")
+    assert plan["stapling"][0]["stapling"] == "off"
+    assert plan["verify"] == [
+        {
+            "site": legacy["site"],
+            "key": legacy["key"],
+            "server": "nginx",
+            "port": 8443,
+            "host": "127.0.0.1",
+            "hostnames": ["legacy.test"],
+            "leaf_sha256": OLD,
+            "staple": "none",
+        }
+    ]
+
+
+def test_must_staple_without_url_is_not_switched_off():
+    leaf = {"ocsp_urls": [], "must_staple": True}
+    entry = site("nginx", "ms", ["ms.test"], leaf=leaf)
+    found = [finding("no_ocsp_url", entry, severity="info"), finding("must_staple_unmet", entry, severity="critical")]
+    plan = rem.plan(audit([entry], found), "n1")
+    assert plan["stapling"] == [] and plan["reload"] == []
+    assert sorted(u["code"] for u in plan["unfixable"]) == ["must_staple_unmet", "no_ocsp_url"]
+
+
+def test_haproxy_staple_file_for_the_certificate_of_the_failing_hostname():
+    www = site("haproxy", "www", ["www.test"], number=0)
+    pay = site("haproxy", "pay", ["pay.test"], number=1, stapling={"ocsp_exists": True})
+    plan = rem.plan(audit([www, pay], [finding("stapling_unsupported", www)]), "lb")
+    assert [(f["certificate_path"], f["dest"]) for f in plan["staple_files"]] == [
+        ("/etc/haproxy/certs/www.pem", "/etc/haproxy/certs/www.pem.ocsp")
+    ]
+    assert plan["reload"] == ["haproxy"] and plan["verify"][0]["hostnames"] == ["www.test"]
+
+
+def test_chain_rebuilt_in_place_but_not_when_the_key_shares_the_file():
+    www = site("apache", "www", ["www.test"])
+    plan = rem.plan(audit([www], [finding("chain_incomplete", www)]), "n1", fetch_issuers=False)
+    assert plan["bundles"] == [
+        {
+            "site": www["site"],
+            "key": www["key"],
+            "server": "apache",
+            "certificate_path": "/etc/tls/www.crt",
+            "fullchain_dest": "/etc/tls/www.crt",
+            "trusted_dest": None,
+            "fetch_issuers": False,
+            "codes": ["chain_incomplete"],
+        }
+    ]
+    lb = site("haproxy", "www", ["www.test"])
+    plan = rem.plan(audit([lb], [finding("chain_misordered", lb)]), "n1")
+    assert plan["bundles"] == [] and plan["unfixable"][0]["code"] == "chain_misordered"
+    assert "tlsfleet_certificates" in plan["unfixable"][0]["reason"]
+
+
+def test_trusted_file_rebuilt_for_nginx():
+    www = site("nginx", "www", ["www.test"], configured={"trusted": {"path": "/etc/tls/trusted.pem"}})
+    plan = rem.plan(audit([www], [finding("trusted_cert_missing", www)]), "n1")
+    (bundle,) = plan["bundles"]
+    assert bundle["trusted_dest"] == "/etc/tls/trusted.pem" and bundle["fullchain_dest"] is None
+
+
+def drift_finding(outliers, nodes, hostname="www.test"):
+    return {
+        "code": "node_drift",
+        "host": None,
+        "hostname": hostname,
+        "site": None,
+        "severity": "error",
+        "details": {"nodes": nodes, "outliers": outliers},
+    }
+
+
+CERT = {"name": "www", "certificate": "/ca/www.crt", "key": "/ca/www.key", "san_dns": ["*.test"], "sha256": NEW}
+
+
+def test_drift_deploys_the_certificate_that_covers_the_site_on_outliers_only():
+    www = site("apache", "www", ["www.test", "shop.test"])
+    drift = [drift_finding(["n3"], ["n1", "n2", "n3"]), drift_finding(["n3"], ["n1", "n2", "n3"], "shop.test")]
+    # shop.test is not under *.test's single label? It is: one label before .test.
+    plan = rem.plan(audit([www], []), "n3", drift=drift, certificates=[CERT])
+    (deployment,) = plan["deployments"]
+    assert deployment["private_key"] == "/ca/www.key" and deployment["fullchain_dest"] == "/etc/tls/www.crt"
+    assert deployment["combined"] is False and plan["verify"][0]["leaf_sha256"] == NEW
+    assert rem.plan(audit([www], []), "n1", drift=drift, certificates=[CERT])["deployments"] == []
+    missing = rem.plan(audit([www], []), "n3", drift=drift, certificates=[])
+    assert {u["code"] for u in missing["unfixable"]} == {"node_drift"} and missing["reload"] == []
+
+
+def test_wildcards_cover_one_label_only():
+    assert rem.certificate_for(["a.test"], [CERT]) is CERT
+    assert rem.certificate_for(["a.b.test"], [CERT]) is None
+    assert rem.certificate_for(["test"], [CERT]) is None
+    assert rem.certificate_for([], [CERT]) is None
+
+
+def test_blocking_findings_are_unfixable_and_relax_the_staple_check():
+    www = site("nginx", "www", ["www.test"], stapling={"ssl_stapling": False})
+    alone = rem.plan(audit([www], [finding("responder_unreachable", www)]), "n1")
+    assert alone["reload"] == [] and [u["code"] for u in alone["unfixable"]] == ["responder_unreachable"]
+    both = rem.plan(
+        audit([www], [finding("responder_unreachable", www), finding("stapling_disabled", www, severity="warning")]),
+        "n1",
+    )
+    assert both["stapling"][0]["stapling"] == "on" and both["verify"][0]["staple"] == "any"
+    revoked = rem.plan(audit([www], [finding("cert_revoked", www, severity="critical")]), "n1")
+    assert revoked["reload"] == [] and "Replace the certificate" in revoked["unfixable"][0]["reason"]
+
+
+def test_reload_is_the_remedy_for_a_stale_path_and_bad_input_plans_nothing():
+    www = site("nginx", "www", ["www.test"])
+    plan = rem.plan(audit([www], [finding("stale_cert_path", www)]), "n1")
+    assert plan["reload"] == ["nginx"] and plan["stapling"] == [] and plan["verify"][0]["staple"] == "good"
+    empty = rem.plan({"failed": True, "msg": "x"}, "n1")
+    assert empty["reload"] == [] and empty["unfixable"] == []
+    assert rem.plan(None, "n1")["verify"] == []
+
+
+def test_verification_problems_name_each_mismatch():
+    verify = [
+        {
+            "host": "127.0.0.1",
+            "port": 443,
+            "hostnames": ["a.test", "b.test", "c.test"],
+            "leaf_sha256": NEW,
+            "staple": "good",
+        }
+    ]
+    assert rem.verify_endpoints(verify) == [
+        {"host": "127.0.0.1", "port": 443, "server_name": name} for name in ("a.test", "b.test", "c.test")
+    ]
+    probed = [
+        {
+            "port": 443,
+            "server_name": "a.test",
+            "reachable": True,
+            "leaf_sha256": NEW,
+            "summary": {"staple_state": "good"},
+        },
+        {
+            "port": 443,
+            "server_name": "b.test",
+            "reachable": True,
+            "leaf_sha256": OLD,
+            "summary": {"staple_state": "none"},
+        },
+        {"port": 443, "server_name": "c.test", "reachable": False},
+    ]
+    problems = rem.verification_problems(probed, verify)
+    assert len(problems) == 3
+    assert "b.test" in problems[0] and OLD in problems[0] and NEW in problems[0]
+    assert "serves staple 'none', expected 'good'" in problems[1]
+    assert "c.test" in problems[2] and "does not answer" in problems[2]
+    assert rem.verification_problems(probed[:1], [dict(verify[0], hostnames=["a.test"])]) == []
+    relaxed = [dict(verify[0], hostnames=["b.test"], leaf_sha256=OLD, staple="any")]
+    assert rem.verification_problems(probed, relaxed) == []
+
+
+def test_changed_files_from_every_kind_of_result():
+    results = {
+        "results": [
+            {"changed": True, "path": "/etc/nginx/a.conf", "backup_file": "/etc/nginx/a.conf.1.bak"},
+            {"changed": False, "path": "/etc/nginx/b.conf"},
+            {"changed": True, "dest": "/etc/haproxy/x.pem.ocsp", "backup_file": None, "written": True},
+            {"changed": True, "dest": "/etc/haproxy/y.pem.ocsp", "written": False},
+            {"changed": True, "failed": True, "path": "/etc/z"},
+            {"skipped": True},
+        ]
+    }
+    assert rem.changed_files(results) == [
+        {"path": "/etc/nginx/a.conf", "backup": "/etc/nginx/a.conf.1.bak"},
+        {"path": "/etc/haproxy/x.pem.ocsp", "backup": None},
+    ]
+    bundle = {
+        "changed": True,
+        "files": {
+            "fullchain": {"path": "/etc/tls/www.crt", "changed": True, "backup_file": "/etc/tls/www.crt.bak"},
+            "trusted": {"path": "/etc/tls/t.pem", "changed": False},
+        },
+    }
+    assert rem.changed_files([bundle, {"changed": True, "dest": "/k", "backup_file": "/k.bak"}]) == [
+        {"path": "/etc/tls/www.crt", "backup": "/etc/tls/www.crt.bak"},
+        {"path": "/k", "backup": "/k.bak"},
+    ]
+
+
+def test_rollout_order_canary_then_regions_in_batches():
+    hostvars = {
+        "eu1": {"tlsfleet_region": "eu"},
+        "eu2": {"tlsfleet_region": "eu"},
+        "us1": {"tlsfleet_region": "us"},
+        "us2": {"tlsfleet_region": "us"},
+        "us3": {"tlsfleet_region": "us"},
+        "x": {},
+    }
+    hosts = ["us3", "eu2", "x", "us1", "eu1", "us2"]
+    order = rem.rollout_order(hosts, hostvars, canary="us1")
+    assert order["order"] == ["us1", "x", "eu1", "eu2", "us2", "us3"] and order["batches"] == [1, 1, 2, 2]
+    assert order["groups"]["us1"] == "tlsfleet_rollout_batch_000"
+    assert order["groups"]["us3"] == "tlsfleet_rollout_batch_003"
+    split = rem.rollout_order(hosts, hostvars, canary="eu1", batch_size=2)
+    assert split["order"] == ["eu1", "x", "eu2", "us1", "us2", "us3"] and split["batches"] == [1, 1, 1, 2, 1]
+    assert rem.rollout_order(hosts, hostvars)["order"][0] == "us3"
+    with pytest.raises(ValueError, match="canary nope"):
+        rem.rollout_order(hosts, hostvars, canary="nope")
+
+
+def test_rollout_plan_covers_the_sites_serving_the_names_and_refreshes_haproxy_staples():
+    www = site("nginx", "www", ["www.test"])
+    other = site("nginx", "other", ["other.example"])
+    lb = site("haproxy", "www", ["www.test"], stapling={"ocsp_exists": True})
+    cert = dict(CERT, ocsp_urls=OCSP)
+    plan = rem.plan_rollout(audit([www, other, lb], []), cert)
+    assert [d["fullchain_dest"] for d in plan["deployments"]] == ["/etc/tls/www.crt", "/etc/haproxy/certs/www.pem"]
+    assert [d["combined"] for d in plan["deployments"]] == [False, True]
+    assert plan["staple_files"][0]["dest"] == "/etc/haproxy/certs/www.pem.ocsp"
+    assert plan["reload"] == ["haproxy", "nginx"]
+    assert all(v["leaf_sha256"] == NEW and v["staple"] == "good" for v in plan["verify"])
+    assert plan["served"] == {www["key"]: OLD, lb["key"]: OLD}
+    summary = rem.rollout_summary(
+        ["a", "b", "c"],
+        {
+            "a": {"tlsfleet_plan": plan, "tlsfleet_rollout_ok": True},
+            "b": {"tlsfleet_plan": plan, "tlsfleet_rollout_restored": True},
+            "c": {},
+        },
+        NEW,
+    )
+    assert summary["counts"] == {"verified": 1, "restored": 1, "untouched": 1}
+    assert set(summary["nodes"]["a"]["sites"].values()) == {NEW} and set(summary["nodes"]["b"]["sites"].values()) == {
+        OLD
+    }
