@@ -45,7 +45,7 @@ def certificates(state: Path) -> dict:
     from .pki import Pki
 
     try:
-        leaves = Pki.load(state).leaves()
+        leaves = Pki.load(state).leaves
     except (OSError, ValueError, KeyError):
         return {}
     return {

@@ -70,6 +70,8 @@ NGINX_RESOLVER = ("lab", "none", "nowhere")
 NGINX_TRUSTED = ("full", "issuer_only", "none", "unrelated")
 STAPLE_FILE = ("none", "good", "expired", "other")
 RESERVED_GROUPS = ("all", "ungrouped", "tlsfleet_lab")
+# `generate:` on a leaf: how many leaves one entry may stand for (the benchmarks use 200).
+MAX_GENERATED = 1000
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -145,6 +147,8 @@ class Scenario:
     leaves: dict[str, Leaf]
     nodes: list[Node]
     expect_fleet: list[dict]
+    # A leaf with `generate:` -> the names of the leaves it stands for, in order.
+    generated: dict[str, list[str]] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -210,41 +214,77 @@ def parse(data, path: Path) -> Scenario:
     name = top.get("name", path.stem, str)
     description = top.get("description", "", str)
     python = top.get("python", "/usr/bin/python3", str)
-    leaves = _leaves(top.get("leaves", {}, dict), f"{path.name}:leaves")
+    leaves, generated = _leaves(top.get("leaves", {}, dict), f"{path.name}:leaves")
     raw_nodes = top.get("nodes", None, list)
     if not raw_nodes:
         raise LabError(f"{path.name}: a scenario needs at least one node under nodes:")
-    nodes = [_node(raw, f"{path.name}:nodes[{i}]", leaves, python) for i, raw in enumerate(raw_nodes)]
+    nodes = [_node(raw, f"{path.name}:nodes[{i}]", leaves, python, generated) for i, raw in enumerate(raw_nodes)]
     expect_fleet = _expect_fleet(top.get("expect_fleet", [], list), f"{path.name}:expect_fleet", nodes)
     top.done()
-    scenario = Scenario(name, description, path, leaves, nodes, expect_fleet)
+    scenario = Scenario(name, description, path, leaves, nodes, expect_fleet, generated)
     _check_unique_nodes(scenario)
     return scenario
 
 
-def _leaves(raw: dict, where: str) -> dict[str, Leaf]:
-    leaves = {}
+def _leaves(raw: dict, where: str) -> tuple[dict[str, Leaf], dict[str, list[str]]]:
+    """The leaves, with every `generate:` entry expanded; and generated name -> the leaf names it became."""
+    leaves: dict[str, Leaf] = {}
+    generated: dict[str, list[str]] = {}
     for name, spec in raw.items():
         w = f"{where}.{name}"
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise LabError(f"{w}: leaf names are lower-case letters, digits and '-'")
         m = _Map(spec, w)
-        hostnames = _hostnames(m.get("hostnames", None, list), f"{w}.hostnames")
-        leaf = Leaf(
-            name=name,
-            hostnames=hostnames,
-            issuer=m.get("issuer", "int-a-rsa", str, ISSUERS),
-            key_type=m.get("key_type", "rsa", str, KEY_TYPES),
-            must_staple=m.get("must_staple", False, bool),
-            validity=m.get("validity", "valid", str, VALIDITY),
-            ocsp_url=m.get("ocsp_url", True, bool),
-            ocsp=_ocsp_rule(m.get("ocsp", "good"), f"{w}.ocsp"),
-        )
-        if leaf.issuer == "int-n":
-            leaf.ocsp_url = False
+        generate = m.get("generate", None, dict)
+        if generate is not None and m.data.get("hostnames") is not None:
+            raise LabError(f"{w}: give either hostnames or generate, not both")
+        if generate is None:
+            names = {name: _hostnames(m.get("hostnames", None, list), f"{w}.hostnames")}
+        else:
+            names = _generate(name, generate, f"{w}.generate")
+            generated[name] = list(names)
+        common = {
+            "issuer": m.get("issuer", "int-a-rsa", str, ISSUERS),
+            "key_type": m.get("key_type", "rsa", str, KEY_TYPES),
+            "must_staple": m.get("must_staple", False, bool),
+            "validity": m.get("validity", "valid", str, VALIDITY),
+            "ocsp_url": m.get("ocsp_url", True, bool),
+        }
+        rule = m.get("ocsp", "good")
         m.done()
-        leaves[name] = leaf
-    return leaves
+        for leaf_name, hostnames in names.items():
+            if leaf_name in leaves:
+                raise LabError(f"{w}: the leaf name {leaf_name} is defined twice")
+            leaf = Leaf(name=leaf_name, hostnames=hostnames, ocsp=_ocsp_rule(rule, f"{w}.ocsp"), **common)
+            if leaf.issuer == "int-n":
+                leaf.ocsp_url = False
+            leaves[leaf_name] = leaf
+    clash = sorted(set(generated) & set(leaves))
+    if clash:
+        raise LabError(f"{where}.{clash[0]}: a generated leaf {clash[0]}-N is also named {clash[0]}")
+    return leaves, generated
+
+
+def _generate(name: str, raw: dict, where: str) -> dict[str, list[str]]:
+    """`generate: {count: 200, pattern: "site{n}.bench.test", start: 1}` -> {"NAME-1": ["site1.bench.test"], ...}."""
+    m = _Map(raw, where)
+    count = m.get("count", None, int)
+    pattern = m.get("pattern", None, str)
+    start = m.get("start", 1, int)
+    m.done()
+    if count is None or not 1 <= count <= MAX_GENERATED:
+        raise LabError(f"{where}.count: give a number of leaves from 1 to {MAX_GENERATED}")
+    if not pattern or pattern.count("{n}") != 1:
+        raise LabError(f"{where}.pattern: give one hostname with {{n}} where the number goes, e.g. site{{n}}.bench.test")
+    if start < 0:
+        raise LabError(f"{where}.start: {start} is negative")
+    out = {}
+    for n in range(start, start + count):
+        leaf_name = f"{name}-{n}"
+        if not NAME_RE.match(leaf_name):
+            raise LabError(f"{where}: the generated leaf name {leaf_name} is too long (at most 31 characters)")
+        out[leaf_name] = _hostnames([pattern.replace("{n}", str(n))], f"{where}.pattern")
+    return out
 
 
 def _ocsp_rule(raw, where: str) -> dict:
@@ -266,7 +306,7 @@ def _hostnames(raw, where: str) -> list[str]:
     return list(raw)
 
 
-def _node(raw, where: str, leaves: dict[str, Leaf], python: str) -> Node:
+def _node(raw, where: str, leaves: dict[str, Leaf], python: str, generated: dict[str, list[str]]) -> Node:
     m = _Map(raw, where)
     m.allow("name", "region", "python", "servers", "sites", "faults", "server_down")
     name = m.get("name", None, str)
@@ -276,7 +316,9 @@ def _node(raw, where: str, leaves: dict[str, Leaf], python: str) -> Node:
     region = m.get("region", None, str)
     if not region or not re.match(r"^[a-z][a-z0-9_]{0,15}$", region) or region in RESERVED_GROUPS:
         raise LabError(f"{where}.region: give a region such as eu, us or ap (not {', '.join(RESERVED_GROUPS)})")
-    sites = [_site(s, f"{where}.sites[{i}]", leaves) for i, s in enumerate(m.get("sites", [], list))]
+    sites = []
+    for i, raw_site in enumerate(m.get("sites", [], list)):
+        sites.extend(_sites(raw_site, f"{where}.sites[{i}]", leaves, generated))
     servers = list(dict.fromkeys(m.get("servers", [], list) + [s.server for s in sites]))
     for server in servers:
         if server not in SERVERS:
@@ -297,6 +339,16 @@ def _node(raw, where: str, leaves: dict[str, Leaf], python: str) -> Node:
     m.done()
     _check_ports(node, where)
     return node
+
+
+def _sites(raw, where: str, leaves: dict[str, Leaf], generated: dict[str, list[str]]) -> list[Site]:
+    """One site, or one per leaf when the site names a generated leaf (each named and served as its leaf)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("leaf"), str) or raw["leaf"] not in generated:
+        return [_site(raw, where, leaves)]
+    for key in ("name", "hostnames"):
+        if key in raw:
+            raise LabError(f"{where}.{key}: not allowed with a generated leaf (each site takes its leaf's)")
+    return [_site({**raw, "leaf": leaf_name}, f"{where}({leaf_name})", leaves) for leaf_name in generated[raw["leaf"]]]
 
 
 def _site(raw, where: str, leaves: dict[str, Leaf]) -> Site:
