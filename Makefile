@@ -20,7 +20,7 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
 PYROOT := $(ROOT)/.build/pyroot
 
-.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate
+.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate bench
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
@@ -114,6 +114,9 @@ lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: c
 
 lab-diagnose: venv lab-deps pyroot ## the diagnose playbook on the lab fleet: runner, slices, 2.19/paramiko (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_diagnose.py
+
+bench: venv lab-deps pyroot ## the benchmarks (root: the lab): a table of ratios and targets, tests/benchmarks/results/latest.json
+	PYTHONPATH=$(PYROOT) $(BIN)/python tests/benchmarks/bench.py --runs $${BENCH_RUNS:-5}
 
 lab-up: venv lab-deps ## bring a lab scenario up (root): make lab-up SCENARIO=tests/lab/scenarios/fleet.yml
 	tests/lab/labctl up $(SCENARIO)

@@ -54,6 +54,16 @@ except ImportError:  # reported by deps.require_cryptography() in the module
     pass
 
 DEFAULT_SKEW_SECONDS = 300
+# A tolerance beyond a day would let a replayed, long expired response pass as fresh: refuse it.
+MAX_SKEW_SECONDS = 86400
+
+
+def skew_problem(seconds) -> Optional[str]:
+    """Why ``seconds`` is not a usable clock-skew tolerance, or None."""
+    if seconds is None or 0 <= seconds <= MAX_SKEW_SECONDS:
+        return None
+    return "clock_skew must be between 0 and %d seconds (one day), not %s." % (MAX_SKEW_SECONDS, seconds)
+
 
 SIGNER_ISSUER = "issuer"
 SIGNER_DELEGATED = "delegated"

@@ -182,7 +182,7 @@ evidence:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, servers, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, ocsp, servers, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import exit_with_result
 
@@ -261,6 +261,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     require_pyopenssl(module)
+    if ocsp.skew_problem(module.params["clock_skew"]):
+        module.fail_json(msg=ocsp.skew_problem(module.params["clock_skew"]))
     params = module.params
     if params["handshake_timeout"] <= 0 or params["responder_timeout"] <= 0 or params["max_workers"] < 1:
         module.fail_json(msg="handshake_timeout and responder_timeout must be positive, max_workers at least 1.")

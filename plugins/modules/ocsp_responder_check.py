@@ -200,7 +200,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, responder_probe, tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, ocsp, responder_probe, tls_probe, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography, require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
@@ -315,6 +315,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     require_cryptography(module)
+    if ocsp.skew_problem(module.params["clock_skew"]):
+        module.fail_json(msg=ocsp.skew_problem(module.params["clock_skew"]))
     if module.params["endpoint"] is not None:
         require_pyopenssl(module)
     if module.params["timeout"] <= 0 or module.params["body_limit"] < 1:

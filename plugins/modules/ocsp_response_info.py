@@ -288,6 +288,7 @@ issuer:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
@@ -383,6 +384,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     require_cryptography(module)
+    if ocsp.skew_problem(module.params["clock_skew"]):
+        module.fail_json(msg=ocsp.skew_problem(module.params["clock_skew"]))
     exit_with_result(module, run, module.params)
 
 

@@ -289,7 +289,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import requ
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
 
 try:
-    from ansible_collections.tlsfleet.stapling.plugins.module_utils import staple
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp, staple
     from ansible_collections.tlsfleet.stapling.plugins.module_utils.chain import find_issuer
     from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import (
         load_certificates_from_path,
@@ -327,6 +327,8 @@ def _check_params(params) -> str:
     for key, low in (("clock_skew", 0), ("min_validity", 0), ("refresh_window", 0)):
         if params[key] is not None and params[key] < low:
             raise InputError(f"{key} must be zero or more seconds, not {params[key]}.")
+    if ocsp.skew_problem(params["clock_skew"]):
+        raise InputError(ocsp.skew_problem(params["clock_skew"]))
     if params["timeout"] <= 0:
         raise InputError(f"timeout must be a positive number of seconds, not {params['timeout']:g}.")
     dest = params["dest"] or params["certificate_path"] + ".ocsp"

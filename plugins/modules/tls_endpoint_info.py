@@ -275,7 +275,7 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp, tls_probe, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import exit_with_result
 
@@ -416,6 +416,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     require_pyopenssl(module)
+    if ocsp.skew_problem(module.params["clock_skew"]):
+        module.fail_json(msg=ocsp.skew_problem(module.params["clock_skew"]))
     if module.params["timeout"] <= 0 or module.params["warmup_attempts"] < 0 or module.params["max_workers"] < 1:
         module.fail_json(msg="timeout must be positive, warmup_attempts zero or more, and max_workers at least 1.")
     exit_with_result(module, run, module.params)

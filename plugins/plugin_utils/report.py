@@ -174,9 +174,10 @@ def _node_entry(host: str, region: str, result, addresses=()) -> tuple[dict, lis
             {str(s.get("type")) for s in evidence.get("servers") or [] if isinstance(s, dict) and s.get("type")}
         )
         node["hostnames"] = _served_entries(evidence)
-        node["summary"] = copy.deepcopy(result.get("summary") or {})
+        node["summary"] = dict(result.get("summary") or {})
         node["errors"] = [str(error) for error in evidence.get("errors") or []]
-        node["evidence"] = copy.deepcopy(evidence)
+        # Shared, not copied: evidence is the bulk of a large fleet's report, and nothing here changes it.
+        node["evidence"] = evidence
         found = [_node_finding(host, region, item) for item in result["findings"] if isinstance(item, dict)]
     return node, found
 
@@ -407,8 +408,12 @@ def _assemble(nodes, node_findings, collection_version, generated_at, fail_thres
     if fail_threshold != NEVER:
         failing.update(node["host"] for node in nodes if node["status"] != "ok")
 
+    by_host: dict = {}
+    for item in everything:
+        for host in _hosts_of(item):
+            by_host.setdefault(host, []).append(item)
     for node in nodes:
-        own = [item for item in everything if node["host"] in _hosts_of(item)]
+        own = by_host.get(node["host"], [])
         node["findings"] = len(own)
         node["worst_severity"] = worst_severity(own)
         node["failing"] = node["host"] in failing
@@ -494,6 +499,10 @@ def merge_reports(reports: list[dict]) -> dict:
     thresholds, versions, stamps = set(), set(), []
     external: dict | None = None
     for report in reports:
+        own: dict = {}
+        for item in report["findings"]:
+            if item["host"] is not None:
+                own.setdefault(item["host"], []).append(item)
         if report.get("external") is not None:
             external = external or {"vantage": report["external"].get("vantage"), "hostnames": {}}
             for entry in report["external"]["hostnames"]:
@@ -502,9 +511,9 @@ def merge_reports(reports: list[dict]) -> dict:
         versions.add(report["collection_version"])
         stamps.append(report.get("generated_at") or "")
         for node in report["nodes"]:
-            entry = {k: copy.deepcopy(v) for k, v in node.items() if k not in ("findings", "worst_severity", "failing")}
+            entry = {k: v for k, v in node.items() if k not in ("findings", "worst_severity", "failing")}
             nodes[node["host"]] = entry
-            found[node["host"]] = [copy.deepcopy(item) for item in report["findings"] if item["host"] == node["host"]]
+            found[node["host"]] = [copy.deepcopy(item) for item in own.get(node["host"], [])]
     if len(thresholds) != 1:
         raise ValueError("the reports use different fail thresholds: %s" % ", ".join(sorted(thresholds)))
     if len(versions) != 1:
@@ -555,26 +564,38 @@ def _duration(seconds) -> str:
     return "%s%dm" % (sign, seconds // 60)
 
 
-def _cell_findings(report: dict, host: str, hostname: str | None) -> list[dict]:
+def _findings_index(report: dict) -> dict:
+    """(host, hostname or None) -> the findings about that node and hostname, drift included, in report order."""
+    index: dict = {}
+    for item in report["findings"]:
+        for host in _hosts_of(item):
+            index.setdefault((host, item["hostname"] or None), []).append(item)
+    return index
+
+
+def _cell_findings(report: dict, host: str, hostname: str | None, index: dict | None = None) -> list[dict]:
     """The findings for one node and hostname (``None``: findings about no hostname), drift included."""
-    return [
-        item
-        for item in report["findings"]
-        if host in _hosts_of(item) and (item["hostname"] or None) == (hostname or None)
-    ]
+    if index is None:
+        index = _findings_index(report)
+    return list(index.get((host, hostname or None), []))
 
 
 def _testcases(report: dict) -> list[tuple[dict, str, list[dict]]]:
     """(node, name, findings) per node and hostname; plus ``(node)`` for node-wide findings or a failed node."""
     cases = []
+    index = _findings_index(report)
+    own_names: dict = {}
+    for item in report["findings"]:
+        if item["host"] is not None:
+            own_names.setdefault(item["host"], set()).add(item["hostname"])
     for node in report["nodes"]:
         names = {entry["hostname"] for entry in node["hostnames"] if entry["hostname"]}
-        names.update(item["hostname"] for item in report["findings"] if item["host"] == node["host"])
-        hostless = _cell_findings(report, node["host"], None)
+        names.update(own_names.get(node["host"], set()))
+        hostless = _cell_findings(report, node["host"], None, index)
         if hostless or not names or node["status"] != "ok":
             cases.append((node, NODE_TESTCASE, hostless))
         for name in sorted(names - {None}):
-            cases.append((node, name, _cell_findings(report, node["host"], name)))
+            cases.append((node, name, _cell_findings(report, node["host"], name, index)))
     return cases
 
 
@@ -964,6 +985,7 @@ def render_html(report: dict) -> str:
         "<table><thead><tr><th>region</th><th>node</th><th>node-wide</th>%s</tr></thead><tbody>"
         % "".join("<th>%s</th>" % _esc(name) for name in hostnames),
     ]
+    index = _findings_index(report)
     for node in nodes:
         served = {}
         for entry in node["hostnames"]:
@@ -975,14 +997,14 @@ def render_html(report: dict) -> str:
                 % (len(hostnames) + 1, _esc(node["status"]), _esc(node["message"]))
             )
         else:
-            hostless = _cell_findings(report, node["host"], None)
+            hostless = _cell_findings(report, node["host"], None, index)
             worst = worst_severity(hostless)
             row.append(
                 '<td class="cell sev-%s">%s</td>'
                 % (worst or "ok", _esc(", ".join(sorted({i["code"] for i in hostless})) or "ok"))
             )
             for name in hostnames:
-                found = _cell_findings(report, node["host"], name)
+                found = _cell_findings(report, node["host"], name, index)
                 entries = served.get(name, [])
                 if not entries and not found:
                     row.append('<td class="cell sev-none">-</td>')
@@ -1056,17 +1078,21 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def write_report(report: dict, directory: str) -> dict:
-    """Write the five report files into ``directory`` (created when missing), each atomically, mode 0644."""
+    """Write the five report files into ``directory`` (created when missing), each atomically, mode 0644.
+
+    One file is rendered and written at a time, so a large fleet's report does not hold all five in memory.
+    """
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    texts = {
-        "json": json.dumps(report, indent=2, sort_keys=True) + "\n",
-        "html": render_html(report),
-        "markdown": render_markdown(report),
-        "junit": render_junit(report, report["summary"].get("fail_threshold", "error")),
-        "prometheus": render_prometheus(report),
+    renderers = {
+        # Compact: Python's fast encoder only runs without indent, and a large fleet's report is big.
+        "json": lambda: json.dumps(report, sort_keys=True, separators=(",", ":")) + "\n",
+        "html": lambda: render_html(report),
+        "markdown": lambda: render_markdown(report),
+        "junit": lambda: render_junit(report, report["summary"].get("fail_threshold", "error")),
+        "prometheus": lambda: render_prometheus(report),
     }
     paths = {}
     for kind, name in FILES.items():
         paths[kind] = os.path.join(directory, name)
-        _write_atomic(paths[kind], texts[kind])
+        _write_atomic(paths[kind], renderers[kind]())
     return paths

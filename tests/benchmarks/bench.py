@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, tlsfleet.stapling contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -439,9 +438,10 @@ def bench_report(runs: int, nodes=5000, hostnames=10) -> list[dict]:
 class Lab:
     """labctl and ansible against the running lab, with the environment the lead's lab tests use."""
 
-    def __init__(self):
+    def __init__(self, replace=False):
         self.collections = None
         self.scenario = None
+        self.replace = replace
 
     def preflight(self):
         if os.geteuid() != 0:
@@ -449,6 +449,8 @@ class Lab:
         for tool in ("ansible", "ansible-playbook"):
             if not (VENV / "bin" / tool).exists():
                 raise Skip("%s is missing (make venv)" % (VENV / "bin" / tool))
+        if self.scenario is None and not self.replace and sh([LABCTL, "inventory"], timeout=60).returncode == 0:
+            raise Skip("a lab is already up (someone may be using it): bring it down or pass --replace-lab")
         out = sh([LABCTL, "preflight"], timeout=120)
         if out.returncode != 0:
             raise Skip("lab packages missing: %s (make lab-deps)" % tail(out))
@@ -518,7 +520,7 @@ def _lab_bench(lab: Lab, names, fn, *args) -> list[dict]:
         return fn(lab, *args)
     except Skip as exc:
         return [not_run(name, str(exc)) for name in names]
-    except Exception as exc:  # noqa: BLE001 - the table says what went wrong, the run goes on
+    except Exception as exc:  # the table says what went wrong, the run goes on
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return [not_run(name, "error: %s" % detail) for name in names]
 
@@ -807,7 +809,8 @@ def bench_rollout(lab: Lab, runs: int, count: int, work: Path) -> list[dict]:
             "tlsfleet_report_dir": str(report_dir),
             "tlsfleet_rollout_certificate": certificate,
         }
-        argv = [VENV / "bin" / "ansible-playbook", "-i", inventory, "tlsfleet.stapling.rollout", "-e", json.dumps(extra)]
+        playbook = [VENV / "bin" / "ansible-playbook", "-i", inventory, "tlsfleet.stapling.rollout"]
+        argv = [*playbook, "-e", json.dumps(extra)]
         took, out = lab.timed(argv, env)
         summary_path = report_dir / "rollout-summary.json"
         if not summary_path.exists():
@@ -877,6 +880,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report-nodes", type=int, default=5000, help="benchmark 5's generated nodes (5000)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the results JSON (default: %(default)s)")
     parser.add_argument("--no-lab", action="store_true", help="only what runs without the lab (benchmark 5b)")
+    parser.add_argument("--replace-lab", action="store_true", help="replace a lab that is already up")
     parser.add_argument("--keep-lab", action="store_true", help="leave the last scenario up")
     args = parser.parse_args(argv)
     if args.command == "fleet-scenario":
@@ -891,7 +895,7 @@ def main(argv=None) -> int:
         parser.error("--only and --nodes take comma-separated numbers")
     started = datetime.datetime.now(datetime.timezone.utc)
     rows: list[dict] = []
-    lab = Lab()
+    lab = Lab(replace=args.replace_lab)
     work = Path(tempfile.mkdtemp(prefix="tlsfleet-bench-"))
     lab_wanted = bool(only & {1, 2, 3, 4}) and not args.no_lab
     try:

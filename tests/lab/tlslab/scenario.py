@@ -275,7 +275,7 @@ def _generate(name: str, raw: dict, where: str) -> dict[str, list[str]]:
     if count is None or not 1 <= count <= MAX_GENERATED:
         raise LabError(f"{where}.count: give a number of leaves from 1 to {MAX_GENERATED}")
     if not pattern or pattern.count("{n}") != 1:
-        raise LabError(f"{where}.pattern: give one hostname with {{n}} where the number goes, e.g. site{{n}}.bench.test")
+        raise LabError(f"{where}.pattern: give one hostname with {{n}} where the number goes, e.g. s{{n}}.bench.test")
     if start < 0:
         raise LabError(f"{where}.start: {start} is negative")
     out = {}

@@ -108,7 +108,9 @@ def key_pem(kind) -> bytes:
         "rsa": lambda: rsa.generate_private_key(65537, 2048),
         "ec": lambda: ec.generate_private_key(ec.SECP256R1()),
     }[kind]()
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def encrypted_key_pem() -> bytes:
@@ -258,26 +260,28 @@ def haproxy_parse(ctx, text: str) -> str:
 
 
 @case("ori-content-empty", "ocsp_response_info", "empty content", "content contains only whitespace")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_ori_content_empty(ctx):
+    _inter, leaf = chain(ctx)
     return failed(ctx, "ocsp_response_info", {"content": " ", "certificate_content": leaf.pem.decode()})
 
 
-@case("ori-content-garbage", "ocsp_response_info", "binary garbage", "ocsp response content is 1532 bytes of binary data")
-def _(ctx):
-    inter, leaf = chain(ctx)
+@case(
+    "ori-content-garbage", "ocsp_response_info", "binary garbage", "ocsp response content is 1532 bytes of binary data"
+)
+def case_ori_content_garbage(ctx):
+    _inter, leaf = chain(ctx)
     junk = GARBAGE_TEXT
     return failed(ctx, "ocsp_response_info", {"content": junk, "certificate_content": leaf.pem.decode()})
 
 
 @case("ori-content-html", "ocsp_response_info", "HTML page for OCSP", "is an HTML page")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_ori_content_html(ctx):
+    _inter, leaf = chain(ctx)
     return failed(ctx, "ocsp_response_info", {"content": HTML.decode(), "certificate_content": leaf.pem.decode()})
 
 
 @case("ori-path-truncated-der", "ocsp_response_info", "truncated DER", "truncated or damaged")
-def _(ctx):
+def case_ori_path_truncated_der(ctx):
     inter, leaf = chain(ctx)
     der = ctx.pki.ocsp_response(leaf, inter)
     path = write(ctx, "short.der", der[: len(der) // 2])
@@ -285,62 +289,77 @@ def _(ctx):
 
 
 @case("ori-path-oversized", "ocsp_response_info", "oversized file", "larger than the")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_ori_path_oversized(ctx):
+    _inter, leaf = chain(ctx)
     path = write(ctx, "huge.der", b"\x30" + b"\x00" * (11 * 1024 * 1024))
     return failed(ctx, "ocsp_response_info", {"path": path, "certificate_content": leaf.pem.decode()})
 
 
 @case("ori-path-directory", "ocsp_response_info", "directory as path", "is a directory")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_ori_path_directory(ctx):
+    _inter, leaf = chain(ctx)
     return failed(ctx, "ocsp_response_info", {"path": str(ctx.tmp), "certificate_content": leaf.pem.decode()})
 
 
 @case("ori-path-missing", "ocsp_response_info", "missing file", "does not exist")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_ori_path_missing(ctx):
+    _inter, leaf = chain(ctx)
     return failed(ctx, "ocsp_response_info", {"path": "/nonexistent/x.ocsp", "certificate_content": leaf.pem.decode()})
 
 
-@case("ori-cert-is-key", "ocsp_response_info", "private key where a certificate is expected", "PEM blocks found: PRIVATE KEY")
-def _(ctx):
+@case(
+    "ori-cert-is-key",
+    "ocsp_response_info",
+    "private key where a certificate is expected",
+    "PEM blocks found: PRIVATE KEY",
+)
+def case_ori_cert_is_key(ctx):
     inter, leaf = chain(ctx)
     der = ctx.pki.ocsp_response(leaf, inter)
-    return failed(ctx, "ocsp_response_info", {"path": write(ctx, "r.der", der), "certificate_content": leaf.key_pem().decode()})
+    return failed(
+        ctx, "ocsp_response_info", {"path": write(ctx, "r.der", der), "certificate_content": leaf.key_pem().decode()}
+    )
 
 
 @case("ori-cert-pem-truncated", "ocsp_response_info", "truncated PEM", "without a matching '-----END'")
-def _(ctx):
+def case_ori_cert_pem_truncated(ctx):
     inter, leaf = chain(ctx)
     der = ctx.pki.ocsp_response(leaf, inter)
     pem = leaf.pem.decode()
-    return failed(ctx, "ocsp_response_info", {"path": write(ctx, "r.der", der), "certificate_content": pem[: len(pem) // 2]})
+    return failed(
+        ctx, "ocsp_response_info", {"path": write(ctx, "r.der", der), "certificate_content": pem[: len(pem) // 2]}
+    )
 
 
 @case("ori-issuer-garbage", "ocsp_response_info", "issuer binary garbage", "issuer")
-def _(ctx):
+def case_ori_issuer_garbage(ctx):
     inter, leaf = chain(ctx)
     der = ctx.pki.ocsp_response(leaf, inter)
     return failed(
         ctx,
         "ocsp_response_info",
-        {"path": write(ctx, "r.der", der), "certificate_content": leaf.pem.decode(), "issuer_content": "\x01\x02garbage"},
+        {
+            "path": write(ctx, "r.der", der),
+            "certificate_content": leaf.pem.decode(),
+            "issuer_content": "\x01\x02garbage",
+        },
     )
 
 
 @case("ori-valid-at-bad", "ocsp_response_info", "unparsable time", "valid_at")
-def _(ctx):
+def case_ori_valid_at_bad(ctx):
     inter, leaf = chain(ctx)
     der = ctx.pki.ocsp_response(leaf, inter)
     bundle = (leaf.pem + inter.pem).decode()
     return failed(
-        ctx, "ocsp_response_info", {"path": write(ctx, "r.der", der), "certificate_content": bundle, "valid_at": "yesterday noon"}
+        ctx,
+        "ocsp_response_info",
+        {"path": write(ctx, "r.der", der), "certificate_content": bundle, "valid_at": "yesterday noon"},
     )
 
 
 @case("ocsp-path-non-utf8", "ocsp.load_response_from_path", "non-UTF-8 path", "cert-")
-def _(ctx):
+def case_ocsp_path_non_utf8(ctx):
     # Module options cannot carry such a name: AnsibleModule's own argument logging fails on it first.
     return input_error(_lib("ocsp").load_response_from_path, non_utf8_path(ctx, b"\x00\x01 not der"))
 
@@ -355,25 +374,25 @@ def _endpoint_error(result) -> str:
 
 
 @case("tei-idna-host", "tls_endpoint_info", "Unicode (IDNA) hostname", "bücher.invalid")
-def _(ctx):
+def case_tei_idna_host(ctx):
     args = {"endpoints": [{"host": "bücher.invalid", "port": closed_port()}], "timeout": 1.0, "warmup_attempts": 0}
     return _endpoint_error(finished(ctx, "tls_endpoint_info", args))
 
 
 @case("tei-ipv6-literal", "tls_endpoint_info", "IPv6 literal, nothing listening", "::1")
-def _(ctx):
+def case_tei_ipv6_literal(ctx):
     args = {"endpoints": [{"host": "::1", "port": closed_port()}], "timeout": 1.0, "warmup_attempts": 0}
     return _endpoint_error(finished(ctx, "tls_endpoint_info", args))
 
 
 @case("tei-ipv6-bracketed", "tls_endpoint_info", "bracketed IPv6 literal", "[::1]")
-def _(ctx):
+def case_tei_ipv6_bracketed(ctx):
     args = {"endpoints": [{"host": "[::1]", "port": closed_port()}], "timeout": 1.0, "warmup_attempts": 0}
     return _endpoint_error(finished(ctx, "tls_endpoint_info", args))
 
 
 @case("tei-idna-sni", "tls_endpoint_info", "Unicode server name", "münchen.example")
-def _(ctx):
+def case_tei_idna_sni(ctx):
     args = {
         "endpoints": [{"host": "127.0.0.1", "port": closed_port(), "server_name": "münchen.example"}],
         "timeout": 1.0,
@@ -383,7 +402,7 @@ def _(ctx):
 
 
 @case("tei-hanging-server", "tls_endpoint_info", "server that accepts and never answers", "127.0.0.1")
-def _(ctx):
+def case_tei_hanging_server(ctx):
     hanger = Hanger()
     ctx.cleanup.append(hanger.close)
     args = {"endpoints": [{"host": "127.0.0.1", "port": hanger.port}], "timeout": 0.5, "warmup_attempts": 0}
@@ -391,7 +410,7 @@ def _(ctx):
 
 
 @case("tei-pool-garbage", "tls_endpoint_info", "certificate pool of binary garbage", "pool.pem")
-def _(ctx):
+def case_tei_pool_garbage(ctx):
     args = {
         "endpoints": [{"host": "127.0.0.1", "port": closed_port()}],
         "certificate_pool_paths": [write(ctx, "pool.pem", GARBAGE)],
@@ -401,7 +420,7 @@ def _(ctx):
 
 
 @case("tei-anchor-missing", "tls_endpoint_info", "trust anchor file missing", "/nonexistent/anchors.pem")
-def _(ctx):
+def case_tei_anchor_missing(ctx):
     args = {
         "endpoints": [{"host": "127.0.0.1", "port": closed_port()}],
         "trust_anchor_paths": ["/nonexistent/anchors.pem"],
@@ -411,7 +430,7 @@ def _(ctx):
 
 
 @case("tei-anchor-is-key", "tls_endpoint_info", "trust anchor is a private key", "anchor.pem")
-def _(ctx):
+def case_tei_anchor_is_key(ctx):
     args = {
         "endpoints": [{"host": "127.0.0.1", "port": closed_port()}],
         "trust_anchor_paths": [write(ctx, "anchor.pem", key_pem("ec"))],
@@ -425,32 +444,37 @@ def _(ctx):
 
 
 @case("orc-cert-garbage", "ocsp_responder_check", "binary garbage certificate", "certificate")
-def _(ctx):
+def case_orc_cert_garbage(ctx):
     return failed(ctx, "ocsp_responder_check", {"certificate_content": GARBAGE_TEXT})
 
 
 @case("orc-cert-empty", "ocsp_responder_check", "empty certificate", "certificate")
-def _(ctx):
+def case_orc_cert_empty(ctx):
     return failed(ctx, "ocsp_responder_check", {"certificate_content": "   \n"})
 
 
 @case("orc-issuer-is-key", "ocsp_responder_check", "private key as issuer", "issuer_content contains no certificate")
-def _(ctx):
+def case_orc_issuer_is_key(ctx):
     inter, leaf = chain(ctx)
     args = {"certificate_content": leaf.pem.decode(), "issuer_content": inter.key_pem().decode()}
     return failed(ctx, "ocsp_responder_check", args)
 
 
 @case("orc-url-not-a-url", "ocsp_responder_check", "URL that is not one", "not a url")
-def _(ctx):
+def case_orc_url_not_a_url(ctx):
     inter, leaf = chain(ctx)
-    args = {"certificate_content": (leaf.pem + inter.pem).decode(), "url": "not a url", "use_proxy": False, "timeout": 1}
+    args = {
+        "certificate_content": (leaf.pem + inter.pem).decode(),
+        "url": "not a url",
+        "use_proxy": False,
+        "timeout": 1,
+    }
     result = ctx.run(_module("ocsp_responder_check").main, args)
     return result.get("msg") or " ".join(str(r.get("error")) + " " + str(r.get("url")) for r in result["responders"])
 
 
 @case("orc-url-idna", "ocsp_responder_check", "responder URL with a Unicode host", "ocsp.bücher.invalid")
-def _(ctx):
+def case_orc_url_idna(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
@@ -464,7 +488,7 @@ def _(ctx):
 
 
 @case("orc-url-ipv6", "ocsp_responder_check", "responder URL with an IPv6 literal, closed port", "[::1]")
-def _(ctx):
+def case_orc_url_ipv6(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
@@ -477,8 +501,13 @@ def _(ctx):
     return " ".join(str(r.get("error")) + " " + str(r.get("url")) for r in result["responders"])
 
 
-@case("orc-hanging-responder", "ocsp_responder_check", "responder that accepts and never answers", "sent no complete answer in time")
-def _(ctx):
+@case(
+    "orc-hanging-responder",
+    "ocsp_responder_check",
+    "responder that accepts and never answers",
+    "sent no complete answer in time",
+)
+def case_orc_hanging_responder(ctx):
     import time
 
     inter, leaf = chain(ctx)
@@ -498,7 +527,7 @@ def _(ctx):
 
 
 @case("orc-flooding-responder", "ocsp_responder_check", "responder that sends 50 MB", "65536")
-def _(ctx):
+def case_orc_flooding_responder(ctx):
     import time
 
     inter, leaf = chain(ctx)
@@ -513,7 +542,7 @@ def _(ctx):
 
 
 @case("orc-html-responder", "ocsp_responder_check", "HTML page where an OCSP response is expected", "HTML page")
-def _(ctx):
+def case_orc_html_responder(ctx):
     inter, leaf = chain(ctx)
     url = responder(ctx, lambda req: (200, "text/html", HTML))
     args = {"certificate_content": (leaf.pem + inter.pem).decode(), "url": url, "use_proxy": False, "timeout": 5}
@@ -523,13 +552,18 @@ def _(ctx):
 
 
 @case("orc-endpoint-idna", "ocsp_responder_check", "endpoint with a Unicode host", "bücher.invalid")
-def _(ctx):
+def case_orc_endpoint_idna(ctx):
     args = {"endpoint": {"host": "bücher.invalid", "port": closed_port()}, "timeout": 1}
     return failed(ctx, "ocsp_responder_check", args)
 
 
-@case("orc-cert-dsa-key-type", "ocsp_responder_check", "DSA private key as the certificate", "PEM blocks found: PRIVATE KEY")
-def _(ctx):
+@case(
+    "orc-cert-dsa-key-type",
+    "ocsp_responder_check",
+    "DSA private key as the certificate",
+    "PEM blocks found: PRIVATE KEY",
+)
+def case_orc_cert_dsa_key_type(ctx):
     return failed(ctx, "ocsp_responder_check", {"certificate_content": key_pem("dsa").decode()})
 
 
@@ -538,12 +572,12 @@ def _(ctx):
 
 
 @case("na-since-garbage", "node_audit", "unparsable since", "since")
-def _(ctx):
+def case_na_since_garbage(ctx):
     return failed(ctx, "node_audit", {"since": "the day before yesterday", "servers": ["haproxy"]})
 
 
 @case("na-anchor-garbage", "node_audit", "trust anchor of binary garbage", "anchors.bin")
-def _(ctx):
+def case_na_anchor_garbage(ctx):
     import json
 
     args = {"trust_anchor_paths": [write(ctx, "anchors.bin", GARBAGE)], "servers": ["haproxy"]}
@@ -552,7 +586,7 @@ def _(ctx):
 
 
 @case("na-extra-endpoint-ipv6", "node_audit", "extra endpoint IPv6 literal", "::1")
-def _(ctx):
+def case_na_extra_endpoint_ipv6(ctx):
     args = {
         "extra_endpoints": [{"host": "::1", "port": closed_port(), "server_name": "bücher.example"}],
         "servers": ["haproxy"],
@@ -566,12 +600,12 @@ def _(ctx):
 
 
 @case("tsi-since-garbage", "tls_server_info", "unparsable since", "since")
-def _(ctx):
+def case_tsi_since_garbage(ctx):
     return failed(ctx, "tls_server_info", {"since": "\x01\xff not a time", "servers": ["haproxy"]})
 
 
 @case("tsi-since-empty", "tls_server_info", "empty since", "since")
-def _(ctx):
+def case_tsi_since_empty(ctx):
     result = ctx.run(_module("tls_server_info").main, {"since": "", "servers": ["haproxy"]})
     if result.get("failed"):
         return result["msg"]
@@ -583,69 +617,69 @@ def _(ctx):
 
 
 @case("cb-cert-empty", "certificate_bundle", "empty certificate", "is empty")
-def _(ctx):
+def case_cb_cert_empty(ctx):
     return failed(ctx, "certificate_bundle", {"certificate_content": ""})
 
 
 @case("cb-cert-garbage", "certificate_bundle", "binary garbage", "certificate")
-def _(ctx):
+def case_cb_cert_garbage(ctx):
     return failed(ctx, "certificate_bundle", {"certificate_content": GARBAGE_TEXT})
 
 
 @case("cb-cert-is-key", "certificate_bundle", "private key where a certificate is expected", "no certificate")
-def _(ctx):
+def case_cb_cert_is_key(ctx):
     return failed(ctx, "certificate_bundle", {"certificate_content": key_pem("rsa").decode()})
 
 
 @case("cb-cert-truncated-pem", "certificate_bundle", "truncated PEM", "without a matching '-----END'")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_cb_cert_truncated_pem(ctx):
+    _inter, leaf = chain(ctx)
     return failed(ctx, "certificate_bundle", {"certificate_content": leaf.pem.decode()[:300]})
 
 
 @case("cb-cert-bad-base64", "certificate_bundle", "PEM with damaged base64", "does not contain valid base64")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_cb_cert_bad_base64(ctx):
+    _inter, leaf = chain(ctx)
     pem = leaf.pem.decode().replace("M", "*", 3)
     return failed(ctx, "certificate_bundle", {"certificate_content": pem})
 
 
 @case("cb-cert-oversized-file", "certificate_bundle", "oversized PEM file", "larger than the")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_cb_cert_oversized_file(ctx):
+    _inter, leaf = chain(ctx)
     path = write(ctx, "huge.pem", leaf.pem * (11 * 1024 * 1024 // len(leaf.pem) + 1))
     return failed(ctx, "certificate_bundle", {"certificate_path": path})
 
 
 @case("nginx-include-non-utf8-name", "servers.nginx.inspect", "included file with a non-UTF-8 name", "cert-")
-def _(ctx):
+def case_nginx_include_non_utf8_name(ctx):
     non_utf8_path(ctx, b"server {\n listen 443 ssl;\n ssl_certificate /x.pem;\n")
     return nginx_inspect(ctx, {"nginx.conf": "events {}\nhttp { include @/cert-*.pem; }\n"}) or "cert-* read"
 
 
 @case("cb-intermediate-garbage", "certificate_bundle", "intermediate of binary garbage", "intermediate")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_cb_intermediate_garbage(ctx):
+    _inter, leaf = chain(ctx)
     args = {"certificate_content": leaf.pem.decode(), "intermediates": ["<html>nope</html>"]}
     return failed(ctx, "certificate_bundle", args)
 
 
 @case("cb-intermediate-path-missing", "certificate_bundle", "intermediate path missing", "/nonexistent/int.pem")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_cb_intermediate_path_missing(ctx):
+    _inter, leaf = chain(ctx)
     args = {"certificate_content": leaf.pem.decode(), "intermediate_paths": ["/nonexistent/int.pem"]}
     return failed(ctx, "certificate_bundle", args)
 
 
 @case("cb-anchor-directory", "certificate_bundle", "trust anchor path is a directory", "is a directory")
-def _(ctx):
+def case_cb_anchor_directory(ctx):
     inter, leaf = chain(ctx)
     args = {"certificate_content": (leaf.pem + inter.pem).decode(), "trust_anchor_paths": [str(ctx.tmp)]}
     return failed(ctx, "certificate_bundle", args)
 
 
 @case("cb-key-dsa", "certificate_bundle", "DSA key where the certificate's EC key is expected", "key.pem")
-def _(ctx):
+def case_cb_key_dsa(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
@@ -656,7 +690,7 @@ def _(ctx):
 
 
 @case("cb-key-ed25519", "certificate_bundle", "Ed25519 key where an RSA key is expected", "key.pem")
-def _(ctx):
+def case_cb_key_ed25519(ctx):
     inter, leaf = chain(ctx, kind="rsa")
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
@@ -667,7 +701,7 @@ def _(ctx):
 
 
 @case("cb-key-garbage", "certificate_bundle", "private key of binary garbage", "key.bin")
-def _(ctx):
+def case_cb_key_garbage(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
@@ -678,7 +712,7 @@ def _(ctx):
 
 
 @case("cb-key-encrypted", "certificate_bundle", "encrypted private key, no password", "the key is encrypted")
-def _(ctx):
+def case_cb_key_encrypted(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
@@ -688,8 +722,13 @@ def _(ctx):
     return failed(ctx, "certificate_bundle", args)
 
 
-@case("cb-unknown-critical-ext", "certificate_bundle", "certificate with an unknown critical extension", "odd.example.test")
-def _(ctx):
+@case(
+    "cb-unknown-critical-ext",
+    "certificate_bundle",
+    "certificate with an unknown critical extension",
+    "odd.example.test",
+)
+def case_cb_unknown_critical_ext(ctx):
     from cryptography import x509
 
     ext = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x05\x00")
@@ -699,7 +738,7 @@ def _(ctx):
 
 
 @case("cb-huge-san", "certificate_bundle", "certificate with 5000 SAN names", "odd.example.test")
-def _(ctx):
+def case_cb_huge_san(ctx):
     from cryptography import x509
 
     ext = x509.SubjectAlternativeName([x509.DNSName(f"h{n}.example.test") for n in range(5000)])
@@ -708,8 +747,10 @@ def _(ctx):
     return result.get("msg") or str(result)
 
 
-@case("cb-dest-no-dir", "certificate_bundle", "destination in a missing directory", "/nonexistent/dir of fullchain_dest")
-def _(ctx):
+@case(
+    "cb-dest-no-dir", "certificate_bundle", "destination in a missing directory", "/nonexistent/dir of fullchain_dest"
+)
+def case_cb_dest_no_dir(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
@@ -724,19 +765,22 @@ def _(ctx):
 
 
 @case("os-cert-garbage", "ocsp_staple", "certificate file of binary garbage", "garbage.pem")
-def _(ctx):
+def case_os_cert_garbage(ctx):
     return failed(ctx, "ocsp_staple", {"certificate_path": write(ctx, "garbage.pem", GARBAGE)})
 
 
 @case("os-issuer-is-key", "ocsp_staple", "issuer file holds a private key", "issuer.pem")
-def _(ctx):
+def case_os_issuer_is_key(ctx):
     inter, leaf = chain(ctx)
-    args = {"certificate_path": write(ctx, "leaf.pem", leaf.pem), "issuer_path": write(ctx, "issuer.pem", inter.key_pem())}
+    args = {
+        "certificate_path": write(ctx, "leaf.pem", leaf.pem),
+        "issuer_path": write(ctx, "issuer.pem", inter.key_pem()),
+    }
     return failed(ctx, "ocsp_staple", args)
 
 
 @case("os-responder-html", "ocsp_staple", "responder answers an HTML page", "HTML")
-def _(ctx):
+def case_os_responder_html(ctx):
     inter, leaf = chain(ctx)
     url = responder(ctx, lambda req: (200, "text/html", HTML))
     args = {
@@ -751,8 +795,10 @@ def _(ctx):
     return msg
 
 
-@case("os-responder-hangs", "ocsp_staple", "responder that accepts and never answers", "sent no complete answer in time")
-def _(ctx):
+@case(
+    "os-responder-hangs", "ocsp_staple", "responder that accepts and never answers", "sent no complete answer in time"
+)
+def case_os_responder_hangs(ctx):
     inter, leaf = chain(ctx)
     hanger = Hanger()
     ctx.cleanup.append(hanger.close)
@@ -767,7 +813,7 @@ def _(ctx):
 
 
 @case("os-responder-idna", "ocsp_staple", "responder URL with a Unicode host", "bücher.invalid")
-def _(ctx):
+def case_os_responder_idna(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_path": write(ctx, "full.pem", leaf.pem + inter.pem),
@@ -780,7 +826,7 @@ def _(ctx):
 
 
 @case("os-dest-garbage-existing", "ocsp_staple", "existing staple file of garbage (check mode)", "staple")
-def _(ctx):
+def case_os_dest_garbage_existing(ctx):
     inter, leaf = chain(ctx)
     url = responder(ctx, lambda req: (200, "application/ocsp-response", ctx.pki.ocsp_response(leaf, inter)))
     dest = write(ctx, "staple.ocsp", GARBAGE)
@@ -801,56 +847,65 @@ def _(ctx):
 
 
 @case("ss-path-missing", "site_stapling", "config file missing", "/nonexistent/site.conf")
-def _(ctx):
-    return failed(ctx, "site_stapling", {"server": "nginx", "path": "/nonexistent/site.conf", "line": 1, "stapling": "on"})
+def case_ss_path_missing(ctx):
+    return failed(
+        ctx, "site_stapling", {"server": "nginx", "path": "/nonexistent/site.conf", "line": 1, "stapling": "on"}
+    )
 
 
 @case("ss-nginx-binary", "site_stapling", "nginx config of binary garbage", "site.conf")
-def _(ctx):
+def case_ss_nginx_binary(ctx):
     path = write(ctx, "site.conf", GARBAGE)
     return failed(ctx, "site_stapling", {"server": "nginx", "path": path, "line": 1, "stapling": "on"})
 
 
 @case("ss-nginx-unbalanced", "site_stapling", "nginx server block never closed", "site.conf")
-def _(ctx):
+def case_ss_nginx_unbalanced(ctx):
     path = write(ctx, "site.conf", "server {\n    listen 443 ssl;\n    ssl_certificate /x.pem;\n")
     return failed(ctx, "site_stapling", {"server": "nginx", "path": path, "line": 1, "stapling": "on"})
 
 
 @case("ss-nginx-line-beyond-eof", "site_stapling", "line past the end of the file", "site.conf")
-def _(ctx):
+def case_ss_nginx_line_beyond_eof(ctx):
     path = write(ctx, "site.conf", "server {\n    listen 443 ssl;\n}\n")
     return failed(ctx, "site_stapling", {"server": "nginx", "path": path, "line": 999, "stapling": "on"})
 
 
 @case("ss-nginx-resolver-timeout", "site_stapling", "resolver_timeout not an nginx time", "resolver_timeout")
-def _(ctx):
+def case_ss_nginx_resolver_timeout(ctx):
     path = write(ctx, "site.conf", "server {\n    listen 443 ssl;\n}\n")
-    args = {"server": "nginx", "path": path, "line": 1, "stapling": "on", "resolver": ["::1"], "resolver_timeout": "5 min"}
+    args = {
+        "server": "nginx",
+        "path": path,
+        "line": 1,
+        "stapling": "on",
+        "resolver": ["::1"],
+        "resolver_timeout": "5 min",
+    }
     return failed(ctx, "site_stapling", args)
 
 
 @case("ss-apache-unclosed", "site_stapling", "Apache <VirtualHost> never closed", "vhost.conf")
-def _(ctx):
+def case_ss_apache_unclosed(ctx):
     path = write(ctx, "vhost.conf", "<VirtualHost *:443>\n    SSLEngine on\n")
     return failed(ctx, "site_stapling", {"server": "apache", "path": path, "line": 1, "stapling": "on"})
 
 
 @case("ss-apache-wrong-line", "site_stapling", "line that is not a <VirtualHost>", "vhost.conf")
-def _(ctx):
+def case_ss_apache_wrong_line(ctx):
     path = write(ctx, "vhost.conf", "<VirtualHost *:443>\n    SSLEngine on\n</VirtualHost>\n")
     return failed(ctx, "site_stapling", {"server": "apache", "path": path, "line": 2, "stapling": "on"})
 
 
 @case("ss-apache-timeout-negative", "site_stapling", "negative responder_timeout", "responder_timeout")
-def _(ctx):
+def case_ss_apache_timeout_negative(ctx):
     path = write(ctx, "vhost.conf", "<VirtualHost *:443>\n    SSLEngine on\n</VirtualHost>\n")
     args = {"server": "apache", "path": path, "line": 1, "stapling": "on", "responder_timeout": -3}
     return failed(ctx, "site_stapling", args)
 
 
 @case("ss-nginx-non-utf8-text", "site_stapling", "config with invalid UTF-8 bytes", "site.conf")
-def _(ctx):
+def case_ss_nginx_non_utf8_text(ctx):
     path = write(ctx, "site.conf", b"server {\n    server_name caf\xe9.example;\n    listen 443 ssl;\n}\n")
     result = ctx.run(_module("site_stapling").main, {"server": "nginx", "path": path, "line": 1, "stapling": "on"})
     return result.get("msg") or str(result)
@@ -861,22 +916,22 @@ def _(ctx):
 
 
 @case("sr-timeout-zero", "server_reload", "zero timeout", "timeout")
-def _(ctx):
+def case_sr_timeout_zero(ctx):
     return failed(ctx, "server_reload", {"server": "nginx", "state": "tested", "timeout": 0})
 
 
 @case("sr-wait-for-bracket", "server_reload", "IPv6 wait_for without the closing bracket", "wait_for entry")
-def _(ctx):
+def case_sr_wait_for_bracket(ctx):
     return failed(ctx, "server_reload", {"server": "nginx", "state": "tested", "wait_for": ["[::1:443"]})
 
 
 @case("sr-wait-for-port-range", "server_reload", "wait_for port out of range", "wait_for entry")
-def _(ctx):
+def case_sr_wait_for_port_range(ctx):
     return failed(ctx, "server_reload", {"server": "nginx", "state": "tested", "wait_for": ["localhost:99999"]})
 
 
 @case("sr-wait-for-idna", "server_reload", "wait_for Unicode host without a port", "wait_for entry")
-def _(ctx):
+def case_sr_wait_for_idna(ctx):
     return failed(ctx, "server_reload", {"server": "nginx", "state": "tested", "wait_for": ["bücher.example:https"]})
 
 
@@ -885,24 +940,24 @@ def _(ctx):
 
 
 @case("x509-certs-empty", "x509.load_certificates", "empty", "test input is empty")
-def _(ctx):
+def case_x509_certs_empty(ctx):
     return input_error(_lib("x509").load_certificates, b"", "test input")
 
 
 @case("x509-certs-garbage", "x509.load_certificates", "binary garbage", "bytes of binary data")
-def _(ctx):
+def case_x509_certs_garbage(ctx):
     return input_error(_lib("x509").load_certificates, GARBAGE[1:], "test input")
 
 
 @case("x509-certs-truncated-der", "x509.load_certificates", "truncated DER", "neither PEM nor a valid DER")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_x509_certs_truncated_der(ctx):
+    _inter, leaf = chain(ctx)
     return input_error(_lib("x509").load_certificates, leaf.der[:-40], "test input")
 
 
 @case("x509-certs-oversized-der", "x509.load_certificates", "DER with trailing bytes", "test input")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_x509_certs_oversized_der(ctx):
+    _inter, leaf = chain(ctx)
     try:
         certs = _lib("x509").load_certificates(leaf.der + b"\x00" * 4096, "test input")
     except _lib("errors").InputError as exc:
@@ -911,10 +966,10 @@ def _(ctx):
 
 
 @case("x509-certs-headers-and-junk", "x509.load_certificates", "PEM with RFC 1421 headers and junk between", "2 certs")
-def _(ctx):
+def case_x509_certs_headers_and_junk(ctx):
     inter, leaf = chain(ctx)
     lines = leaf.pem.split(b"\n")
-    with_headers = b"\n".join([lines[0], b"Proc-Type: 4,ENCRYPTED", b"Comment: junk", b""] + lines[1:])
+    with_headers = b"\n".join([lines[0], b"Proc-Type: 4,ENCRYPTED", b"Comment: junk", b"", *lines[1:]])
     data = b"junk before\n" + with_headers + b"\n# a comment\n\x00\x01 junk\n" + inter.pem + b"trailer"
     certs = _lib("x509").load_certificates(data, "test input")
     assert [c.serial_number for c in certs] == [leaf.cert.serial_number, inter.cert.serial_number]
@@ -922,12 +977,12 @@ def _(ctx):
 
 
 @case("x509-certs-only-key", "x509.load_certificates", "private key where a certificate is expected", "PRIVATE KEY")
-def _(ctx):
+def case_x509_certs_only_key(ctx):
     return input_error(_lib("x509").load_certificates, key_pem("ec"), "test input")
 
 
 @case("x509-certs-negative-serial", "x509.load_certificates", "certificate with a negative serial", "test input")
-def _(ctx):
+def case_x509_certs_negative_serial(ctx):
     try:
         certs = _lib("x509").load_certificates(negative_serial_der(ctx), "test input")
     except _lib("errors").InputError as exc:
@@ -937,7 +992,7 @@ def _(ctx):
 
 
 @case("x509-certs-trusted-truncated", "x509.load_certificates", "TRUSTED CERTIFICATE cut short", "test input")
-def _(ctx):
+def case_x509_certs_trusted_truncated(ctx):
     import base64
 
     body = base64.encodebytes(b"\x30\x84\xff\xff\xff\xff\x01").decode()
@@ -946,36 +1001,38 @@ def _(ctx):
 
 
 @case("x509-read-non-utf8-path", "x509.load_certificates_from_path", "non-UTF-8 path", "cert-")
-def _(ctx):
+def case_x509_read_non_utf8_path(ctx):
     return input_error(_lib("x509").load_certificates_from_path, non_utf8_path(ctx, b""))
 
 
 @case("x509-key-garbage", "x509.load_private_key", "binary garbage", "could not be loaded as a private key")
-def _(ctx):
+def case_x509_key_garbage(ctx):
     return input_error(_lib("x509").load_private_key, b"\x30\x82" + GARBAGE[:300], "test key")
 
 
 @case("x509-key-is-cert", "x509.load_private_key", "certificate where a key is expected", "no PEM private key block")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_x509_key_is_cert(ctx):
+    _inter, leaf = chain(ctx)
     return input_error(_lib("x509").load_private_key, leaf.pem, "test key")
 
 
 @case("x509-key-truncated", "x509.load_private_key", "truncated PEM key", "test key")
-def _(ctx):
+def case_x509_key_truncated(ctx):
     pem = key_pem("rsa")
-    message = input_error(_lib("x509").load_private_key, pem[: len(pem) // 2] + b"\n-----END PRIVATE KEY-----\n", "test key")
+    message = input_error(
+        _lib("x509").load_private_key, pem[: len(pem) // 2] + b"\n-----END PRIVATE KEY-----\n", "test key"
+    )
     assert "MII" not in message
     return message
 
 
 @case("x509-key-encrypted", "x509.load_private_key", "encrypted key without password", "no password was given")
-def _(ctx):
+def case_x509_key_encrypted(ctx):
     return input_error(_lib("x509").load_private_key, encrypted_key_pem(), "test key")
 
 
 @case("x509-key-wrong-password", "x509.load_private_key", "wrong password", "wrong password")
-def _(ctx):
+def case_x509_key_wrong_password(ctx):
     return input_error(_lib("x509").load_private_key, encrypted_key_pem(), "test key", password="nope")
 
 
@@ -984,41 +1041,41 @@ def _(ctx):
 
 
 @case("ocsp-load-empty", "ocsp.load_response", "empty", "is empty")
-def _(ctx):
+def case_ocsp_load_empty(ctx):
     return input_error(_lib("ocsp").load_response, b"", "test response")
 
 
 @case("ocsp-load-html", "ocsp.load_response", "HTML page", "is an HTML page")
-def _(ctx):
+def case_ocsp_load_html(ctx):
     return input_error(_lib("ocsp").load_response, HTML, "test response")
 
 
 @case("ocsp-load-certificate", "ocsp.load_response", "DER certificate", "is a DER certificate")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_ocsp_load_certificate(ctx):
+    _inter, leaf = chain(ctx)
     return input_error(_lib("ocsp").load_response, leaf.der, "test response")
 
 
 @case("ocsp-load-pem-cert", "ocsp.load_response", "PEM certificate", "is a PEM CERTIFICATE block")
-def _(ctx):
-    inter, leaf = chain(ctx)
+def case_ocsp_load_pem_cert(ctx):
+    _inter, leaf = chain(ctx)
     return input_error(_lib("ocsp").load_response, leaf.pem, "test response")
 
 
 @case("ocsp-load-truncated", "ocsp.load_response", "truncated DER", "truncated or damaged")
-def _(ctx):
+def case_ocsp_load_truncated(ctx):
     inter, leaf = chain(ctx)
     der = ctx.pki.ocsp_response(leaf, inter)
     return input_error(_lib("ocsp").load_response, der[:-30], "test response")
 
 
 @case("ocsp-load-bad-base64", "ocsp.load_response", "base64 that does not decode", "test response")
-def _(ctx):
+def case_ocsp_load_bad_base64(ctx):
     return input_error(_lib("ocsp").load_response, b"MIIB" + b"A" * 5, "test response")
 
 
 @case("ocsp-load-oversized", "ocsp.load_response", "DER response with 1 MB appended", "test response")
-def _(ctx):
+def case_ocsp_load_oversized(ctx):
     inter, leaf = chain(ctx)
     der = ctx.pki.ocsp_response(leaf, inter)
     return input_error(_lib("ocsp").load_response, der + b"\x00" * (1024 * 1024), "test response")
@@ -1029,17 +1086,19 @@ def _(ctx):
 
 
 @case("nginx-include-loop", "servers.nginx.inspect", "include that includes itself", "include loop")
-def _(ctx):
-    return nginx_inspect(ctx, {"nginx.conf": "events {}\nhttp { include @/loop.conf; }\n", "loop.conf": "include @/loop.conf;\n"})
+def case_nginx_include_loop(ctx):
+    return nginx_inspect(
+        ctx, {"nginx.conf": "events {}\nhttp { include @/loop.conf; }\n", "loop.conf": "include @/loop.conf;\n"}
+    )
 
 
 @case("nginx-include-nowhere", "servers.nginx.inspect", "include of a missing file", "does not exist")
-def _(ctx):
+def case_nginx_include_nowhere(ctx):
     return nginx_inspect(ctx, {"nginx.conf": "events {}\nhttp { include @/missing/site.conf; }\n"})
 
 
 @case("nginx-binary-config", "servers.nginx.inspect", "main config of binary garbage", "nginx.conf")
-def _(ctx):
+def case_nginx_binary_config(ctx):
     from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import FakeRunner
 
     write(ctx, "nginx.conf", GARBAGE)
@@ -1049,29 +1108,30 @@ def _(ctx):
 
 
 @case("apache-include-loop", "servers.apache walker", "Include that includes itself", "include loop")
-def _(ctx):
+def case_apache_include_loop(ctx):
     return apache_walk(ctx, {"apache2.conf": "Include @/loop.conf\n", "loop.conf": "Include @/loop.conf\n"})
 
 
 @case("apache-include-nowhere", "servers.apache walker", "Include of a missing file", "was not found")
-def _(ctx):
+def case_apache_include_nowhere(ctx):
     return apache_walk(ctx, {"apache2.conf": "Include @/missing/site.conf\n"})
 
 
 @case("apache-mutual-include", "servers.apache walker", "two files including each other", "include loop")
-def _(ctx):
+def case_apache_mutual_include(ctx):
     return apache_walk(
-        ctx, {"apache2.conf": "Include @/a.conf\n", "a.conf": "Include @/b.conf\n", "b.conf": "IncludeOptional @/a.conf\n"}
+        ctx,
+        {"apache2.conf": "Include @/a.conf\n", "a.conf": "Include @/b.conf\n", "b.conf": "IncludeOptional @/a.conf\n"},
     )
 
 
 @case("haproxy-unterminated-quote", "servers.haproxy.parse_config", "unterminated quote", "haproxy.cfg:2")
-def _(ctx):
+def case_haproxy_unterminated_quote(ctx):
     return haproxy_parse(ctx, 'global\n    crt-base "/etc/ssl\nfrontend fe\n    bind :443 ssl crt x.pem\n')
 
 
 @case("haproxy-binary", "servers.haproxy.parse_config", "binary garbage", "haproxy.cfg")
-def _(ctx):
+def case_haproxy_binary(ctx):
     text = GARBAGE.decode("latin-1") + '\n"'
     return haproxy_parse(ctx, text) or "haproxy.cfg: nothing reported"
 
@@ -1081,7 +1141,7 @@ def _(ctx):
 
 
 @case("logscan-binary-file", "logscan.scan_file", "error log of binary garbage", "error.log")
-def _(ctx):
+def case_logscan_binary_file(ctx):
     logscan = _lib("logscan")
     nginx = _lib("servers.nginx")
     path = write(ctx, "error.log", GARBAGE * 20 + b"\n2026/11/23 19:31:00 [error] 1#1: OCSP responder timed out\n")
@@ -1090,7 +1150,7 @@ def _(ctx):
 
 
 @case("logscan-unreadable", "servers.log_scan", "error log that is a directory", "error.log")
-def _(ctx):
+def case_logscan_unreadable(ctx):
     servers = _lib("servers")
     common = _lib("servers.common")
     (ctx.tmp / "error.log").mkdir()
@@ -1101,12 +1161,14 @@ def _(ctx):
 
 
 @case("edit-nginx-unbalanced", "stapling_edit.nginx.edit_server", "unbalanced braces", "broken.conf")
-def _(ctx):
+def case_edit_nginx_unbalanced(ctx):
     edit = _lib("stapling_edit.nginx")
-    return input_error(edit.edit_server, "server {\n listen 443;\n}}\n", 1, [("ssl_stapling", ["on"])], path="broken.conf")
+    return input_error(
+        edit.edit_server, "server {\n listen 443;\n}}\n", 1, [("ssl_stapling", ["on"])], path="broken.conf"
+    )
 
 
 @case("edit-apache-no-vhost", "stapling_edit.apache.edit_vhost", "no <VirtualHost> at that line", "vhost.conf")
-def _(ctx):
+def case_edit_apache_no_vhost(ctx):
     edit = _lib("stapling_edit.apache")
     return input_error(edit.edit_vhost, "Listen 443\n", 1, [("SSLUseStapling", "on")], path="vhost.conf")

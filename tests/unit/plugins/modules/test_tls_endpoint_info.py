@@ -106,3 +106,21 @@ def test_without_resolve_all_nothing_is_resolved_by_the_module(served, capsys, m
     args = {"port": served["port"], "server_names": ["www.example.test"], "protocols": ["TLSv1.2"]}
     site = modrun.run_module(tls_endpoint_info.main, args, capsys, monkeypatch)[0]["endpoints"][0]
     assert site["resolved_from"] is None and site["host"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("skew", [-1, 86401, 10**9])
+def test_clock_skew_beyond_a_day_is_refused(capsys, monkeypatch, skew):
+    from ansible_collections.tlsfleet.stapling.plugins.modules import (
+        node_audit,
+        ocsp_responder_check,
+        ocsp_response_info,
+    )
+
+    required = {
+        ocsp_responder_check.main: {"endpoint": {"host": "127.0.0.1", "port": 9}},
+        ocsp_response_info.main: {"content": "MA==", "certificate_content": "x", "issuer_content": "x"},
+    }
+    for main in (tls_endpoint_info.main, node_audit.main, ocsp_responder_check.main, ocsp_response_info.main):
+        args = dict(required.get(main, {}), clock_skew=skew)
+        result = modrun.run_module(main, args, capsys, monkeypatch)[0]
+        assert result["failed"] is True and "clock_skew must be between 0 and 86400" in result["msg"], main
