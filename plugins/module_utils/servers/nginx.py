@@ -80,6 +80,34 @@ class Directive:
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
 
 
+def read_quoted(text: str, index: int, line: int):
+    """The quoted string that starts at ``text[index]`` (a quote), with nginx's backslash escapes resolved.
+
+    Returns ``(value, index after the closing quote, line number there, closed)``; ``closed`` is False when the
+    text ends first. Shared by the configuration reader and the stapling editor.
+    """
+    quote = text[index]
+    index += 1
+    length = len(text)
+    token: List[str] = []
+    while index < length:
+        char = text[index]
+        if char == "\\" and index + 1 < length:
+            following = text[index + 1]
+            token.append(_ESCAPES.get(following, "\\" + following))
+            if following == "\n":
+                line += 1
+            index += 2
+            continue
+        if char == quote:
+            return "".join(token), index + 1, line, True
+        if char == "\n":
+            line += 1
+        token.append(char)
+        index += 1
+    return "".join(token), index, line, False
+
+
 class _Budget:
     """Counts statements over all files, so a hostile configuration cannot exhaust memory."""
 
@@ -172,26 +200,8 @@ def parse(text: str, path: str, errors: List[str], budget: Optional[_Budget] = N
             word_line = line
         token: List[str] = []
         if char in ('"', "'"):
-            quote = char
-            index += 1
-            closed = False
-            while index < length:
-                char = text[index]
-                if char == "\\" and index + 1 < length:
-                    following = text[index + 1]
-                    token.append(_ESCAPES.get(following, "\\" + following))
-                    if following == "\n":
-                        line += 1
-                    index += 2
-                    continue
-                if char == quote:
-                    closed = True
-                    index += 1
-                    break
-                if char == "\n":
-                    line += 1
-                token.append(char)
-                index += 1
+            value, index, line, closed = read_quoted(text, index, line)
+            token.append(value)
             if not closed:
                 errors.append(f"{path}:{word_line}: unterminated quoted string.")
             words.append("".join(token))

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import read_quoted
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import (
     EditError,
     EditResult,
@@ -124,26 +125,8 @@ def tokenize(text: str, path: str = "the file") -> List[Statement]:
             start_line = line
         token: List[str] = []
         if char in ('"', "'"):
-            quote = char
-            index += 1
-            closed = False
-            while index < length:
-                char = text[index]
-                if char == "\\" and index + 1 < length:
-                    following = text[index + 1]
-                    token.append(_ESCAPES.get(following, "\\" + following))
-                    if following == "\n":
-                        line += 1
-                    index += 2
-                    continue
-                if char == quote:
-                    closed = True
-                    index += 1
-                    break
-                if char == "\n":
-                    line += 1
-                token.append(char)
-                index += 1
+            value, index, line, closed = read_quoted(text, index, line)
+            token.append(value)
             if not closed:
                 raise fail("unterminated quoted string", start_line)
             words.append("".join(token))

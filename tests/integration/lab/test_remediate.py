@@ -160,7 +160,10 @@ def lab():
     )
     hostvars = json.loads(out.stdout)["_meta"]["hostvars"]
     work = Path(tempfile.mkdtemp(prefix="tlsfleet-remediate-"))
-    certificates = next(iter(hostvars.values()))["tlsfleet_lab_certificates"]
+    certificates = {}
+    for data in hostvars.values():  # a group variable: the same on every host
+        certificates = data["tlsfleet_lab_certificates"]
+        break
     yield {"collections": collections, "hostvars": hostvars, "work": work, "certificates": certificates}
     run([str(LABCTL), "down"])
 
@@ -276,11 +279,10 @@ def test_5_config_test_failure_in_region_two_restores_that_batch_only(lab):
     # eu-web-2 is left out: its firewall rejects the responder (test 4 covers a failed verification).
     hosts = "tlsfleet_lab:!eu-web-2"
     broken = "eu-web-1"  # region eu, the second region: nginx -t fails once the rollout reloads it
-    bad = run(
-        [str(LABCTL), "exec", broken, "--", "sh", "-c", "echo 'not_a_directive on;' > /etc/nginx/conf.d/zz-broken.conf"]
-    )
+    before = checksums(lab)  # taken before the breaking file, which the test removes again afterwards
+    breaking = "echo 'not_a_directive on;' > /etc/nginx/conf.d/zz-broken.conf"
+    bad = run([str(LABCTL), "exec", broken, "--", "sh", "-c", breaking])
     assert bad.returncode == 0, bad.stderr
-    before = checksums(lab)
     try:
         out = playbook(
             lab,
