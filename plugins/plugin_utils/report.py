@@ -732,8 +732,11 @@ def render_markdown(report: dict) -> str:
 # JUnit
 
 
-def render_junit(report: dict, threshold: str = "error") -> str:
-    """One testcase per node and hostname; it fails when it has findings at or above ``threshold``."""
+def render_junit(report: dict, threshold: str = "error", out=None) -> str | None:
+    """One testcase per node and hostname; it fails when it has findings at or above ``threshold``.
+
+    With ``out`` (a text stream) the document is written there and None is returned.
+    """
     _check_threshold(threshold)
     suites = ET.Element("testsuites", name="tlsfleet.stapling")
     totals = {"tests": 0, "failures": 0, "errors": 0}
@@ -768,8 +771,8 @@ def render_junit(report: dict, threshold: str = "error") -> str:
                 counts["failures"] += 1
             below = [item for item in found if item not in failing]
             if below:
-                out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(
+                system_out = ET.SubElement(case, "system-out")
+                system_out.text = "\n".join(
                     "[%s] %s: %s" % (item["severity"], item["code"], "; ".join(item["evidence"])) for item in below
                 )
         for key, value in counts.items():
@@ -778,6 +781,11 @@ def render_junit(report: dict, threshold: str = "error") -> str:
     for key, value in totals.items():
         suites.set(key, str(value))
     ET.indent(suites)
+    if out is not None:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        ET.ElementTree(suites).write(out, encoding="unicode")
+        out.write("\n")
+        return None
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
@@ -947,8 +955,12 @@ def _html_external(view) -> list[str]:
     return parts
 
 
-def render_html(report: dict) -> str:
-    """One self-contained page: inline CSS, no scripts, no external references; every value escaped."""
+def render_html(report: dict, out=None) -> str | None:
+    """One self-contained page: inline CSS, no scripts, no external references; every value escaped.
+
+    With ``out`` (a text stream) the page is written there as it is rendered, a batch of rows at a time, and
+    None is returned: a large fleet's page is never held whole in memory.
+    """
     summary = report["summary"]
     nodes = report["nodes"]
     hostnames = sorted(
@@ -1027,6 +1039,9 @@ def render_html(report: dict) -> str:
                 )
         row.append("</tr>")
         parts.append("".join(row))
+        if out is not None and len(parts) >= 500:
+            out.write("\n".join(parts) + "\n")
+            parts.clear()
     parts.append("</tbody></table>")
     parts.extend(_html_external(report.get("external")))
 
@@ -1054,6 +1069,9 @@ def render_html(report: dict) -> str:
             )
         )
     parts.append("</body></html>")
+    if out is not None:
+        out.write("\n".join(parts) + "\n")
+        return None
     return "\n".join(parts) + "\n"
 
 
@@ -1061,12 +1079,18 @@ def render_html(report: dict) -> str:
 # Files
 
 
-def _write_atomic(path: str, text: str) -> None:
+def _write_atomic(path: str, text) -> None:
+    """Write ``text`` (a string, or a function that writes to the stream it is given) to ``path`` atomically."""
     directory = os.path.dirname(path) or "."
     handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            if callable(text):
+                text(stream)
+            else:
+                # In slices: the stream encodes each write at once, so one write would double a large text.
+                for start in range(0, len(text), 1 << 20):
+                    stream.write(text[start : start + (1 << 20)])
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)
@@ -1086,9 +1110,10 @@ def write_report(report: dict, directory: str) -> dict:
     renderers = {
         # Compact: Python's fast encoder only runs without indent, and a large fleet's report is big.
         "json": lambda: json.dumps(report, sort_keys=True, separators=(",", ":")) + "\n",
-        "html": lambda: render_html(report),
+        # Streamed: the two largest files are written as they are rendered.
+        "html": lambda: lambda stream: render_html(report, stream),
         "markdown": lambda: render_markdown(report),
-        "junit": lambda: render_junit(report, report["summary"].get("fail_threshold", "error")),
+        "junit": lambda: lambda stream: render_junit(report, report["summary"].get("fail_threshold", "error"), stream),
         "prometheus": lambda: render_prometheus(report),
     }
     paths = {}

@@ -642,3 +642,21 @@ def test_report_with_external_view_validates_against_the_schema():
     document = json.loads(json.dumps(build(addresses=ADDRESSES, external=external_view())))
     errors = sorted(validator.iter_errors(document), key=str)
     assert not errors, errors[0]
+
+
+def test_streamed_html_and_junit_equal_the_strings(tmp_path):
+    import io
+
+    report = build(addresses=ADDRESSES, external=external_view())
+    for render in (rep.render_html, lambda r, out=None: rep.render_junit(r, "error", out)):
+        stream = io.StringIO()
+        assert render(report, stream) is None
+        assert stream.getvalue() == render(report)
+    # More rows than one streamed batch (500), so the page is written in several pieces.
+    large = build({"n%04d" % i: audit(["shop.test"]) for i in range(1200)}, {})
+    stream = io.StringIO()
+    rep.render_html(large, stream)
+    assert stream.getvalue() == rep.render_html(large)
+    paths = rep.write_report(report, str(tmp_path))
+    assert Path(paths["html"]).read_text(encoding="utf-8") == rep.render_html(report)
+    assert Path(paths["junit"]).read_text(encoding="utf-8") == rep.render_junit(report, "error")
