@@ -296,6 +296,9 @@ files:
     content_changed:
       description: Whether the file's content changed (or would change in check mode).
       type: bool
+    created:
+      description: Whether the file did not exist before (it was, or in check mode would be, created).
+      type: bool
     backup_file:
       description: The backup made of the previous content, or V(null).
       type: str
@@ -499,6 +502,7 @@ def run(module) -> dict:
             "path": path,
             "changed": file_changed,
             "content_changed": content_changed,
+            "created": content_changed and existing is None,
             "backup_file": backup_file,
             "certificates": len(contents[kind]),
         }

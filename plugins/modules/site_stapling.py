@@ -223,6 +223,14 @@ cache_backup_file:
   description: The backup copy of the previous cache file, when it existed, changed and O(backup=true).
   returned: when the cache file changed
   type: str
+cache_changed:
+  description: Whether the cache file was (or, in check mode, would be) written.
+  returned: when the cache file changed
+  type: bool
+cache_created:
+  description: Whether the cache file did not exist before.
+  returned: when the cache file changed
+  type: bool
 """
 
 import glob
@@ -321,6 +329,13 @@ def _include_warnings(server, real, includes, names):
     return warnings
 
 
+def _check_cache_directory(params) -> None:
+    if params["server"] == "apache" and params["cache"] is not None and params["cache_file"]:
+        directory = os.path.dirname(os.path.realpath(params["cache_file"]))
+        if not os.path.isdir(directory):
+            raise InputError(f"the directory {directory} of cache_file does not exist.")
+
+
 def _other_caches(cache_real):
     """``file:line`` of SSLStaplingCache lines near the cache file, other than in the cache file itself."""
     base = os.path.dirname(os.path.dirname(cache_real))
@@ -393,6 +408,7 @@ def run(module):
             }
         )
         if not module.check_mode:
+            _check_cache_directory(params)  # before the first write: fail with nothing changed
             if params["backup"]:
                 backup_file = module.backup_local(real)
             _write(module, real, edit.text)
@@ -426,12 +442,12 @@ def run(module):
                     "after": wanted,
                 }
             )
+            output["cache_changed"] = True
+            output["cache_created"] = existing is None
             if not module.check_mode:
+                _check_cache_directory(params)
                 if params["backup"] and existing is not None:
                     output["cache_backup_file"] = module.backup_local(cache_real)
-                directory = os.path.dirname(cache_real)
-                if not os.path.isdir(directory):
-                    raise InputError(f"the directory {directory} of cache_file does not exist.")
                 _write(module, cache_real, wanted)
     output["changed"] = changed
     if module._diff and diffs:

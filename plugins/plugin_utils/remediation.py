@@ -166,8 +166,9 @@ def plan(
 
 
 def _combined(server, configured) -> bool:
-    """The key shares the certificate file (HAProxy bundles, or a PEM with both)."""
-    return server == "haproxy" or configured.get("key_file") == configured.get("certificate_file")
+    """The key shares the certificate file (HAProxy bundles, or a PEM with both, or no key file configured)."""
+    key_file = configured.get("key_file")
+    return server == "haproxy" or not key_file or key_file == configured.get("certificate_file")
 
 
 def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, apache_cache_file, fetch_issuers):
@@ -179,6 +180,7 @@ def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, 
     path, line = _source(site)
     handled, blocked = set(), set()
     expect_leaf = leaf.get("sha256")
+    deployed_leaf = leaf
     staple_on = None  # True / False when the plan switches stapling; None: left as it is
 
     def refuse(code_set, reason):
@@ -218,7 +220,22 @@ def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, 
                 }
             )
             expect_leaf = cert.get("sha256") or expect_leaf
+            deployed_leaf = cert  # verification expects what the new certificate allows (an OCSP URL or none)
             handled |= codes & DEPLOY_CODES | (codes & CHAIN_CODES)  # a fresh deployment brings a fresh chain
+            if server == "haproxy" and cert.get("ocsp_urls") and stapling.get("ocsp_file"):
+                # HAProxy loads <crt>.ocsp with the certificate: a response for the old one must not stay.
+                result["staple_files"].append(
+                    {
+                        "site": site.get("site"),
+                        "key": key,
+                        "certificate_path": configured["certificate_file"],
+                        "dest": stapling["ocsp_file"],
+                        "issuer_path": None,
+                        "force": False,
+                        "codes": sorted(codes & DEPLOY_CODES),
+                    }
+                )
+                staple_on = True
     chain_codes = (codes & CHAIN_CODES) - handled
     if chain_codes and configured.get("certificate_file"):
         combined = _combined(server, configured)
@@ -294,7 +311,9 @@ def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, 
         return
 
     result["codes"].extend(sorted(handled))
-    wants = bool(leaf.get("ocsp_urls")) and (staple_on if staple_on is not None else _stapling_on(server, stapling))
+    wants = bool(deployed_leaf.get("ocsp_urls")) and (
+        staple_on if staple_on is not None else _stapling_on(server, stapling)
+    )
     result["verify"].append(
         {
             "site": site.get("site"),
@@ -378,33 +397,55 @@ def verification_problems(probed, verify) -> list:
     return problems
 
 
-def changed_files(results) -> list:
-    """``[{path, backup}]`` for every file the given task results changed (``backup`` None: the file is new).
+def changed_files(results, existed=None) -> list:
+    """``[{path, backup, created}]`` for every file the given task results replaced or created.
 
     Takes loop results or single results of site_stapling, ocsp_staple, certificate_bundle and
-    ansible.builtin.copy; check-mode results change nothing and are left out. tls_reload restores from this list.
+    ansible.builtin.copy. A file is recorded with its ``backup`` when one was made (restore it from there), or as
+    ``created`` when it did not exist before (remove it) - never otherwise: a change of mode or owner alone is
+    not undone by deleting the file. ``existed`` (path -> bool, from a stat before the task) says for results that
+    do not tell themselves (ansible.builtin.copy). tls_reload restores from this list.
     """
     records = []
+    existed = existed or {}
 
-    def add(path, backup):
-        if path and {"path": path, "backup": backup} not in records:
-            records.append({"path": str(path), "backup": str(backup) if backup else None})
+    def add(path, backup=None, created=False):
+        if not path or not (backup or created):
+            return
+        entry = {"path": str(path), "backup": str(backup) if backup else None, "created": bool(created and not backup)}
+        if entry not in records:
+            records.append(entry)
 
-    items = results.get("results") if isinstance(results, dict) and "results" in results else results
-    if isinstance(items, dict):
-        items = [items]
-    for result in items or []:
-        if not isinstance(result, dict) or not result.get("changed") or result.get("failed"):
+    def flatten(value):
+        if isinstance(value, dict) and isinstance(value.get("results"), list):  # a loop's registered result
+            for item in value["results"]:
+                yield from flatten(item)
+        elif isinstance(value, dict):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from flatten(item)
+
+    for result in flatten(results):
+        if not result.get("changed") or result.get("failed"):
             continue
         files = result.get("files")
-        if isinstance(files, dict):
+        if isinstance(files, dict):  # certificate_bundle
             for entry in files.values():
-                if isinstance(entry, dict) and entry.get("changed"):
-                    add(entry.get("path"), entry.get("backup_file"))
+                if isinstance(entry, dict) and entry.get("content_changed", entry.get("changed")):
+                    add(entry.get("path"), entry.get("backup_file"), entry.get("created"))
             continue
-        if result.get("written") is False:
+        if "changes" in result:  # site_stapling: the site's file, and the server-wide cache file
+            add(result.get("path"), result.get("backup_file"))
+            if result.get("cache_changed"):
+                add(result.get("cache_file"), result.get("cache_backup_file"), result.get("cache_created"))
             continue
-        add(result.get("path") or result.get("dest"), result.get("backup_file"))
+        if "reason" in result:  # ocsp_staple
+            if result.get("written"):
+                add(result.get("dest"), result.get("backup_file"), result.get("previous") is None)
+            continue
+        path = result.get("dest") or result.get("path")  # ansible.builtin.copy
+        add(path, result.get("backup_file"), existed.get(path) is False)
     return records
 
 

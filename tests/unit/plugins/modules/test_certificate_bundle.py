@@ -93,6 +93,7 @@ def test_writes_files_in_order_and_is_idempotent(site, capsys, monkeypatch):
         "path": s["args"]["fullchain_dest"],
         "changed": True,
         "content_changed": True,
+        "created": True,
         "backup_file": None,
         "certificates": 3,
     }

@@ -192,7 +192,7 @@ def test_bad_options(files, capsys, monkeypatch):
         capsys,
         monkeypatch,
     )
-    assert result["msg"] == "clock_skew must be zero or more seconds, not -1."
+    assert result["msg"] == "clock_skew must be between 0 and 86400 seconds (one day), not -1."
     result, _out = run_module(
         {"path": str(paths["good"]), "content": "AAAA", "certificate_path": str(paths["bundle"])},
         capsys,

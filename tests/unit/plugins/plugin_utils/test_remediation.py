@@ -243,32 +243,102 @@ def test_verification_problems_name_each_mismatch():
     assert rem.verification_problems(probed, relaxed) == []
 
 
-def test_changed_files_from_every_kind_of_result():
+def test_changed_files_records_backups_and_created_files_only():
     results = {
         "results": [
-            {"changed": True, "path": "/etc/nginx/a.conf", "backup_file": "/etc/nginx/a.conf.1.bak"},
-            {"changed": False, "path": "/etc/nginx/b.conf"},
-            {"changed": True, "dest": "/etc/haproxy/x.pem.ocsp", "backup_file": None, "written": True},
-            {"changed": True, "dest": "/etc/haproxy/y.pem.ocsp", "written": False},
+            # site_stapling: the vhost changed (backup made); the server-wide cache file was created
+            {
+                "changed": True,
+                "changes": ["x"],
+                "path": "/etc/apache2/sites-available/a.conf",
+                "backup_file": "/etc/apache2/sites-available/a.conf.1~",
+                "cache_changed": True,
+                "cache_created": True,
+                "cache_file": "/etc/apache2/conf-enabled/cache.conf",
+            },
+            # site_stapling: only the existing cache file changed - the vhost must not be touched by a rollback
+            {
+                "changed": True,
+                "changes": ["y"],
+                "path": "/etc/apache2/sites-available/b.conf",
+                "cache_changed": True,
+                "cache_created": False,
+                "cache_file": "/etc/apache2/conf-enabled/cache.conf",
+                "cache_backup_file": "/etc/apache2/conf-enabled/cache.conf.2~",
+            },
+            {"changed": False, "changes": [], "path": "/etc/nginx/b.conf"},
+            # ocsp_staple: a new staple file; a replaced one; one not written
+            {
+                "changed": True,
+                "reason": "missing",
+                "dest": "/etc/haproxy/x.pem.ocsp",
+                "written": True,
+                "previous": None,
+            },
+            {
+                "changed": True,
+                "reason": "refresh_window",
+                "dest": "/etc/haproxy/y.pem.ocsp",
+                "written": True,
+                "previous": {"good": True},
+                "backup_file": "/etc/haproxy/y.pem.ocsp.3~",
+            },
+            {"changed": True, "reason": "forced", "dest": "/etc/haproxy/z.pem.ocsp", "written": False},
             {"changed": True, "failed": True, "path": "/etc/z"},
             {"skipped": True},
         ]
     }
     assert rem.changed_files(results) == [
-        {"path": "/etc/nginx/a.conf", "backup": "/etc/nginx/a.conf.1.bak"},
-        {"path": "/etc/haproxy/x.pem.ocsp", "backup": None},
+        {
+            "path": "/etc/apache2/sites-available/a.conf",
+            "backup": "/etc/apache2/sites-available/a.conf.1~",
+            "created": False,
+        },
+        {"path": "/etc/apache2/conf-enabled/cache.conf", "backup": None, "created": True},
+        {
+            "path": "/etc/apache2/conf-enabled/cache.conf",
+            "backup": "/etc/apache2/conf-enabled/cache.conf.2~",
+            "created": False,
+        },
+        {"path": "/etc/haproxy/x.pem.ocsp", "backup": None, "created": True},
+        {"path": "/etc/haproxy/y.pem.ocsp", "backup": "/etc/haproxy/y.pem.ocsp.3~", "created": False},
     ]
     bundle = {
         "changed": True,
         "files": {
-            "fullchain": {"path": "/etc/tls/www.crt", "changed": True, "backup_file": "/etc/tls/www.crt.bak"},
-            "trusted": {"path": "/etc/tls/t.pem", "changed": False},
+            "fullchain": {"path": "/etc/tls/www.crt", "content_changed": True, "backup_file": "/etc/tls/www.crt.bak"},
+            "trusted": {"path": "/etc/tls/t.pem", "content_changed": True, "created": True, "backup_file": None},
+            # mode changed only: no backup, not created - a rollback must not delete it
+            "chain": {"path": "/etc/tls/c.pem", "changed": True, "content_changed": False, "backup_file": None},
         },
     }
-    assert rem.changed_files([bundle, {"changed": True, "dest": "/k", "backup_file": "/k.bak"}]) == [
-        {"path": "/etc/tls/www.crt", "backup": "/etc/tls/www.crt.bak"},
-        {"path": "/k", "backup": "/k.bak"},
+    key_mode_only = {"changed": True, "dest": "/etc/tls/www.key"}
+    new_key = {"changed": True, "dest": "/etc/tls/new.key"}
+    replaced_key = {"changed": True, "dest": "/etc/tls/old.key", "backup_file": "/etc/tls/old.key.4~"}
+    existed = {"/etc/tls/www.key": True, "/etc/tls/new.key": False}
+    assert rem.changed_files([bundle, key_mode_only, new_key, replaced_key], existed) == [
+        {"path": "/etc/tls/www.crt", "backup": "/etc/tls/www.crt.bak", "created": False},
+        {"path": "/etc/tls/t.pem", "backup": None, "created": True},
+        {"path": "/etc/tls/new.key", "backup": None, "created": True},
+        {"path": "/etc/tls/old.key", "backup": "/etc/tls/old.key.4~", "created": False},
     ]
+
+
+def test_deployment_verification_follows_the_new_certificate_and_refreshes_haproxy_staples():
+    lb = site("haproxy", "www", ["www.test"], stapling={"ocsp_exists": True})
+    drift = [drift_finding(["n3"], ["n1", "n2", "n3"])]
+    without_ocsp = dict(CERT, ocsp_urls=[])
+    plan = rem.plan(audit([lb], []), "n3", drift=drift, certificates=[without_ocsp])
+    assert plan["verify"][0]["staple"] == "none" and plan["staple_files"] == []
+    plan = rem.plan(audit([lb], []), "n3", drift=drift, certificates=[dict(CERT, ocsp_urls=OCSP)])
+    assert plan["verify"][0]["staple"] == "good"
+    assert [f["dest"] for f in plan["staple_files"]] == ["/etc/haproxy/certs/www.pem.ocsp"]
+
+
+def test_apache_without_a_key_file_counts_as_combined():
+    www = site("apache", "www", ["www.test"], configured={"key_file": None})
+    plan = rem.plan(audit([www], [finding("chain_incomplete", www)]), "n1")
+    assert plan["bundles"] == [] and plan["unfixable"][0]["code"] == "chain_incomplete"
 
 
 def test_rollout_order_canary_then_regions_in_batches():
