@@ -27,6 +27,8 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+requirements:
+  - Runs on the controller only, with what ansible-core brings (Python 3.11+, PyYAML); nothing on the managed nodes.
 options:
   dest:
     description:

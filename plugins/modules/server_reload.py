@@ -25,6 +25,9 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+requirements:
+  - Python 3.8 or later on the managed node, and the server's own commands (nginx, apache2ctl or apachectl,
+    haproxy); systemctl when systemd runs the server.
 attributes:
   check_mode:
     support: full
