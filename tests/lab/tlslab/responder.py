@@ -1103,18 +1103,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (PkiError, BehaviourError, OSError) as error:
         print(f"tlslab.responder: error: {error}", file=sys.stderr)
         return 2
-    stop_signal = threading.Event()
-    reload_signal = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop_signal.set())
-    signal.signal(signal.SIGINT, lambda *_: stop_signal.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload_signal.set())
+    # Plain flags, not threading.Event: a signal handler runs in the main thread, and Event.set() there can
+    # deadlock against the main thread's own Event.wait() (the condition's lock is not reentrant).
+    flags = {"stop": False, "reload": False}
+    signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: flags.__setitem__("stop", True))
+    signal.signal(signal.SIGHUP, lambda *_: flags.__setitem__("reload", True))
     app.serve()
     ready = {"event": "ready", "pid": os.getpid()}
     ready.update(app.health()["listeners"])
     print(json.dumps(ready), flush=True)
-    while not stop_signal.wait(0.2):
-        if reload_signal.is_set():
-            reload_signal.clear()
+    while not flags["stop"]:
+        time.sleep(0.2)
+        if flags["reload"]:
+            flags["reload"] = False
             reload_manifest_quietly(app)
     app.shutdown()
     if args.pidfile:
