@@ -249,16 +249,21 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
     discovered = servers.discover(run, which, types=settings.server_types, timeout=settings.command_timeout)
     anchors = _load_anchors(settings.trust_anchor_paths, errors)
     units = _units(discovered)
-    for unit in units:
-        _read_configured(unit, anchors, settings.clock_skew)
-        unit.hostnames = _names_for(unit.site, unit.leaf)
-    timings: Dict[str, int] = {"discover_and_files_ms": int((time.monotonic() - started) * 1000)}
+    # One pool for the responder checks and the handshakes. A responder check starts as soon as the first
+    # certificate naming its URL is read, so a responder that hangs (up to responder_timeout) overlaps with reading
+    # the files, the handshakes and the judging instead of adding to them.
+    pool = ThreadPoolExecutor(max_workers=max(2, settings.max_workers))
+    try:
+        responder_futures: Dict[str, Any] = {}
+        for unit in units:
+            _read_configured(unit, anchors, settings.clock_skew)
+            unit.hostnames = _names_for(unit.site, unit.leaf)
+            for url, (cert, issuer) in _responder_jobs([unit]).items():
+                if url not in responder_futures:
+                    responder_futures[url] = pool.submit(_check_responder, url, cert, issuer, settings)
+        timings: Dict[str, int] = {"discover_and_files_ms": int((time.monotonic() - started) * 1000)}
 
-    endpoints = _endpoints(units, settings)
-    responders = _responder_jobs(units)
-    phase = time.monotonic()
-    workers = max(1, min(settings.max_workers, len(endpoints) + len(responders)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+        phase = time.monotonic()
         probe_futures = {
             key: pool.submit(
                 tls_probe.probe_endpoint,
@@ -269,34 +274,36 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
                 warmup_delay=settings.warmup_delay,
                 wants_staple=endpoint_judge.wants_staple,
             )
-            for key, target in endpoints.items()
-        }
-        responder_futures = {
-            url: pool.submit(_check_responder, url, cert, issuer, settings)
-            for url, (cert, issuer) in responders.items()
+            for key, target in _endpoints(units, settings).items()
         }
         probes = {key: future.result() for key, future in probe_futures.items()}
-        checks = {url: future.result() for url, future in responder_futures.items()}
-    timings["handshakes_and_responders_ms"] = int((time.monotonic() - phase) * 1000)
+        timings["handshakes_ms"] = int((time.monotonic() - phase) * 1000)
 
-    # Sites with several certificates (RSA + ECDSA) share their endpoints: judge each endpoint once per pool.
-    judged: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
-    sites = []
-    for unit in units:
-        pool = [c for c in [*unit.bundle, unit.issuer] if c is not None]
-        pool_key = tuple(sorted(x509.fingerprint(c) for c in pool))
-        served = {}
-        for name in unit.hostnames or [None]:
-            probe = probes.get((unit.host, unit.port, name))
-            if probe is None:
-                continue
-            key = (unit.host, unit.port, name, pool_key)
-            if key not in judged:
-                judged[key] = endpoint_judge.judge_probe(
-                    probe, pool=pool, anchors=anchors, skew_seconds=settings.clock_skew
-                )
-            served[name or ""] = judged[key]
-        sites.append(_site_evidence(unit, served))
+        # Sites with several certificates (RSA + ECDSA) share their endpoints: judge each endpoint once per pool.
+        phase = time.monotonic()
+        judged: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
+        sites = []
+        for unit in units:
+            pool_certs = [c for c in [*unit.bundle, unit.issuer] if c is not None]
+            pool_key = tuple(sorted(x509.fingerprint(c) for c in pool_certs))
+            served = {}
+            for name in unit.hostnames or [None]:
+                probe = probes.get((unit.host, unit.port, name))
+                if probe is None:
+                    continue
+                key = (unit.host, unit.port, name, pool_key)
+                if key not in judged:
+                    judged[key] = endpoint_judge.judge_probe(
+                        probe, pool=pool_certs, anchors=anchors, skew_seconds=settings.clock_skew
+                    )
+                served[name or ""] = judged[key]
+            sites.append(_site_evidence(unit, served))
+        timings["judging_ms"] = int((time.monotonic() - phase) * 1000)
+        phase = time.monotonic()
+        checks = {url: future.result() for url, future in responder_futures.items()}
+        timings["responders_wait_ms"] = int((time.monotonic() - phase) * 1000)
+    finally:
+        pool.shutdown(wait=True)
     extra = []
     for target in _extra_endpoints(settings):
         probe = probes.get((target.host, target.port, target.server_name))

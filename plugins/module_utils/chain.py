@@ -103,11 +103,18 @@ class ChainReport:
 
 
 class _Pool:
-    """Candidate certificates with cached fingerprints and issued-by results."""
+    """Candidate certificates with cached fingerprints and issued-by results, indexed by subject.
 
-    def __init__(self):
-        self.entries = []  # (fingerprint, cert, source)
+    The trust anchors stay in their own index (built once per trust store) and are looked up by name, never
+    copied or walked: a node's store holds about 150 roots, and walking them for every link of every chain made
+    a 200-hostname audit spend most of its time comparing names.
+    """
+
+    def __init__(self, anchors=None):
+        self.entries = []  # (fingerprint, cert, source), in the order they were added
         self.fps = set()
+        self._by_subject = {}
+        self._anchors = anchors
         self._issued = {}
         self._self_signed = {}
 
@@ -116,7 +123,16 @@ class _Pool:
         if fp in self.fps:
             return
         self.fps.add(fp)
-        self.entries.append((fp, cert, source))
+        entry = (fp, cert, source)
+        self.entries.append(entry)
+        self._by_subject.setdefault(cert.subject, []).append(entry)
+
+    def issuers_named(self, name):
+        """Entries whose subject is ``name``: the certificates added, then the anchors not among them."""
+        own = self._by_subject.get(name, [])
+        if self._anchors is None:
+            return own
+        return own + [entry for entry in self._anchors.by_subject.get(name, ()) if entry[0] not in self.fps]
 
     def issued_by(self, child_fp, child, parent_fp, parent):
         key = (child_fp, parent_fp)
@@ -128,6 +144,53 @@ class _Pool:
         if fp not in self._self_signed:
             self._self_signed[fp] = is_self_signed(cert)
         return self._self_signed[fp]
+
+
+@dataclass
+class _AnchorIndex:
+    source: Any  # the anchors list this was computed from (kept so its id stays unique)
+    entries: List[Any]  # (fingerprint, cert, subject)
+    by_subject: dict  # subject -> [(fingerprint, cert, SOURCE_ANCHORS)]
+    fps: set
+
+    def has_key_of(self, cert) -> bool:
+        """An anchor with this subject and public key: a re-issued root with the same key is the same anchor.
+
+        Looked up lazily among the anchors of that subject: hashing every anchor's key costs more than an audit.
+        """
+        candidates = self.by_subject.get(cert.subject, ())
+        if not candidates:
+            return False
+        key = public_key_sha256(cert)
+        return any(public_key_sha256(anchor) == key for _fp, anchor, _source in candidates)
+
+
+_LAST_ANCHORS: List[_AnchorIndex] = []
+
+
+def _anchor_index(anchors) -> _AnchorIndex:
+    """Fingerprints, subjects and key hashes of the trust anchors, computed once per anchors list.
+
+    Callers pass the same list (the node's trust store) for every chain they analyze, so the last few indexes
+    are kept.
+    """
+    for known in _LAST_ANCHORS:
+        if known.source is anchors and len(known.entries) == len(anchors):
+            return known
+    entries = [(fingerprint(cert), cert, cert.subject) for cert in anchors]
+    by_subject: dict = {}
+    for fp, cert, subject in entries:
+        if all(fp != known[0] for known in by_subject.get(subject, ())):
+            by_subject.setdefault(subject, []).append((fp, cert, SOURCE_ANCHORS))
+    index = _AnchorIndex(
+        source=anchors,
+        entries=entries,
+        by_subject=by_subject,
+        fps={fp for fp, _cert, _subject in entries},
+    )
+    if anchors:  # an empty list is cheap; keep the slots for the trust stores
+        _LAST_ANCHORS[:] = [index, *_LAST_ANCHORS[:3]]
+    return index
 
 
 def _build_path(start, pool, is_anchor):
@@ -148,10 +211,8 @@ def _build_path(start, pool, is_anchor):
         if len(path) >= MAX_PATH_LENGTH:
             return None
         used = {entry[0] for entry in path}
-        for cand_fp, cand, source in pool.entries:
+        for cand_fp, cand, source in pool.issuers_named(cert.issuer):
             if cand_fp in used:
-                continue
-            if cert.issuer != cand.subject:
                 continue
             if not pool.issued_by(fp, cert, cand_fp, cand):
                 continue
@@ -205,9 +266,11 @@ def analyze_chain(presented, pool=(), anchors=(), at: Optional[datetime.datetime
     if not presented:
         raise InputError("no certificate was given to analyze: the chain is empty.")
     at = to_utc(at) or utc_now()
-    anchors = list(anchors or ())
+    if not isinstance(anchors, list):  # a list is kept as it is: _anchor_index recognises it on the next call
+        anchors = list(anchors or ())
 
-    candidates = _Pool()
+    trusted = _anchor_index(anchors)
+    candidates = _Pool(trusted)
     unique = []
     duplicates = []
     for cert in presented:
@@ -219,14 +282,10 @@ def analyze_chain(presented, pool=(), anchors=(), at: Optional[datetime.datetime
         unique.append((fp, cert))
     for cert in pool or ():
         candidates.add(cert, SOURCE_POOL)
-    for cert in anchors:
-        candidates.add(cert, SOURCE_ANCHORS)
-
-    anchor_fps = {fingerprint(cert) for cert in anchors}
-    anchor_keys = {(cert.subject, public_key_sha256(cert)) for cert in anchors}
+    anchor_fps = trusted.fps
 
     def is_anchor(fp, cert):
-        return fp in anchor_fps or (cert.subject, public_key_sha256(cert)) in anchor_keys
+        return fp in anchor_fps or trusted.has_key_of(cert)
 
     leaf_fp, leaf = unique[0]
     path, complete = _build_path((leaf_fp, leaf, SOURCE_PRESENTED), candidates, is_anchor)

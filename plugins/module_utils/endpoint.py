@@ -48,41 +48,60 @@ def judge_handshake(
     anchors: Sequence[Any] = (),
     at=None,
     skew_seconds: int = ocsp.DEFAULT_SKEW_SECONDS,
+    _seen: Optional[Dict[Any, Dict[str, Any]]] = None,
 ) -> Dict[str, Any]:
-    """The report for one handshake: summary, presented chain, chain verdicts, staple verdict."""
+    """The report for one handshake: summary, presented chain, chain verdicts, staple verdict.
+
+    ``_seen`` lets judge_probe share the verdicts between protocols that presented the same chain and staple
+    (the usual case: TLS 1.2 and 1.3 get the same certificates and the same cached response).
+    """
     report: Dict[str, Any] = handshake.summary()
     report.update({"presented": [], "chain": None, "staple": None, "staple_error": None})
     if not handshake.ok:
         return report
+    key = (tuple(handshake.chain_der or ()), handshake.staple)
+    if _seen is not None and key in _seen:
+        report.update(_seen[key])
+        return report
+    verdicts = _judge_material(handshake, pool, anchors, at, skew_seconds)
+    if _seen is not None:
+        _seen[key] = verdicts
+    report.update(verdicts)
+    return report
+
+
+def _judge_material(handshake, pool, anchors, at, skew_seconds) -> Dict[str, Any]:
+    """The verdicts on what a handshake presented and stapled (nothing protocol-specific)."""
+    out: Dict[str, Any] = {}
     try:
         presented = _load_chain(handshake)
     except InputError as exc:
-        report["chain_error"] = str(exc)
-        return report
+        out["chain_error"] = str(exc)
+        return out
     if not presented:
-        report["chain_error"] = "the server presented no certificate"
-        return report
-    report["presented"] = [x509.describe(cert).to_dict() for cert in presented]
+        out["chain_error"] = "the server presented no certificate"
+        return out
+    out["presented"] = [x509.describe(cert).to_dict() for cert in presented]
     chain_report = chain.analyze_chain(presented, pool=pool, anchors=anchors, at=at)
-    report["chain"] = chain_report.to_dict()
+    out["chain"] = chain_report.to_dict()
     if handshake.staple is None:
-        return report
+        return out
     issuer = chain_report.issuer_certificate
     if issuer is None:
-        report["staple_error"] = (
+        out["staple_error"] = (
             "the staple cannot be validated: the issuer of %s was neither presented nor found in the certificate "
             "pool" % chain_report.leaf.subject
         )
-        return report
+        return out
     try:
         verdict = ocsp.validate_response(
             handshake.staple, presented[0], issuer, at=at, skew_seconds=skew_seconds, source="the stapled response"
         )
     except InputError as exc:
-        report["staple_error"] = str(exc)
-        return report
-    report["staple"] = verdict.to_dict()
-    return report
+        out["staple_error"] = str(exc)
+        return out
+    out["staple"] = verdict.to_dict()
+    return out
 
 
 def protocol_key(protocol: str) -> str:
@@ -100,8 +119,10 @@ def judge_probe(
     """The report for one endpoint: every protocol's handshake judged, plus what is common to them."""
     endpoint = probe.endpoint
     protocols = {}
+    at = at or x509.utc_now()  # one moment for every protocol, so their shared verdicts agree
+    seen: Dict[Any, Dict[str, Any]] = {}
     for protocol, handshake in probe.handshakes.items():
-        judged = judge_handshake(handshake, pool=pool, anchors=anchors, at=at, skew_seconds=skew_seconds)
+        judged = judge_handshake(handshake, pool=pool, anchors=anchors, at=at, skew_seconds=skew_seconds, _seen=seen)
         judged["handshakes_made"] = probe.attempts.get(protocol, 1)
         protocols[protocol_key(protocol)] = judged
     reachable = any(p["ok"] for p in protocols.values())

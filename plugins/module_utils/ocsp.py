@@ -25,6 +25,7 @@ from typing import List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import (
+    certificate_public_key,
     compat_time,
     describe_unusable,
     extended_key_usages,
@@ -287,7 +288,7 @@ def _responder_matches(response, candidate) -> bool:
             return candidate.subject == name
         key_hash = response.responder_key_hash
         if key_hash is not None:
-            return x509.SubjectKeyIdentifier.from_public_key(candidate.public_key()).digest == key_hash
+            return x509.SubjectKeyIdentifier.from_public_key(certificate_public_key(candidate)).digest == key_hash
     except Exception:
         return False
     return False
@@ -306,7 +307,7 @@ def _responder_id(response) -> Optional[str]:
 
 def _signature_ok(response, cert) -> bool:
     try:
-        public_key = cert.public_key()
+        public_key = certificate_public_key(cert)
     except Exception:
         return False
     return verify_signature(

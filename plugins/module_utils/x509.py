@@ -27,8 +27,8 @@ import hashlib
 import os
 import re
 import warnings
-from dataclasses import asdict, dataclass, field
-from typing import List, Optional
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 
@@ -357,25 +357,57 @@ def _spki_der(key) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+_PUBLIC_KEYS: Dict[bytes, object] = {}
+
+
+def certificate_public_key(cert):
+    """``cert.public_key()``, cached per certificate (loading a key from DER is the costly part of a link check)."""
+    digest = cert.fingerprint(hashes.SHA256())
+    key = _PUBLIC_KEYS.get(digest)
+    if key is None:
+        if len(_PUBLIC_KEYS) >= 4096:
+            _PUBLIC_KEYS.clear()
+        key = _PUBLIC_KEYS[digest] = cert.public_key()
+    return key
+
+
 def public_key_of(cert_or_key):
     """The public key of a certificate, private key or public key."""
-    if isinstance(cert_or_key, x509.Certificate) or hasattr(cert_or_key, "private_bytes"):
+    if isinstance(cert_or_key, x509.Certificate):
+        return certificate_public_key(cert_or_key)
+    if hasattr(cert_or_key, "private_bytes"):
         return cert_or_key.public_key()
     return cert_or_key
 
 
+_SPKI_SHA256_BY_CERT: Dict[bytes, Optional[str]] = {}
+
+
 def public_key_sha256(cert_or_key) -> Optional[str]:
-    """Lowercase hex SHA-256 of the SubjectPublicKeyInfo of a certificate or key (safe to print)."""
+    """Lowercase hex SHA-256 of the SubjectPublicKeyInfo of a certificate or key (safe to print).
+
+    Cached per certificate: loading and re-encoding a public key costs far more than hashing the certificate.
+    """
+    cert_key = None
+    if isinstance(cert_or_key, x509.Certificate):
+        cert_key = cert_or_key.fingerprint(hashes.SHA256())
+        if cert_key in _SPKI_SHA256_BY_CERT:
+            return _SPKI_SHA256_BY_CERT[cert_key]
     try:
-        return hashlib.sha256(_spki_der(public_key_of(cert_or_key))).hexdigest()
+        value: Optional[str] = hashlib.sha256(_spki_der(public_key_of(cert_or_key))).hexdigest()
     except Exception:
-        return None
+        value = None
+    if cert_key is not None:
+        if len(_SPKI_SHA256_BY_CERT) >= 16384:
+            _SPKI_SHA256_BY_CERT.clear()
+        _SPKI_SHA256_BY_CERT[cert_key] = value
+    return value
 
 
 def public_key_matches(cert, key) -> bool:
     """True when ``key`` (a private or public key) belongs to ``cert``; works for RSA, EC, Ed25519, Ed448, DSA."""
     try:
-        return _spki_der(cert.public_key()) == _spki_der(public_key_of(key))
+        return _spki_der(certificate_public_key(cert)) == _spki_der(public_key_of(key))
     except Exception:
         return False
 
@@ -559,13 +591,29 @@ def signature_hash(obj):
         return None
 
 
+_ISSUED_BY: Dict[tuple, bool] = {}
+
+
 def is_issued_by(cert, candidate_issuer) -> bool:
     """True when ``candidate_issuer`` issued ``cert``.
 
     Checks that the issuer name matches the candidate's subject, that the authority key identifier
     matches the candidate's subject key identifier when both are present, and that the signature
-    verifies with the candidate's public key.
+    verifies with the candidate's public key. Results are cached per pair of certificates (DER digests): an
+    audit checks the same links for every protocol, the configured files and the trusted file.
     """
+    try:
+        pair = (cert.fingerprint(hashes.SHA256()), candidate_issuer.fingerprint(hashes.SHA256()))
+    except Exception:
+        return False
+    if pair not in _ISSUED_BY:
+        if len(_ISSUED_BY) >= 16384:
+            _ISSUED_BY.clear()
+        _ISSUED_BY[pair] = _is_issued_by(cert, candidate_issuer)
+    return _ISSUED_BY[pair]
+
+
+def _is_issued_by(cert, candidate_issuer) -> bool:
     try:
         if cert.issuer != candidate_issuer.subject:
             return False
@@ -584,7 +632,7 @@ def is_issued_by(cert, candidate_issuer) -> bool:
         except Exception:  # noqa: S110 (unsupported there: try the explicit check below)
             pass
     try:
-        public_key = candidate_issuer.public_key()
+        public_key = certificate_public_key(candidate_issuer)
     except Exception:
         return False
     return verify_signature(
@@ -637,13 +685,36 @@ class CertInfo:
     authority_key_id: Optional[str] = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Flat record: a shallow copy with fresh lists is what asdict() would give, at a tenth of the cost.
+        out = dict(self.__dict__)
+        for name in ("san_dns", "ocsp_urls", "ca_issuers_urls"):
+            out[name] = list(out[name])
+        return out
+
+
+_DESCRIBED: Dict[bytes, CertInfo] = {}
 
 
 def describe(cert) -> CertInfo:
-    """Describe a certificate as a :class:`CertInfo` record."""
+    """Describe a certificate as a :class:`CertInfo` record (a fresh copy; the work is cached per certificate).
+
+    An audit describes the same intermediates and roots for every hostname; the self-signature check and the
+    name formatting dominated a 200-hostname audit before the cache.
+    """
+    key = cert.fingerprint(hashes.SHA256())
+    info = _DESCRIBED.get(key)
+    if info is None:
+        if len(_DESCRIBED) >= 4096:
+            _DESCRIBED.clear()
+        info = _DESCRIBED[key] = _describe(cert)
+    return replace(
+        info, san_dns=list(info.san_dns), ocsp_urls=list(info.ocsp_urls), ca_issuers_urls=list(info.ca_issuers_urls)
+    )
+
+
+def _describe(cert) -> CertInfo:
     try:
-        ktype = key_type(cert.public_key())
+        ktype = key_type(certificate_public_key(cert))
     except Exception:
         ktype = "unknown"
     ski = subject_key_id(cert)

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -512,6 +513,15 @@ class Lab:
         out = sh(argv, env=env, timeout=timeout)
         return time.monotonic() - started, out
 
+    def timed_cpu(self, argv, env, timeout=1800) -> tuple[float, float, subprocess.CompletedProcess]:
+        """Wall time and the controller's CPU seconds (user + system of the command and everything it waited for:
+        ansible, its forks, the ssh clients). The nodes' own work runs under their sshd, not in here."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall, out = self.timed(argv, env, timeout)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu, out
+
 
 def _lab_bench(lab: Lab, names, fn, *args) -> list[dict]:
     """Run a lab benchmark; any Skip (or unexpected error) becomes rows that say why."""
@@ -534,7 +544,7 @@ def audit_vs_ping(lab: Lab, count: int, runs: int, work: Path) -> dict:
     inventory = lab.inventory()
     env = lab.env(forks=max(count, 10))
     ping = [VENV / "bin" / "ansible", "-i", inventory, "tlsfleet_lab", "-m", "ansible.builtin.ping"]
-    diagnose_times, ping_times, ratios = [], [], []
+    diagnose_times, ping_times, ratios, cpu_ratios, cpus = [], [], [], [], {"ping": [], "diagnose": []}
     for i in range(runs):
         report_dir = work / ("diagnose-%d-%d" % (count, i))
         diagnose = [
@@ -551,7 +561,8 @@ def audit_vs_ping(lab: Lab, count: int, runs: int, work: Path) -> dict:
             pair.reverse()
         took = {}
         for kind, argv in pair:
-            took[kind], out = lab.timed(argv, env)
+            took[kind], cpu, out = lab.timed_cpu(argv, env)
+            cpus[kind].append(cpu)
             if out.returncode not in (0, 2) or (kind == "ping" and out.returncode != 0):
                 raise Skip("%s failed on %d nodes (rc %s): %s" % (kind, count, out.returncode, tail(out)))
         report = report_dir / "report.json"
@@ -563,7 +574,10 @@ def audit_vs_ping(lab: Lab, count: int, runs: int, work: Path) -> dict:
         diagnose_times.append(took["diagnose"])
         ping_times.append(took["ping"])
         ratios.append(took["diagnose"] / took["ping"])
+        cpu_ratios.append(cpus["diagnose"][-1] / cpus["ping"][-1] if cpus["ping"][-1] else None)
     return {
+        "controller_cpu_ratio": median(cpu_ratios),
+        "controller_cpu_s": {kind: median(values) for kind, values in cpus.items()},
         "nodes": count,
         "up_s": up_s,
         "diagnose_s": median(diagnose_times),
@@ -597,6 +611,20 @@ def bench_fleet(lab: Lab, runs: int, sizes: list[int], work: Path) -> list[dict]
             got["ping_s"],
         )
         rows.insert(0, figure(name1, got["ratio"], "x", 1.5, "<=", note, runs, got["ratios"]))
+        cpu = got["controller_cpu_s"]
+        rows.insert(
+            1,
+            figure(
+                "1 fleet audit: controller CPU, diagnose / ping",
+                got["controller_cpu_ratio"],
+                "x",
+                None,
+                None,
+                "%d nodes: %.2f s vs %.2f s of controller CPU (the lab's nodes share these %s cores)"
+                % (got["nodes"], cpu["diagnose"] or 0, cpu["ping"] or 0, os.cpu_count()),
+                runs,
+            ),
+        )
     else:
         rows.insert(0, not_run(name1, "no fleet of 12 or more nodes could be measured", 1.5, "<=", "x"))
     return rows
