@@ -22,7 +22,9 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
 
-UNREACHABLE_STAGES = ("dns", "connect", "timeout", "proxy", "http")
+# Stages where the path to the responder broke. An HTTP-level failure (an error status, an answer far larger than
+# any OCSP response) means something at the responder's address answered: that is responder_error.
+UNREACHABLE_STAGES = ("dns", "connect", "timeout", "proxy")
 
 
 @dataclass
@@ -71,11 +73,12 @@ class _Hostname:
             datetime.timezone.utc
         )
 
-    def add(self, code: str, *evidence: str, **details) -> None:
+    def add(self, code: str, *evidence: str, severity: Optional[str] = None, **details) -> None:
         self.findings.append(
             Finding(
                 code,
                 [e for e in evidence if e],
+                severity=severity,
                 server=self.server,
                 site=self.site.get("site"),
                 hostname=self.hostname,
@@ -377,7 +380,7 @@ def _explain_responder(h: _Hostname, symptom: str) -> bool:
                     stage=check.get("failed_stage"),
                 )
             return True
-        if check.get("failed_stage") == "ocsp":
+        if check.get("failed_stage"):  # ocsp or http: it answered, with nothing usable
             if not h.has("responder_error"):
                 h.add(
                     "responder_error",
@@ -458,6 +461,49 @@ def rule_must_staple(h: _Hostname) -> bool:
     return False
 
 
+def rule_responder_at_risk(h: _Hostname) -> None:
+    """A good staple now, but this node cannot refresh it: name the responder problem before the staple runs out.
+
+    Servers keep serving a cached response until its nextUpdate, so a responder outage (or an egress block) shows
+    up hours later as a missing staple. Reported as a warning while every protocol still gets a good staple.
+    """
+    if h.has("responder_unreachable") or h.has("responder_error"):
+        return
+    states = (h.served.get("summary") or {}).get("staple_states") or {}
+    if not states or any(state != "good" for state in states.values()):
+        return
+    lefts = [
+        (r.get("staple") or {}).get("seconds_until_next_update")
+        for r in (h.served.get("protocols") or {}).values()
+        if r.get("ok")
+    ]
+    lefts = [left for left in lefts if left is not None]
+    until = "for about %s" % _duration(min(lefts)) if lefts else "until its nextUpdate"
+    for check in h.responders():
+        stage = check.get("failed_stage")
+        if not stage:
+            continue
+        code = "responder_unreachable" if stage in UNREACHABLE_STAGES else "responder_error"
+        h.add(
+            code,
+            "%s staples a good response, valid %s; this node cannot fetch a new one, so the server will staple "
+            "nothing once it expires" % (h.name(), until),
+            "from this node: %s" % check.get("error"),
+            severity="warning",
+            stage=stage,
+        )
+        return
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 86400:
+        return "%.1f days" % (seconds / 86400)
+    if seconds >= 3600:
+        return "%.1f hours" % (seconds / 3600)
+    return "%d minutes" % (seconds // 60)
+
+
 RULES = (
     rule_certificate_validity,
     rule_stale_certificate,
@@ -477,6 +523,7 @@ def diagnose_hostname(site, hostname, served, evidence, limits: Thresholds) -> L
         if rule(h):
             break
     rule_must_staple(h)
+    rule_responder_at_risk(h)
     return h.findings
 
 

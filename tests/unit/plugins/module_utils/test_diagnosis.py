@@ -240,6 +240,41 @@ def test_unsuccessful_staple_blames_the_responder(world):
     ]
 
 
+def test_good_staple_with_a_failing_responder_is_a_warning(world):
+    """The server still serves a cached good response, but cannot refresh it: warn before it runs out."""
+    down = {"url": URL, "reachable": False, "failed_stage": "timeout", "error": "no answer within 5 s"}
+    found = diagnosis.diagnose(evidence(site(world, served_report=served(world)), responder=down))
+    assert [(f["code"], f["severity"]) for f in found] == [("responder_unreachable", "warning")]
+    assert found[0]["details"]["stage"] == "timeout"
+    assert "staple nothing once it expires" in found[0]["evidence"][0]
+    assert any("no answer within 5 s" in line for line in found[0]["evidence"])
+    forged = {"url": URL, "reachable": True, "failed_stage": "ocsp", "error": "signature does not verify"}
+    found = diagnosis.diagnose(evidence(site(world, served_report=served(world)), responder=forged))
+    assert [(f["code"], f["severity"]) for f in found] == [("responder_error", "warning")]
+
+
+def test_an_http_failure_is_the_responder_answering_badly(world):
+    """An error status or a flood: something at the responder's address answered, so the path is not at fault."""
+    flood = {"url": URL, "reachable": False, "failed_stage": "http", "error": "sent more than 65536 bytes"}
+    found = diagnosis.diagnose(evidence(site(world, served_report=served(world, staple=None)), responder=flood))
+    assert [(f["code"], f["severity"]) for f in found] == [("responder_error", "error")]
+    assert any("65536" in line for line in found[0]["evidence"])
+    found = diagnosis.diagnose(evidence(site(world, served_report=served(world)), responder=flood))
+    assert [(f["code"], f["severity"]) for f in found] == [("responder_error", "warning")]
+
+
+def test_good_staple_with_a_healthy_responder_has_no_finding(world):
+    fine = {"url": URL, "reachable": True, "failed_stage": None, "error": None}
+    assert codes(evidence(site(world, served_report=served(world)), responder=fine)) == []
+    assert codes(evidence(site(world, served_report=served(world)))) == []
+
+
+def test_missing_staple_keeps_the_error_severity(world):
+    down = {"url": URL, "reachable": False, "failed_stage": "connect", "error": "connection refused"}
+    found = diagnosis.diagnose(evidence(site(world, served_report=served(world, staple=None)), responder=down))
+    assert [(f["code"], f["severity"]) for f in found] == [("responder_unreachable", "error")]
+
+
 def test_trusted_file_without_root_with_verify_on(world):
     ev = evidence(
         site(
