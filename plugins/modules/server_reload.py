@@ -19,7 +19,16 @@ description:
   - After the reload it waits until the master still runs, new worker processes have replaced the old ones, and every
     port of O(wait_for) accepts TCP connections. A reload the server rejected at load time (nginx keeps its old
     workers after a bind error; a HAProxy master keeps its old worker when the new configuration fails to load) is
-    reported as a failure, as is a server that died.
+    reported as a failure, as is a server that died (the message then says plainly that the server is down).
+  - Before reloading (also in check mode, as it only reads C(/proc)) it compares the TCP listen addresses of the
+    configuration on disk (Apache C(Listen) directives, nginx C(listen), HAProxy C(bind)) with the sockets in LISTEN
+    state on the node (C(/proc/net/tcp) and C(/proc/net/tcp6)). When one of them is held by a process that is not
+    the server's master or one of its descendants, the module fails before reloading and names the address, the
+    holder's pid and command (RV(bind_conflicts)). The configuration test does not bind, so it passes in that case,
+    but Apache httpd exits altogether on a graceful restart that cannot bind a C(Listen) address, and nginx and
+    HAProxy keep their old workers. A wildcard socket conflicts with every address on its port (C(0.0.0.0) with every
+    IPv4 address, C(::) with all of them). The same check guards a start (O(start_if_stopped)). When C(/proc) cannot
+    be read the check is skipped with a warning.
   - The servers are found the way M(tlsfleet.stapling.tls_server_info) finds them, from the running processes.
 author:
   - tlsfleet.stapling contributors (!UNKNOWN)
@@ -111,6 +120,8 @@ notes:
   - Apache's configuration test cannot see certificate and stapling errors (mod_ssl loads certificates only at
     (re)start), so such an error surfaces as a failed reload.
   - Every command runs under coreutils C(timeout) when installed, in the C locale.
+  - The bind check needs root to see which process holds a socket; without it a socket whose holder is unknown is
+    reported as a warning, not as a conflict.
 seealso:
   - module: tlsfleet.stapling.tls_server_info
 """
@@ -202,7 +213,9 @@ pid_before:
   returned: always
   type: int
 pid_after:
-  description: The master pid after the reload (the same unless the server was restarted by other means).
+  description:
+    - The master pid after the reload (the same unless the server was restarted by other means).
+    - Null when no master runs after the reload or start, that is when the server is down.
   returned: always
   type: int
 workers_before:
@@ -243,6 +256,49 @@ elapsed:
   returned: always
   type: float
   sample: 0.412
+bind_check:
+  description: The check of the configuration's listen addresses against the sockets already listening on the node.
+  returned: always
+  type: dict
+  contains:
+    checked:
+      description:
+        - Whether the check ran. False with O(state=tested), and when it was skipped (see RV(bind_check.notes)).
+      type: bool
+    addresses:
+      description: The listen addresses of the configuration on disk, as written there.
+      type: list
+      elements: str
+      sample: ["*:443", "127.0.0.1:8443"]
+    notes:
+      description: Why the check was skipped or left an address out; each is also a warning.
+      type: list
+      elements: str
+bind_conflicts:
+  description:
+    - The listen addresses of the configuration that another process already holds; the module fails before
+      reloading when this is not empty.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: The listen address as the configuration writes it.
+      type: str
+      sample: 127.0.0.1:8444
+    socket:
+      description: The socket in LISTEN state that collides with it (a wildcard one collides with every address).
+      type: str
+      sample: 0.0.0.0:8444
+    pid:
+      description: The pid of a process holding that socket; null when it cannot be identified.
+      type: int
+      sample: 4242
+    command:
+      description: That process's command name (C(/proc/PID/comm)).
+      type: str
+      sample: python3
+  sample: [{"address": "127.0.0.1:8444", "socket": "127.0.0.1:8444", "pid": 4242, "command": "python3"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -282,8 +338,16 @@ def main() -> None:
         failure = (str(exc), {"changed": False})
     if failure is not None:
         msg, data = failure
+        _warn_notes(module, data)
         module.fail_json(msg=msg, **data)
+    _warn_notes(module, result)
     module.exit_json(**result)
+
+
+def _warn_notes(module: AnsibleModule, data: dict) -> None:
+    """The bind check's notes (skipped, holder unknown) as warnings: a safeguard that did not run must show."""
+    for note in (data.get("bind_check") or {}).get("notes") or []:
+        module.warn(f"server_reload: {note}")
 
 
 if __name__ == "__main__":

@@ -809,6 +809,8 @@ def inspect(
         info.notes.append("ErrorLog is piped or sent to syslog for: " + ", ".join(piped))
     level = walker.main.last("loglevel")
     info.details["log_level"] = " ".join(level) if level else "warn"
+    # Every Listen address (server_reload checks them against sockets other processes hold before a reload).
+    info.details["listen"] = [args[0] for args in walker.main.all("listen") if args]
 
     if "ssl_module" in modules:
         info.stapling_capable = True

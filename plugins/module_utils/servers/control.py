@@ -9,7 +9,8 @@ running master's own command line. The rest is the same for every server:
 
 1. find the server: the running master (its pid, command line, config file) and the binaries,
    from /proc the way discovery does (``common.list_processes``/``common.masters``);
-2. run the config test; on failure stop, having changed nothing;
+2. run the config test; on failure stop, having changed nothing; then refuse when a listen address of the
+   configuration is held by another process (Apache would exit on the graceful restart), see ``check_binds``;
 3. reload (``systemctl reload <unit>`` or the server's own command; SIGUSR2 to a HAProxy master);
 4. watch the master stay alive and new workers replace the old ones (pids from /proc), and poll
    the TLS ports with a TCP connect until they accept.
@@ -20,12 +21,14 @@ unit tests drive it with fakes and the real-server tests with real processes.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
+import struct
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
@@ -391,6 +394,468 @@ def format_pair(pair: Tuple[str, int]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# the bind check: is a listen address of the new configuration held by another process?
+#
+# A configuration test does not bind, so it passes when another process holds a port the new
+# configuration listens on. nginx and HAProxy then keep their old workers (the reload silently does not
+# take effect), but Apache httpd exits altogether on a graceful restart that cannot bind a Listen
+# address (AH00072 make_sock: could not bind to address, AH00451 no listening sockets available,
+# shutting down). So before reloading, the listen addresses of the configuration on disk are compared
+# with the TCP sockets in LISTEN state (net/tcp, net/tcp6), and each matching socket's holder is found
+# through the ``socket:[inode]`` links in /proc/PID/fd. The check only reads /proc.
+
+#: The ``st`` column value of a socket in LISTEN state (include/net/tcp_states.h: TCP_LISTEN = 10).
+TCP_LISTEN_STATE = "0A"
+#: Address prefixes of HAProxy binds that are not TCP sockets of this network namespace.
+NON_TCP_PREFIXES = (
+    "unix:",
+    "unix@",
+    "abns@",
+    "abnsz@",
+    "fd@",
+    "sockpair@",
+    "udp@",
+    "udp4@",
+    "udp6@",
+    "quic4@",
+    "quic6@",
+    "uxst@",
+    "uxdg@",
+    "rhttp@",
+)
+#: HAProxy ``bind`` prefixes naming a TCP address family.
+TCP_PREFIXES = ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@")
+#: Ports of one HAProxy port range checked at most.
+MAX_RANGE_PORTS = 1024
+#: Bytes of one net/tcp file read at most (a busy node has a few thousand lines of 150 bytes).
+MAX_NET_TCP_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class ListenSocket:
+    """One TCP socket in LISTEN state; ``host`` is the normalised IP text (``0.0.0.0``/``::`` for all)."""
+
+    host: str
+    port: int
+    inode: int
+
+    def display(self) -> str:
+        return format_pair((self.host, self.port))
+
+
+def _normal_ip(text: str) -> Optional[str]:
+    """An IP literal in canonical form (IPv4-mapped IPv6 as IPv4), or None when ``text`` is no IP."""
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def decode_proc_address(text: str) -> Optional[Tuple[str, int]]:
+    """``(ip, port)`` of a net/tcp ``local_address`` (``0100007F:1F90`` is 127.0.0.1:8080 on x86).
+
+    The kernel prints the address as 32-bit words in the node's own byte order, the port as a plain number.
+    """
+    addr_hex, sep, port_hex = text.strip().partition(":")
+    if not sep or len(addr_hex) not in (8, 32):
+        return None
+    try:
+        port = int(port_hex, 16)
+        packed = b"".join(struct.pack("=I", int(addr_hex[i : i + 8], 16)) for i in range(0, len(addr_hex), 8))
+    except (ValueError, struct.error):
+        return None
+    family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
+    host = _normal_ip(socket.inet_ntop(family, packed))
+    return (host, port) if host else None
+
+
+def read_listening_sockets(proc_root: str = "/proc", pid: Optional[int] = None) -> Optional[List[ListenSocket]]:
+    """The TCP sockets in LISTEN state (IPv4 and IPv6); None when neither net/tcp nor net/tcp6 is readable.
+
+    With ``pid`` the tables of that process's network namespace are read (``/proc/PID/net``), else
+    ``/proc/net`` (the reader's own).
+    """
+    base = os.path.join(proc_root, str(pid), "net") if pid is not None else os.path.join(proc_root, "net")
+    sockets: List[ListenSocket] = []
+    readable = False
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(os.path.join(base, name), "rb") as handle:
+                data = handle.read(MAX_NET_TCP_BYTES).decode("ascii", "replace")
+        except OSError:
+            continue
+        readable = True
+        for line in data.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 10 or fields[3] != TCP_LISTEN_STATE or not fields[9].isdigit():
+                continue
+            decoded = decode_proc_address(fields[1])
+            if decoded is None:
+                continue
+            sockets.append(ListenSocket(decoded[0], decoded[1], int(fields[9])))
+    return sockets if readable else None
+
+
+def _stat_fields(proc_root: str, pid: int) -> Optional[Tuple[str, int]]:
+    """``(comm, ppid)`` of a process from /proc/PID/stat."""
+    try:
+        with open(os.path.join(proc_root, str(pid), "stat"), "rb") as handle:
+            data = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    start, end = data.find("("), data.rfind(")")
+    rest = data[end + 2 :].split() if start != -1 and end > start else []
+    if len(rest) < 2 or not rest[1].lstrip("-").isdigit():
+        return None
+    return data[start + 1 : end], int(rest[1])
+
+
+def _socket_inodes(proc_root: str, pid: int) -> Optional[Set[int]]:
+    """Inodes of the sockets a process holds open; None when its fd directory cannot be read."""
+    fd_dir = os.path.join(proc_root, str(pid), "fd")
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return None
+    inodes: Set[int] = set()
+    for name in names:
+        try:
+            link = os.readlink(os.path.join(fd_dir, name))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link.endswith("]") and link[8:-1].isdigit():
+            inodes.add(int(link[8:-1]))
+    return inodes
+
+
+def process_family(proc_root: str, master_pid: Optional[int]) -> Tuple[Set[int], Dict[int, Tuple[str, int]]]:
+    """``(family, processes)``: the master and every descendant of it, and ``pid -> (comm, ppid)`` of all."""
+    processes: Dict[int, Tuple[str, int]] = {}
+    try:
+        entries = [int(entry) for entry in os.listdir(proc_root) if entry.isdigit()]
+    except OSError:
+        entries = []
+    for pid in entries:
+        fields = _stat_fields(proc_root, pid)
+        if fields is not None:
+            processes[pid] = fields
+    family: Set[int] = set()
+    if master_pid is None:
+        return family, processes
+    for pid in processes:
+        seen = 0
+        current: Optional[int] = pid
+        while current is not None and current > 0 and seen < 64:
+            if current == master_pid:
+                family.add(pid)
+                break
+            current = processes[current][1] if current in processes else None
+            seen += 1
+    family.add(master_pid)
+    return family, processes
+
+
+def parse_bind_address(text: str) -> List[Tuple[str, int]]:
+    """``(host, port)`` pairs one listen address binds (``""`` for every address); [] when not a TCP address.
+
+    Reads nginx ``listen`` (``*:443``, ``[::]:443``, ``443``), Apache ``Listen`` (``443``, ``192.0.2.1:443``,
+    ``[2001:db8::1]:443``) and HAProxy ``bind`` addresses (``:443``, ``ipv4@0.0.0.0:443``, ``10.0.0.1:8000-8010``).
+    """
+    value = text.strip()
+    lowered = value.lower()
+    if not value or lowered.startswith(NON_TCP_PREFIXES) or value.startswith("/") or "$" in value:
+        return []
+    for prefix in TCP_PREFIXES:
+        if lowered.startswith(prefix):
+            value = value[len(prefix) :]
+            break
+    if value.startswith("["):
+        end = value.find("]")
+        if end == -1:
+            return []
+        host = value[1:end]
+        port_text = value[end + 2 :] if value[end + 1 : end + 2] == ":" else ""
+    elif value.replace("-", "").isdigit():
+        host, port_text = "", value
+    elif ":" in value:
+        host, port_text = value.rsplit(":", 1)
+    else:
+        return []
+    if host in WILDCARD_HOSTS or host == "::":
+        host = ""
+    first, sep, last = port_text.partition("-")
+    if not first.isdigit() or (sep and not last.isdigit()):
+        return []
+    low, high = int(first), int(last) if sep else int(first)
+    if not 0 < low <= high < 65536:
+        return []
+    high = min(high, low + MAX_RANGE_PORTS - 1)
+    normal = _normal_ip(host) if host else ""
+    return [(normal if normal is not None else host, port) for port in range(low, high + 1)]
+
+
+def _apache_listen_directives(info: common.ServerInfo, proc_root: str) -> Optional[List[str]]:
+    """The arguments of every ``Listen`` the Apache configuration on disk declares (main server).
+
+    Discovery records only the <VirtualHost> addresses (which do not bind anything), so the configuration is
+    walked again with discovery's own reader, evaluating <IfModule>/<IfDefine> the way Apache does.
+    """
+    declared = info.details.get("listen")
+    if isinstance(declared, list):
+        return [str(value) for value in declared]
+    if not info.config_file:
+        return None
+    environment: Dict[str, str] = {}
+    envvars = info.details.get("envvars")
+    if envvars:
+        environment.update(common.parse_env_file(str(envvars)))
+    if info.master_pid is not None:
+        environment.update(apache._master_environ(proc_root, info.master_pid))  # pylint: disable=protected-access
+    errors: List[str] = []
+    walker = apache._Walker(  # pylint: disable=protected-access
+        str(info.details.get("server_root") or os.path.dirname(info.config_file)),
+        None,
+        environment,
+        dict(info.details.get("defines") or {}),
+        None,
+        info.version_tuple,
+        errors,
+    )
+    walker.walk(info.config_file)
+    if not walker.files_read:
+        return None
+    return [args[0] for args in walker.main.all("listen") if args]
+
+
+def config_listen_addresses(server: str, info: Optional[common.ServerInfo], proc_root: str) -> Optional[List[str]]:
+    """The TCP listen addresses the configuration on disk declares, as written; None when unknown.
+
+    Apache binds its ``Listen`` directives (a <VirtualHost> address only selects among them); nginx and
+    HAProxy bind the addresses of their ``listen``/``bind`` lines (QUIC is UDP and left out).
+    """
+    if info is None:
+        return None
+    addresses: List[str] = []
+    if server == "apache":
+        try:
+            listens = _apache_listen_directives(info, proc_root)
+        except Exception:  # pylint: disable=broad-exception-caught  # the check is a safeguard, never a crash
+            listens = None
+        if listens:
+            return list(dict.fromkeys(listens))
+    for site in info.sites:
+        for listen in site.listen:
+            if listen.get("quic") and not listen.get("ssl"):
+                continue
+            address = str(listen.get("address", ""))
+            if address and address not in addresses:
+                addresses.append(address)
+    return addresses
+
+
+def _resolve(host: str) -> Optional[List[str]]:
+    """IP addresses of a listen host (``""`` stays the wildcard); None when a name does not resolve."""
+    if host == "" or _normal_ip(host) is not None:
+        return [host]
+    try:
+        answers = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    return list(dict.fromkeys(ip for ip in (_normal_ip(str(answer[4][0])) for answer in answers) if ip))
+
+
+def _overlaps(host: str, held: ListenSocket) -> bool:
+    """Whether binding ``host`` (``""``: every address) on ``held.port`` collides with the held socket.
+
+    A wildcard bind collides with every address on its port; ``::`` is taken as dual-stack (the Linux default,
+    ``net.ipv6.bindv6only=0``), ``0.0.0.0`` covers the IPv4 addresses only.
+    """
+    if host == "" or held.host == "::":
+        return True
+    if held.host == "0.0.0.0":  # noqa: S104  # compared against, never bound to
+        return ":" not in host
+    return host == held.host
+
+
+def check_binds(
+    addresses: Sequence[str],
+    master_pid: Optional[int],
+    proc_root: str = "/proc",
+) -> Dict[str, Any]:
+    """Compare listen addresses with the node's LISTEN sockets; return what holds them outside the server.
+
+    ``{"checked": bool, "conflicts": [{"address", "socket", "pid", "command"}], "notes": [...]}``. A socket
+    counts as the server's own when the master or any of its descendants holds it. A socket nobody
+    visible holds conflicts only when the master's own descriptors were readable (else this is not root and
+    cannot tell, which becomes a note).
+    """
+    outcome: Dict[str, Any] = {"checked": False, "conflicts": [], "notes": []}
+    net_pid = None
+    if master_pid is not None and os.path.isdir(os.path.join(proc_root, str(master_pid), "net")):
+        net_pid = master_pid  # the master's network namespace is the one it binds in
+    held = read_listening_sockets(proc_root, net_pid)
+    if held is None:
+        outcome["notes"].append(
+            f"the bind check was skipped: {os.path.join(proc_root, 'net', 'tcp')} and tcp6 cannot be read."
+        )
+        return outcome
+    wanted: List[Tuple[str, str, int]] = []
+    for address in addresses:
+        for host, port in parse_bind_address(address):
+            ips = _resolve(host)
+            if ips is None:
+                outcome["notes"].append(f"listen address {address} does not resolve; it was not checked.")
+                continue
+            wanted.extend((address, ip, port) for ip in ips)
+    matches: List[Tuple[str, ListenSocket]] = []
+    for address, ip, port in wanted:
+        for sock in held:
+            if sock.port == port and _overlaps(ip, sock) and (address, sock) not in matches:
+                matches.append((address, sock))
+    outcome["checked"] = True
+    if not matches:
+        return outcome
+    family, processes = process_family(proc_root, master_pid)
+    inodes = {sock.inode for _address, sock in matches}
+    owners: Dict[int, List[int]] = {}
+    unreadable: Set[int] = set()
+
+    def collect(pids: List[int], wanted_inodes: Set[int]) -> None:
+        for pid in pids:
+            if all(inode in owners for inode in wanted_inodes):
+                return
+            found = _socket_inodes(proc_root, pid)
+            if found is None:
+                unreadable.add(pid)
+                continue
+            for inode in found & wanted_inodes:
+                owners.setdefault(inode, []).append(pid)
+
+    # The server's own processes first: they usually hold every matching socket, and nothing else is read.
+    collect(sorted(family), inodes)
+    foreign = {inode for inode in inodes if inode not in owners}
+    if foreign:
+        collect(sorted(pid for pid in processes if pid not in family), foreign)
+    own_known = master_pid is None or master_pid not in unreadable
+    reported: Set[Tuple[str, int]] = set()
+    for address, sock in matches:
+        holders = owners.get(sock.inode, [])
+        if any(pid in family for pid in holders):
+            continue
+        if not holders and not own_known:
+            outcome["notes"].append(
+                f"{sock.display()} is listening, but its holder is unknown (run as root to see whose it is)."
+            )
+            continue
+        if (address, sock.inode) in reported:
+            continue
+        reported.add((address, sock.inode))
+        pid = holders[0] if holders else None
+        outcome["conflicts"].append(
+            {
+                "address": address,
+                "socket": sock.display(),
+                "pid": pid,
+                "command": processes[pid][0] if pid in processes else None,
+            }
+        )
+    return outcome
+
+
+def bind_check_for(target: Target, info: Optional[common.ServerInfo], proc_root: str) -> Dict[str, Any]:
+    """The bind check of ``operate()``: ``{"checked", "addresses", "notes", "conflicts"}``; never raises."""
+    outcome: Dict[str, Any] = {"checked": False, "addresses": [], "notes": [], "conflicts": []}
+    if (
+        info is not None
+        and not target.running
+        and target.config_explicit
+        and info.config_file
+        and target.configs
+        and not _same_path(info.config_file, target.configs[0])
+    ):
+        info = None  # discovery read the default configuration of a stopped server, not the one to start
+    addresses = config_listen_addresses(target.server, info, proc_root)
+    if addresses is None:
+        outcome["notes"].append(
+            f"the bind check was skipped: the listen addresses of the {target.label} configuration could not be read."
+        )
+        return outcome
+    outcome["addresses"] = addresses
+    try:
+        found = check_binds(addresses, target.master_pid, proc_root)
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # a safeguard must not break the reload
+        outcome["notes"].append(f"the bind check was skipped: {type(exc).__name__}: {exc}")
+        return outcome
+    outcome.update(checked=found["checked"], conflicts=found["conflicts"])
+    outcome["notes"].extend(found["notes"])
+    return outcome
+
+
+def _describe_conflicts(conflicts: List[Dict[str, Any]]) -> str:
+    parts = []
+    for conflict in conflicts:
+        holder = (
+            f"pid {conflict['pid']} ({conflict['command'] or 'unknown command'})"
+            if conflict["pid"] is not None
+            else "a process this module cannot identify"
+        )
+        held = f" on {conflict['socket']}" if conflict["socket"] != conflict["address"] else ""
+        parts.append(f"{conflict['address']} is held by {holder}{held}")
+    return "; ".join(parts)
+
+
+def bind_conflict_message(target: Target, conflicts: List[Dict[str, Any]]) -> str:
+    """Why the reload (or start) is refused, naming each address, holder pid and command."""
+    label = target.label
+    found = _describe_conflicts(conflicts)
+    if not target.running:
+        return (
+            f"Refusing to start {label}: a listen address of its configuration is in use by another process ({found}). "
+            f"{label} could not bind it and would not start. Nothing was started; free the address or change the "
+            "configuration."
+        )
+    if target.server == "apache":
+        consequence = (
+            "Apache httpd exits completely when a graceful restart cannot bind a Listen address (AH00072 make_sock: "
+            "could not bind to address, then AH00451 no listening sockets available, shutting down), so this reload "
+            "would take the server down"
+        )
+    else:
+        consequence = (
+            f"{label} would keep its old workers and the reload would not take effect (the new configuration fails "
+            "to bind)"
+        )
+    return (
+        f"Refusing to reload {label} (master pid {target.master_pid}): the new configuration listens on an address "
+        f"another process holds ({found}). {consequence}. Nothing was reloaded; the configuration test passed because "
+        "it does not bind. Free the address or change the configuration, then reload."
+    )
+
+
+def down_message(target: Target, old_pid: Optional[int], info: Optional[common.ServerInfo]) -> str:
+    """The failure of a reload (or start) after which no master runs: the server is down, say so plainly."""
+    label = target.label
+    logs = ", ".join(info.error_logs) if info is not None and info.error_logs else "its error log"
+    if not target.running:
+        return f"{label} is not running after the start: it exited at startup; see {logs}."
+    cause = ""
+    if target.server == "apache":
+        cause = (
+            " Apache httpd exits when a graceful restart fails after the configuration test passed: a Listen address "
+            "it cannot bind (AH00072 make_sock: could not bind to address, AH00451 no listening sockets available) or "
+            "a certificate or key mod_ssl cannot load."
+        )
+    return (
+        f"{label} is DOWN: {label} is not running after the reload (master pid {old_pid} is gone) and no new master "
+        f"runs, so this node serves nothing on its ports.{cause} See {logs}. Put the previous configuration back and "
+        "start it (server_reload with start_if_stopped=true; the tls_reload role's restore does both)."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # the whole operation
 
 
@@ -420,7 +885,25 @@ def _discover_for(target: Target, env: Environment, timeout: float) -> Optional[
     for info in found:
         if target.master_pid is not None and info.master_pid == target.master_pid:
             return info
+    if target.master_pid is None and target.config_explicit and target.configs:
+        # A stopped server: discovery read the default configuration; read the one that will be started.
+        for info in found:
+            if info.config_file and _same_path(info.config_file, target.configs[0]):
+                return info
+        try:
+            return _inspect_stopped(target, env, timeout)
+        except Exception:  # pylint: disable=broad-exception-caught  # the ports are a convenience, never fatal
+            return None
     return found[0] if len(found) == 1 else None
+
+
+def _inspect_stopped(target: Target, env: Environment, timeout: float) -> Optional[common.ServerInfo]:
+    """Discovery of the configuration a stopped server would be started with (``config`` given)."""
+    if target.server == "apache":
+        return apache.inspect(env.run, target.ctl, target.binary, target.configs[0], target.server_root, timeout)
+    if target.server == "nginx":
+        return nginx.inspect(env.run, _binary(target), target.configs[0], target.prefix, timeout)
+    return haproxy.inspect(env.run, _binary(target), list(target.configs), timeout)
 
 
 def _run_checked(env: Environment, argv: List[str], timeout: float) -> common.CommandResult:
@@ -460,6 +943,8 @@ def operate(params: Dict[str, Any], env: Environment, check_mode: bool = False) 
         "wait_for": [],
         "listening": [],
         "elapsed": 0.0,
+        "bind_check": {"checked": False, "addresses": [], "notes": []},
+        "bind_conflicts": [],
     }
     result["workers_after"] = list(result["workers_before"])
 
@@ -491,9 +976,17 @@ def operate(params: Dict[str, Any], env: Environment, check_mode: bool = False) 
         method = "command"
     result["method"] = method
     result["unit"] = unit
+    info = _discover_for(target, env, timeout)
     if not wait_pairs:
-        wait_pairs = tls_ports_from_discovery(_discover_for(target, env, timeout))
+        wait_pairs = tls_ports_from_discovery(info)
     result["wait_for"] = [format_pair(pair) for pair in wait_pairs]
+
+    # A listen address another process holds: Apache would exit on the graceful restart. Read-only, so
+    # also in check mode, and before anything is sent to the server.
+    result["bind_check"] = bind_check_for(target, info, env.proc_root)
+    result["bind_conflicts"] = result["bind_check"].pop("conflicts")
+    if result["bind_conflicts"]:
+        raise ReloadError(bind_conflict_message(target, result["bind_conflicts"]), result)
 
     systemctl = env.which("systemctl") or "systemctl"
     signal_pid: Optional[int] = None
@@ -576,11 +1069,7 @@ def operate(params: Dict[str, Any], env: Environment, check_mode: bool = False) 
     result["listening"] = [format_pair(pair) for pair in wait_pairs if pair in listening]
     result["elapsed"] = round(env.clock() - began, 3)
     if master_pid is None:
-        raise ReloadError(
-            f"{label} is not running after the {'start' if not target.running else 'reload'} "
-            f"(master pid {old_pid} is gone); check its error log.",
-            result,
-        )
+        raise ReloadError(down_message(target, old_pid, info), result)
     if target.running and not replaced:
         raise ReloadError(
             f"The {label} reload did not take effect within {timeout:g} s: master pid {master_pid} still runs only its "
