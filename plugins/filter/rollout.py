@@ -17,7 +17,7 @@ def rollout_order(hosts, hostvars, canary=None, batch_size=0):
         raise AnsibleFilterError(str(error)) from None
 
 
-def rollout_summary(hosts, hostvars, certificate=None):
+def rollout_summary(hosts, hostvars, certificate=None, check_mode=False):
     sha256 = None
     if isinstance(certificate, dict) and certificate.get("certificate"):
         try:
@@ -25,7 +25,7 @@ def rollout_summary(hosts, hostvars, certificate=None):
         except ValueError as error:
             raise AnsibleFilterError(str(error)) from None
         sha256 = source["sha256"]
-    return remediation.rollout_summary(hosts, hostvars, sha256)
+    return remediation.rollout_summary(hosts, hostvars, sha256, check_mode=bool(check_mode))
 
 
 class FilterModule:

@@ -397,6 +397,32 @@ def verification_problems(probed, verify) -> list:
     return problems
 
 
+def stashed_backups(changes, backup_dir) -> list:
+    """``changes`` (from changed_files) with every backup that lies beside its file moved under ``backup_dir``.
+
+    Ansible writes a backup next to the file (``<file>.<pid>.<time>~``), where a server can load it: a HAProxy
+    ``crt`` directory loads every file in it (the old certificate and key among them), nginx ``include
+    sites-enabled/*`` every site. The new place mirrors the backup's absolute path under ``backup_dir``. An entry
+    to move gets ``stashed_from`` (where the backup is now); entries already under ``backup_dir`` are returned
+    without it, so a second call moves nothing.
+    """
+    directory = str(backup_dir or "").rstrip("/")
+    if not directory:
+        return list(changes or [])
+    if not directory.startswith("/"):
+        raise ValueError("the backup directory must be an absolute path, not %r" % backup_dir)
+    out = []
+    for entry in changes or []:
+        entry = dict(entry)
+        entry.pop("stashed_from", None)  # moved by an earlier call: nothing to move now
+        backup = entry.get("backup")
+        if backup and not str(backup).startswith(directory + "/"):
+            entry["stashed_from"] = str(backup)
+            entry["backup"] = directory + "/" + str(backup).lstrip("/")
+        out.append(entry)
+    return out
+
+
 def changed_files(results, existed=None) -> list:
     """``[{path, backup, created}]`` for every file the given task results replaced or created.
 
@@ -550,8 +576,11 @@ def rollout_order(hosts, hostvars, canary=None, batch_size=0) -> dict:
     return {"order": order, "batches": batches, "groups": groups}
 
 
-def rollout_summary(hosts, hostvars, certificate_sha256=None) -> dict:
-    """Which node serves which fingerprint after the rollout, from the facts the rollout play set."""
+def rollout_summary(hosts, hostvars, certificate_sha256=None, check_mode=False) -> dict:
+    """Which node serves which fingerprint after the rollout, from the facts the rollout play set.
+
+    In check mode nothing was deployed: a node that went through is ``planned`` and keeps its fingerprints.
+    """
     nodes = {}
     for host in hosts or []:
         own = hostvars.get(host) or {}
@@ -561,7 +590,7 @@ def rollout_summary(hosts, hostvars, certificate_sha256=None) -> dict:
         elif own.get("tlsfleet_rollout_restored"):
             status = "restored"
         elif own.get("tlsfleet_rollout_ok"):
-            status = "verified"
+            status = "planned" if check_mode else "verified"
         else:
             status = "failed"
         served = dict(plan_.get("served") or {})
@@ -571,7 +600,7 @@ def rollout_summary(hosts, hostvars, certificate_sha256=None) -> dict:
             "status": status,
             "region": str(own.get("tlsfleet_region") or "default"),
             "sites": served,
-            "problems": list(own.get("tlsfleet_verify_problems") or []) if status != "verified" else [],
+            "problems": [] if status in ("verified", "planned") else list(own.get("tlsfleet_verify_problems") or []),
         }
     counts = {}
     for entry in nodes.values():

@@ -7,8 +7,9 @@ In order, on one ``labctl up`` of tests/lab/scenarios/fleet.yml:
 1. remediate in check and diff mode with -vvv: no file on any node changes, no key material printed;
 2. remediate: every finding with a remedy is gone; what stays is what no configuration fixes;
 3. remediate again: changed=0 on every host;
-4. rollout of a renewed certificate whose staple cannot be verified on the canary (responder blocked there):
-   stops at the canary, whose files are byte-identical afterwards, serving the old certificate; nobody else touched;
+4. rollout of a renewed certificate the responder cannot vouch for from the canary (blocked there): stops at the
+   canary before any change, whose files are byte-identical afterwards, serving the old certificate; nobody else
+   touched;
 5. rollout with a config test failing on one node of the second region: that batch restored, later regions untouched;
 6. rollout with everything in order: every node verified; a second rollout changes nothing.
 """
@@ -30,6 +31,7 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 
 from audit_scenarios import collections_path  # noqa: E402
+from labrun import recap, run  # noqa: E402
 
 LABCTL = ROOT / "tests" / "lab" / "labctl"
 FLEET = ROOT / "tests" / "lab" / "scenarios" / "fleet.yml"
@@ -61,23 +63,9 @@ def env() -> dict:
     return environ
 
 
-def run(argv, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, **kwargs)
-
-
 def playbook(lab, name, *args) -> subprocess.CompletedProcess:
     environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
     return run([str(VENV / "bin" / "ansible-playbook"), "-i", INVENTORY, str(PROJECT / name), *args], env=environ)
-
-
-def recap(output: str) -> dict:
-    """host -> {ok, changed, unreachable, failed, ...} from the PLAY RECAP."""
-    counts = {}
-    for line in output.rsplit("PLAY RECAP", maxsplit=1)[-1].splitlines():
-        match = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
-        if match:
-            counts[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
-    return counts
 
 
 def checksums(lab, hosts=None) -> dict:
@@ -211,6 +199,8 @@ def test_2b_backups_are_kept_and_keys_never_readable_by_others(lab):
     assert sum(len(files) for files in found.values()) > 0, found
     for host, files in found.items():
         for path, mode in files.items():
+            # Never beside the live file, where a HAProxy crt directory or an nginx wildcard include would load it.
+            assert path.startswith("/etc/tlsfleet/backups/"), (host, path)
             assert int(mode, 8) & 0o002 == 0, (host, path, mode)
             if "/private/" in path or path.endswith(".key"):
                 assert int(mode, 8) & 0o077 == 0, (host, path, mode)
@@ -267,8 +257,11 @@ def test_4_rollout_stops_at_the_canary_when_its_staple_cannot_be_verified(lab):
     assert after[canary] == before[canary], "the canary's files differ after the restore"
     assert all(after[h] == before[h] for h in before), "a node other than the canary was touched"
     assert served_fingerprints(lab, canary) == old
+    # The canary asked the responder before changing anything (it cannot answer from there): nothing to restore.
+    assert "responder gives no good answer" in out.stdout, out.stdout[-4000:]
     summary = json.loads((lab["work"] / "rollout-canary" / "rollout-summary.json").read_text())
-    assert summary["nodes"][canary]["status"] == "restored"
+    assert summary["nodes"][canary]["status"] == "failed", summary["nodes"][canary]
+    assert any("Nothing was changed" in p for p in summary["nodes"][canary]["problems"]), summary["nodes"][canary]
     assert summary["counts"].get("verified", 0) == 0
     lab["renewed"] = cert
 

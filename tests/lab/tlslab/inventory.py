@@ -68,6 +68,8 @@ def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
                         "tlsfleet_lab_expect_fleet": scenario.expect_fleet,
                         # The CA's output on the controller, as a renewal pipeline would hand it over.
                         "tlsfleet_lab_certificates": leaf_files or {},
+                        # Nodes share the machine's /var: backups go to the node's own /etc overlay instead.
+                        "tlsfleet_backup_dir": "/etc/tlsfleet/backups",
                     },
                 }
             }

@@ -387,3 +387,29 @@ def test_rollout_plan_covers_the_sites_serving_the_names_and_refreshes_haproxy_s
     assert set(summary["nodes"]["a"]["sites"].values()) == {NEW} and set(summary["nodes"]["b"]["sites"].values()) == {
         OLD
     }
+
+
+def test_rollout_summary_in_check_mode_says_planned_and_keeps_the_served_fingerprints():
+    www = site("nginx", "www", ["www.test"])
+    plan = rem.plan_rollout(audit([www], []), dict(CERT, ocsp_urls=OCSP))
+    hostvars = {"a": {"tlsfleet_plan": plan, "tlsfleet_rollout_ok": True}, "b": {}}
+    summary = rem.rollout_summary(["a", "b"], hostvars, NEW, check_mode=True)
+    assert summary["counts"] == {"planned": 1, "untouched": 1}
+    assert set(summary["nodes"]["a"]["sites"].values()) == {OLD}
+    assert rem.rollout_summary(["a"], hostvars, NEW)["nodes"]["a"]["status"] == "verified"
+
+
+def test_stashed_backups_mirror_the_path_under_the_backup_dir_once():
+    changes = [
+        {"path": "/etc/haproxy/certs/www.pem", "backup": "/etc/haproxy/certs/www.pem.12.2026-11-27@14:00:00~"},
+        {"path": "/etc/nginx/sites-enabled/www", "backup": None, "created": True},
+    ]
+    moved = rem.stashed_backups(changes, "/var/backups/tlsfleet/")
+    assert moved[0]["backup"] == "/var/backups/tlsfleet/etc/haproxy/certs/www.pem.12.2026-11-27@14:00:00~"
+    assert moved[0]["stashed_from"] == changes[0]["backup"] and moved[0]["path"] == changes[0]["path"]
+    assert moved[1] == changes[1]
+    again = rem.stashed_backups(moved, "/var/backups/tlsfleet")  # already there: nothing to move again
+    assert [e.get("stashed_from") for e in again] == [None, None] and again[0]["backup"] == moved[0]["backup"]
+    assert rem.stashed_backups(changes, "") == changes
+    with pytest.raises(ValueError, match="absolute"):
+        rem.stashed_backups(changes, "backups")
