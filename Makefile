@@ -20,7 +20,7 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
 PYROOT := $(ROOT)/.build/pyroot
 
-.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate bench
+.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate lab-faults reliability bench
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
@@ -41,7 +41,7 @@ demo: system-deps venv ## the main job on the built-in lab fleet: lab up, diagno
 	@tools/demo
 
 test: lint sanity units integration report-browser ee-check lab-unit lab-test lab-modules lab-audit lab-diagnose \
-      lab-remediate collection-check ## the README's test command
+      lab-remediate lab-faults collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
@@ -80,7 +80,7 @@ integration: venv ## ansible-test integration targets that run on the controller
 lab-unit: venv ## the lab's own tests that need no root: test PKI and the controllable OCSP responder
 	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests
 
-lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on all 25 scenarios, clean down
+lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on all 26 scenarios, clean down
 	TLSFLEET_LAB_SCENARIOS=all $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
 
 lab-audit: venv lab-deps ## node_audit against every lab scenario vs its expect: 2.21 over ssh, 2.19 over paramiko (root)
@@ -114,6 +114,17 @@ lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: c
 
 lab-diagnose: venv lab-deps pyroot ## the diagnose playbook on the lab fleet: runner, slices, 2.19/paramiko (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_diagnose.py
+
+lab-faults: venv lab-deps pyroot ## fault injection over the lab, the cases marked ci (root); all of them: make reliability
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -rA -m ci tests/integration/lab/test_faults.py
+	@cat $${TLSFLEET_BUILD_DIR:-$(ROOT)/.build}/reliability-counts.json
+
+reliability: venv lab-deps pyroot ## every fault-injection case (root), the bad-input corpus, a longer fuzz run
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -rA tests/integration/lab/test_faults.py
+	@cat $${TLSFLEET_BUILD_DIR:-$(ROOT)/.build}/reliability-counts.json
+	PYTHONPATH=$(PYROOT) $(BIN)/python tests/unit/corpus/count.py
+	TLSFLEET_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} PYTHONPATH=$(PYROOT) \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/fuzz tests/unit/corpus
 
 bench: venv lab-deps pyroot ## the benchmarks (root: the lab): a table of ratios and targets, tests/benchmarks/results/latest.json
 	PYTHONPATH=$(PYROOT) $(BIN)/python tests/benchmarks/bench.py --runs $${BENCH_RUNS:-5}

@@ -79,14 +79,27 @@ class ActionModule(ActionBase):
 
         hostvars = task_vars.get("hostvars") or {}
         hosts = args["hosts"]
+        left = set()
         if hosts is None:
             hosts = list(task_vars.get("ansible_play_hosts_all") or [])
+            # A host that left the run earlier (unreachable or failed in an earlier play or task) still holds
+            # the result of an earlier audit in hostvars: reporting it would show stale findings as current.
+            active = task_vars.get("ansible_play_hosts")
+            if active is not None:
+                left = set(hosts) - set(active)
         results, regions, addresses = {}, {}, {}
         for host in hosts:
             own = hostvars.get(host)
             if own is None:
                 raise AnsibleActionFail("host %s is not in the inventory" % host)
-            results[host] = own.get(args["results_var"])
+            if host in left:
+                results[host] = {
+                    "failed": True,
+                    "msg": "not audited in this run: the host left the run earlier (unreachable or failed in an "
+                    "earlier task); any earlier result of it is not used",
+                }
+            else:
+                results[host] = own.get(args["results_var"])
             regions[host] = own.get(args["region_var"]) or fleet.DEFAULT_REGION
             addresses[host] = _addresses(own, host)
         try:

@@ -40,6 +40,9 @@ options:
     description:
       - The hosts to report on. Defaults to every host of the play (C(ansible_play_hosts_all)), failed and
         unreachable ones included.
+      - With the default, a host that left the run before this task (unreachable or failed in an earlier play or
+        task, so no longer in C(ansible_play_hosts)) is reported as failed, not audited in this run - never with
+        the result an earlier audit left in its host variables.
     type: list
     elements: str
   results_var:

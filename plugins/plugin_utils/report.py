@@ -18,6 +18,7 @@ import copy
 import datetime
 import hashlib
 import html
+import io
 import json
 import os
 import tempfile
@@ -735,58 +736,72 @@ def render_markdown(report: dict) -> str:
 def render_junit(report: dict, threshold: str = "error", out=None) -> str | None:
     """One testcase per node and hostname; it fails when it has findings at or above ``threshold``.
 
-    With ``out`` (a text stream) the document is written there and None is returned.
+    With ``out`` (a text stream) the document is written there and None is returned. Written one testsuite (node)
+    at a time: the totals come from a first, counting pass, so the whole tree is never held in memory.
     """
     _check_threshold(threshold)
-    suites = ET.Element("testsuites", name="tlsfleet.stapling")
-    totals = {"tests": 0, "failures": 0, "errors": 0}
     by_node: dict[str, list] = {}
     for node, name, found in _testcases(report):
         by_node.setdefault(node["host"], []).append((node, name, found))
-    for host, cases in by_node.items():
-        node = cases[0][0]
-        suite = ET.SubElement(suites, "testsuite", name=host)
-        counts = {"tests": 0, "failures": 0, "errors": 0}
-        for _node, name, found in cases:
-            case = ET.SubElement(suite, "testcase", classname="%s.%s" % (node["region"], host), name=name, time="0")
-            counts["tests"] += 1
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for cases in by_node.values():
+        for node, _name, found in cases:
+            totals["tests"] += 1
             if node["status"] != "ok":
-                error = ET.SubElement(case, "error", message="%s: %s" % (node["status"], node["message"]))
-                error.text = node["message"] or node["status"]
-                counts["errors"] += 1
-                continue
-            failing = _failing(found, threshold)
-            if failing:
-                failure = ET.SubElement(
-                    case,
-                    "failure",
-                    message=", ".join(sorted({item["code"] for item in failing})),
-                    type=worst_severity(failing),
-                )
-                failure.text = "\n".join(
-                    "[%s] %s: %s\n  fix: %s"
-                    % (item["severity"], item["code"], "; ".join(item["evidence"]), item["remediation"])
-                    for item in failing
-                )
-                counts["failures"] += 1
-            below = [item for item in found if item not in failing]
-            if below:
-                system_out = ET.SubElement(case, "system-out")
-                system_out.text = "\n".join(
-                    "[%s] %s: %s" % (item["severity"], item["code"], "; ".join(item["evidence"])) for item in below
-                )
-        for key, value in counts.items():
-            suite.set(key, str(value))
-            totals[key] += value
-    for key, value in totals.items():
-        suites.set(key, str(value))
-    ET.indent(suites)
-    if out is not None:
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-        ET.ElementTree(suites).write(out, encoding="unicode")
-        out.write("\n")
-        return None
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+                totals["errors"] += 1
+            elif _failing(found, threshold):
+                totals["failures"] += 1
+    stream = out if out is not None else io.StringIO()
+    root = ET.Element("testsuites", name="tlsfleet.stapling", **{k: str(v) for k, v in totals.items()})
+    opening = ET.tostring(root, encoding="unicode")
+    stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    if not by_node:
+        stream.write(opening + "\n")
+    else:
+        stream.write(opening[: -len(" />")] + ">\n")
+        for host, cases in by_node.items():
+            suite = _junit_suite(host, cases, threshold)
+            ET.indent(suite, level=1)
+            stream.write("  " + ET.tostring(suite, encoding="unicode").rstrip("\n") + "\n")
+        stream.write("</testsuites>\n")
+    return None if out is not None else stream.getvalue()
+
+
+def _junit_suite(host: str, cases: list, threshold: str):
+    node = cases[0][0]
+    suite = ET.Element("testsuite", name=host)
+    counts = {"tests": 0, "failures": 0, "errors": 0}
+    for _node, name, found in cases:
+        case = ET.SubElement(suite, "testcase", classname="%s.%s" % (node["region"], host), name=name, time="0")
+        counts["tests"] += 1
+        if node["status"] != "ok":
+            error = ET.SubElement(case, "error", message="%s: %s" % (node["status"], node["message"]))
+            error.text = node["message"] or node["status"]
+            counts["errors"] += 1
+            continue
+        failing = _failing(found, threshold)
+        if failing:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=", ".join(sorted({item["code"] for item in failing})),
+                type=worst_severity(failing),
+            )
+            failure.text = "\n".join(
+                "[%s] %s: %s\n  fix: %s"
+                % (item["severity"], item["code"], "; ".join(item["evidence"]), item["remediation"])
+                for item in failing
+            )
+            counts["failures"] += 1
+        below = [item for item in found if item not in failing]
+        if below:
+            system_out = ET.SubElement(case, "system-out")
+            system_out.text = "\n".join(
+                "[%s] %s: %s" % (item["severity"], item["code"], "; ".join(item["evidence"])) for item in below
+            )
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    return suite
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1101,6 +1116,30 @@ def _write_atomic(path: str, text) -> None:
         raise
 
 
+def render_json(report: dict, stream) -> None:
+    """report.json, compact with sorted keys - byte for byte ``json.dumps(report, sort_keys=True, separators=...)``.
+
+    Streamed list by list and node by node: the C encoder builds a whole document's text in memory and joins it, so
+    a 5,000-node report was briefly held twice (its 114 MiB text on top of the report itself).
+    """
+
+    def dump(value) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    stream.write("{")
+    for index, key in enumerate(sorted(report)):
+        stream.write(("," if index else "") + dump(key) + ":")
+        value = report[key]
+        if isinstance(value, list):
+            stream.write("[")
+            for position, item in enumerate(value):
+                stream.write(("," if position else "") + dump(item))
+            stream.write("]")
+        else:
+            stream.write(dump(value))
+    stream.write("}\n")
+
+
 def write_report(report: dict, directory: str) -> dict:
     """Write the five report files into ``directory`` (created when missing), each atomically, mode 0644.
 
@@ -1108,9 +1147,8 @@ def write_report(report: dict, directory: str) -> dict:
     """
     os.makedirs(directory, mode=0o755, exist_ok=True)
     renderers = {
-        # Compact: Python's fast encoder only runs without indent, and a large fleet's report is big.
-        "json": lambda: json.dumps(report, sort_keys=True, separators=(",", ":")) + "\n",
-        # Streamed: the two largest files are written as they are rendered.
+        # Compact (Python's fast encoder only runs without indent) and streamed, like the next two largest files.
+        "json": lambda: lambda stream: render_json(report, stream),
         "html": lambda: lambda stream: render_html(report, stream),
         "markdown": lambda: render_markdown(report),
         "junit": lambda: lambda stream: render_junit(report, report["summary"].get("fail_threshold", "error"), stream),

@@ -238,6 +238,8 @@ def test_merged_slices_equal_the_unsliced_report(lab, runner_run):
         json.dumps({"tlsfleet_report_merge": [str(path) for path in slices], "tlsfleet_report_dir": str(merged)}),
     )
     assert out.returncode == 2, out.stdout[-3000:]  # the merged fleet has error findings, like the whole
+    # ... and it fails on them, naming each failing host with its reasons (not on its own arguments).
+    assert "unable to convert" not in out.stdout and "eu-web-2: " in out.stdout, out.stdout[-3000:]
     assert normalized(load(merged)) == normalized(load(runner_run["report_dir"]))
     drift = [f for f in load(merged)["findings"] if f["code"] == "node_drift"]
     assert drift and all(f["details"]["kind"] == "leaf" and f["details"]["outliers"] == ["ap-web-3"] for f in drift)

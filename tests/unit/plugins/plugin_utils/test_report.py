@@ -466,6 +466,10 @@ def test_write_report_writes_five_files_atomically(tmp_path):
     for path in paths.values():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
     assert json.loads(Path(paths["json"]).read_text(encoding="utf-8")) == report
+    # streamed node by node, yet byte for byte what one json.dumps gives
+    expected = json.dumps(report, sort_keys=True, separators=(",", ":")) + "\n"
+    assert Path(paths["json"]).read_text(encoding="utf-8") == expected
+    assert len(report["nodes"]) > 1 and report["findings"]
     parse_xml(Path(paths["junit"]).read_text(encoding="utf-8"))
     parse_prometheus(Path(paths["prometheus"]).read_text(encoding="utf-8"))
     # a second run replaces in place and leaves no temporary files behind
