@@ -412,8 +412,8 @@ def stashed_backups(changes, backup_dir) -> list:
     if not directory.startswith("/"):
         raise ValueError("the backup directory must be an absolute path, not %r" % backup_dir)
     out = []
-    for entry in changes or []:
-        entry = dict(entry)
+    for given in changes or []:
+        entry = dict(given)
         entry.pop("stashed_from", None)  # moved by an earlier call: nothing to move now
         backup = entry.get("backup")
         if backup and not str(backup).startswith(directory + "/"):
