@@ -80,7 +80,10 @@ def lab(suite, request):
         env=labrun.env(suite["collections"]),
     )
     hostvars = json.loads(out.stdout)["_meta"]["hostvars"]
-    certificates = next(iter(hostvars.values()))["tlsfleet_lab_certificates"]
+    certificates = {}
+    for data in hostvars.values():  # a group variable: the same on every host
+        certificates = data["tlsfleet_lab_certificates"]
+        break
     case = dict(
         suite,
         name=request.node.name,
