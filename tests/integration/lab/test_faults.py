@@ -270,7 +270,6 @@ def test_dns_failing_on_one_node(lab):
     not_worse(lab, before_sums, before_view)
 
 
-@pytest.mark.ci
 def test_egress_blocked_from_one_region(lab):
     before_sums, before_view = labrun.all_file_sums(NODES), staples(labrun.oracle())
     eu = [node for node in NODES if REGION[node] == "eu"]
