@@ -22,9 +22,18 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
 
-# Stages where the path to the responder broke. An HTTP-level failure (an error status, an answer far larger than
-# any OCSP response) means something at the responder's address answered: that is responder_error.
+# Stages where the path to the responder broke. At the HTTP stage it depends: an error status or an answer far
+# larger than any OCSP response means something at the responder's address answered (responder_error); a
+# connection closed or reset without an answer is the path (responder_unreachable).
 UNREACHABLE_STAGES = ("dns", "connect", "timeout", "proxy")
+
+
+def _responder_answered(check: Dict[str, Any]) -> bool:
+    stage = check.get("failed_stage")
+    if stage == "http":
+        http = check.get("http") or {}
+        return http.get("status") is not None or bool(http.get("truncated"))
+    return stage not in UNREACHABLE_STAGES
 
 
 @dataclass
@@ -370,7 +379,7 @@ def rule_staple(h: _Hostname) -> bool:
 def _explain_responder(h: _Hostname, symptom: str) -> bool:
     """Name the responder-side cause of a missing or unsuccessful staple; False when the responder is fine."""
     for check in h.responders():
-        if check.get("failed_stage") in UNREACHABLE_STAGES:
+        if check.get("failed_stage") and not _responder_answered(check):
             if not h.has("responder_unreachable"):
                 h.add(
                     "responder_unreachable",
@@ -483,7 +492,7 @@ def rule_responder_at_risk(h: _Hostname) -> None:
         stage = check.get("failed_stage")
         if not stage:
             continue
-        code = "responder_unreachable" if stage in UNREACHABLE_STAGES else "responder_error"
+        code = "responder_error" if _responder_answered(check) else "responder_unreachable"
         h.add(
             code,
             "%s staples a good response, valid %s; this node cannot fetch a new one, so the server will staple "

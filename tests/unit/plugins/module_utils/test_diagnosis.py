@@ -255,12 +255,27 @@ def test_good_staple_with_a_failing_responder_is_a_warning(world):
 
 def test_an_http_failure_is_the_responder_answering_badly(world):
     """An error status or a flood: something at the responder's address answered, so the path is not at fault."""
-    flood = {"url": URL, "reachable": False, "failed_stage": "http", "error": "sent more than 65536 bytes"}
+    flood = {
+        "url": URL,
+        "reachable": False,
+        "failed_stage": "http",
+        "error": "sent more than 65536 bytes",
+        "http": {"status": 200, "truncated": True},
+    }
     found = diagnosis.diagnose(evidence(site(world, served_report=served(world, staple=None)), responder=flood))
     assert [(f["code"], f["severity"]) for f in found] == [("responder_error", "error")]
     assert any("65536" in line for line in found[0]["evidence"])
     found = diagnosis.diagnose(evidence(site(world, served_report=served(world)), responder=flood))
     assert [(f["code"], f["severity"]) for f in found] == [("responder_error", "warning")]
+    status = dict(flood, error="answered HTTP 503", http={"status": 503, "truncated": False})
+    assert codes(evidence(site(world, served_report=served(world, staple=None)), responder=status)) == [
+        "responder_error"
+    ]
+    # Closed or reset without an answer: no one answered, that is the path.
+    reset = dict(flood, error="Remote end closed connection without response", http={"status": None})
+    assert codes(evidence(site(world, served_report=served(world, staple=None)), responder=reset)) == [
+        "responder_unreachable"
+    ]
 
 
 def test_good_staple_with_a_healthy_responder_has_no_finding(world):
