@@ -32,7 +32,7 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 
 from audit_scenarios import collections_path  # noqa: E402
-from labrun import recap, run  # noqa: E402
+from labrun import env, recap, run  # noqa: E402
 
 LABCTL = ROOT / "tests" / "lab" / "labctl"
 FLEET = ROOT / "tests" / "lab" / "scenarios" / "fleet.yml"
@@ -50,28 +50,14 @@ UNFIXABLE = {
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 
-def env() -> dict:
-    environ = dict(os.environ)
-    environ.update(
-        PATH="%s:%s" % (VENV / "bin", os.environ.get("PATH", "")),
-        ANSIBLE_HOST_KEY_CHECKING="False",
-        ANSIBLE_PIPELINING="True",
-        ANSIBLE_FORKS="20",
-        ANSIBLE_DEPRECATION_WARNINGS="False",
-        ANSIBLE_SSH_ARGS="-o ControlMaster=no",
-        ANSIBLE_NOCOLOR="1",
-    )
-    return environ
-
-
 def playbook(lab, name, *args) -> subprocess.CompletedProcess:
-    environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
+    environ = env(lab["collections"])
     return run([str(VENV / "bin" / "ansible-playbook"), "-i", INVENTORY, str(PROJECT / name), *args], env=environ)
 
 
 def checksums(lab, hosts=None) -> dict:
     """host -> {path: sha256} of every file under the servers' and certificates' directories on the node."""
-    environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
+    environ = env(lab["collections"])
     out = run(
         [
             str(VENV / "bin" / "ansible"),
@@ -98,7 +84,7 @@ def checksums(lab, hosts=None) -> dict:
 
 def backups(lab) -> dict:
     """host -> {backup path: mode} of every backup the runs left."""
-    environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
+    environ = env(lab["collections"])
     out = run(
         [
             str(VENV / "bin" / "ansible"),
@@ -130,7 +116,7 @@ def lab():
     collections = collections_path(VENV)
     out = run(
         [str(VENV / "bin" / "ansible-inventory"), "-i", INVENTORY, "--list"],
-        env=dict(env(), ANSIBLE_COLLECTIONS_PATH=collections),
+        env=env(collections),
     )
     hostvars = json.loads(out.stdout)["_meta"]["hostvars"]
     work = Path(tempfile.mkdtemp(prefix="tlsfleet-remediate-"))
@@ -205,7 +191,7 @@ def renewed(lab):
 
 
 def served_fingerprints(lab, host, names=("www.shop.test",)):
-    environ = dict(env(), ANSIBLE_COLLECTIONS_PATH=lab["collections"])
+    environ = env(lab["collections"])
     args = json.dumps({"server_names": list(names), "protocols": ["TLSv1.2"], "warmup_attempts": 0})
     out = run(
         [str(VENV / "bin" / "ansible"), "-i", INVENTORY, host, "-m", "tlsfleet.stapling.tls_endpoint_info", "-a", args],
