@@ -16,15 +16,18 @@ This file is PRIVATE to the collection: its API may change at any time.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 import socket
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
     chain,
+    dns_probe,
     ocsp,
     responder_probe,
     servers,
@@ -51,6 +54,9 @@ class Settings:
     clock_skew: int = 300
     max_workers: int = 16
     command_timeout: float = 30.0
+    # Certificates asked about by name when another certificate's answer cannot stand for theirs (per node).
+    responder_certificate_limit: int = 32
+    resolver_timeout: float = 2.0
 
 
 @dataclass
@@ -255,12 +261,20 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
     pool = ThreadPoolExecutor(max_workers=max(2, settings.max_workers))
     try:
         responder_futures: Dict[str, Any] = {}
+        asked_with: Dict[str, str] = {}  # url -> fingerprint of the certificate the first probe asked about
+        resolver_futures: Dict[Tuple[str, int, str], Any] = {}
         for unit in units:
             _read_configured(unit, anchors, settings.clock_skew)
             unit.hostnames = _names_for(unit.site, unit.leaf)
             for url, (cert, issuer) in _responder_jobs([unit]).items():
                 if url not in responder_futures:
+                    asked_with[url] = x509.fingerprint(cert)
                     responder_futures[url] = pool.submit(_check_responder, url, cert, issuer, settings)
+            for job in _resolver_jobs(unit):
+                if job not in resolver_futures:
+                    resolver_futures[job] = pool.submit(
+                        dns_probe.query, job[0], job[2], port=job[1], timeout=settings.resolver_timeout
+                    )
         timings: Dict[str, int] = {"discover_and_files_ms": int((time.monotonic() - started) * 1000)}
 
         phase = time.monotonic()
@@ -301,6 +315,21 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         timings["judging_ms"] = int((time.monotonic() - phase) * 1000)
         phase = time.monotonic()
         checks = {url: future.result() for url, future in responder_futures.items()}
+        for url, check in checks.items():
+            check["certificate_sha256"] = asked_with.get(url)
+        # A responder's answer is about one certificate. Ask again, with the certificate in question, wherever a
+        # hostname's diagnosis depends on its own status and the first answer was about another certificate.
+        per_certificate = _per_certificate_jobs(units, sites, checks, asked_with, settings.responder_certificate_limit)
+        certificate_futures = {
+            job: pool.submit(_check_responder, job[1], cert, issuer, settings)
+            for job, (cert, issuer) in per_certificate.items()
+        }
+        certificate_checks: Dict[str, Dict[str, Any]] = {}
+        for (fp, url), future in certificate_futures.items():
+            certificate_checks.setdefault(fp, {})[url] = dict(future.result(), certificate_sha256=fp)
+        resolver_checks = {job: future.result() for job, future in resolver_futures.items()}
+        for unit, site in zip(units, sites):
+            site["resolver_checks"] = [resolver_checks[job] for job in _resolver_jobs(unit)]
         timings["responders_wait_ms"] = int((time.monotonic() - phase) * 1000)
     finally:
         pool.shutdown(wait=True)
@@ -323,6 +352,7 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         "sites": sites,
         "extra_endpoints": extra,
         "responders": checks,
+        "certificate_responders": certificate_checks,
         "log_events": log_events,
         "logs_since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "trust_anchors": len(anchors),
@@ -358,6 +388,65 @@ def _responder_jobs(units: List[Unit]) -> Dict[str, Tuple[Any, Any]]:
         for url in x509.ocsp_urls(unit.leaf):
             jobs.setdefault(url, (unit.leaf, unit.issuer))
     return jobs
+
+
+# Stages where the path broke before any request about a certificate was sent: the answer is the same whatever
+# certificate is asked about, so one probe per URL stands for all of them.
+SHARED_STAGES = ("dns", "connect", "proxy")
+
+
+def _per_certificate_jobs(
+    units: List[Unit], sites: List[Dict[str, Any]], checks: Dict[str, Any], asked_with: Dict[str, str], limit: int
+) -> Dict[Tuple[str, str], Tuple[Any, Any]]:
+    """(fingerprint, url) -> (certificate, issuer) for every certificate whose own answer the diagnosis needs.
+
+    Needed when a hostname of the certificate is served without a good staple on some protocol (its status may
+    explain why), or when the URL's first probe failed after the request was sent (the failure may be about the
+    other certificate). Not needed when the path broke before any request (SHARED_STAGES). At most ``limit``.
+    """
+    jobs: Dict[Tuple[str, str], Tuple[Any, Any]] = {}
+    for unit, site in zip(units, sites):
+        if unit.leaf is None or unit.issuer is None:
+            continue
+        fp = x509.fingerprint(unit.leaf)
+        not_good = any(
+            state not in ("good", "unreachable")  # nothing served: the responder explains nothing
+            for served in (site.get("served") or {}).values()
+            for state in ((served.get("summary") or {}).get("staple_states") or {}).values()
+        )
+        for url in x509.ocsp_urls(unit.leaf):
+            check = checks.get(url) or {}
+            if asked_with.get(url) == fp or check.get("failed_stage") in SHARED_STAGES:
+                continue
+            if not (not_good or check.get("failed_stage")):
+                continue
+            if (fp, url) not in jobs and len(jobs) < limit:
+                jobs[(fp, url)] = (unit.leaf, unit.issuer)
+    return jobs
+
+
+def _resolver_jobs(unit: Unit) -> List[Tuple[str, int, str]]:
+    """(address, port, responder host) for each address of a server's own resolver and each responder name.
+
+    Only for servers that resolve the responder themselves at run time (a ``resolver`` in the stapling facts).
+    """
+    addresses = dns_probe.parse_nginx_resolver(unit.stapling.get("resolver"))
+    if unit.leaf is None or not addresses:
+        return []
+    names = []
+    for url in x509.ocsp_urls(unit.leaf):
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if host and not _is_address(host):
+            names.append(host)
+    return [(address, port, name) for name in dict.fromkeys(names) for address, port in addresses][:8]
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_responder(url, cert, issuer, settings: Settings) -> Dict[str, Any]:

@@ -218,7 +218,7 @@ class Candidate:
 
 def _basic_constraints_present(cert) -> bool:
     try:
-        cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS)
+        x509.extensions_of(cert).get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS)
     except Exception:
         return False
     return True

@@ -26,6 +26,11 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import 
 # larger than any OCSP response means something at the responder's address answered (responder_error); a
 # connection closed or reset without an answer is the path (responder_unreachable).
 UNREACHABLE_STAGES = ("dns", "connect", "timeout", "proxy")
+# Stages where the path broke before a request named any certificate: such a probe speaks for every certificate
+# of its URL. Any later answer (or silence) is about the one certificate it asked for.
+SHARED_STAGES = ("dns", "connect", "proxy")
+# Words that mark the lines of a server's own configuration test worth quoting.
+CONFIG_TEST_MARKERS = ("emerg", "alert", "error", "fail", "ah0", "invalid", "unable", "cannot", "can't")
 
 
 def _responder_answered(check: Dict[str, Any]) -> bool:
@@ -41,6 +46,7 @@ class Thresholds:
     staple_warning_seconds: int = 1800
     cert_warning_days: int = 21
     explicit_trust_anchors: bool = False
+    no_site_severity: str = "warning"
 
 
 def _parse_time(text: Optional[str]) -> Optional[datetime.datetime]:
@@ -118,13 +124,75 @@ class _Hostname:
         return any(f and (f in hint or hint in f) for f in files)
 
     def responders(self) -> List[Dict[str, Any]]:
-        urls = (self.leaf or {}).get("ocsp_urls") or []
+        """The responder checks that speak for this certificate: answers about it, or a URL's probe whose path
+        broke before any certificate was named. Another certificate's answer never stands for this one."""
+        fp = (self.leaf or {}).get("sha256")
+        own = (self.evidence.get("certificate_responders") or {}).get(fp) or {}
         checks = self.evidence.get("responders") or {}
-        return [checks[url] for url in urls if url in checks]
+        out = []
+        for url in (self.leaf or {}).get("ocsp_urls") or []:
+            check = own.get(url) or checks.get(url)
+            if check is not None and _speaks_for(check, fp):
+                out.append(check)
+        return out
+
+    def unasked(self) -> List[str]:
+        """Responder URLs of this certificate that were probed, but only about another certificate."""
+        asked = {check.get("url") for check in self.responders()}
+        checks = self.evidence.get("responders") or {}
+        return [u for u in (self.leaf or {}).get("ocsp_urls") or [] if u in checks and u not in asked]
+
+    def server_record(self) -> Dict[str, Any]:
+        for record in self.evidence.get("servers") or []:
+            if isinstance(record, dict) and record.get("type") == self.server:
+                return record
+        return {}
+
+
+def _speaks_for(check: Dict[str, Any], fp: Optional[str]) -> bool:
+    asked = check.get("certificate_sha256")
+    return asked is None or asked == fp or check.get("failed_stage") in SHARED_STAGES
+
+
+def config_test_lines(record: Dict[str, Any], limit: int = 3) -> List[str]:
+    """The lines of a server's own configuration test that say what is wrong (its words, trimmed)."""
+    lines = [line.strip() for line in str(record.get("config_test_output") or "").splitlines() if line.strip()]
+    marked = [line for line in lines if any(word in line.lower() for word in CONFIG_TEST_MARKERS)]
+    return [line[:300] for line in (marked or lines[-2:])[:limit]]
 
 
 # --------------------------------------------------------------------------------------------------------
 # rules; each returns True when the hostname's diagnosis is complete (later rules would only add noise)
+
+
+def rule_serving(h: _Hostname) -> bool:
+    """A site nothing serves: its server is down, or no handshake to it succeeds from the node itself.
+
+    Whatever else is found from the configuration is still reported: the server being down is never the only
+    thing a node says when its configuration names a cause too.
+    """
+    protocols = h.served.get("protocols") or {}
+    if not protocols or h.reports:
+        return False
+    record = h.server_record()
+    running = h.site.get("server_running", record.get("running"))
+    endpoint = h.site.get("endpoint") or {}
+    where = "%s:%s" % (endpoint.get("host"), endpoint.get("port"))
+    errors = list(dict.fromkeys(str(r.get("error") or "no handshake") for r in protocols.values()))
+    if running is False:
+        first = "%s is not running on this node, so nothing serves %s (%s)" % (h.server, h.name(), where)
+    else:
+        first = "%s runs%s, but no TLS handshake to %s at %s succeeds from the node itself" % (
+            h.server,
+            " (pid %s)" % record["master_pid"] if record.get("master_pid") else "",
+            h.name(),
+            where,
+        )
+    evidence = [first, *("from the node: %s" % e for e in errors[:2])]
+    if record.get("config_test_ok") is False:
+        evidence.extend("%s's configuration test says: %s" % (h.server, line) for line in config_test_lines(record))
+    h.add("server_down", *evidence, running=running)
+    return False
 
 
 def rule_certificate_validity(h: _Hostname) -> bool:
@@ -297,7 +365,7 @@ def _only_expired(verdict: Dict[str, Any]) -> bool:
 
 def rule_chain(h: _Hostname) -> bool:
     if not h.reports:
-        return False
+        return _rule_configured_chain(h)
     report = h.reports[0]["chain"] or {}
     if report.get("issuer_found_in") != "presented" or (
         h.limits.explicit_trust_anchors and report.get("anchored") is False and report.get("missing_issuer")
@@ -326,6 +394,28 @@ def rule_chain(h: _Hostname) -> bool:
             "%s presents certificates that are not needed: %s"
             % (h.name(), ", ".join(extras) or "the self-signed root"),
         )
+    return False
+
+
+def _rule_configured_chain(h: _Hostname) -> bool:
+    """Nothing is served: judge the chain the configuration gives the server (often why it will not start)."""
+    report = h.configured.get("chain") or {}
+    if not h.has("server_down") or not report or h.configured_leaf is None:
+        return False
+    if report.get("issuer_found_in") in ("presented", "pool") or (h.configured_leaf or {}).get("self_signed"):
+        return False
+    h.add(
+        "chain_incomplete",
+        "%s holds %d certificate(s) without the issuer '%s' of '%s'%s"
+        % (
+            h.configured.get("certificate_file"),
+            report.get("presented_count") or 1,
+            report.get("missing_issuer") or h.configured_leaf.get("issuer"),
+            report.get("missing_issuer_of") or h.configured_leaf.get("subject"),
+            ", and no other file the server reads holds it" if h.server != "nginx" else "",
+        ),
+        *h.log_lines("chain_incomplete"),
+    )
     return False
 
 
@@ -425,6 +515,8 @@ def rule_missing_staple(h: _Hostname) -> bool:
                 *h.log_lines("trusted_cert_missing", "staple_invalid"),
             )
             return True
+    if _explain_resolver(h, symptom):
+        return True
     if _explain_responder(h, symptom):
         return True
     if h.server == "nginx" and not h.stapling.get("resolver"):
@@ -447,11 +539,41 @@ def rule_missing_staple(h: _Hostname) -> bool:
         if status == "unknown" and not h.has("cert_status_unknown"):
             h.add("cert_status_unknown", symptom, "the responder says the certificate is unknown")
             return True
+    unasked = h.unasked()
     h.add(
         "staple_missing",
         symptom,
-        "the responder answers this node correctly, so the server's own fetch failed or has not happened yet",
+        "the responder %s was asked about another certificate only (the per-node limit of certificates asked "
+        "about was reached), so this certificate's own status is not known" % ", ".join(unasked)
+        if unasked
+        else "the responder answers this node correctly, so the server's own fetch failed or has not happened yet",
         *h.log_lines(),
+    )
+    return True
+
+
+def _failing_resolvers(h: _Hostname) -> List[Dict[str, Any]]:
+    """The server's own resolver checks for a responder name none of its addresses resolves (empty: fine)."""
+    by_name: Dict[str, List[Dict[str, Any]]] = {}
+    for check in h.site.get("resolver_checks") or []:
+        if isinstance(check, dict) and check.get("outcome") != "not_checked":
+            by_name.setdefault(str(check.get("name")), []).append(check)
+    for checks in by_name.values():
+        if checks and all(check.get("outcome") != "ok" for check in checks):
+            return checks
+    return []
+
+
+def _explain_resolver(h: _Hostname, symptom: str) -> bool:
+    failing = _failing_resolvers(h)
+    if not failing:
+        return False
+    h.add(
+        "resolver_failing",
+        symptom,
+        *("%s's resolver, asked from this node: %s" % (h.server, c.get("error") or c.get("outcome")) for c in failing),
+        *h.log_lines("resolver_missing", "responder_unreachable"),
+        outcome=failing[0].get("outcome"),
     )
     return True
 
@@ -476,7 +598,7 @@ def rule_responder_at_risk(h: _Hostname) -> None:
     Servers keep serving a cached response until its nextUpdate, so a responder outage (or an egress block) shows
     up hours later as a missing staple. Reported as a warning while every protocol still gets a good staple.
     """
-    if h.has("responder_unreachable") or h.has("responder_error"):
+    if h.has("responder_unreachable") or h.has("responder_error") or h.has("resolver_failing"):
         return
     states = (h.served.get("summary") or {}).get("staple_states") or {}
     if not states or any(state != "good" for state in states.values()):
@@ -488,6 +610,16 @@ def rule_responder_at_risk(h: _Hostname) -> None:
     ]
     lefts = [left for left in lefts if left is not None]
     until = "for about %s" % _duration(min(lefts)) if lefts else "until its nextUpdate"
+    failing = _failing_resolvers(h)
+    if failing:
+        h.add(
+            "resolver_failing",
+            "%s staples a good response, valid %s; %s's own resolver cannot look the responder up, so the server "
+            "will staple nothing once it expires" % (h.name(), until, h.server),
+            *("asked from this node: %s" % (c.get("error") or c.get("outcome")) for c in failing),
+            severity="warning",
+        )
+        return
     for check in h.responders():
         stage = check.get("failed_stage")
         if not stage:
@@ -514,6 +646,7 @@ def _duration(seconds: float) -> str:
 
 
 RULES = (
+    rule_serving,
     rule_certificate_validity,
     rule_stale_certificate,
     rule_key,
@@ -539,12 +672,12 @@ def diagnose_hostname(site, hostname, served, evidence, limits: Thresholds) -> L
 def diagnose(evidence: Dict[str, Any], limits: Optional[Thresholds] = None) -> List[Dict[str, Any]]:
     """Every finding for the node, deduplicated; sites with several certificates are diagnosed per certificate."""
     limits = limits or Thresholds()
+    findings: List[Dict[str, Any]] = [f.to_dict() for f in diagnose_node(evidence, limits)]
     by_site: Dict[str, List[str]] = {}
     for site in evidence.get("sites") or []:
         leaf = (site.get("configured") or {}).get("leaf")
         if leaf:
             by_site.setdefault(site.get("site"), []).append(leaf["sha256"])
-    findings: List[Dict[str, Any]] = []
     seen = set()
     for given in evidence.get("sites") or []:
         site = dict(given, site_leaf_sha256=by_site.get(given.get("site"), []))
@@ -557,3 +690,42 @@ def diagnose(evidence: Dict[str, Any], limits: Optional[Thresholds] = None) -> L
                     seen.add(key)
                     findings.append(finding.to_dict())
     return findings
+
+
+def diagnose_node(evidence: Dict[str, Any], limits: Thresholds) -> List[Finding]:
+    """Findings about the node and its servers rather than one hostname: no site at all, a failing config test."""
+    out: List[Finding] = []
+    records = [r for r in evidence.get("servers") or [] if isinstance(r, dict)]
+    if not evidence.get("sites"):
+        found = [
+            "%s%s: %s, %d TLS site(s)%s"
+            % (
+                r.get("type"),
+                " " + str(r["version"]) if r.get("version") else "",
+                "running" if r.get("running") else "not running",
+                len(r.get("sites") or []),
+                "; " + "; ".join(str(e) for e in (r.get("errors") or [])[:2]) if r.get("errors") else "",
+            )
+            for r in records
+        ]
+        out.append(
+            Finding(
+                "no_tls_site",
+                ["discovery found no TLS site on this node"]
+                + (["servers found: " + " | ".join(found)] if found else ["no nginx, Apache httpd or HAProxy found"]),
+                severity=limits.no_site_severity,
+            )
+        )
+    for record in records:
+        if record.get("config_test_ok") is False:
+            lines = config_test_lines(record)
+            out.append(
+                Finding(
+                    "config_test_failed",
+                    ["%s's own configuration test fails%s" % (record.get("type"), ":" if lines else "")]
+                    + ["  " + line for line in lines],
+                    server=record.get("type"),
+                    details={"running": bool(record.get("running"))},
+                )
+            )
+    return out

@@ -88,6 +88,14 @@ _CAUSES = [
         "stapling_config",
     ),
     Cause(
+        "resolver_failing",
+        "error",
+        "The resolver the server is configured with does not answer for the responder's name (no answer, "
+        "NXDOMAIN or SERVFAIL), so the server cannot look the responder up, although the node itself may.",
+        "Point the server's resolver at a nameserver that resolves the responder (nginx: resolver directive).",
+        "stapling_config",
+    ),
+    Cause(
         "responder_unreachable",
         "error",
         "The node cannot reach the OCSP responder (DNS, connect, timeout or proxy).",
@@ -171,6 +179,32 @@ _CAUSES = [
         "The server verifies staples but its trusted file lacks the issuer, so every response fails verification.",
         "Deploy the issuer chain as the trusted certificate file (nginx ssl_trusted_certificate).",
         "cert_deploy",
+    ),
+    Cause(
+        "server_down",
+        "critical",
+        "The server that declares this site does not serve it: it is not running, or no TLS handshake to the "
+        "site succeeds from the node itself.",
+        "Start the server once its configuration passes its own test (the evidence quotes the server's own "
+        "words); fix the cause named beside it first.",
+        None,
+    ),
+    Cause(
+        "config_test_failed",
+        "error",
+        "The server's configuration does not pass the server's own test: the next reload or restart fails, and a "
+        "stopped server cannot start.",
+        "Fix what the server's own test output names (quoted in the evidence), then reload.",
+        None,
+    ),
+    Cause(
+        "no_tls_site",
+        "warning",
+        "Discovery found no TLS site on this node: no nginx, Apache or HAProxy declares one, or none could be "
+        "read. A mis-targeted inventory or a server outside the supported types looks like this.",
+        "Check that the node belongs in the inventory and runs one of the supported servers; the evidence lists "
+        "what discovery found.",
+        None,
     ),
     Cause(
         "node_drift",

@@ -26,6 +26,8 @@ import datetime
 import hashlib
 import os
 import re
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
@@ -446,9 +448,28 @@ def fingerprint(cert, algorithm: str = "sha256") -> str:
     return hashlib.new(algorithm, cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
+_EXTENSIONS_LOCK = threading.Lock()
+
+
+def extensions_of(cert):
+    """``cert.extensions``, safe to call from several threads at once.
+
+    cryptography before 42 (Debian 12 ships 38) takes an exclusive borrow of the certificate to cache its
+    extensions and raises RuntimeError ("Already borrowed") when another thread holds the same certificate at that
+    moment. The audit's responder probes and handshakes share certificates across threads, so retry briefly.
+    """
+    with _EXTENSIONS_LOCK:  # the borrow conflicts with itself: serialise our own readers ...
+        for attempt in range(40):
+            try:
+                return cert.extensions
+            except RuntimeError:  # ... and wait out any other holder
+                time.sleep(0.0005 * (attempt + 1))
+        return cert.extensions
+
+
 def _extension_value(cert, oid):
     try:
-        return cert.extensions.get_extension_for_oid(oid).value
+        return extensions_of(cert).get_extension_for_oid(oid).value
     except Exception:  # ExtensionNotFound, or ValueError for a damaged/duplicated extension
         return None
 

@@ -13,15 +13,14 @@ description:
   - The one task per node that the C(diagnose) role runs. In a single module call (one SSH round trip) it
     discovers nginx, Apache httpd and HAProxy on the node through their own dump commands, reads the certificate,
     key, chain, trusted and staple files each site references, handshakes to every site and hostname asking for a
-    staple (TLS 1.3 and TLS 1.2, warming up servers that fetch lazily), probes each distinct OCSP responder once
-    from the node, and reads the servers' error logs since O(since).
-  - It then names the cause per server, site and hostname using the cause catalogue codes (C(no_ocsp_url),
-    C(stapling_disabled), C(stapling_unsupported), C(chain_incomplete), C(chain_misordered), C(chain_extra),
-    C(key_mismatch), C(resolver_missing), C(responder_unreachable), C(responder_error), C(staple_missing),
-    C(staple_expired), C(staple_expiring), C(staple_invalid), C(cert_revoked), C(cert_status_unknown),
-    C(must_staple_unmet), C(stale_cert_path), C(stapling_cache_missing), C(trusted_cert_missing),
-    C(cert_expiring), C(cert_expired)), each with evidence and a remedy. The diagnosis reports the root cause, not
-    every symptom; C(staple_missing) is kept for a missing staple that nothing else explains.
+    staple (TLS 1.3 and TLS 1.2, warming up servers that fetch lazily), probes each distinct OCSP responder from
+    the node (asking again about each certificate whose own status the diagnosis needs), asks an nginx
+    C(resolver) for the responder's name, and reads the servers' error logs since O(since).
+  - It then names the cause per server, site and hostname, each with evidence and a remedy, using the codes of
+    the cause catalogue (docs/causes.md in the collection). The diagnosis reports the root cause, not every
+    symptom; C(staple_missing) is kept for a missing staple that nothing else explains. A server that is down
+    (C(server_down)), a configuration that fails its own test (C(config_test_failed)) and a node with no TLS site
+    at all (C(no_tls_site)) are always findings.
   - Handshakes and responder probes run concurrently, each bounded by its own timeout, so an unreachable responder
     costs about O(responder_timeout) once per node, not once per site.
   - Never changes anything. Private keys are read only to check that they match their certificate; no key
@@ -99,6 +98,18 @@ options:
     description: How many handshakes and probes run at the same time.
     type: int
     default: 16
+  responder_certificate_limit:
+    description:
+      - A responder's answer is about one certificate. When several certificates share a responder URL, each
+        certificate whose diagnosis depends on its own status is asked about again; at most this many such extra
+        probes run per node. Beyond it, a missing staple says that the certificate's status was not asked.
+    type: int
+    default: 32
+  no_site_severity:
+    description: Severity of the C(no_tls_site) finding, reported when discovery finds no TLS site on the node.
+    type: str
+    choices: [info, warning, error, critical]
+    default: warning
 notes:
   - Run it as root (C(become)) so that it can read key files and run the servers' dump commands.
   - Hostnames come from the sites' C(server_name) / C(ServerName) / C(ServerAlias); for HAProxy, from the DNS names
@@ -174,7 +185,10 @@ evidence:
     - Everything gathered, for reports and for people who want to see for themselves; C(servers) (discovery),
       C(sites) (per site and certificate, the configured files and, per hostname, what was served, as
       M(tlsfleet.stapling.tls_endpoint_info) reports it), C(responders) (per URL, as
-      M(tlsfleet.stapling.ocsp_responder_check) reports it), C(log_events), C(errors) and C(timings).
+      M(tlsfleet.stapling.ocsp_responder_check) reports it, with the fingerprint of the certificate it asked
+      about), C(certificate_responders) (per certificate fingerprint and URL: the answers about that certificate),
+      per site C(resolver_checks) (the server's own resolver asked for the responder's name), C(log_events),
+      C(errors) and C(timings).
   returned: always
   type: dict
 """
@@ -221,12 +235,14 @@ def run(params, runner) -> dict:
         use_proxy=params["use_proxy"],
         clock_skew=params["clock_skew"],
         max_workers=params["max_workers"],
+        responder_certificate_limit=params["responder_certificate_limit"],
     )
     evidence = audit.gather(settings, runner)
     limits = diagnosis.Thresholds(
         staple_warning_seconds=params["staple_warning_seconds"],
         cert_warning_days=params["cert_warning_days"],
         explicit_trust_anchors=bool(params["trust_anchor_paths"]),
+        no_site_severity=params["no_site_severity"],
     )
     found = diagnosis.diagnose(evidence, limits)
     return {"findings": found, "summary": summarize(found, evidence), "evidence": evidence}
@@ -257,6 +273,12 @@ def main() -> None:
             "cert_warning_days": {"type": "int", "default": 21},
             "clock_skew": {"type": "int", "default": 300},
             "max_workers": {"type": "int", "default": 16},
+            "responder_certificate_limit": {"type": "int", "default": 32},
+            "no_site_severity": {
+                "type": "str",
+                "default": "warning",
+                "choices": ["info", "warning", "error", "critical"],
+            },
         },
         supports_check_mode=True,
     )

@@ -54,6 +54,7 @@ def test_one_scenario_per_cause_code():
         scen = scenario.load(SCENARIOS / "causes" / f"{code}.yml")
         expected = {c for n in scen.nodes for s in n.sites for c in s.expect}
         expected |= {e["code"] for e in scen.expect_fleet}
+        expected |= {c for n in scen.nodes for c in n.expect}
         assert code in expected, f"causes/{code}.yml never expects {code}"
 
 

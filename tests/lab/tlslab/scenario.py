@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .netns import MAX_NODES, LabError
 
-# The cause catalogue of DESIGN.md: the only codes an `expect:` may name.
+# The collection's cause catalogue (plugins/module_utils/findings.py, docs/causes.md): the only codes an `expect:`
+# may name. The lab keeps its own copy so it runs without the collection; a unit test keeps the two equal.
 CAUSE_CODES = frozenset(
     {
         "no_ocsp_url",
@@ -40,6 +41,10 @@ CAUSE_CODES = frozenset(
         "node_drift",
         "cert_expiring",
         "cert_expired",
+        "server_down",
+        "config_test_failed",
+        "no_tls_site",
+        "resolver_failing",
     }
 )
 SERVERS = ("nginx", "apache", "haproxy")
@@ -137,6 +142,7 @@ class Node:
     sites: list[Site]
     faults: Faults
     server_down: list[str] = field(default_factory=list)
+    expect: list[str] = field(default_factory=list)  # node-wide finding codes (no hostname)
 
 
 @dataclass
@@ -308,7 +314,7 @@ def _hostnames(raw, where: str) -> list[str]:
 
 def _node(raw, where: str, leaves: dict[str, Leaf], python: str, generated: dict[str, list[str]]) -> Node:
     m = _Map(raw, where)
-    m.allow("name", "region", "python", "servers", "sites", "faults", "server_down")
+    m.allow("name", "region", "python", "servers", "sites", "faults", "server_down", "expect")
     name = m.get("name", None, str)
     if not name or not NAME_RE.match(name):
         raise LabError(f"{where}.name: node names are lower-case letters, digits and '-' (at most 31)")
@@ -335,6 +341,7 @@ def _node(raw, where: str, leaves: dict[str, Leaf], python: str, generated: dict
         sites=sites,
         faults=_faults(m.get("faults", {}, dict), f"{where}.faults"),
         server_down=server_down,
+        expect=_node_expect(m.get("expect", [], list), f"{where}.expect"),
     )
     m.done()
     _check_ports(node, where)
@@ -461,9 +468,17 @@ def _check_unique_nodes(scenario: Scenario) -> None:
         raise LabError(f"{scenario.path.name}: 'svc' is reserved for the lab services namespace")
 
 
+def _node_expect(raw: list, where: str) -> list[str]:
+    for code in raw:
+        if code not in CAUSE_CODES:
+            raise LabError(f"{where}: {code!r} is not a code of the cause catalogue")
+    return list(dict.fromkeys(raw))
+
+
 def expect_by_hostname(node: Node) -> dict[str, list[str]]:
-    """The node's expect data: finding codes per hostname (every hostname of every site is listed)."""
-    out: dict[str, list[str]] = {}
+    """The node's expect data: finding codes per hostname (every hostname of every site is listed); node-wide
+    codes (findings without a hostname) under the empty name."""
+    out: dict[str, list[str]] = {"": list(node.expect)} if node.expect else {}
     for site in node.sites:
         for host in site.hostnames:
             codes = out.setdefault(host, [])

@@ -399,3 +399,178 @@ def test_staple_file_of_the_served_certificate_is_part_of_a_stale_deployment(wor
     found = diagnosis.diagnose(ev)
     assert [f["code"] for f in found] == ["stale_cert_path"]
     assert any("belongs to the served certificate" in line for line in found[0]["evidence"])
+
+
+# --------------------------------------------------------------------------------------------------------
+# beyond our own scenarios: a server that is down, an answer about another certificate, nginx's own resolver
+
+
+def refused(host=HOST, stage="connect", error="cannot connect to 127.0.0.1:443: Connection refused"):
+    probe = tls_probe.EndpointProbe(endpoint=tls_probe.Endpoint("127.0.0.1", 443, host))
+    for protocol in ("TLSv1.3", "TLSv1.2"):
+        probe.handshakes[protocol] = tls_probe.Handshake(
+            protocol_requested=protocol, ok=False, error=error, error_stage=stage
+        )
+    return endpoint.judge_probe(probe)
+
+
+def server_record(server="haproxy", running=False, test_ok=False, output=""):
+    return {
+        "type": server,
+        "running": running,
+        "master_pid": 4242 if running else None,
+        "config_test_ok": test_ok,
+        "config_test_output": output,
+        "sites": [],
+        "errors": [],
+    }
+
+
+HAPROXY_ALERT = (
+    "[NOTICE]   (1234) : haproxy version is 2.6.12\n"
+    "[ALERT]    (1234) : config : parsing [/etc/haproxy/haproxy.cfg:20] : 'bind *:443' in proxy 'www' : "
+    "ssl_sock_load_ocsp: Unable to load OCSP response for /etc/haproxy/certs/www.pem (no issuer).\n"
+    "[ALERT]    (1234) : config : Fatal errors found in configuration.\n"
+)
+
+
+def test_a_server_that_does_not_start_is_down_with_its_own_words_and_the_root_cause(world):
+    leaf_only = {
+        "chain": {"issuer_found_in": None, "presented_count": 1, "missing_issuer": "CN=Int"},
+        "staple_file": {"path": "/etc/tls/www.pem.ocsp", "exists": True, "verdict": None, "error": "no issuer"},
+    }
+    s = dict(site(world, "haproxy", configured=leaf_only, served_report=refused()), server_running=False)
+    ev = dict(evidence(s), servers=[server_record(output=HAPROXY_ALERT)])
+    found = diagnosis.diagnose(ev)
+    by_code = {f["code"]: f for f in found}
+    assert set(by_code) == {"server_down", "chain_incomplete", "config_test_failed"}
+    down = by_code["server_down"]
+    assert down["severity"] == "critical" and down["hostname"] == HOST
+    text = "\n".join(down["evidence"])
+    assert "haproxy is not running" in text and "Connection refused" in text
+    assert "Unable to load OCSP response" in text and "[NOTICE]" not in text
+    assert by_code["chain_incomplete"]["hostname"] == HOST
+    assert (
+        "/etc/tls/www.pem holds 1 certificate(s) without the issuer 'CN=Int'"
+        in by_code["chain_incomplete"]["evidence"][0]
+    )
+    assert by_code["config_test_failed"]["hostname"] is None and by_code["config_test_failed"]["site"] is None
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_a_stopped_server_is_never_healthy(world, server):
+    self_fetch = {"haproxy": {"ocsp_update": "on", "ocsp_update_supported": True}}.get(server)
+    s = dict(site(world, server, stapling=self_fetch, served_report=refused()), server_running=False)
+    ev = dict(evidence(s), servers=[server_record(server, running=False, test_ok=True)])
+    found = diagnosis.diagnose(ev)
+    assert [(f["code"], f["severity"]) for f in found] == [("server_down", "critical")]
+
+
+def test_a_running_server_nobody_can_handshake_with_is_down_too(world):
+    s = dict(site(world, "nginx", served_report=refused(stage="handshake", error="TLS alert")), server_running=True)
+    ev = dict(evidence(s), servers=[server_record("nginx", running=True, test_ok=True)])
+    found = diagnosis.diagnose(ev)
+    assert [f["code"] for f in found] == ["server_down"]
+    assert "runs (pid 4242), but no TLS handshake" in found[0]["evidence"][0]
+
+
+def test_a_failing_config_test_on_a_running_server_is_a_node_finding(world):
+    ev = dict(evidence(site(world)), servers=[server_record("nginx", running=True, output="nginx: [emerg] x")])
+    found = diagnosis.diagnose(ev)
+    assert [(f["code"], f["severity"], f["server"], f["hostname"]) for f in found] == [
+        ("config_test_failed", "error", "nginx", None)
+    ]
+    assert "nginx: [emerg] x" in found[0]["evidence"][-1]
+
+
+def test_no_site_on_the_node_is_a_finding_with_what_discovery_saw():
+    ev = {"sites": [], "servers": [server_record("nginx", running=True, test_ok=True)], "responders": {}}
+    found = diagnosis.diagnose(ev)
+    assert [(f["code"], f["severity"]) for f in found] == [("no_tls_site", "warning")]
+    assert "nginx: running, 0 TLS site(s)" in found[0]["evidence"][1]
+    found = diagnosis.diagnose({"sites": [], "servers": []}, diagnosis.Thresholds(no_site_severity="error"))
+    assert [(f["code"], f["severity"]) for f in found] == [("no_tls_site", "error")]
+    assert "no nginx, Apache httpd or HAProxy found" in found[0]["evidence"][1]
+
+
+def two_certificates(world, status_a="revoked"):
+    """Two certificates of one CA on one node: A (revoked) probed first for the URL; B misses its staple."""
+    other = world["pki"].leaf(world["inter"], cn="api.example.test", ocsp_urls=[URL])
+    fp_a = x509.fingerprint(world["leaf"].cert)
+    site_b = site(world, leaf=other, served_report=served(world, staple=None, leaf=other))
+    url_check = {
+        "url": URL,
+        "reachable": True,
+        "failed_stage": None,
+        "certificate_sha256": fp_a,
+        "ocsp": {"cert_status": status_a, "revocation_time": "2026-11-01T00:00:00Z"},
+    }
+    return other, site_b, url_check
+
+
+def test_one_certificates_status_is_never_pinned_on_another(world):
+    _other, site_b, url_check = two_certificates(world)
+    found = diagnosis.diagnose(evidence(site_b, responder=url_check))
+    assert "cert_revoked" not in [f["code"] for f in found]
+    assert [f["code"] for f in found] == ["staple_missing"]
+    assert "asked about another certificate only" in " ".join(found[0]["evidence"])
+
+
+@pytest.mark.parametrize(
+    ("own", "code"),
+    [
+        ({"failed_stage": None, "ocsp": {"cert_status": "unknown"}}, "cert_status_unknown"),
+        ({"failed_stage": None, "ocsp": {"cert_status": "revoked", "revocation_time": "x"}}, "cert_revoked"),
+        ({"failed_stage": "http", "reachable": False, "error": "reset", "http": {}}, "responder_unreachable"),
+        ({"failed_stage": "ocsp", "reachable": True, "error": "answered try_later"}, "responder_error"),
+        ({"failed_stage": None, "ocsp": {"cert_status": "good"}}, "staple_missing"),
+    ],
+)
+def test_a_certificates_own_answer_decides(world, own, code):
+    other, site_b, url_check = two_certificates(world, status_a="revoked")
+    url_check.update(failed_stage="ocsp", error="answered try_later")  # A's answer: not B's
+    ev = evidence(site_b, responder=url_check)
+    fp_b = x509.fingerprint(other.cert)
+    ev["certificate_responders"] = {fp_b: {URL: dict({"url": URL, "certificate_sha256": fp_b}, **own)}}
+    assert [f["code"] for f in diagnosis.diagnose(ev)] == [code]
+
+
+def test_a_path_broken_before_any_request_speaks_for_every_certificate(world):
+    _other, site_b, url_check = two_certificates(world)
+    url_check.update(reachable=False, failed_stage="connect", error="connection refused", ocsp=None)
+    assert [f["code"] for f in diagnosis.diagnose(evidence(site_b, responder=url_check))] == ["responder_unreachable"]
+
+
+def resolver_check(outcome, error=None):
+    return {"server": "198.18.0.5", "port": 53, "name": "ocsp.example.test", "outcome": outcome, "error": error}
+
+
+@pytest.mark.parametrize("outcome", ["timeout", "nxdomain", "servfail", "unreachable", "no_address", "refused"])
+def test_nginx_resolver_that_fails_is_the_cause(world, outcome):
+    s = site(world, served_report=served(world, staple=None))
+    s["resolver_checks"] = [resolver_check(outcome, "198.18.0.5: %s" % outcome)]
+    event = {
+        "server": "nginx",
+        "code": "responder_unreachable",
+        "file": "/var/log/nginx/error.log",
+        "line_no": 7,
+        "message": "ocsp.example.test could not be resolved (110: Operation timed out) while requesting "
+        "certificate status",
+    }
+    found = diagnosis.diagnose(evidence(s, events=[event]))
+    assert [f["code"] for f in found] == ["resolver_failing"]
+    assert "198.18.0.5: %s" % outcome in " ".join(found[0]["evidence"])
+    assert "could not be resolved" in " ".join(found[0]["evidence"])
+
+
+def test_nginx_resolver_answering_from_one_address_is_fine(world):
+    s = site(world, served_report=served(world, staple=None))
+    s["resolver_checks"] = [resolver_check("timeout", "no answer"), resolver_check("ok")]
+    assert [f["code"] for f in diagnosis.diagnose(evidence(s))] == ["staple_missing"]
+
+
+def test_a_good_staple_with_a_failing_resolver_is_a_warning(world):
+    s = site(world)
+    s["resolver_checks"] = [resolver_check("nxdomain", "NXDOMAIN")]
+    found = diagnosis.diagnose(evidence(s))
+    assert [(f["code"], f["severity"]) for f in found] == [("resolver_failing", "warning")]

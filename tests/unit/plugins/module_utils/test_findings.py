@@ -14,6 +14,9 @@ DESIGN_CODES = {
     "staple_missing", "staple_expired", "staple_expiring", "staple_invalid", "cert_revoked",
     "cert_status_unknown", "must_staple_unmet", "stale_cert_path", "stapling_cache_missing",
     "trusted_cert_missing", "node_drift", "cert_expiring", "cert_expired",
+    # beyond the first catalogue: a server not serving, a failing config test, a node with no site, and a
+    # server's own resolver failing
+    "server_down", "config_test_failed", "no_tls_site", "resolver_failing",
 }  # fmt: skip
 
 

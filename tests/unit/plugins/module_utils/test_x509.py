@@ -439,3 +439,24 @@ def test_hash_by_name():
     assert x509.hash_by_name("SHA-256").name == "sha256"
     with pytest.raises(InputError, match="hash algorithm 'md5' is not supported"):
         x509.hash_by_name("md5")
+
+
+def test_extensions_are_read_through_a_busy_certificate(pki):
+    """cryptography < 42 raises RuntimeError('Already borrowed') when two threads read one certificate's
+    extensions at once; Debian 12's 38 does. A busy certificate must not read as one without extensions."""
+
+    class Busy:
+        def __init__(self, real, busy_times):
+            self.real, self.left = real, busy_times
+
+        @property
+        def extensions(self):
+            if self.left:
+                self.left -= 1
+                raise RuntimeError("Already borrowed")
+            return self.real.extensions
+
+    _root, (_inter,), leaf = pki.chain(ocsp_urls=["http://ocsp.example.test/"])
+    busy = Busy(leaf.cert, 3)
+    assert x509.ocsp_urls(busy) == ["http://ocsp.example.test/"]
+    assert busy.left == 0
