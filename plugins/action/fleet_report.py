@@ -131,7 +131,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(
                 "cannot write the report to %s: %s" % (error.filename or args["dest"], error.strerror or error)
             ) from None
-        except Exception as error:  # noqa: BLE001 - a clear message, never a traceback, whatever went wrong
+        except Exception as error:  # a clear message, never a traceback, whatever went wrong
             raise AnsibleActionFail(
                 "fleet_report could not build the report (%s: %s); the previous report files in %s are unchanged"
                 % (type(error).__name__, to_native(error), args["dest"])

@@ -73,7 +73,11 @@ _SITE = {
         "site": _NAME,
         "server": _NAME,
         "key": _NAME,
-        "hostnames": {"type": ["array", "null"], "maxItems": MAX_ITEMS, "items": {"type": "string", "maxLength": MAX_NAME}},
+        "hostnames": {
+            "type": ["array", "null"],
+            "maxItems": MAX_ITEMS,
+            "items": {"type": "string", "maxLength": MAX_NAME},
+        },
         "served": {
             "type": ["object", "null"],
             "maxProperties": MAX_ITEMS,
@@ -307,6 +311,6 @@ def validate_node_result(host, result) -> tuple[dict | None, str | None]:
         return None, "malformed node_audit result from %s: %s" % (host, error)
     except RecursionError:
         return None, "malformed node_audit result from %s: nested too deeply" % host
-    except Exception as error:  # noqa: BLE001 - a node's answer must never stop the run for every host
+    except Exception as error:  # a node's answer must never stop the run for every host
         return None, "malformed node_audit result from %s: %s" % (host, sanitise(error, keep_newlines=False)[:300])
     return clean, None

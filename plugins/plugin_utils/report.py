@@ -270,7 +270,7 @@ def _checked_node(host: str, region: str, result, addresses) -> tuple[dict, list
             result = clean
     try:
         return _node_entry(host, region, result, addresses)
-    except Exception as error:  # noqa: BLE001 - one node's answer must never end the report for every node
+    except Exception as error:  # one node's answer must never end the report for every node
         failed = {"failed": True, "msg": "cannot read the node_audit result of %s: %s" % (host, error)}
         return _node_entry(host, region, failed, addresses)
 
@@ -745,7 +745,7 @@ def render_markdown(report: dict) -> str:
                 md_escape(node["region"]),
                 md_escape(node["host"]),
                 md_escape(node["status"]),
-                md_escape(node["worst_severity"] or "-"),
+                md_escape(node["worst_severity"]) if node["worst_severity"] else "-",
                 node["findings"],
                 md_escape(node["message"] or (NO_SITE if _without_sites(node) else "")),
             )
@@ -775,7 +775,8 @@ def render_markdown(report: dict) -> str:
             lines.append("Site: %s %s" % (md_escape(item["server"] or ""), md_escape(item["site"] or "")))
             lines.append("")
         lines += ["- %s" % md_escape(line) for line in item["evidence"]]
-        lines += ["", "Fix: %s" % md_escape(cause.remedy if cause else item["remediation"])]
+        remedy = cause.remedy if cause else item["remediation"]
+        lines += ["", "Fix: %s" % (md_escape(remedy) if remedy else "none known (the code is not in the catalogue)")]
         if cause and cause.fixed_by:
             lines.append("(role `%s`)" % cause.fixed_by)
         lines.append("")
@@ -1110,7 +1111,9 @@ def render_html(report: dict, out=None) -> str | None:
             _esc(summary["fail_threshold"]),
         ),
         '<p class="legend">%s</p>'
-        % "".join('<span class="sev-%s">%s</span>' % (name, name) for name in (*SEVERITIES, "ok", "none", "down", "empty")),
+        % "".join(
+            '<span class="sev-%s">%s</span>' % (name, name) for name in (*SEVERITIES, "ok", "none", "down", "empty")
+        ),
         "<h2>Fleet</h2>",
         "<table><thead><tr><th>region</th><th>node</th><th>node-wide</th>%s</tr></thead><tbody>"
         % "".join("<th>%s</th>" % _esc(name) for name in hostnames),
