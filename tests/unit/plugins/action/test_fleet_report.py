@@ -49,12 +49,12 @@ def test_an_unexpected_failure_is_a_clear_message_and_leaves_the_previous_files(
     results = {"eu-web-1": fx.audit(["shop.test"])}
     action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    with mock.patch.object(rep, "render_prometheus", side_effect=KeyError("boom")):
-        with pytest.raises(AnsibleActionFail) as caught:
-            action({"dest": str(tmp_path), "fail_severity": "critical"}).run(task_vars=task_vars(results))
+    broken = mock.patch.object(rep, "render_prometheus", side_effect=KeyError("boom"))
+    with broken, pytest.raises(AnsibleActionFail) as caught:
+        action({"dest": str(tmp_path), "fail_severity": "critical"}).run(task_vars=task_vars(results))
     assert "rendering metrics.prom failed (KeyError" in str(caught.value)
     assert "previous report files in %s are unchanged" % tmp_path in str(caught.value)
     assert {path.name: path.read_bytes() for path in Path(tmp_path).iterdir()} == before
-    with mock.patch.object(rep, "build_report", side_effect=TypeError("odd")):
-        with pytest.raises(AnsibleActionFail, match=r"fleet_report could not build the report \(TypeError: odd\)"):
-            action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
+    odd = mock.patch.object(rep, "build_report", side_effect=TypeError("odd"))
+    with odd, pytest.raises(AnsibleActionFail, match=r"fleet_report could not build the report \(TypeError: odd\)"):
+        action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
