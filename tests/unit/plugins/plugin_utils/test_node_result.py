@@ -188,8 +188,8 @@ def test_bounds(realistic, change, expected):
 
 def _nested(depth):
     value = "leaf"
-    for _ in range(depth):
-        value = [value]
+    while depth > 0:
+        value, depth = [value], depth - 1
     return value
 
 
