@@ -141,22 +141,23 @@ SCHEMA = {
 # The sanitiser: one rule for every node string the controller renders
 
 
-# C0 (but tab and newline), DEL, C1, lone surrogates (cannot be encoded), and the Unicode non-characters.
-_BAD = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+# C0 (but tab and newline), DEL, C1, lone surrogates (they cannot be encoded) and the Unicode non-characters
+# (U+FDD0..U+FDEF and the last two code points of every plane).
+_BAD = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff%s]"
+    % "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(1, 17))
+)
 REPLACEMENT = "\ufffd"
-
-
-def _plane_end(char: str) -> bool:
-    return (ord(char) & 0xFFFE) == 0xFFFE
 
 
 def sanitise(text, keep_newlines: bool = True) -> str:
     """``text`` as a string with every control character (but tab and, with ``keep_newlines``, newline), DEL,
-    C1 control, lone surrogate and Unicode non-character replaced by U+FFFD. Carriage returns are replaced too."""
-    text = "" if text is None else str(text)
-    if _BAD.search(text) or (text and max(text) >= "\U0001fffe" and any(_plane_end(c) for c in text)):
+    C1 control, lone surrogate and Unicode non-character replaced by U+FFFD. Carriage returns are replaced too;
+    without ``keep_newlines``, newline and tab become spaces."""
+    text = "" if text is None else text if isinstance(text, str) else str(text)
+    # isprintable() is false for every character _BAD matches (and for some good ones): a fast first look.
+    if not text.isprintable() and _BAD.search(text):
         text = _BAD.sub(REPLACEMENT, text)
-        text = "".join(REPLACEMENT if ord(c) >= 0x1FFFE and _plane_end(c) else c for c in text)
     if not keep_newlines and ("\n" in text or "\t" in text):
         text = text.replace("\n", " ").replace("\t", " ")
     return text
@@ -167,26 +168,32 @@ def sanitise(text, keep_newlines: bool = True) -> str:
 
 
 class Malformed(ValueError):
-    """A node result that does not meet SCHEMA; the message names the field."""
+    """A node result that does not meet SCHEMA. ``where`` holds the path to the field, innermost key first."""
+
+    def __init__(self, problem: str):
+        super().__init__(problem)
+        self.problem = problem
+        self.where: list = []
+        self.about_the_object = False  # a problem of an object's keys: named by the object's own path
+
+    def __str__(self) -> str:
+        return "%s %s" % (_show_path(reversed(self.where)), self.problem)
 
 
-_TYPES = {
-    "object": lambda value: isinstance(value, dict),
-    "array": lambda value: isinstance(value, (list, tuple)),
-    "string": lambda value: isinstance(value, str),
-    "boolean": lambda value: isinstance(value, bool),
-    "null": lambda value: value is None,
-    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
-}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _path_key(path: str, key: str) -> str:
-    if _IDENTIFIER.match(key):
-        return "%s.%s" % (path, key) if path else key
-    shown = sanitise(key[:80] + ("..." if len(key) > 80 else ""), keep_newlines=False)
-    return "%s[%r]" % (path, shown)
+def _show_path(keys) -> str:
+    """``evidence.sites[0].served['www.x'].summary`` (or "the result" for the result itself)."""
+    text = ""
+    for key in keys:
+        if isinstance(key, int):
+            text += "[%d]" % key
+        elif _IDENTIFIER.match(key):
+            text += ".%s" % key if text else key
+        else:
+            text += "[%r]" % sanitise(key[:80] + ("..." if len(key) > 80 else ""), keep_newlines=False)
+    return text or "the result"
 
 
 def _describe(value) -> str:
@@ -205,88 +212,224 @@ def _describe(value) -> str:
     return "a %s" % type(value).__name__
 
 
+def _kind(value) -> str | None:
+    """The JSON Schema type of ``value`` (None: not JSON data)."""
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return "null" if value is None else None
+
+
+class _Rule:
+    """One SCHEMA node, prepared for checking (the validator never reads SCHEMA's dicts in its inner loop)."""
+
+    def __init__(self, schema: dict):
+        kinds = schema.get("type")
+        self.kinds = None if kinds is None else frozenset([kinds] if isinstance(kinds, str) else kinds)
+        self.max_length = min(schema.get("maxLength", MAX_STRING), MAX_STRING)
+        self.max_items = min(schema.get("maxItems", schema.get("maxProperties", MAX_ITEMS)), MAX_ITEMS)
+        self.max_key = min(schema.get("propertyNames", {}).get("maxLength", MAX_KEY), MAX_KEY)
+        self.pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
+        self.minimum = schema.get("minimum")
+        self.maximum = schema.get("maximum")
+        self.required = tuple(schema.get("required", ()))
+        self.properties = {name: _Rule(sub) for name, sub in schema.get("properties", {}).items()}
+        self.additional = _Rule(schema["additionalProperties"]) if "additionalProperties" in schema else None
+        self.items = _Rule(schema["items"]) if "items" in schema else None
+
+
 class _Walker:
+    """Checks a result and returns it sanitised: an unchanged part is returned as it is (nothing is copied for a
+    clean result, so a large fleet is not held twice); a part with a string to sanitise or a tuple is rebuilt."""
+
     def __init__(self):
         self.values = 0
         self.text = 0
 
-    def clean(self, value, schema, path: str, depth: int = 0):
-        """A sanitised plain copy of ``value``, checked against ``schema`` (None: any JSON data)."""
+    def plain(self, value, depth: int):
+        """``clean`` for a dict or list SCHEMA says nothing about (any JSON data): the same checks in a tighter
+        loop, as most of a result is evidence the report only passes on."""
+        if depth >= MAX_DEPTH:
+            raise Malformed("is nested deeper than %d levels" % MAX_DEPTH)
+        if len(value) > MAX_ITEMS:
+            raise Malformed("has %d entries, more than %d" % (len(value), MAX_ITEMS))
+        self.values += len(value)
+        if self.values > MAX_VALUES:
+            raise Malformed("makes the result hold more than %d values" % MAX_VALUES)
+        is_dict = type(value) is dict
+        rebuilt = None
+        key = index = None
+        try:
+            for index, pair in enumerate(value.items() if is_dict else value):
+                key, item = pair if is_dict else (index, pair)
+                kind = type(item)
+                if kind is str:
+                    if len(item) > MAX_STRING:
+                        raise Malformed("is longer than %d characters" % MAX_STRING)
+                    self.text += len(item)
+                    cleaned = item if item.isprintable() or not _BAD.search(item) else _BAD.sub(REPLACEMENT, item)
+                elif kind is bool or item is None:
+                    cleaned = item
+                elif kind is dict or kind is list:
+                    cleaned = self.plain(item, depth + 1)
+                else:
+                    self.values -= 1  # clean() counts it
+                    cleaned = self.clean(item, None, depth + 1)
+                clean_key = key
+                if is_dict:
+                    if type(key) is not str:
+                        raise _about_object("has a key that is %s, not a string" % _describe(key))
+                    if len(key) > MAX_KEY:
+                        raise _about_object("has a key longer than %d characters" % MAX_KEY)
+                    self.text += len(key)
+                    if not key.isprintable() and _BAD.search(key):
+                        clean_key = _BAD.sub(REPLACEMENT, key)
+                if rebuilt is None and (cleaned is not item or clean_key is not key):
+                    rebuilt = dict(list(value.items())[:index]) if is_dict else list(value[:index])
+                if rebuilt is not None:
+                    if not is_dict:
+                        rebuilt.append(cleaned)
+                    elif clean_key in rebuilt:
+                        raise _about_object("has two keys that read the same once sanitised")
+                    else:
+                        rebuilt[clean_key] = cleaned
+        except Malformed as error:
+            if error.about_the_object:
+                error.about_the_object = False
+            else:
+                error.where.append(key)
+            raise
+        if self.text > MAX_TEXT:
+            raise Malformed("makes the result hold more than %d characters of text" % MAX_TEXT)
+        return value if rebuilt is None else rebuilt
+
+    def clean(self, value, rule: _Rule | None, depth: int = 0):
+        if rule is None and type(value) in (dict, list):
+            return self.plain(value, depth)
         self.values += 1
         if self.values > MAX_VALUES:
-            raise Malformed("%s: the result holds more than %d values" % (path or "the result", MAX_VALUES))
-        where = path or "the result"
-        if isinstance(value, float) and math.isnan(value):
-            raise Malformed("%s is NaN" % where)
-        if isinstance(value, float) and math.isinf(value):
-            raise Malformed("%s is infinite" % where)
-        schema = schema or {}
-        wanted = schema.get("type")
-        if wanted is not None:
-            kinds = wanted if isinstance(wanted, list) else [wanted]
-            if not any(_TYPES[kind](value) for kind in kinds):
-                raise Malformed("%s is %s, expected %s" % (where, _describe(value), " or ".join(kinds)))
-        if value is None or isinstance(value, bool):
+            raise Malformed("makes the result hold more than %d values" % MAX_VALUES)
+        if type(value) is str and (rule is None or rule.kinds is None or "string" in rule.kinds):
+            return self._string(value, rule)  # the commonest value first
+        kind = _kind(value)
+        if kind is None:
+            raise Malformed("is %s, which is not JSON data" % _describe(value))
+        if kind == "number" and not math.isfinite(value):
+            raise Malformed("is NaN" if math.isnan(value) else "is infinite")
+        wrong = rule is not None and rule.kinds is not None and kind not in rule.kinds
+        if wrong and not (kind == "integer" and "number" in rule.kinds):
+            raise Malformed("is %s, expected %s" % (_describe(value), " or ".join(sorted(rule.kinds))))
+        if kind == "string":
+            return self._string(value, rule)
+        if kind in ("null", "boolean"):
             return value
-        if isinstance(value, int):
-            if abs(value) > 2**63:
-                raise Malformed("%s is out of range" % where)
-            self._range(value, schema, where)
-            return int(value)
-        if isinstance(value, float):
-            self._range(value, schema, where)
-            return float(value)
-        if isinstance(value, str):
-            limit = min(schema.get("maxLength", MAX_STRING), MAX_STRING)
-            if len(value) > limit:
-                raise Malformed("%s is longer than %d characters" % (where, limit))
-            self.text += len(value)
-            if self.text > MAX_TEXT:
-                raise Malformed("%s: the result holds more than %d characters of text" % (where, MAX_TEXT))
-            if "pattern" in schema and not re.search(schema["pattern"], value):
-                raise Malformed("%s is not of the form %s" % (where, schema["pattern"]))
-            return sanitise(value)
+        if kind == "integer" and abs(value) > 2**63:
+            raise Malformed("is out of range")
+        if kind in ("number", "integer"):
+            return self._number(value, rule)
         if depth >= MAX_DEPTH:
-            raise Malformed("%s is nested deeper than %d levels" % (where, MAX_DEPTH))
-        if isinstance(value, (list, tuple)):
-            limit = min(schema.get("maxItems", MAX_ITEMS), MAX_ITEMS)
-            if len(value) > limit:
-                raise Malformed("%s has %d entries, more than %d" % (where, len(value), limit))
-            items = schema.get("items")
-            return [self.clean(item, items, "%s[%d]" % (path, index), depth + 1) for index, item in enumerate(value)]
-        if isinstance(value, dict):
-            return self._object(value, schema, path, where, depth)
-        raise Malformed("%s is %s, which is not JSON data" % (where, _describe(value)))
+            raise Malformed("is nested deeper than %d levels" % MAX_DEPTH)
+        if kind == "array":
+            return self._array(value, rule, depth)
+        return self._object(value, rule, depth)
 
     @staticmethod
-    def _range(value, schema, where):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise Malformed("%s is %s, below %s" % (where, value, schema["minimum"]))
-        if "maximum" in schema and value > schema["maximum"]:
-            raise Malformed("%s is %s, above %s" % (where, value, schema["maximum"]))
+    def _number(value, rule):
+        if rule is not None:
+            if rule.minimum is not None and value < rule.minimum:
+                raise Malformed("is %s, below %s" % (value, rule.minimum))
+            if rule.maximum is not None and value > rule.maximum:
+                raise Malformed("is %s, above %s" % (value, rule.maximum))
+        return value
 
-    def _object(self, value: dict, schema: dict, path: str, where: str, depth: int) -> dict:
-        limit = min(schema.get("maxProperties", MAX_ITEMS), MAX_ITEMS)
+    def _string(self, value: str, rule):
+        limit = MAX_STRING if rule is None else rule.max_length
         if len(value) > limit:
-            raise Malformed("%s has %d entries, more than %d" % (where, len(value), limit))
-        for name in schema.get("required", ()):
+            raise Malformed("is longer than %d characters" % limit)
+        self.text += len(value)
+        if self.text > MAX_TEXT:
+            raise Malformed("makes the result hold more than %d characters of text" % MAX_TEXT)
+        if rule is not None and rule.pattern is not None and not rule.pattern.search(value):
+            raise Malformed("is not of the form %s" % rule.pattern.pattern)
+        return value if value.isprintable() or not _BAD.search(value) else _BAD.sub(REPLACEMENT, value)
+
+    def _array(self, value, rule, depth: int) -> list:
+        limit = MAX_ITEMS if rule is None else rule.max_items
+        if len(value) > limit:
+            raise Malformed("has %d entries, more than %d" % (len(value), limit))
+        items = None if rule is None else rule.items
+        rebuilt = None if type(value) is list else []
+        index = 0
+        try:
+            for index, item in enumerate(value):
+                cleaned = self.clean(item, items, depth + 1)
+                if rebuilt is None and cleaned is not item:
+                    rebuilt = list(value[:index])
+                if rebuilt is not None:
+                    rebuilt.append(cleaned)
+        except Malformed as error:
+            error.where.append(index)
+            raise
+        return value if rebuilt is None else rebuilt
+
+    def _object(self, value: dict, rule, depth: int) -> dict:
+        limit = MAX_ITEMS if rule is None else rule.max_items
+        if len(value) > limit:
+            raise Malformed("has %d entries, more than %d" % (len(value), limit))
+        properties = {} if rule is None else rule.properties
+        additional = None if rule is None else rule.additional
+        key_limit = MAX_KEY if rule is None else rule.max_key
+        for name in () if rule is None else rule.required:
             if name not in value:
-                raise Malformed("%s is missing" % _path_key(path, name))
-        properties = schema.get("properties", {})
-        key_limit = min(schema.get("propertyNames", {}).get("maxLength", MAX_KEY), MAX_KEY)
-        clean = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise Malformed("%s has a key that is %s, not a string" % (where, _describe(key)))
-            if len(key) > key_limit:
-                raise Malformed("%s has a key longer than %d characters" % (where, key_limit))
-            self.text += len(key)
-            child = properties.get(key, schema.get("additionalProperties"))
-            clean_key = sanitise(key)
-            if clean_key in clean:
-                raise Malformed("%s has two keys that read the same once sanitised" % _path_key(path, clean_key))
-            clean[clean_key] = self.clean(item, child, _path_key(path, key), depth + 1)
-        return clean
+                error = Malformed("is missing")
+                error.where.append(name)
+                raise error
+        rebuilt = None if type(value) is dict else {}
+        key = None
+        try:
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise _about_object("has a key that is %s, not a string" % _describe(key))
+                if len(key) > key_limit:
+                    raise _about_object("has a key longer than %d characters" % key_limit)
+                self.text += len(key)
+                clean_key = key if key.isprintable() or not _BAD.search(key) else _BAD.sub(REPLACEMENT, key)
+                cleaned = self.clean(item, properties.get(key, additional), depth + 1)
+                if rebuilt is None and (cleaned is not item or clean_key is not key):
+                    rebuilt = {}
+                    for done, done_item in value.items():
+                        if done is key:
+                            break
+                        rebuilt[done] = done_item
+                if rebuilt is not None:
+                    if clean_key in rebuilt:
+                        raise _about_object("has two keys that read the same once sanitised")
+                    rebuilt[clean_key] = cleaned
+        except Malformed as error:
+            if error.about_the_object:
+                error.about_the_object = False
+            else:
+                error.where.append(key)
+            raise
+        return value if rebuilt is None else rebuilt
+
+
+def _about_object(problem: str) -> Malformed:
+    error = Malformed(problem)
+    error.about_the_object = True
+    return error
+
+
+_RULE = _Rule(SCHEMA)
 
 
 def _pairs(result: dict) -> int:
@@ -297,16 +440,19 @@ def _pairs(result: dict) -> int:
 def validate_node_result(host, result) -> tuple[dict | None, str | None]:
     """``(clean, None)`` when ``result`` meets SCHEMA and the limits, else ``(None, message naming the field)``.
 
-    ``clean`` is a copy of ``result`` made of plain dicts, lists, strings, numbers, booleans and None, with every
-    string sanitised (``sanitise``). Never raises for any input.
+    ``clean`` is made of dicts, lists, strings, numbers, booleans and None with every string, keys included,
+    sanitised (``sanitise``): the parts of ``result`` that needed no change are shared, not copied (``result``
+    itself when nothing changed). Never raises for any input.
     """
     host = sanitise(host, keep_newlines=False)[:MAX_NAME]
     if not isinstance(result, dict):
         return None, "no node_audit result for %s (got %s)" % (host, _describe(result))
     try:
-        clean = _Walker().clean(result, SCHEMA, "")
+        clean = _Walker().clean(result, _RULE)
         if isinstance(clean.get("evidence"), dict) and _pairs(clean) > MAX_NODE_HOSTNAMES:
-            raise Malformed("evidence.sites serves more than %d (site, hostname) pairs" % MAX_NODE_HOSTNAMES)
+            error = Malformed("serves more than %d (site, hostname) pairs" % MAX_NODE_HOSTNAMES)
+            error.where = ["sites", "evidence"]
+            raise error
     except Malformed as error:
         return None, "malformed node_audit result from %s: %s" % (host, error)
     except RecursionError:

@@ -101,7 +101,13 @@ def render_all(report):
 def test_realistic_result_is_valid_and_cleaned_to_plain_types(realistic):
     clean, problem = nr.validate_node_result("eu-web-1", realistic)
     assert problem is None
-    assert clean == realistic and clean is not realistic
+    assert clean == realistic
+    # a part with a string to sanitise is rebuilt; the input is never changed
+    dirty = replaced(realistic, ("evidence", "errors", 0), "bad\x1b")
+    clean, problem = nr.validate_node_result("eu-web-1", dirty)
+    assert problem is None and clean["evidence"]["errors"] == ["bad\ufffd"]
+    assert dirty["evidence"]["errors"] == ["bad\x1b"]
+    assert clean["evidence"]["sites"] is dirty["evidence"]["sites"]  # shared, not copied
     assert json.loads(json.dumps(clean, allow_nan=False)) == clean
 
 
