@@ -147,7 +147,15 @@ _BAD = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff%s]"
     % "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(1, 17))
 )
+_BAD_ASCII = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # the same for ASCII text, ten times faster to search
 REPLACEMENT = "\ufffd"
+
+
+def _dirty(text: str) -> bool:
+    """Whether ``text`` holds a character ``sanitise`` replaces (isprintable() is false for each of them)."""
+    if text.isprintable():
+        return False
+    return (_BAD_ASCII if text.isascii() else _BAD).search(text) is not None
 
 
 def sanitise(text, keep_newlines: bool = True) -> str:
@@ -155,8 +163,7 @@ def sanitise(text, keep_newlines: bool = True) -> str:
     C1 control, lone surrogate and Unicode non-character replaced by U+FFFD. Carriage returns are replaced too;
     without ``keep_newlines``, newline and tab become spaces."""
     text = "" if text is None else text if isinstance(text, str) else str(text)
-    # isprintable() is false for every character _BAD matches (and for some good ones): a fast first look.
-    if not text.isprintable() and _BAD.search(text):
+    if _dirty(text):
         text = _BAD.sub(REPLACEMENT, text)
     if not keep_newlines and ("\n" in text or "\t" in text):
         text = text.replace("\n", " ").replace("\t", " ")
@@ -229,6 +236,10 @@ def _kind(value) -> str | None:
     return "null" if value is None else None
 
 
+_EXACT_KIND = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object", list: "array"}
+_EXACT_KIND[type(None)] = "null"
+
+
 class _Rule:
     """One SCHEMA node, prepared for checking (the validator never reads SCHEMA's dicts in its inner loop)."""
 
@@ -276,7 +287,7 @@ class _Walker:
                     if len(item) > MAX_STRING:
                         raise Malformed("is longer than %d characters" % MAX_STRING)
                     self.text += len(item)
-                    cleaned = item if item.isprintable() or not _BAD.search(item) else _BAD.sub(REPLACEMENT, item)
+                    cleaned = item if item.isprintable() or not _dirty(item) else _BAD.sub(REPLACEMENT, item)
                 elif kind is bool or item is None:
                     cleaned = item
                 elif kind is dict or kind is list:
@@ -291,7 +302,7 @@ class _Walker:
                     if len(key) > MAX_KEY:
                         raise _about_object("has a key longer than %d characters" % MAX_KEY)
                     self.text += len(key)
-                    if not key.isprintable() and _BAD.search(key):
+                    if not key.isprintable() and _dirty(key):
                         clean_key = _BAD.sub(REPLACEMENT, key)
                 if rebuilt is None and (cleaned is not item or clean_key is not key):
                     rebuilt = dict(list(value.items())[:index]) if is_dict else list(value[:index])
@@ -320,7 +331,7 @@ class _Walker:
             raise Malformed("makes the result hold more than %d values" % MAX_VALUES)
         if type(value) is str and (rule is None or rule.kinds is None or "string" in rule.kinds):
             return self._string(value, rule)  # the commonest value first
-        kind = _kind(value)
+        kind = _EXACT_KIND.get(type(value)) or _kind(value)
         if kind is None:
             raise Malformed("is %s, which is not JSON data" % _describe(value))
         if kind == "number" and not math.isfinite(value):
@@ -360,7 +371,7 @@ class _Walker:
             raise Malformed("makes the result hold more than %d characters of text" % MAX_TEXT)
         if rule is not None and rule.pattern is not None and not rule.pattern.search(value):
             raise Malformed("is not of the form %s" % rule.pattern.pattern)
-        return value if value.isprintable() or not _BAD.search(value) else _BAD.sub(REPLACEMENT, value)
+        return value if value.isprintable() or not _dirty(value) else _BAD.sub(REPLACEMENT, value)
 
     def _array(self, value, rule, depth: int) -> list:
         limit = MAX_ITEMS if rule is None else rule.max_items
@@ -402,8 +413,22 @@ class _Walker:
                 if len(key) > key_limit:
                     raise _about_object("has a key longer than %d characters" % key_limit)
                 self.text += len(key)
-                clean_key = key if key.isprintable() or not _BAD.search(key) else _BAD.sub(REPLACEMENT, key)
-                cleaned = self.clean(item, properties.get(key, additional), depth + 1)
+                clean_key = key if key.isprintable() or not _dirty(key) else _BAD.sub(REPLACEMENT, key)
+                child = properties.get(key, additional)
+                kind = type(item)
+                if child is not None:
+                    cleaned = self.clean(item, child, depth + 1)
+                elif kind is bool or item is None:
+                    self.values += 1
+                    cleaned = item
+                elif kind is str:
+                    self.values += 1
+                    cleaned = self._string(item, None)
+                elif kind is dict or kind is list:
+                    self.values += 1
+                    cleaned = self.plain(item, depth + 1)
+                else:
+                    cleaned = self.clean(item, None, depth + 1)
                 if rebuilt is None and (cleaned is not item or clean_key is not key):
                     rebuilt = {}
                     for done, done_item in value.items():
