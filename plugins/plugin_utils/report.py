@@ -1095,13 +1095,15 @@ def render_html(report: dict, out=None) -> str | None:
         "<title>OCSP stapling fleet report</title>",
         "<style>%s</style></head><body>" % _CSS,
         "<h1>OCSP stapling fleet report</h1>",
-        "<p>Generated %s by tlsfleet.stapling %s. %d nodes (%d ok, %d failed, %d unreachable) in %d regions, "
+        "<p>Generated %s by tlsfleet.stapling %s. %d nodes (%d audited, %d of them without a TLS site; %d failed, "
+        "%d unreachable) in %d regions, "
         "%d hostnames, %d findings; worst severity <strong>%s</strong>; fail threshold %s.</p>"
         % (
             _esc(report["generated_at"]),
             _esc(report["collection_version"]),
             summary["nodes"],
             summary["nodes_ok"],
+            len(summary.get("nodes_without_sites") or []),
             len(summary["nodes_failed"]),
             len(summary["nodes_unreachable"]),
             summary["regions"],
