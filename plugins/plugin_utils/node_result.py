@@ -276,7 +276,7 @@ class _Walker:
         self.values += len(value)
         if self.values > MAX_VALUES:
             raise Malformed("makes the result hold more than %d values" % MAX_VALUES)
-        is_dict = type(value) is dict
+        is_dict = _EXACT_KIND.get(type(value)) == "object"
         rebuilt = None
         key = index = None
         try:
@@ -297,7 +297,7 @@ class _Walker:
                     cleaned = self.clean(item, None, depth + 1)
                 clean_key = key
                 if is_dict:
-                    if type(key) is not str:
+                    if key.__class__ is not str:
                         raise _about_object("has a key that is %s, not a string" % _describe(key))
                     if len(key) > MAX_KEY:
                         raise _about_object("has a key longer than %d characters" % MAX_KEY)
@@ -329,7 +329,7 @@ class _Walker:
         self.values += 1
         if self.values > MAX_VALUES:
             raise Malformed("makes the result hold more than %d values" % MAX_VALUES)
-        if type(value) is str and (rule is None or rule.kinds is None or "string" in rule.kinds):
+        if value.__class__ is str and (rule is None or rule.kinds is None or "string" in rule.kinds):
             return self._string(value, rule)  # the commonest value first
         kind = _EXACT_KIND.get(type(value)) or _kind(value)
         if kind is None:
@@ -378,7 +378,7 @@ class _Walker:
         if len(value) > limit:
             raise Malformed("has %d entries, more than %d" % (len(value), limit))
         items = None if rule is None else rule.items
-        rebuilt = None if type(value) is list else []
+        rebuilt = None if value.__class__ is list else []  # a tuple or a subclass becomes a plain list
         index = 0
         try:
             for index, item in enumerate(value):
@@ -404,7 +404,7 @@ class _Walker:
                 error = Malformed("is missing")
                 error.where.append(name)
                 raise error
-        rebuilt = None if type(value) is dict else {}
+        rebuilt = None if value.__class__ is dict else {}  # a subclass becomes a plain dict
         key = None
         try:
             for key, item in value.items():
