@@ -282,6 +282,15 @@ class _Walker:
         try:
             for index, pair in enumerate(value.items() if is_dict else value):
                 key, item = pair if is_dict else (index, pair)
+                clean_key = key
+                if is_dict:
+                    if key.__class__ is not str:
+                        raise _about_object("has a key that is %s, not a string" % _describe(key))
+                    if len(key) > MAX_KEY:
+                        raise _about_object("has a key longer than %d characters" % MAX_KEY)
+                    self.text += len(key)
+                    if not key.isprintable() and _dirty(key):
+                        clean_key = _BAD.sub(REPLACEMENT, key)
                 kind = type(item)
                 if kind is str:
                     if len(item) > MAX_STRING:
@@ -295,15 +304,6 @@ class _Walker:
                 else:
                     self.values -= 1  # clean() counts it
                     cleaned = self.clean(item, None, depth + 1)
-                clean_key = key
-                if is_dict:
-                    if key.__class__ is not str:
-                        raise _about_object("has a key that is %s, not a string" % _describe(key))
-                    if len(key) > MAX_KEY:
-                        raise _about_object("has a key longer than %d characters" % MAX_KEY)
-                    self.text += len(key)
-                    if not key.isprintable() and _dirty(key):
-                        clean_key = _BAD.sub(REPLACEMENT, key)
                 if rebuilt is None and (cleaned is not item or clean_key is not key):
                     rebuilt = dict(list(value.items())[:index]) if is_dict else list(value[:index])
                 if rebuilt is not None:
