@@ -123,11 +123,18 @@ class ActionModule(ActionBase):
                 )
             dest = os.path.abspath(args["dest"])
             files = fleet.write_report(document, dest)
+        except AnsibleActionFail:
+            raise
         except ValueError as error:
             raise AnsibleActionFail(to_native(error)) from None
         except OSError as error:
             raise AnsibleActionFail(
                 "cannot write the report to %s: %s" % (error.filename or args["dest"], error.strerror or error)
+            ) from None
+        except Exception as error:  # a clear message, never a traceback, whatever went wrong
+            raise AnsibleActionFail(
+                "fleet_report could not build the report (%s: %s); the previous report files in %s are unchanged"
+                % (type(error).__name__, to_native(error), args["dest"])
             ) from None
 
         summary = document["summary"]

@@ -8,6 +8,15 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.node_result import validate_node_result
+
+
+def _checked(audit, host: str) -> dict:
+    """The node's result, validated like the report validates it (a node may lie in its answer)."""
+    clean, problem = validate_node_result(host, audit)
+    if problem is not None:
+        raise AnsibleFilterError(problem)
+    return clean
 
 
 def _certificate_sources(certificates) -> list:
@@ -22,7 +31,7 @@ def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None,
     if audit is None or not isinstance(audit, dict):
         raise AnsibleFilterError("remediation_plan expects the node_audit result of one host")
     return remediation.plan(
-        audit,
+        _checked(audit, str(host)),
         str(host),
         drift=list(drift or []),
         certificates=_certificate_sources(certificates),
@@ -37,7 +46,7 @@ def rollout_plan(audit, certificate):
         raise AnsibleFilterError("rollout_plan expects the node_audit result of one host")
     if not isinstance(certificate, dict):
         raise AnsibleFilterError("rollout_plan expects the certificate as a dictionary with 'certificate' and 'key'")
-    return remediation.plan_rollout(audit, _certificate_sources([certificate])[0])
+    return remediation.plan_rollout(_checked(audit, "this host"), _certificate_sources([certificate])[0])
 
 
 class FilterModule:

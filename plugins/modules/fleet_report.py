@@ -17,6 +17,9 @@ description:
     C(report.json), C(report.html), C(report.md), C(junit.xml) and C(metrics.prom).
   - Hosts whose audit failed or that were unreachable are kept in the report with their message, so a node
     missing from the picture is never mistaken for a healthy one.
+  - Every node's result is checked against the published schema of the node_audit result (types, finite
+    numbers, bounded sizes) and its strings are sanitised before anything uses it; a malformed result makes only
+    that node failed, with a message naming the field. See docs/report.md.
   - With O(external), sets the fleet beside what a vantage point outside it sees through its own DNS, and names
     the nodes a client may be handed with a broken staple.
   - With O(merge), combines the reports of sliced jobs (AWX job slicing, or C(--limit) runs) into the report one
@@ -33,7 +36,8 @@ options:
   dest:
     description:
       - The report directory on the controller, created when missing. Relative paths are relative to the
-        directory C(ansible-playbook) runs in. The five files in it are replaced atomically.
+        directory C(ansible-playbook) runs in. The five files in it are replaced together, only once all
+        five were rendered; when rendering fails, the previous five are left as they were.
     type: path
     default: ./stapling-report
   hosts:

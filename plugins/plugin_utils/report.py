@@ -20,7 +20,9 @@ import hashlib
 import html
 import io
 import json
+import math
 import os
+import re
 import tempfile
 import xml.etree.ElementTree as ET
 
@@ -31,6 +33,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import 
     at_or_above,
     worst_severity,
 )
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.node_result import sanitise, validate_node_result
 
 REPORT_FORMAT = 1
 DEFAULT_REGION = "default"
@@ -47,6 +50,7 @@ FILES = {
     "junit": "junit.xml",
     "prometheus": "metrics.prom",
 }
+NO_SITE = "no TLS site or hostname found"
 FINDING_KEYS = ("host", "region", "server", "site", "hostname", "code", "severity", "evidence", "remediation")
 
 
@@ -119,22 +123,21 @@ def _status(result) -> tuple[str, str | None]:
     if not isinstance(result, dict):
         return "failed", "no result for this host (got %s)" % type(result).__name__
     if result.get("unreachable"):
-        return "unreachable", str(result.get("msg") or "host unreachable")
+        return "unreachable", sanitise(result.get("msg") or "host unreachable")
     if result.get("failed"):
-        return "failed", str(result.get("msg") or "node_audit failed")
+        return "failed", sanitise(result.get("msg") or "node_audit failed")
     if result.get("skipped"):
-        return "failed", str(result.get("skip_reason") or result.get("msg") or "node_audit was skipped")
+        return "failed", sanitise(result.get("skip_reason") or result.get("msg") or "node_audit was skipped")
     if not isinstance(result.get("evidence"), dict) or not isinstance(result.get("findings"), list):
         return "failed", "the result carries no node_audit evidence or findings"
     return "ok", None
 
 
 def _node_finding(host: str, region: str, item: dict) -> dict:
-    code = item.get("code") if item.get("code") in CATALOGUE else None
+    # An unknown code (a newer node side, or a lying node) stays visible as it came; the validator has made it an
+    # identifier. For a known code the remedy and the fixing role are the catalogue's, never the node's words.
+    code = str(item.get("code"))
     severity = item.get("severity") if item.get("severity") in SEVERITIES else None
-    if code is None:
-        # Never crash the report on an unexpected finding; keep it visible as it came.
-        code = str(item.get("code"))
     cause = CATALOGUE.get(code)
     evidence = item.get("evidence")
     if not isinstance(evidence, list):
@@ -148,8 +151,8 @@ def _node_finding(host: str, region: str, item: dict) -> dict:
         "code": code,
         "severity": severity or (cause.severity if cause else "error"),
         "evidence": [str(line) for line in evidence],
-        "remediation": item.get("remediation") or (cause.remedy if cause else ""),
-        "fixed_by": item.get("fixed_by", cause.fixed_by if cause else None),
+        "remediation": cause.remedy if cause else str(item.get("remediation") or ""),
+        "fixed_by": cause.fixed_by if cause else None,
         "details": copy.deepcopy(item.get("details") or {}),
     }
 
@@ -159,7 +162,7 @@ def _node_entry(host: str, region: str, result, addresses=()) -> tuple[dict, lis
     node = {
         "host": host,
         "region": region,
-        "addresses": sorted({str(address) for address in addresses or () if address}),
+        "addresses": sorted({sanitise(address, keep_newlines=False) for address in addresses or () if address}),
         "status": status,
         "message": message,
         "servers": [],
@@ -257,12 +260,30 @@ def _drift_from_nodes(nodes: list[dict]) -> list[dict]:
     return drift
 
 
+def _checked_node(host: str, region: str, result, addresses) -> tuple[dict, list[dict]]:
+    """The node entry for one host's result; a malformed result, or any failure reading it, fails only that node."""
+    if isinstance(result, dict):
+        clean, problem = validate_node_result(host, result)
+        if problem is not None:
+            result = {"failed": True, "msg": problem}
+        else:
+            result = clean
+    try:
+        return _node_entry(host, region, result, addresses)
+    except Exception as error:  # one node's answer must never end the report for every node
+        failed = {"failed": True, "msg": "cannot read the node_audit result of %s: %s" % (host, error)}
+        return _node_entry(host, region, failed, addresses)
+
+
 def _nodes(host_results: dict, regions: dict, addresses=None) -> tuple[list[dict], list[dict]]:
     nodes, found = [], []
     addresses = addresses or {}
-    for host in sorted(host_results):
-        node, node_findings = _node_entry(
-            str(host), str(regions.get(host) or DEFAULT_REGION), host_results[host], addresses.get(host)
+    for host in sorted(host_results, key=str):
+        node, node_findings = _checked_node(
+            sanitise(host, keep_newlines=False),
+            sanitise(regions.get(host) or DEFAULT_REGION, keep_newlines=False),
+            host_results[host],
+            addresses.get(host),
         )
         nodes.append(node)
         found.extend(node_findings)
@@ -397,6 +418,21 @@ def _hosts_of(item: dict) -> list[str]:
     return list(details.get("outliers") or details.get("nodes") or [])
 
 
+def _without_sites(node: dict) -> bool:
+    """An audited node that found nothing to check: never shown as ok, whatever its findings."""
+    return node["status"] == "ok" and not any(entry["hostname"] for entry in node["hostnames"])
+
+
+def node_state(node: dict) -> str:
+    """How a node is coloured everywhere: ``down``, its worst severity (findings without hostname or site
+    included), ``empty`` (audited, no finding, but no TLS site or hostname found) or ``ok``."""
+    if node["status"] != "ok":
+        return "down"
+    if node.get("worst_severity"):
+        return node["worst_severity"]
+    return "empty" if _without_sites(node) else "ok"
+
+
 def _assemble(nodes, node_findings, collection_version, generated_at, fail_threshold, external=None) -> dict:
     _check_threshold(fail_threshold)
     nodes = sorted(nodes, key=lambda node: (node["region"], node["host"]))
@@ -449,6 +485,7 @@ def _assemble(nodes, node_findings, collection_version, generated_at, fail_thres
         "worst_severity": worst_severity(everything),
         "fail_threshold": fail_threshold,
         "failing_hosts": sorted(failing),
+        "nodes_without_sites": sorted(node["host"] for node in nodes if _without_sites(node)),
     }
     report = {
         "report_format": REPORT_FORMAT,
@@ -544,6 +581,7 @@ def set_stats_summary(report: dict) -> dict:
         "worst_severity": summary["worst_severity"],
         "fail_threshold": summary["fail_threshold"],
         "failing_hosts": list(summary["failing_hosts"]),
+        "nodes_without_sites": list(summary.get("nodes_without_sites") or []),
         "external_broken_nodes": list(summary.get("external_broken_nodes") or []),
     }
 
@@ -605,13 +643,26 @@ def _testcases(report: dict) -> list[tuple[dict, str, list[dict]]]:
 
 
 _MD_SPECIAL = "\\`*_[]|#~"  # [ ] escaped, so ( ) and ! cannot form links or images
+# What would open a block (list, heading underline, thematic break, ordered list) at the start of a line.
+_MD_LINE_START = re.compile(r"^(\d{0,9})([.)]|[-+=])(?=[\s=-]|$)")
 
 
 def md_escape(text) -> str:
-    """Text safe inside Markdown prose and table cells: specials backslash-escaped, < > & as entities."""
-    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe inside Markdown prose and table cells: one line, specials backslash-escaped, < > & as entities.
+
+    No node string can open a link, an image, an autolink, raw HTML, a code span or a new block.
+    """
+    text = sanitise(text, keep_newlines=False).replace("\r", " ").strip()
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = "".join("\\" + char if char in _MD_SPECIAL else char for char in text)
-    return text.replace("\r", " ").replace("\n", " ")
+    return _MD_LINE_START.sub(lambda match: match.group(1) + "\\" + match.group(2), text)
+
+
+def _md_code(code) -> str:
+    """A finding code: a code span for a catalogue code, escaped text marked unknown for any other."""
+    if code in CATALOGUE:
+        return "`%s`" % code
+    return "%s (unknown code)" % md_escape(code)
 
 
 def _markdown_external(view) -> list[str]:
@@ -662,14 +713,15 @@ def render_markdown(report: dict) -> str:
             md_escape(summary["worst_severity"] or "none"),
         ),
         "",
-        "| nodes | ok | failed | unreachable | hostnames | findings | failing hosts |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        "| %d | %d | %d | %d | %d | %d | %d |"
+        "| nodes | ok | failed | unreachable | no TLS site | hostnames | findings | failing hosts |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| %d | %d | %d | %d | %d | %d | %d | %d |"
         % (
             summary["nodes"],
             summary["nodes_ok"],
             len(summary["nodes_failed"]),
             len(summary["nodes_unreachable"]),
+            len(summary.get("nodes_without_sites") or []),
             summary["hostnames"],
             summary["findings"],
             len(summary["failing_hosts"]),
@@ -682,7 +734,7 @@ def render_markdown(report: dict) -> str:
         )
     if summary["by_code"]:
         lines.append(
-            "By code: %s." % ", ".join("`%s` %d" % (code, count) for code, count in summary["by_code"].items())
+            "By code: %s." % ", ".join("%s %d" % (_md_code(code), count) for code, count in summary["by_code"].items())
         )
     lines.append("")
     lines += ["## Nodes", "", "| region | node | status | worst | findings | note |", "|---|---|---|---|---:|---|"]
@@ -693,9 +745,9 @@ def render_markdown(report: dict) -> str:
                 md_escape(node["region"]),
                 md_escape(node["host"]),
                 md_escape(node["status"]),
-                md_escape(node["worst_severity"] or "-"),
+                md_escape(node["worst_severity"]) if node["worst_severity"] else "-",
                 node["findings"],
-                md_escape(node["message"] or ""),
+                md_escape(node["message"] or (NO_SITE if _without_sites(node) else "")),
             )
         )
     lines += _markdown_external(report.get("external"))
@@ -708,11 +760,12 @@ def render_markdown(report: dict) -> str:
             if item["host"] is None
             else "%s / %s" % (item["region"], item["host"])
         )
+        cause = CATALOGUE.get(item["code"])
         lines.append(
-            "### %s `%s` on %s%s"
+            "### %s %s on %s%s"
             % (
-                item["severity"].upper(),
-                item["code"],
+                md_escape(item["severity"].upper()),
+                _md_code(item["code"]),
                 md_escape(where),
                 " for %s" % md_escape(item["hostname"]) if item["hostname"] else "",
             )
@@ -722,9 +775,10 @@ def render_markdown(report: dict) -> str:
             lines.append("Site: %s %s" % (md_escape(item["server"] or ""), md_escape(item["site"] or "")))
             lines.append("")
         lines += ["- %s" % md_escape(line) for line in item["evidence"]]
-        lines += ["", "Fix: %s" % md_escape(item["remediation"])]
-        if item.get("fixed_by"):
-            lines.append("(role `%s`)" % item["fixed_by"])
+        remedy = cause.remedy if cause else item["remediation"]
+        lines += ["", "Fix: %s" % (md_escape(remedy) if remedy else "none known (the code is not in the catalogue)")]
+        if cause and cause.fixed_by:
+            lines.append("(role `%s`)" % cause.fixed_by)
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -743,14 +797,16 @@ def render_junit(report: dict, threshold: str = "error", out=None) -> str | None
     by_node: dict[str, list] = {}
     for node, name, found in _testcases(report):
         by_node.setdefault(node["host"], []).append((node, name, found))
-    totals = {"tests": 0, "failures": 0, "errors": 0}
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for cases in by_node.values():
-        for node, _name, found in cases:
+        for node, name, found in cases:
             totals["tests"] += 1
             if node["status"] != "ok":
                 totals["errors"] += 1
             elif _failing(found, threshold):
                 totals["failures"] += 1
+            elif name == NODE_TESTCASE and _without_sites(node):
+                totals["skipped"] += 1
     stream = out if out is not None else io.StringIO()
     root = ET.Element("testsuites", name="tlsfleet.stapling", **{k: str(v) for k, v in totals.items()})
     opening = ET.tostring(root, encoding="unicode")
@@ -767,16 +823,23 @@ def render_junit(report: dict, threshold: str = "error", out=None) -> str | None
     return None if out is not None else stream.getvalue()
 
 
+def _xml(value) -> str:
+    """Text XML 1.0 can carry: the sanitiser leaves no character an XML parser refuses."""
+    return sanitise(value)
+
+
 def _junit_suite(host: str, cases: list, threshold: str):
     node = cases[0][0]
-    suite = ET.Element("testsuite", name=host)
-    counts = {"tests": 0, "failures": 0, "errors": 0}
+    suite = ET.Element("testsuite", name=_xml(host))
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for _node, name, found in cases:
-        case = ET.SubElement(suite, "testcase", classname="%s.%s" % (node["region"], host), name=name, time="0")
+        case = ET.SubElement(
+            suite, "testcase", classname=_xml("%s.%s" % (node["region"], host)), name=_xml(name), time="0"
+        )
         counts["tests"] += 1
         if node["status"] != "ok":
-            error = ET.SubElement(case, "error", message="%s: %s" % (node["status"], node["message"]))
-            error.text = node["message"] or node["status"]
+            error = ET.SubElement(case, "error", message=_xml("%s: %s" % (node["status"], node["message"])))
+            error.text = _xml(node["message"] or node["status"])
             counts["errors"] += 1
             continue
         failing = _failing(found, threshold)
@@ -784,20 +847,28 @@ def _junit_suite(host: str, cases: list, threshold: str):
             failure = ET.SubElement(
                 case,
                 "failure",
-                message=", ".join(sorted({item["code"] for item in failing})),
-                type=worst_severity(failing),
+                message=_xml(", ".join(sorted({item["code"] for item in failing}))),
+                type=_xml(worst_severity(failing)),
             )
-            failure.text = "\n".join(
-                "[%s] %s: %s\n  fix: %s"
-                % (item["severity"], item["code"], "; ".join(item["evidence"]), item["remediation"])
-                for item in failing
+            failure.text = _xml(
+                "\n".join(
+                    "[%s] %s: %s\n  fix: %s"
+                    % (item["severity"], item["code"], "; ".join(item["evidence"]), item["remediation"])
+                    for item in failing
+                )
             )
             counts["failures"] += 1
+        elif name == NODE_TESTCASE and _without_sites(node):
+            # Nothing was checked on this node: not a pass.
+            ET.SubElement(case, "skipped", message=NO_SITE)
+            counts["skipped"] += 1
         below = [item for item in found if item not in failing]
         if below:
             system_out = ET.SubElement(case, "system-out")
-            system_out.text = "\n".join(
-                "[%s] %s: %s" % (item["severity"], item["code"], "; ".join(item["evidence"])) for item in below
+            system_out.text = _xml(
+                "\n".join(
+                    "[%s] %s: %s" % (item["severity"], item["code"], "; ".join(item["evidence"])) for item in below
+                )
             )
     for key, value in counts.items():
         suite.set(key, str(value))
@@ -809,7 +880,37 @@ def _junit_suite(host: str, cases: list, threshold: str):
 
 
 def prom_label(value) -> str:
-    return str("" if value is None else value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return sanitise(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_SITE_LINE = re.compile(r":\d+$")
+
+
+def site_label(site) -> str:
+    """The ``site`` label: the site id without its line number, so that a line added above the site's block does
+    not start a new series (``nginx:/etc/nginx/sites-enabled/shop.conf:12`` -> ``nginx:/etc/...shop.conf``)."""
+    return _SITE_LINE.sub("", "" if site is None else str(site))
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _staple_samples(report: dict) -> list:
+    """One sample per node, site label and hostname: the least time left among the site's certificates (an RSA
+    and an ECDSA certificate, or two blocks of one file, would otherwise be duplicate series)."""
+    least: dict = {}
+    for node in report["nodes"]:
+        for entry in node["hostnames"]:
+            if not _finite(entry["seconds_left"]):
+                continue
+            key = (node["host"], node["region"], site_label(entry["site"]), entry["hostname"])
+            if key not in least or entry["seconds_left"] < least[key]:
+                least[key] = entry["seconds_left"]
+    return [
+        ({"host": host, "region": region, "site": site, "hostname": hostname}, value)
+        for (host, region, site, hostname), value in sorted(least.items(), key=lambda pair: str(pair[0]))
+    ]
 
 
 def _labels(**labels) -> str:
@@ -832,6 +933,8 @@ def render_prometheus(report: dict) -> str:
         out.append("# HELP %s%s %s" % (prefix, name, help_text))
         out.append("# TYPE %s%s gauge" % (prefix, name))
         for labels, value in samples:
+            if not _finite(value):
+                continue  # the text format has NaN and Inf, but no node may put them into an alert
             out.append("%s%s%s %s" % (prefix, name, _labels(**labels) if labels else "", _number(value)))
 
     summary = report["summary"]
@@ -847,14 +950,15 @@ def render_prometheus(report: dict) -> str:
     metric(
         "staple_seconds_left",
         "Seconds until the served staple's nextUpdate (negative: expired), per node, site and hostname.",
+        _staple_samples(report),
+    )
+    metric(
+        "node_hostnames",
+        "Hostnames the node's audit found and checked; 0 on an audited node means no TLS site was found.",
         [
-            (
-                {"host": n["host"], "region": n["region"], "site": e["site"], "hostname": e["hostname"]},
-                e["seconds_left"],
-            )
+            ({"host": n["host"], "region": n["region"]}, len({e["hostname"] for e in n["hostnames"] if e["hostname"]}))
             for n in report["nodes"]
-            for e in n["hostnames"]
-            if isinstance(e["seconds_left"], (int, float))
+            if n["status"] == "ok"
         ],
     )
     by_code_severity: dict = {}
@@ -908,7 +1012,7 @@ table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;paddin
 th{background:#f3f3f3}td.cell{text-align:center;min-width:7em}
 .sev-critical{background:#b71c1c;color:#fff}.sev-error{background:#ef6c00;color:#fff}
 .sev-warning{background:#fdd835}.sev-info{background:#90caf9}.sev-ok{background:#a5d6a7}
-.sev-none{background:#eee;color:#777}.sev-down{background:#424242;color:#fff}
+.sev-none{background:#eee;color:#777}.sev-down{background:#424242;color:#fff}.sev-empty{background:#ffcc80}
 .finding{border-left:.4em solid #ccc;padding:.2em .8em;margin:.8em 0}
 .finding.sev-critical,.finding.sev-error,.finding.sev-warning,.finding.sev-info{color:inherit;background:none}
 .finding.sev-critical{border-color:#b71c1c}.finding.sev-error{border-color:#ef6c00}
@@ -920,7 +1024,7 @@ small{display:block;font-size:.8em}
 
 
 def _esc(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(sanitise(value), quote=True)
 
 
 _LEAF_DIFFERS = "; <strong>another certificate than the node serves for this name</strong>"
@@ -991,13 +1095,15 @@ def render_html(report: dict, out=None) -> str | None:
         "<title>OCSP stapling fleet report</title>",
         "<style>%s</style></head><body>" % _CSS,
         "<h1>OCSP stapling fleet report</h1>",
-        "<p>Generated %s by tlsfleet.stapling %s. %d nodes (%d ok, %d failed, %d unreachable) in %d regions, "
+        "<p>Generated %s by tlsfleet.stapling %s. %d nodes (%d audited, %d of them without a TLS site; %d failed, "
+        "%d unreachable) in %d regions, "
         "%d hostnames, %d findings; worst severity <strong>%s</strong>; fail threshold %s.</p>"
         % (
             _esc(report["generated_at"]),
             _esc(report["collection_version"]),
             summary["nodes"],
             summary["nodes_ok"],
+            len(summary.get("nodes_without_sites") or []),
             len(summary["nodes_failed"]),
             len(summary["nodes_unreachable"]),
             summary["regions"],
@@ -1007,7 +1113,9 @@ def render_html(report: dict, out=None) -> str | None:
             _esc(summary["fail_threshold"]),
         ),
         '<p class="legend">%s</p>'
-        % "".join('<span class="sev-%s">%s</span>' % (name, name) for name in (*SEVERITIES, "ok", "none", "down")),
+        % "".join(
+            '<span class="sev-%s">%s</span>' % (name, name) for name in (*SEVERITIES, "ok", "none", "down", "empty")
+        ),
         "<h2>Fleet</h2>",
         "<table><thead><tr><th>region</th><th>node</th><th>node-wide</th>%s</tr></thead><tbody>"
         % "".join("<th>%s</th>" % _esc(name) for name in hostnames),
@@ -1017,7 +1125,8 @@ def render_html(report: dict, out=None) -> str | None:
         served = {}
         for entry in node["hostnames"]:
             served.setdefault(entry["hostname"], []).append(entry)
-        row = ["<tr><th>%s</th><th>%s</th>" % (_esc(node["region"]), _esc(node["host"]))]
+        state = node_state(node)
+        row = ['<tr><th>%s</th><th class="sev-%s">%s</th>' % (_esc(node["region"]), state, _esc(node["host"]))]
         if node["status"] != "ok":
             row.append(
                 '<td class="cell sev-down" colspan="%d">%s: %s</td>'
@@ -1026,9 +1135,12 @@ def render_html(report: dict, out=None) -> str | None:
         else:
             hostless = _cell_findings(report, node["host"], None, index)
             worst = worst_severity(hostless)
+            text = ", ".join(sorted({i["code"] for i in hostless}))
+            if _without_sites(node):
+                text = "%s%s" % (NO_SITE, "; " + text if text else "")
             row.append(
                 '<td class="cell sev-%s">%s</td>'
-                % (worst or "ok", _esc(", ".join(sorted({i["code"] for i in hostless})) or "ok"))
+                % (worst or ("empty" if _without_sites(node) else "ok"), _esc(text or "ok"))
             )
             for name in hostnames:
                 found = _cell_findings(report, node["host"], name, index)
@@ -1094,10 +1206,14 @@ def render_html(report: dict, out=None) -> str | None:
 # Files
 
 
-def _write_atomic(path: str, text) -> None:
-    """Write ``text`` (a string, or a function that writes to the stream it is given) to ``path`` atomically."""
-    directory = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+class ReportWriteError(ValueError):
+    """The report files could not be written; the message says which and that the previous ones are untouched."""
+
+
+def _render_to_temporary(directory: str, name: str, text) -> str:
+    """Render ``text`` (a string, or a function that writes to the stream it is given) into a new temporary file
+    beside ``name`` in ``directory``, synced to disk, mode 0644; return its path."""
+    handle, temporary = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             if callable(text):
@@ -1109,11 +1225,17 @@ def _write_atomic(path: str, text) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        _remove(temporary)
         raise
+    return temporary
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def render_json(report: dict, stream) -> None:
@@ -1141,9 +1263,11 @@ def render_json(report: dict, stream) -> None:
 
 
 def write_report(report: dict, directory: str) -> dict:
-    """Write the five report files into ``directory`` (created when missing), each atomically, mode 0644.
+    """Write the five report files into ``directory`` (created when missing), together, mode 0644.
 
-    One file is rendered and written at a time, so a large fleet's report does not hold all five in memory.
+    Each file is rendered into a temporary file in ``directory``, one at a time (a large fleet's report never holds
+    all five in memory); only when all five are rendered are they renamed into place. When rendering fails, the
+    temporary files are removed and the previous five files are left as they were: ``ReportWriteError`` says so.
     """
     os.makedirs(directory, mode=0o755, exist_ok=True)
     renderers = {
@@ -1154,8 +1278,31 @@ def write_report(report: dict, directory: str) -> dict:
         "junit": lambda: lambda stream: render_junit(report, report["summary"].get("fail_threshold", "error"), stream),
         "prometheus": lambda: render_prometheus(report),
     }
+    rendered: dict[str, str] = {}
+    try:
+        for kind, name in FILES.items():
+            rendered[kind] = _render_to_temporary(directory, name, renderers[kind]())
+    except BaseException as error:
+        for temporary in rendered.values():
+            _remove(temporary)
+        if not isinstance(error, Exception):
+            raise
+        detail = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise ReportWriteError(
+            "the report was not written: rendering %s failed (%s: %s); the previous report files in %s are unchanged"
+            % (FILES[kind], type(error).__name__, sanitise(detail, keep_newlines=False), directory)
+        ) from error
     paths = {}
-    for kind, name in FILES.items():
+    for done, (kind, name) in enumerate(FILES.items()):
         paths[kind] = os.path.join(directory, name)
-        _write_atomic(paths[kind], renderers[kind]())
+        try:
+            os.replace(rendered[kind], paths[kind])
+        except OSError as error:
+            for temporary in list(rendered.values())[done:]:
+                _remove(temporary)
+            replaced = ", ".join(list(FILES.values())[:done]) or "none"
+            raise ReportWriteError(
+                "the report was written only in part: cannot move %s into place in %s (%s); already replaced: %s"
+                % (name, directory, error.strerror or error, replaced)
+            ) from error
     return paths

@@ -1,0 +1,60 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet_report action: one lying node fails alone; anything else fails with a message, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.tlsfleet.stapling.plugins.action import fleet_report
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
+from ansible_collections.tlsfleet.stapling.tests.unit.plugins.plugin_utils import test_report as fx
+
+
+def action(args):
+    task = mock.MagicMock(async_val=0, check_mode=False, args=args)
+    connection = mock.MagicMock()
+    connection._shell.tmpdir = "/nonexistent"
+    return fleet_report.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
+
+
+def task_vars(results):
+    hostvars = {host: {"tlsfleet_audit": result, "tlsfleet_region": "eu"} for host, result in results.items()}
+    return {"hostvars": hostvars, "ansible_play_hosts_all": list(results), "ansible_play_hosts": list(results)}
+
+
+def test_a_node_with_nan_fails_alone_and_every_file_is_written(tmp_path):
+    liar = fx.audit(["shop.test"])
+    liar["evidence"]["sites"][0]["served"]["shop.test"]["summary"]["seconds_left"] = float("nan")
+    liar["findings"] = [{"code": "staple_missing", "hostname": "sh\x1bop.test", "evidence": ["\x00"]}]
+    results = {"eu-web-1": fx.audit(["shop.test"]), "eu-web-2": liar}
+    result = action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
+    assert result["failing_hosts"] == ["eu-web-2"]
+    assert result["failing"]["eu-web-2"] == [
+        "failed: malformed node_audit result from eu-web-2: "
+        "evidence.sites[0].served['shop.test'].summary.seconds_left is NaN"
+    ]
+    document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert {node["host"]: node["status"] for node in document["nodes"]} == {"eu-web-1": "ok", "eu-web-2": "failed"}
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(rep.FILES.values())
+
+
+def test_an_unexpected_failure_is_a_clear_message_and_leaves_the_previous_files(tmp_path):
+    results = {"eu-web-1": fx.audit(["shop.test"])}
+    action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    broken = mock.patch.object(rep, "render_prometheus", side_effect=KeyError("boom"))
+    with broken, pytest.raises(AnsibleActionFail) as caught:
+        action({"dest": str(tmp_path), "fail_severity": "critical"}).run(task_vars=task_vars(results))
+    assert "rendering metrics.prom failed (KeyError" in str(caught.value)
+    assert "previous report files in %s are unchanged" % tmp_path in str(caught.value)
+    assert {path.name: path.read_bytes() for path in Path(tmp_path).iterdir()} == before
+    odd = mock.patch.object(rep, "build_report", side_effect=TypeError("odd"))
+    with odd, pytest.raises(AnsibleActionFail, match=r"fleet_report could not build the report \(TypeError: odd\)"):
+        action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
