@@ -47,7 +47,7 @@ def test_nothing_is_probed_that_the_inventory_does_not_allow():
     )
     # Nothing configured: nothing probed, whatever the nodes claim.
     assert served_endpoints([lies]) == []
-    allowed = PUBLIC + ["localhost", "127.0.0.1", "::1", "metadata.localhost", "10.0.0.1"]  # listed by mistake
+    allowed = [*PUBLIC, "localhost", "127.0.0.1", "::1", "metadata.localhost", "10.0.0.1"]  # listed by mistake
     assert served_endpoints([lies], public=allowed) == [{"host": "www.test", "port": 443, "server_name": "www.test"}]
 
 
