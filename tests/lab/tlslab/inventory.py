@@ -54,10 +54,21 @@ def certificates(state: Path) -> dict:
     }
 
 
+def scoped(leaf_files: dict, nodes) -> dict:
+    """Each leaf's entry with ``hosts``: the nodes whose sites serve it (remediation deploys a key only there)."""
+    serving: dict[str, set] = {}
+    for node in nodes:
+        for site in node.spec.sites:
+            serving.setdefault(site.leaf, set()).add(node.name)
+    return {name: dict(files, hosts=sorted(serving.get(name, ()))) for name, files in (leaf_files or {}).items()}
+
+
 def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
     regions: dict[str, dict] = {}
+    hostnames: set = set()
     for node in nodes:
         regions.setdefault(node.spec.region, {"hosts": {}})["hosts"][node.name] = host_vars(node)
+        hostnames.update(name for site in node.spec.sites for name in site.hostnames)
     return {
         "all": {
             "children": {
@@ -66,8 +77,11 @@ def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
                     "vars": {
                         "tlsfleet_lab_scenario": scenario.name,
                         "tlsfleet_lab_expect_fleet": scenario.expect_fleet,
-                        # The CA's output on the controller, as a renewal pipeline would hand it over.
-                        "tlsfleet_lab_certificates": leaf_files or {},
+                        # The CA's output on the controller, as a renewal pipeline would hand it over, each
+                        # scoped (hosts:) to the nodes that serve it.
+                        "tlsfleet_lab_certificates": scoped(leaf_files or {}, nodes),
+                        # The names the external view may probe (they are the lab's public names).
+                        "tlsfleet_public_hostnames": sorted(hostnames),
                         # Nodes share the machine's /var: backups go to the node's own /etc overlay instead.
                         "tlsfleet_backup_dir": "/etc/tlsfleet/backups",
                     },
