@@ -55,12 +55,15 @@ def certificates(state: Path) -> dict:
 
 
 def scoped(leaf_files: dict, nodes) -> dict:
-    """Each leaf's entry with ``hosts``: the nodes whose sites serve it (remediation deploys a key only there)."""
+    """Each leaf's entry named after the leaf, with ``hosts``: the nodes whose sites serve it (remediation deploys
+    a key only there)."""
     serving: dict[str, set] = {}
     for node in nodes:
         for site in node.spec.sites:
             serving.setdefault(site.leaf, set()).add(node.name)
-    return {name: dict(files, hosts=sorted(serving.get(name, ()))) for name, files in (leaf_files or {}).items()}
+    return {
+        name: dict(files, name=name, hosts=sorted(serving.get(name, ()))) for name, files in (leaf_files or {}).items()
+    }
 
 
 def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
