@@ -55,15 +55,18 @@ def certificates(state: Path) -> dict:
 
 
 def scoped(leaf_files: dict, nodes) -> dict:
-    """Each leaf's entry named after the leaf, with ``hosts``: the nodes whose sites serve it (remediation deploys
-    a key only there)."""
-    serving: dict[str, set] = {}
+    """Each leaf's entry named after the leaf, with ``hosts``: the nodes that serve one of its hostnames (with it,
+    or with another certificate for the name, as a drifting node does) - remediation deploys its key only there."""
+    names: dict[str, set] = {}
     for node in nodes:
         for site in node.spec.sites:
-            serving.setdefault(site.leaf, set()).add(node.name)
-    return {
-        name: dict(files, name=name, hosts=sorted(serving.get(name, ()))) for name, files in (leaf_files or {}).items()
-    }
+            names.setdefault(site.leaf, set()).update(site.hostnames)
+    result = {}
+    for leaf, files in (leaf_files or {}).items():
+        wanted = names.get(leaf, set())
+        hosts = sorted(node.name for node in nodes if any(wanted & set(site.hostnames) for site in node.spec.sites))
+        result[leaf] = dict(files, name=leaf, hosts=hosts)
+    return result
 
 
 def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
