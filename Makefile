@@ -109,8 +109,9 @@ report-browser: venv pyroot ## the HTML report rendered by headless Chromium: sc
 ee-check: venv pyroot ## ansible-builder introspect and create accept the collection's execution environment files
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/ee
 
-lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: check mode, fix, idempotence, rollbacks (root)
+lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: check mode, fix, idempotence, rollbacks, a lying node (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_remediate.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_lying_node.py
 
 lab-diagnose: venv lab-deps pyroot ## the diagnose playbook on the lab fleet: runner, slices, 2.19/paramiko (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_diagnose.py

@@ -26,7 +26,15 @@ def _certificate_sources(certificates) -> list:
         raise AnsibleFilterError(str(error)) from None
 
 
-def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None, fetch_issuers=True):
+def _groups(groups) -> dict:
+    if groups is None:
+        return {}
+    if not hasattr(groups, "items"):
+        raise AnsibleFilterError("groups must be the inventory's groups (a mapping of group name to hosts)")
+    return {str(name): [str(h) for h in members or []] for name, members in groups.items()}
+
+
+def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None, fetch_issuers=True, groups=None):
     """What the remediation roles change on ``host``, from its node_audit result (see plugin_utils/remediation)."""
     if audit is None or not isinstance(audit, dict):
         raise AnsibleFilterError("remediation_plan expects the node_audit result of one host")
@@ -37,16 +45,22 @@ def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None,
         certificates=_certificate_sources(certificates),
         resolvers=[str(r) for r in resolvers or []],
         fetch_issuers=bool(fetch_issuers),
+        groups=_groups(groups),
     )
 
 
-def rollout_plan(audit, certificate):
+def rollout_plan(audit, certificate, host=None, groups=None):
     """Deploy ``certificate`` to every site of the node it covers (see plugin_utils/remediation.plan_rollout)."""
     if audit is None or not isinstance(audit, dict):
         raise AnsibleFilterError("rollout_plan expects the node_audit result of one host")
     if not isinstance(certificate, dict):
         raise AnsibleFilterError("rollout_plan expects the certificate as a dictionary with 'certificate' and 'key'")
-    return remediation.plan_rollout(_checked(audit, "this host"), _certificate_sources([certificate])[0])
+    return remediation.plan_rollout(
+        _checked(audit, str(host or "this host")),
+        _certificate_sources([certificate])[0],
+        str(host or ""),
+        _groups(groups),
+    )
 
 
 class FilterModule:

@@ -123,6 +123,21 @@ options:
   fullchain_dest:
     description: Where to write the full chain (leaf, then the intermediates). Its directory must exist.
     type: path
+  private_key_content:
+    description:
+      - The private key of the certificate, PEM text, to write to O(private_key_dest). It must belong to the
+        certificate. Never returned, logged or shown in a diff.
+      - Required with O(private_key_dest).
+    type: str
+  private_key_dest:
+    description:
+      - Where to write O(private_key_content). Its directory must exist.
+      - When it names the same file as O(fullchain_dest), one combined file is written - the full chain, then the
+        key - as HAProxy loads it.
+      - A file that holds the key, and its backup, is created with mode V(0600) (by C(open) with that mode, never
+        changed afterwards to get there), so no other user can read it at any moment; O(mode), O(owner) and
+        O(group) are then applied as given.
+    type: path
   chain_dest:
     description:
       - Where to write the intermediates only, the leaf's issuer first. Its directory must exist.
@@ -138,7 +153,7 @@ options:
       - Keep a timestamped copy of each file that is replaced. No backup is made of a file whose content stays the
         same, or of a file that did not exist.
 notes:
-  - The three files get the same O(mode), O(owner) and O(group). They hold public certificates only.
+  - The files get the same O(mode), O(owner) and O(group). Those without a key hold public certificates only.
   - All files are computed and checked before the first one is replaced.
   - When a destination is a symbolic link (such as certbot's C(live/) files), the file it points to is replaced and
     the link is kept.
@@ -283,7 +298,9 @@ fullchain_pem:
   returned: success
   type: str
 files:
-  description: One entry per destination given, keyed V(fullchain), V(chain) and V(trusted).
+  description:
+    - One entry per destination given, keyed V(fullchain), V(chain), V(trusted), and V(key) (O(private_key_dest)) or
+      V(combined) (full chain and key in one file, which then replaces V(fullchain)).
   returned: success
   type: dict
   contains:
@@ -303,7 +320,7 @@ files:
       description: The backup made of the previous content, or V(null).
       type: str
     certificates:
-      description: How many certificates the file holds.
+      description: How many certificates the file holds (none for V(key)).
       type: int
   sample:
     fullchain:
@@ -317,6 +334,7 @@ files:
 import os
 import re
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -327,7 +345,9 @@ try:
     from ansible_collections.tlsfleet.stapling.plugins.module_utils import bundle as bundle_lib
     from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import (
         load_certificates,
+        load_private_key,
         name_string,
+        public_key_matches,
         public_key_sha256,
         read_input_file,
     )
@@ -427,6 +447,50 @@ def _write_atomically(module, path, data: bytes):
     module.atomic_move(tmp, path, unsafe_writes=module.params["unsafe_writes"])
 
 
+def _write_private(path, data: bytes):
+    """Replace ``path`` with ``data`` through a temporary file created with mode 0600 (os.open with that mode, so
+    the umask can only narrow it): the key is never in a file others can read, not even before a chmod. The
+    final mode, owner and group are applied afterwards by the caller."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, ".tlsfleet-key-%d-%d" % (os.getpid(), time.monotonic_ns()))
+    try:
+        handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot create a temporary file in {directory}: {exc.strerror or exc}.") from None
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}.") from None
+
+
+def _backup_private(path: str) -> str:
+    """A copy of ``path`` beside it (Ansible's backup name), created with mode 0600 from the start: the backup of a
+    key is never readable by others, whatever the original's mode or the umask."""
+    backup = "%s.%s.%s" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime()))
+    try:
+        with open(path, "rb") as source:
+            data = source.read()
+        status = os.stat(path)
+        handle = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(handle, "wb") as out:
+            try:
+                os.fchown(out.fileno(), status.st_uid, status.st_gid)
+            except OSError:
+                pass  # not root: the backup stays the module user's, still 0600
+            out.write(data)
+    except OSError as exc:
+        raise InputError(f"cannot back up {path}: {exc.strerror or exc}.") from None
+    return backup
+
+
 def _attribute_lines(attr_diff, side):
     values = attr_diff.get(side) or {}
     return "".join(f"{key}: {values[key]}\n" for key in sorted(values))
@@ -448,6 +512,20 @@ def run(module) -> dict:
                 f"{public_key_sha256(leaf)}); nothing was written."
             )
 
+    key_pem = None
+    if params["private_key_dest"] is not None:
+        if not params["private_key_content"]:
+            raise InputError("private_key_dest needs private_key_content (the key to write).")
+        key = load_private_key(params["private_key_content"], "private_key_content")
+        if not public_key_matches(leaf, key):
+            raise InputError(
+                f"private_key_content does not belong to the certificate '{name_string(leaf.subject)}' (the "
+                f"certificate's public key has SHA-256 {public_key_sha256(leaf)}); nothing was written."
+            )
+        key_pem = params["private_key_content"].strip().encode("ascii", "replace") + b"\n"
+    elif params["private_key_content"]:
+        raise InputError("private_key_content needs private_key_dest (where to write it).")
+
     anchors, _anchor_paths = bundle_lib.load_trust_anchors(params["trust_anchor_paths"])
     fetch = None
     if params["fetch_issuers"]:
@@ -465,6 +543,15 @@ def run(module) -> dict:
     }
 
     wanted = [(kind, option, params[option]) for kind, option in DEST_KINDS if params[option] is not None]
+    if key_pem is not None:
+        key_real = os.path.realpath(params["private_key_dest"])
+        if params["fullchain_dest"] is not None and os.path.realpath(params["fullchain_dest"]) == key_real:
+            wanted = [item for item in wanted if item[0] != "fullchain"]
+            wanted.append(("combined", "private_key_dest", params["private_key_dest"]))
+        else:
+            wanted.append(("key", "private_key_dest", params["private_key_dest"]))
+        contents["combined"] = contents["fullchain"]
+        contents["key"] = []
     seen = {}
     for kind, option, path in wanted:
         real = os.path.realpath(path)
@@ -472,7 +559,7 @@ def run(module) -> dict:
             raise InputError(f"{option} and {seen[real]} name the same file {path}.")
         seen[real] = option
         _check_dest(kind, option, path)
-        if not contents[kind]:
+        if not contents[kind] and kind != "key":
             raise InputError(
                 f"the {kind} file {path} would be empty: '{name_string(leaf.subject)}' is issued directly by the root. "
                 f"Drop {option} or set include_root."
@@ -485,15 +572,21 @@ def run(module) -> dict:
     diffs = []
     changed = False
     for kind, option, path in wanted:
-        desired = bundle_lib.to_pem(contents[kind]).encode("ascii")
+        private = kind in ("key", "combined")
+        desired = bundle_lib.to_pem(contents[kind]).encode("ascii") if contents[kind] else b""
+        if private:
+            desired += key_pem
         target = os.path.realpath(path)  # a symbolic link (certbot's live/ files) stays; the file it names is replaced
         existing = _read_existing(target, option)
         content_changed = existing != desired
         backup_file = None
         if content_changed and not module.check_mode:
             if params["backup"] and existing is not None:
-                backup_file = module.backup_local(target)
-            _write_atomically(module, target, desired)
+                backup_file = _backup_private(target) if private else module.backup_local(target)
+            if private:
+                _write_private(target, desired)
+            else:
+                _write_atomically(module, target, desired)
         attr_diff = {"before": {}, "after": {}}
         file_args = module.load_file_common_arguments(params, path=target)
         file_changed = module.set_fs_attributes_if_different(file_args, content_changed, diff=attr_diff)
@@ -508,12 +601,16 @@ def run(module) -> dict:
         }
         if module._diff:
             before = _existing_summary(existing, path) if existing is not None else ""
+            after = _summary(contents[kind]) + ("(and a private key, not shown)\n" if private else "")
+            if kind == "key":
+                before = "(a private key, not shown)\n" if existing is not None else ""
+                after = "(a private key, not shown%s)\n" % ("; replaced" if content_changed else "")
             diffs.append(
                 {
                     "before_header": f"{path} ({kind})" if existing is not None else "(absent)",
                     "after_header": f"{path} ({kind})",
                     "before": before + _attribute_lines(attr_diff, "before"),
-                    "after": _summary(contents[kind]) + _attribute_lines(attr_diff, "after"),
+                    "after": after + _attribute_lines(attr_diff, "after"),
                 }
             )
 
@@ -548,6 +645,8 @@ def main() -> None:
             "include_root": {"type": "bool", "default": False},
             "private_key_path": {"type": "path", "no_log": False},
             "fullchain_dest": {"type": "path"},
+            "private_key_content": {"type": "str", "no_log": True},
+            "private_key_dest": {"type": "path", "no_log": False},
             "chain_dest": {"type": "path"},
             "trusted_dest": {"type": "path"},
             "backup": {"type": "bool", "default": False},

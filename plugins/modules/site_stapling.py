@@ -36,8 +36,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the whole text of each changed file before and after. Web server configuration files hold file
-        names, not key material.
+      - The diff shows the changed directives of each changed file with three lines of context around them, as a
+        unified diff - never the whole file. Web server configuration files hold file names, not key material.
 options:
   server:
     description:
@@ -235,6 +235,7 @@ cache_created:
   type: bool
 """
 
+import difflib
 import glob
 import os
 import tempfile
@@ -248,6 +249,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit im
 NGINX_ONLY = ("verify", "trusted_certificate", "staple_file", "resolver")
 APACHE_ONLY = ("responder_timeout", "return_responder_errors", "cache", "cache_file")
 MAX_FILE_BYTES = 16 * 1024 * 1024
+DIFF_CONTEXT = 3  # lines of context around each change in --diff output
 MAX_SCANNED_FILES = 500
 
 
@@ -283,6 +285,23 @@ def _write(module, path, text):
 
 def _printable(text):
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _diff(before_header, after_header, before, after):
+    """The changed lines with DIFF_CONTEXT lines around them (a unified diff), not the whole file: a configuration
+    file may hold more than the directives this module sets."""
+    lines = difflib.unified_diff(
+        _printable(before).splitlines(keepends=True),
+        _printable(after).splitlines(keepends=True),
+        fromfile=before_header,
+        tofile=after_header,
+        n=DIFF_CONTEXT,
+    )
+    return {
+        "before_header": before_header,
+        "after_header": after_header,
+        "prepared": "".join(line if line.endswith("\n") else line + "\n" for line in lines),
+    }
 
 
 def _config_root(real, names, fallback):
@@ -401,14 +420,7 @@ def run(module):
     changes = list(edit.changes)
     backup_file = None
     if edit.changed:
-        diffs.append(
-            {
-                "before_header": real,
-                "after_header": real,
-                "before": _printable(text),
-                "after": _printable(edit.text),
-            }
-        )
+        diffs.append(_diff(real, real, text, edit.text))
         if not module.check_mode:
             _check_cache_directory(params)  # before the first write: fail with nothing changed
             if params["backup"]:
@@ -436,14 +448,7 @@ def run(module):
                 f"SSLStaplingCache in {cache_real} {apache_edit.cache_value(existing) or '(not set)'} -> "
                 f"{params['cache'].strip()}"
             )
-            diffs.append(
-                {
-                    "before_header": cache_real if existing is not None else "(absent)",
-                    "after_header": cache_real,
-                    "before": _printable(existing or ""),
-                    "after": wanted,
-                }
-            )
+            diffs.append(_diff(cache_real if existing is not None else "(absent)", cache_real, existing or "", wanted))
             output["cache_changed"] = True
             output["cache_created"] = existing is None
             if not module.check_mode:

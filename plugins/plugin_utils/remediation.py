@@ -22,6 +22,7 @@ This file is PRIVATE to the collection: its API may change at any time.
 from __future__ import annotations
 
 import copy
+import posixpath
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
@@ -49,6 +50,11 @@ def _source(site: dict):
     return path, int(line)
 
 
+def covers(pattern: str, name: str) -> bool:
+    """Whether a certificate name (``*.example.com`` covers one label) covers ``name``."""
+    return _covers(pattern, name)
+
+
 def _covers(pattern: str, name: str) -> bool:
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
     if pattern == name:
@@ -69,20 +75,103 @@ def certificate_for(hostnames, certificates):
 
 
 def certificate_sources(certificates) -> list:
-    """tlsfleet_certificates entries with the names, OCSP URLs and fingerprint of each certificate (read here)."""
+    """tlsfleet_certificates entries with the names, OCSP URLs and fingerprints of each certificate (read here).
+
+    ``hosts`` (inventory host and group names that may receive the entry) is checked for its shape only; an entry
+    without it is kept, and the planner refuses it by name (see ``in_scope``).
+    """
+    if certificates is not None and not isinstance(certificates, (list, tuple)):
+        raise ValueError("the certificates must be a list of entries, not %s" % type(certificates).__name__)
     found = []
     for index, entry in enumerate(certificates or []):
         if not isinstance(entry, dict) or not entry.get("certificate") or not entry.get("key"):
             raise ValueError("certificate entry %d needs 'certificate' and 'key' (paths on the controller)" % index)
+        hosts = entry.get("hosts")
+        if hosts is not None and (
+            not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts)
+        ):
+            raise ValueError(
+                "certificate entry %d: 'hosts' must be a list of inventory host or group names, not %r" % (index, hosts)
+            )
         try:
             leaf = x509.load_certificates_from_path(str(entry["certificate"]), "certificate file")[0]
         except TlsfleetError as error:
             raise ValueError("certificate entry %d: %s" % (index, error)) from None
         source = dict(entry)
-        source.update(san_dns=x509.san_dns_names(leaf), sha256=x509.fingerprint(leaf), ocsp_urls=x509.ocsp_urls(leaf))
-        source.setdefault("name", x509.name_string(leaf.subject))
+        source.update(
+            san_dns=x509.san_dns_names(leaf),
+            sha256=x509.fingerprint(leaf),
+            public_key_sha256=x509.public_key_sha256(leaf),
+            ocsp_urls=x509.ocsp_urls(leaf),
+        )
+        if not source.get("name"):
+            source["name"] = x509.name_string(leaf.subject)
         found.append(source)
     return found
+
+
+def certificate_names(certificates) -> list:
+    """The DNS names (SAN dNSName patterns) of each entry's certificate file, read on the controller. Entries are
+    ``{certificate: path}`` (tlsfleet_certificates or the rollout certificate); no key is needed or read."""
+    if certificates is None:
+        return []
+    if isinstance(certificates, dict):
+        certificates = [certificates]
+    if not isinstance(certificates, (list, tuple)):
+        raise ValueError("the certificates must be a list of entries, not %s" % type(certificates).__name__)
+    names = []
+    for index, entry in enumerate(certificates):
+        if not isinstance(entry, dict) or not entry.get("certificate"):
+            raise ValueError("certificate entry %d needs 'certificate' (a path on the controller)" % index)
+        try:
+            leaf = x509.load_certificates_from_path(str(entry["certificate"]), "certificate file")[0]
+        except TlsfleetError as error:
+            raise ValueError("certificate entry %d: %s" % (index, error)) from None
+        names.append(x509.san_dns_names(leaf))
+    return names
+
+
+def in_scope(entry: dict, host: str, groups=None) -> bool:
+    """Whether inventory host ``host`` may receive the entry: it is named in the entry's ``hosts``, or belongs to a
+    group named there. ``groups`` is the controller's inventory (group -> hosts), never anything a node said. An
+    entry without ``hosts`` is in no one's scope."""
+    names = entry.get("hosts") if isinstance(entry, dict) else None
+    if not names or not host:
+        return False
+    for name in names:
+        if name == host:
+            return True
+        members = groups.get(name) if hasattr(groups, "get") else None
+        if isinstance(members, (list, tuple, set)) and host in members:
+            return True
+    return False
+
+
+def scope_refusal(entry: dict, host: str) -> str:
+    """One sentence naming the entry and why ``host`` does not get it."""
+    name = entry.get("name") or entry.get("certificate")
+    if not entry.get("hosts"):
+        return (
+            "certificate entry '%s' has no hosts: list, so it is deployed nowhere; add hosts: with the inventory "
+            "hosts or groups that may receive its key" % name
+        )
+    return "certificate entry '%s' is not scoped to %s (its hosts: %s), so nothing of it is deployed there" % (
+        name,
+        host,
+        ", ".join(entry["hosts"]),
+    )
+
+
+def _holds_key(configured: dict, cert: dict) -> bool:
+    """The node's key file already holds the key of ``cert``: the configured leaf has the same public key and the
+    audit found the key file matching that leaf (a renewal with the same key). Only a saving: a node that lies
+    here gets no key, and a certificate without its key fails verification and is rolled back."""
+    leaf = configured.get("leaf") or {}
+    return bool(
+        cert.get("public_key_sha256")
+        and leaf.get("public_key_sha256") == cert["public_key_sha256"]
+        and configured.get("key_matches") is True
+    )
 
 
 def _site_key(site: dict) -> str:
@@ -127,8 +216,13 @@ def plan(
     apache_cache: str = DEFAULT_APACHE_CACHE,
     apache_cache_file: str = DEFAULT_APACHE_CACHE_FILE,
     fetch_issuers: bool = True,
+    groups=None,
 ) -> dict:
-    """The remediation plan for one node (see the module docstring)."""
+    """The remediation plan for one node (see the module docstring).
+
+    ``groups`` is the controller's inventory (group name -> host names): a certificate entry is deployed to
+    ``host`` only when its ``hosts`` name the host or one of its groups (``in_scope``).
+    """
     result = {
         "stapling": [],
         "staple_files": [],
@@ -138,6 +232,7 @@ def plan(
         "verify": [],
         "unfixable": [],
         "codes": [],
+        "reload_always": [],
     }
     if not isinstance(audit, dict) or not isinstance(audit.get("evidence"), dict):
         return result
@@ -155,10 +250,21 @@ def plan(
             for item in by_site[key]:
                 _unfixable(result, item, "the site is not in the node's evidence")
             continue
+        context = {"host": host, "groups": groups or {}, "drift": list(drift or [])}
         _plan_site(
-            result, key, site, by_site[key], certificates, resolvers, apache_cache, apache_cache_file, fetch_issuers
+            result,
+            key,
+            site,
+            by_site[key],
+            certificates,
+            resolvers,
+            apache_cache,
+            apache_cache_file,
+            fetch_issuers,
+            context,
         )
     result["reload"] = sorted({entry["server"] for entry in result["verify"] if entry["server"]})
+    result["reload_always"] = sorted(set(result["reload_always"]))
     result["codes"] = sorted(set(result["codes"]))
     # Edits insert lines: within one file, the block lowest down goes first, so the lines of the others hold.
     result["stapling"].sort(key=lambda entry: (entry["path"], -(entry["line"] or 0)))
@@ -171,7 +277,36 @@ def _combined(server, configured) -> bool:
     return server == "haproxy" or not key_file or key_file == configured.get("certificate_file")
 
 
-def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, apache_cache_file, fetch_issuers):
+def _drift_refusal(found, host, cert, configured):
+    """Why a node_drift finding about this site plans no deployment on ``host``, or None when it may.
+
+    Drift is a comparison of what the nodes say they serve: it is no authority. With no majority (a tie), no side
+    is known to be wrong; a node that already holds the certificate the controller would deploy needs nothing."""
+    drifts = [item for item in found if item.get("code") == "node_drift"]
+    for item in drifts:
+        details = item.get("details") or {}
+        fingerprints = details.get("fingerprints")
+        if isinstance(fingerprints, dict) and len(fingerprints) > 1:
+            sizes = sorted((len(hosts or []) for hosts in fingerprints.values()), reverse=True)
+            tie = sizes[0] == sizes[1]
+        else:
+            nodes = set(details.get("nodes") or [])
+            tie = len(nodes) > 1 and set(details.get("outliers") or []) == nodes
+        if tie:
+            return (
+                "no majority among the nodes serving %s (a tie): nothing is deployed; deploy the right certificate "
+                "with the rollout playbook" % item.get("hostname")
+            )
+    leaf_drift = any((item.get("details") or {}).get("kind") != "chain" for item in drifts)
+    held = (configured.get("leaf") or {}).get("sha256")
+    if drifts and leaf_drift and cert is not None and held == cert.get("sha256"):
+        return "%s already holds the certificate the controller would deploy (sha256 %s)" % (host, cert.get("sha256"))
+    return None
+
+
+def _plan_site(
+    result, key, site, found, certificates, resolvers, apache_cache, apache_cache_file, fetch_issuers, context
+):
     server = site.get("server")
     codes = {item["code"] for item in found}
     configured = site.get("configured") or {}
@@ -196,10 +331,18 @@ def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, 
 
     # cert_deploy: a certificate from the controller (drift, key mismatch); chains rebuilt in place.
     if codes & DEPLOY_CODES:
-        cert = certificate_for(site.get("hostnames") or [], certificates)
-        if cert is None:
-            names = ", ".join(site.get("hostnames") or [])
+        hostnames = site.get("hostnames") or []
+        host, groups = context["host"], context["groups"]
+        covering = [c for c in certificates or [] if certificate_for(hostnames, [c]) is not None]
+        cert = next((c for c in covering if in_scope(c, host, groups)), None)
+        drift_reason = _drift_refusal(found, host, cert or (covering[0] if covering else None), configured)
+        if not covering:
+            names = ", ".join(hostnames)
             refuse(DEPLOY_CODES, "no certificate in tlsfleet_certificates covers %s" % names)
+        elif cert is None:
+            refuse(DEPLOY_CODES, scope_refusal(covering[0], host))
+        elif drift_reason and "key_mismatch" not in codes:
+            refuse({"node_drift"}, drift_reason)
         elif not configured.get("certificate_file"):
             refuse(DEPLOY_CODES, "the site's certificate file is not known")
         else:
@@ -216,6 +359,8 @@ def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, 
                     "fullchain_dest": configured["certificate_file"],
                     "key_dest": configured.get("key_file") or configured["certificate_file"],
                     "combined": _combined(server, configured),
+                    # The node's key already belongs to the certificate: the certificate and chain only.
+                    "deploy_key": _combined(server, configured) or not _holds_key(configured, cert),
                     "codes": sorted(codes & DEPLOY_CODES),
                 }
             )
@@ -301,6 +446,8 @@ def _plan_site(result, key, site, found, certificates, resolvers, apache_cache, 
 
     if codes & RELOAD_CODES - blocked:
         handled |= codes & RELOAD_CODES  # the reload itself is the remedy (a fresh fetch, the current files)
+        if server:
+            result["reload_always"].append(server)
     if "must_staple_unmet" in codes and (staple_on or handled - {"must_staple_unmet"}):
         handled.add("must_staple_unmet")
 
@@ -406,19 +553,26 @@ def stashed_backups(changes, backup_dir) -> list:
     to move gets ``stashed_from`` (where the backup is now); entries already under ``backup_dir`` are returned
     without it, so a second call moves nothing.
     """
-    directory = str(backup_dir or "").rstrip("/")
+    directory = posixpath.normpath(str(backup_dir or "")) if backup_dir else ""
     if not directory:
         return list(changes or [])
     if not directory.startswith("/"):
         raise ValueError("the backup directory must be an absolute path, not %r" % backup_dir)
+    prefix = directory.rstrip("/") + "/"
     out = []
     for given in changes or []:
         entry = dict(given)
         entry.pop("stashed_from", None)  # moved by an earlier call: nothing to move now
         backup = entry.get("backup")
-        if backup and not str(backup).startswith(directory + "/"):
-            entry["stashed_from"] = str(backup)
-            entry["backup"] = directory + "/" + str(backup).lstrip("/")
+        if backup:
+            # Normalised first: "..", "." and "//" in a path cannot lead out of the backup directory.
+            where = posixpath.normpath("/" + str(backup).lstrip("/"))
+            if not where.startswith(prefix):
+                entry["stashed_from"] = str(backup)
+                where = posixpath.normpath(prefix + where.lstrip("/"))
+                if not where.startswith(prefix):  # cannot happen after normpath of an absolute path; kept as a guard
+                    raise ValueError("the backup %r would leave the backup directory %s" % (backup, directory))
+            entry["backup"] = where
         out.append(entry)
     return out
 
@@ -479,13 +633,25 @@ def changed_files(results, existed=None) -> list:
 # Rollout of a renewed certificate
 
 
-def plan_rollout(audit: dict, certificate: dict) -> dict:
+def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) -> dict:
     """Deploy ``certificate`` (a tlsfleet_certificates entry with ``san_dns`` and ``sha256``) to every site of the
-    node whose hostnames it covers; verify each with the new fingerprint and a good staple (or none without an OCSP
+    node whose hostnames it covers - when its ``hosts`` scope ``host`` (``in_scope``; otherwise ``refused`` says
+    why and nothing is planned); verify each with the new fingerprint and a good staple (or none without an OCSP
     URL or with stapling off). ``served`` records what each site served before, for the rollout summary."""
-    result = {"deployments": [], "staple_files": [], "reload": [], "verify": [], "served": {}, "sites": []}
+    result = {
+        "deployments": [],
+        "staple_files": [],
+        "reload": [],
+        "verify": [],
+        "served": {},
+        "sites": [],
+        "refused": [],
+    }
     evidence = audit.get("evidence") if isinstance(audit, dict) else None
     if not isinstance(evidence, dict):
+        return result
+    if not in_scope(certificate, host, groups):
+        result["refused"].append(scope_refusal(certificate, host))
         return result
     for site in evidence.get("sites") or []:
         if not isinstance(site, dict):
@@ -514,6 +680,8 @@ def plan_rollout(audit: dict, certificate: dict) -> dict:
                 "fullchain_dest": configured["certificate_file"],
                 "key_dest": configured.get("key_file") or configured["certificate_file"],
                 "combined": _combined(server, configured),
+                # A renewal with the same key: the certificate and chain only (a combined file needs the key).
+                "deploy_key": _combined(server, configured) or not _holds_key(configured, certificate),
                 "codes": [],
             }
         )
@@ -585,8 +753,11 @@ def rollout_summary(hosts, hostvars, certificate_sha256=None, check_mode=False) 
     for host in hosts or []:
         own = hostvars.get(host) or {}
         plan_ = own.get("tlsfleet_plan") or {}
+        refused = [str(reason) for reason in plan_.get("refused") or []]
         if not plan_:
             status = "untouched"
+        elif refused and not plan_.get("deployments"):
+            status = "refused"
         elif own.get("tlsfleet_rollout_restored"):
             status = "restored"
         elif own.get("tlsfleet_rollout_ok"):
@@ -600,7 +771,10 @@ def rollout_summary(hosts, hostvars, certificate_sha256=None, check_mode=False) 
             "status": status,
             "region": str(own.get("tlsfleet_region") or "default"),
             "sites": served,
-            "problems": [] if status in ("verified", "planned") else list(own.get("tlsfleet_verify_problems") or []),
+            "problems": []
+            if status in ("verified", "planned", "refused")
+            else list(own.get("tlsfleet_verify_problems") or []),
+            "refused": refused,
         }
     counts = {}
     for entry in nodes.values():

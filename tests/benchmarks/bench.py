@@ -823,7 +823,7 @@ def bench_rollout(lab: Lab, runs: int, count: int, work: Path) -> list[dict]:
     totals, worst_verify, shares, verified, per_batch = [], [], [], [], []
     for i in range(runs):
         renewed = json.loads(lab.labctl("renew", "www").stdout)
-        certificate = {k: renewed[k] for k in ("certificate", "key", "chain")}
+        certificate = {k: renewed[k] for k in ("certificate", "key", "chain", "hosts")}
         timer = work / ("rollout-%d.jsonl" % i)
         report_dir = work / ("rollout-%d" % i)
         env = lab.env(

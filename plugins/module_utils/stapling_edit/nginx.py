@@ -12,6 +12,7 @@ prints every file verbatim, so its line numbers are the file's).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
@@ -214,6 +215,19 @@ def _render(name: str, args: Sequence[str]) -> str:
     return " ".join([name, *(quote(arg) for arg in args)]) + ";"
 
 
+def _bracketed(address: str) -> str:
+    """nginx reads ``resolver ::1`` as a host and port; an IPv6 address must be written ``[::1]``."""
+    if address.startswith("[") or ":" not in address:
+        return address
+    if "%" in address:  # resolv.conf may give a zone (fe80::1%eth0); nginx takes none
+        raise EditError(f"the resolver address {address!r} has a zone index, which nginx cannot use.")
+    try:
+        parsed = ipaddress.IPv6Address(address)
+    except ValueError:
+        return address  # a host:port; nginx reads it as such
+    return "[%s]" % parsed.compressed
+
+
 def resolver_args(addresses: Sequence[str], existing: Optional[List[str]], valid: str = "300s") -> List[str]:
     """Arguments of the ``resolver`` directive: the given addresses, then options.
 
@@ -226,6 +240,7 @@ def resolver_args(addresses: Sequence[str], existing: Optional[List[str]], valid
     for item in wanted:
         if not item or any(char in item for char in " \t\r\n;{}\"'#\\"):
             raise EditError(f"the resolver address {item!r} is not a valid address.")
+    wanted = [_bracketed(item) for item in wanted]
     if not wanted:
         raise EditError("resolver needs at least one address (options such as ipv6=off alone are not enough).")
     given = {item.split("=", 1)[0]: item for item in options}

@@ -474,7 +474,7 @@ def test_no_key_material_in_any_playbook_run(lab):
     before = labrun.all_file_sums(NODES)
     work = lab["dir"]
     fleet = {"tlsfleet_hosts": "tlsfleet_lab"}
-    deploy = {"certificate": cert["certificate"], "key": cert["key"], "chain": cert["chain"]}
+    deploy = {"certificate": cert["certificate"], "key": cert["key"], "chain": cert["chain"], "hosts": cert["hosts"]}
     rollout_values = dict(fleet, tlsfleet_rollout_certificate=deploy, tlsfleet_rollout_canary="eu-nginx-1")
     remediate_values = dict(fleet, tlsfleet_certificates=[deploy])
     # (name, playbook, variables, flags); the diagnosis in two slices, merged as sliced AWX jobs would be.

@@ -133,7 +133,10 @@ def remediate_args(lab, name):
     extra = {
         "tlsfleet_hosts": "tlsfleet_lab",
         "tlsfleet_remediate_report_dir": str(lab["work"] / name),
-        "tlsfleet_certificates": [{"certificate": www["certificate"], "key": www["key"], "chain": www["chain"]}],
+        # Scoped to the nodes that serve www (the lab inventory's hosts:); unscoped it would be deployed nowhere.
+        "tlsfleet_certificates": [
+            {"certificate": www["certificate"], "key": www["key"], "chain": www["chain"], "hosts": www["hosts"]}
+        ],
     }
     return ["-e", json.dumps(extra)]
 

@@ -186,6 +186,17 @@ def cmd_exec(args) -> int:
     return subprocess.call([str(node.enter), *argv])
 
 
+def _leaf_hosts(leaf: str) -> list:
+    import yaml
+
+    try:
+        inventory = yaml.safe_load((state_dir() / "inventory.yml").read_text()) or {}
+        lab = inventory["all"]["children"]["tlsfleet_lab"]
+        return list(lab["vars"]["tlsfleet_lab_certificates"][leaf]["hosts"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return []
+
+
 def cmd_renew(args) -> int:
     """A CA renewal of one leaf (new serial, new key): prints its files, as tlsfleet_certificates takes them."""
     from .pki import Pki
@@ -193,6 +204,8 @@ def cmd_renew(args) -> int:
     require_root("renew")
     leaf = Pki.load(state_dir()).renew_leaf(args.leaf, new_key=not args.keep_key)
     files = {"certificate": str(leaf.cert_path), "key": str(leaf.key_path), "chain": str(leaf.chain_path)}
+    # hosts: the nodes that serve the leaf, from the inventory labctl up wrote (the rollout's scope).
+    files["hosts"] = _leaf_hosts(args.leaf)
     print(json.dumps(dict(files, sha256=leaf.sha256, serial=leaf.serial)))
     return 0
 

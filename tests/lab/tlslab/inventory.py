@@ -54,10 +54,27 @@ def certificates(state: Path) -> dict:
     }
 
 
+def scoped(leaf_files: dict, nodes) -> dict:
+    """Each leaf's entry named after the leaf, with ``hosts``: the nodes that serve one of its hostnames (with it,
+    or with another certificate for the name, as a drifting node does) - remediation deploys its key only there."""
+    names: dict[str, set] = {}
+    for node in nodes:
+        for site in node.spec.sites:
+            names.setdefault(site.leaf, set()).update(site.hostnames)
+    result = {}
+    for leaf, files in (leaf_files or {}).items():
+        wanted = names.get(leaf, set())
+        hosts = sorted(node.name for node in nodes if any(wanted & set(site.hostnames) for site in node.spec.sites))
+        result[leaf] = dict(files, name=leaf, hosts=hosts)
+    return result
+
+
 def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
     regions: dict[str, dict] = {}
+    hostnames: set = set()
     for node in nodes:
         regions.setdefault(node.spec.region, {"hosts": {}})["hosts"][node.name] = host_vars(node)
+        hostnames.update(name for site in node.spec.sites for name in site.hostnames)
     return {
         "all": {
             "children": {
@@ -66,8 +83,11 @@ def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
                     "vars": {
                         "tlsfleet_lab_scenario": scenario.name,
                         "tlsfleet_lab_expect_fleet": scenario.expect_fleet,
-                        # The CA's output on the controller, as a renewal pipeline would hand it over.
-                        "tlsfleet_lab_certificates": leaf_files or {},
+                        # The CA's output on the controller, as a renewal pipeline would hand it over, each
+                        # scoped (hosts:) to the nodes that serve it.
+                        "tlsfleet_lab_certificates": scoped(leaf_files or {}, nodes),
+                        # The names the external view may probe (they are the lab's public names).
+                        "tlsfleet_public_hostnames": sorted(hostnames),
                         # Nodes share the machine's /var: backups go to the node's own /etc overlay instead.
                         "tlsfleet_backup_dir": "/etc/tlsfleet/backups",
                     },

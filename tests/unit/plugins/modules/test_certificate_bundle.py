@@ -10,6 +10,7 @@ import os
 import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -355,3 +356,109 @@ def test_fetch_issuers_http_error_is_named(http_base, capsys, monkeypatch, tmp_p
     assert result["failed"] is True
     assert f"fetching {http_base}/gone.der failed: HTTP 404" in result["msg"]
     assert CaIssuers.requests == ["/gone.der"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Files that hold a key: created 0600 from the first byte, backups too
+
+
+@pytest.fixture
+def created_modes(monkeypatch, tmp_path):
+    """Record every file created under tmp_path with os.open, with the mode asked for; fail any other creation
+    there (open() and shutil create with the umask's mode and would need a chmod afterwards)."""
+    import builtins
+
+    created = {}
+    real_os_open, real_open = os.open, builtins.open
+    created["real_chmod"] = os.chmod  # for the test's own set-up
+
+    def spy_os_open(path, flags, mode=0o777, *args, **kwargs):
+        if flags & os.O_CREAT and str(path).startswith(str(tmp_path)):
+            created[str(path)] = mode
+        return real_os_open(path, flags, mode, *args, **kwargs)
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, bytes, os.PathLike)) and any(c in mode for c in "wax"):
+            name = os.fsdecode(file)
+            if name.startswith(str(tmp_path / "out")):
+                raise AssertionError("%s created with open(%r), not with a mode from the start" % (name, mode))
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_chmod(real):
+        def chmod(path, mode, *args, **kwargs):
+            if mode & 0o077 and os.fsdecode(path).startswith(str(tmp_path / "out")):
+                raise AssertionError("%s made readable by others for a moment (mode %o)" % (path, mode))
+            return real(path, mode, *args, **kwargs)
+
+        return chmod
+
+    monkeypatch.setattr(os, "open", spy_os_open)
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "chmod", guarded_chmod(os.chmod))
+    if hasattr(os, "lchmod"):
+        monkeypatch.setattr(os, "lchmod", guarded_chmod(os.lchmod))
+    old_umask = os.umask(0)  # the worst umask: anything created with a default mode would be world-readable
+    yield created
+    os.umask(old_umask)
+
+
+def key_args(s, **extra):
+    args = {
+        "certificate_content": s["leaf"].pem.decode(),
+        "intermediate_paths": [str(s["in"] / "pool.pem")],
+        "trust_anchor_paths": [str(s["in"] / "root.pem")],
+        "private_key_content": s["leaf"].key_pem().decode(),
+        "private_key_dest": str(s["out"] / "www.key"),
+        "mode": "0600",
+        "backup": True,
+    }
+    args.update(extra)
+    return args
+
+
+def test_new_key_file_and_its_backup_are_never_readable_by_others(site, capsys, monkeypatch, created_modes):
+    s = site
+    key = s["out"] / "www.key"
+    result, raw = run(key_args(s), capsys, monkeypatch, diff=True)
+    assert result["changed"] is True and result["files"]["key"]["created"] is True
+    assert key.read_bytes().strip() == s["leaf"].key_pem().strip()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    real_chmod = created_modes.pop("real_chmod")
+    assert created_modes and all(mode == 0o600 for mode in created_modes.values()), created_modes
+    assert "PRIVATE KEY" not in raw and s["leaf"].key_pem().decode().splitlines()[1] not in raw
+
+    # The old key, carelessly left world-readable: its backup is 0600 all the same, created so.
+    other = s["pki"].leaf(s["int1"], cn="www.example.test")
+    key.write_bytes(other.key_pem())
+    real_chmod(key, 0o644)
+    created_modes.clear()
+    result, raw = run(key_args(s), capsys, monkeypatch)
+    backup = result["files"]["key"]["backup_file"]
+    assert backup and Path(backup).read_bytes() == other.key_pem()
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
+    assert created_modes[backup] == 0o600
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.read_bytes().strip() == s["leaf"].key_pem().strip()
+
+    again, _raw = run(key_args(s), capsys, monkeypatch)
+    assert again["changed"] is False and again["files"]["key"]["backup_file"] is None
+
+
+def test_combined_file_holds_the_chain_then_the_key_created_0600(site, capsys, monkeypatch, created_modes):
+    s = site
+    pem = s["out"] / "www.pem"
+    args = key_args(s, fullchain_dest=str(pem), private_key_dest=str(pem))
+    result, _raw = run(args, capsys, monkeypatch)
+    assert set(result["files"]) == {"combined"} and result["files"]["combined"]["created"] is True
+    assert pem.read_bytes() == s["leaf"].pem + s["int2"].pem + s["int1"].pem + s["leaf"].key_pem().strip() + b"\n"
+    created_modes.pop("real_chmod")
+    assert stat.S_IMODE(pem.stat().st_mode) == 0o600 and set(created_modes.values()) == {0o600}
+
+
+def test_a_key_that_is_not_the_certificates_is_refused_and_nothing_written(site, capsys, monkeypatch):
+    s = site
+    other = s["pki"].leaf(s["int1"], cn="www.example.test")
+    result, raw = run(key_args(s, private_key_content=other.key_pem().decode()), capsys, monkeypatch)
+    assert result["failed"] is True and "does not belong to the certificate" in result["msg"]
+    assert os.listdir(s["out"]) == [] and "PRIVATE KEY" not in raw
+    result, _raw = run(key_args(s, private_key_dest=None), capsys, monkeypatch)
+    assert result["failed"] is True and "private_key_content needs private_key_dest" in result["msg"]

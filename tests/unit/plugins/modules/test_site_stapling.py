@@ -58,15 +58,15 @@ def test_nginx_symlink_check_diff_write_idempotent(tmp_path, capsys, monkeypatch
     assert checked["changed"] is True
     assert checked["path"] == str(target)
     assert checked["changes"] == ["ssl_stapling off -> on", "ssl_stapling_verify (not set) -> on"]
-    assert checked["diff"][0]["before"] == SITE
-    assert "    ssl_stapling on;\n" in checked["diff"][0]["after"]
+    prepared = checked["diff"][0]["prepared"]
+    assert "-    ssl_stapling off;\n" in prepared and "+    ssl_stapling on;\n" in prepared
     assert target.read_text() == SITE  # check mode writes nothing
     assert any("snippets/s.conf:1" in text and "ssl_stapling_verify" in text for text in warnings_of(checked))
 
     done = run(args, capsys, monkeypatch)
     assert done["changed"] is True
     assert link.is_symlink() and os.readlink(link) == "../sites-available/shop.conf"
-    assert target.read_text() == checked["diff"][0]["after"]
+    assert "    ssl_stapling on;\n" in target.read_text() and "ssl_stapling_verify on;" in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert Path(done["backup_file"]).read_text() == SITE
 
@@ -156,3 +156,23 @@ def test_missing_file_fails_cleanly(tmp_path, capsys, monkeypatch):
     )
     assert result["failed"] is True
     assert result["msg"] == f"configuration file {tmp_path}/nope.conf does not exist."
+
+
+def test_diff_shows_the_changed_directives_with_context_never_the_whole_file(tmp_path, capsys, monkeypatch):
+    link, target = nginx_tree(tmp_path)
+    # A long site: 200 other lines (say, proxy settings and secrets in comments) around the server block.
+    before = "".join("# unrelated line %03d\n" % n for n in range(100))
+    after = "".join("# later line %03d\n" % n for n in range(100))
+    target.write_text(before + SITE + after)
+    args = {"server": "nginx", "path": str(link), "line": 102, "stapling": True}
+    result = run(args, capsys, monkeypatch, check=True, diff=True)
+    assert result["changed"] is True
+    (entry,) = result["diff"]
+    assert "before" not in entry and "after" not in entry
+    lines = entry["prepared"].splitlines()
+    assert lines[0].startswith("--- ") and lines[1].startswith("+++ ")
+    changed = [line for line in lines[2:] if line[:1] in "+-"]
+    assert changed == ["-    ssl_stapling off;", "+    ssl_stapling on;"]
+    # Three lines of context either side, a hunk header, the two headers: nothing else of the file.
+    assert len(lines) <= 2 + 1 + 3 + len(changed) + 3, lines
+    assert not any("unrelated line 000" in line or "later line 099" in line for line in lines)

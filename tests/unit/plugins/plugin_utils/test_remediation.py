@@ -158,7 +158,15 @@ def drift_finding(outliers, nodes, hostname="www.test"):
     }
 
 
-CERT = {"name": "www", "certificate": "/ca/www.crt", "key": "/ca/www.key", "san_dns": ["*.test"], "sha256": NEW}
+CERT = {
+    "name": "www",
+    "certificate": "/ca/www.crt",
+    "key": "/ca/www.key",
+    "san_dns": ["*.test"],
+    "sha256": NEW,
+    "public_key_sha256": "cc" * 32,
+    "hosts": ["n1", "n2", "n3"],
+}
 
 
 def test_drift_deploys_the_certificate_that_covers_the_site_on_outliers_only():
@@ -367,7 +375,7 @@ def test_rollout_plan_covers_the_sites_serving_the_names_and_refreshes_haproxy_s
     other = site("nginx", "other", ["other.example"])
     lb = site("haproxy", "www", ["www.test"], stapling={"ocsp_exists": True})
     cert = dict(CERT, ocsp_urls=OCSP)
-    plan = rem.plan_rollout(audit([www, other, lb], []), cert)
+    plan = rem.plan_rollout(audit([www, other, lb], []), cert, "n1")
     assert [d["fullchain_dest"] for d in plan["deployments"]] == ["/etc/tls/www.crt", "/etc/haproxy/certs/www.pem"]
     assert [d["combined"] for d in plan["deployments"]] == [False, True]
     assert plan["staple_files"][0]["dest"] == "/etc/haproxy/certs/www.pem.ocsp"
@@ -391,7 +399,7 @@ def test_rollout_plan_covers_the_sites_serving_the_names_and_refreshes_haproxy_s
 
 def test_rollout_summary_in_check_mode_says_planned_and_keeps_the_served_fingerprints():
     www = site("nginx", "www", ["www.test"])
-    plan = rem.plan_rollout(audit([www], []), dict(CERT, ocsp_urls=OCSP))
+    plan = rem.plan_rollout(audit([www], []), dict(CERT, ocsp_urls=OCSP), "n1")
     hostvars = {"a": {"tlsfleet_plan": plan, "tlsfleet_rollout_ok": True}, "b": {}}
     summary = rem.rollout_summary(["a", "b"], hostvars, NEW, check_mode=True)
     assert summary["counts"] == {"planned": 1, "untouched": 1}
@@ -413,3 +421,155 @@ def test_stashed_backups_mirror_the_path_under_the_backup_dir_once():
     assert rem.stashed_backups(changes, "") == changes
     with pytest.raises(ValueError, match="absolute"):
         rem.stashed_backups(changes, "backups")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Certificate scope: a key goes only where the entry's hosts (the controller's inventory) say
+
+
+def mismatch(host="n1", entry=None, cert=None, groups=None, **site_args):
+    www = entry or site("nginx", "www", ["www.test"], **site_args)
+    return rem.plan(
+        audit([www], [finding("key_mismatch", www)]), host, certificates=[cert or CERT], groups=groups or {}
+    )
+
+
+def test_scope_host_in_scope_gets_certificate_and_key():
+    (deployment,) = mismatch("n2")["deployments"]
+    assert deployment["private_key"] == "/ca/www.key" and deployment["deploy_key"] is True
+
+
+def test_scope_host_out_of_scope_gets_nothing_and_the_refusal_names_the_entry():
+    plan = mismatch("intruder")
+    assert plan["deployments"] == [] and plan["reload"] == [] and plan["verify"] == []
+    (refusal,) = plan["unfixable"]
+    assert refusal["code"] == "key_mismatch"
+    assert "certificate entry 'www' is not scoped to intruder" in refusal["reason"]
+
+
+def test_scope_entry_without_hosts_is_deployed_nowhere():
+    unscoped = {k: v for k, v in CERT.items() if k != "hosts"}
+    for host in ("n1", "n2", "n3"):
+        plan = mismatch(host, cert=unscoped)
+        assert plan["deployments"] == []
+        assert "certificate entry 'www' has no hosts: list, so it is deployed nowhere" in plan["unfixable"][0]["reason"]
+    assert mismatch("n1", cert=dict(CERT, hosts=[]))["deployments"] == []
+
+
+def test_scope_group_names_resolve_through_the_controllers_inventory_only():
+    grouped = dict(CERT, hosts=["web"])
+    groups = {"web": ["w1", "w2"], "db": ["d1"], "all": ["w1", "w2", "d1"]}
+    assert len(mismatch("w2", cert=grouped, groups=groups)["deployments"]) == 1
+    assert mismatch("d1", cert=grouped, groups=groups)["deployments"] == []
+    # Without the inventory's groups, a group name is no host name: nothing is deployed.
+    assert mismatch("w1", cert=grouped)["deployments"] == []
+    assert rem.in_scope(dict(CERT, hosts=["all"]), "d1", groups)
+
+
+def test_scope_in_scope_entry_is_chosen_over_an_earlier_covering_one():
+    other = dict(CERT, name="other", hosts=["elsewhere"], key="/ca/other.key")
+    www = site("nginx", "www", ["www.test"])
+    plan = rem.plan(audit([www], [finding("key_mismatch", www)]), "n1", certificates=[other, CERT])
+    assert [d["private_key"] for d in plan["deployments"]] == ["/ca/www.key"]
+
+
+def test_scope_hostnames_must_be_covered_even_in_scope():
+    www = site("nginx", "www", ["www.example"])
+    plan = rem.plan(audit([www], [finding("key_mismatch", www)]), "n1", certificates=[CERT])
+    assert plan["deployments"] == [] and "covers www.example" in plan["unfixable"][0]["reason"]
+
+
+def test_same_key_deploys_the_certificate_and_chain_only():
+    same = {"public_key_sha256": CERT["public_key_sha256"]}
+    www = site("nginx", "www", ["www.test"], leaf=same, configured={"key_matches": True})
+    drift = [drift_finding(["n3"], ["n1", "n2", "n3"])]
+    (deployment,) = rem.plan(audit([www], []), "n3", drift=drift, certificates=[CERT])["deployments"]
+    assert deployment["deploy_key"] is False
+    # The key file does not match the leaf: the key is needed.
+    wrong = site("nginx", "www", ["www.test"], leaf=same, configured={"key_matches": False})
+    (deployment,) = rem.plan(audit([wrong], []), "n3", drift=drift, certificates=[CERT])["deployments"]
+    assert deployment["deploy_key"] is True
+    # HAProxy's combined file cannot be written without the key.
+    lb = site("haproxy", "www", ["www.test"], leaf=same, configured={"key_matches": True})
+    (deployment,) = rem.plan(audit([lb], []), "n3", drift=drift, certificates=[CERT])["deployments"]
+    assert deployment["deploy_key"] is True and deployment["combined"] is True
+    rollout = rem.plan_rollout(audit([www], []), CERT, "n1")
+    assert [d["deploy_key"] for d in rollout["deployments"]] == [False]
+
+
+def test_scope_entries_are_checked_for_their_shape():
+    with pytest.raises(ValueError, match="'hosts' must be a list of inventory host or group names"):
+        rem.certificate_sources([{"certificate": "/nonexistent", "key": "/k", "hosts": "web"}])
+    with pytest.raises(ValueError, match="must be a list of entries"):
+        rem.certificate_sources({"certificate": "/c", "key": "/k"})
+
+
+def test_rollout_out_of_scope_plans_nothing_and_the_summary_says_refused():
+    www = site("nginx", "www", ["www.test"])
+    plan = rem.plan_rollout(audit([www], []), CERT, "intruder", {"web": ["n1"]})
+    assert plan["deployments"] == [] and plan["verify"] == [] and plan["reload"] == []
+    assert plan["refused"] == [
+        "certificate entry 'www' is not scoped to intruder (its hosts: n1, n2, n3), so nothing of it is deployed there"
+    ]
+    unscoped = rem.plan_rollout(audit([www], []), {k: v for k, v in CERT.items() if k != "hosts"}, "n1")
+    assert unscoped["deployments"] == [] and "no hosts: list" in unscoped["refused"][0]
+    summary = rem.rollout_summary(["intruder"], {"intruder": {"tlsfleet_plan": plan, "tlsfleet_rollout_ok": True}})
+    assert summary["counts"] == {"refused": 1}
+    assert summary["nodes"]["intruder"]["refused"] == plan["refused"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Drift is not authority
+
+
+def test_drift_tie_plans_nothing_and_says_so():
+    www = site("nginx", "www", ["www.test"])
+    tie = dict(drift_finding(["n1", "n2"], ["n1", "n2"]))
+    tie["details"] = dict(tie["details"], kind="leaf", fingerprints={OLD: ["n1"], "dd" * 32: ["n2"]})
+    plan = rem.plan(audit([www], []), "n1", drift=[tie], certificates=[CERT])
+    assert plan["deployments"] == [] and plan["reload"] == [] and plan["reload_always"] == []
+    assert "no majority" in plan["unfixable"][0]["reason"] and "tie" in plan["unfixable"][0]["reason"]
+    # Without fingerprints, every node named an outlier is a tie too.
+    bare = rem.plan(audit([www], []), "n1", drift=[drift_finding(["n1", "n2"], ["n1", "n2"])], certificates=[CERT])
+    assert bare["deployments"] == []
+
+
+def test_drift_does_not_redeploy_a_node_that_already_holds_the_certificate():
+    # A liar claims another certificate for www.test and outvotes; the honest node already serves CERT.
+    honest = site("nginx", "www", ["www.test"], leaf={"sha256": NEW})
+    drift = dict(drift_finding(["n1"], ["n1", "n2", "n3"]))
+    drift["details"] = dict(drift["details"], kind="leaf", fingerprints={NEW: ["n1"], "dd" * 32: ["n2", "n3"]})
+    plan = rem.plan(audit([honest], []), "n1", drift=[drift], certificates=[CERT])
+    assert plan["deployments"] == [] and plan["reload"] == []
+    assert "n1 already holds the certificate the controller would deploy" in plan["unfixable"][0]["reason"]
+
+
+def test_reload_always_only_for_codes_whose_remedy_is_the_reload():
+    www = site("nginx", "www", ["www.test"])
+    stale = rem.plan(audit([www], [finding("stale_cert_path", www)]), "n1")
+    assert stale["reload_always"] == ["nginx"]
+    static = site("nginx", "static", ["static.test"], stapling={"ssl_stapling": False})
+    edit = rem.plan(audit([static], [finding("stapling_disabled", static, severity="warning")]), "n1")
+    assert edit["reload"] == ["nginx"] and edit["reload_always"] == []
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Backups never leave the backup directory
+
+
+@pytest.mark.parametrize(
+    "backup",
+    [
+        "../../etc/x",
+        "/etc/haproxy/../../../../etc/shadow",
+        "/var/backups/tlsfleet/../../../etc/passwd",
+        "/var/backups/tlsfleet/..",
+        "//etc//./x",
+    ],
+)
+def test_stashed_backups_stay_under_the_backup_dir(backup):
+    (moved,) = rem.stashed_backups([{"path": "/etc/x", "backup": backup}], "/var/backups/tlsfleet/")
+    assert moved["backup"].startswith("/var/backups/tlsfleet/"), moved
+    assert "/../" not in moved["backup"] and not moved["backup"].endswith("/..")
+    assert moved["stashed_from"] == backup
+    assert rem.stashed_backups([{"path": "/etc/x", "backup": "../../etc/x"}], "/b/../c")[0]["backup"] == "/c/etc/x"

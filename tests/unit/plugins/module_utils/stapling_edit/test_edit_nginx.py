@@ -213,3 +213,28 @@ def test_real_nginx_accepts_the_edited_lab_site(tmp_path):
         assert site_info.stapling["resolver"] == ["127.0.0.53"]
         assert site_info.stapling["resolver_options"] == {"valid": "300s", "ipv6": "off"}
         assert site_info.trusted_certificate == str(trusted)
+
+
+@pytest.mark.parametrize(
+    ("given", "written"),
+    [
+        (["::1"], ["[::1]", "valid=300s"]),
+        (["2001:db8::53", "127.0.0.53"], ["[2001:db8::53]", "127.0.0.53", "valid=300s"]),
+        (["2001:0db8:0000::0053"], ["[2001:db8::53]", "valid=300s"]),
+        (["[::1]:5353"], ["[::1]:5353", "valid=300s"]),
+        (["ns.example.test:53"], ["ns.example.test:53", "valid=300s"]),
+    ],
+)
+def test_ipv6_nameservers_are_bracketed_for_nginx(given, written):
+    assert ed.resolver_args(given, None) == written
+
+
+def test_ipv6_resolver_in_the_written_block():
+    text = "server {\n    listen 443 ssl;\n}\n"
+    result = ed.edit_server(text, 1, ed.settings_for("on", resolver=["::1"]))
+    assert "    resolver [::1] valid=300s;\n" in result.text
+
+
+def test_a_zone_index_is_refused_with_a_clear_message():
+    with pytest.raises(EditError, match="zone index"):
+        ed.resolver_args(["fe80::1%eth0"], None)
