@@ -317,7 +317,7 @@ def check_node(scenario, node, pki: Pki) -> list[dict]:
     spec = scenario.node(node.name)
     results = []
     for site in spec.sites:
-        if site.server not in spec.server_down:
+        if site.server not in spec.server_down and site.server not in spec.faults.stopped:
             warm_up(node, site, rounds=2)
             time.sleep(WARM_UP_PAUSE)
         for host in site.hostnames:
