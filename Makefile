@@ -83,8 +83,8 @@ units-old: venv
 integration: venv ## ansible-test integration targets that run on the controller host
 	tools/ansible-test $(VENV_MAIN) integration --venv --python 3.12 --color no
 
-lab-unit: venv ## the lab's own tests that need no root: test PKI and the controllable OCSP responder
-	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests
+lab-unit: venv ## the lab's own tests that need no root: test PKI, the OCSP responder, the sweep's generator and invariants
+	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests ../integration/lab/test_sweep.py
 
 lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on all 26 scenarios, clean down
 	TLSFLEET_LAB_SCENARIOS=all $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider

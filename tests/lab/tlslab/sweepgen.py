@@ -104,22 +104,30 @@ def _mode(leaf: dict) -> str:
     return leaf["ocsp"]["mode"] if isinstance(leaf["ocsp"], dict) else leaf["ocsp"]
 
 
+def fetchable(variant: str, leaf: dict) -> bool:
+    """Can the lab write this staple file at up? ``good`` is the leaf's own answer; expired/other are fixed rules."""
+    if variant == "none":
+        return True
+    return leaf["issuer"] != "int-n" and (variant != "good" or _mode(leaf) in FILE_MODES)
+
+
 def _stapling(rng: random.Random, server: str, leaf: dict) -> dict:
-    can_file = leaf["issuer"] != "int-n" and _mode(leaf) in FILE_MODES
     if server == "nginx":
         st = {
             "enabled": _pick(rng, "stapling_enabled"),
             "verify": _pick(rng, "nginx_verify"),
             "trusted": _pick(rng, "nginx_trusted"),
             "resolver": _pick(rng, "nginx_resolver"),
-            "file": _pick(rng, "nginx_file") if can_file else "none",
+            "file": _pick(rng, "nginx_file"),
             "cert_via_variable": _pick(rng, "nginx_cert_via_variable"),
         }
+        if not fetchable(st["file"], leaf):
+            st["file"] = "none"
     elif server == "apache":
         st = {"enabled": _pick(rng, "stapling_enabled"), "cache": _pick(rng, "apache_cache")}
     else:
         st = {"enabled": _pick(rng, "stapling_enabled"), "ocsp_file": _pick(rng, "haproxy_ocsp_file")}
-        if not can_file or not st["enabled"]:
+        if not fetchable(st["ocsp_file"], leaf) or not st["enabled"]:
             st["ocsp_file"] = "none"
     return st
 
@@ -144,6 +152,8 @@ def generate(seed: int) -> dict:
         name = f"sw-{region}-{n + 1}"
         count = _pick(rng, "sites_per_node")
         chosen = rng.sample(leaf_names, min(count, len(leaf_names)))  # a leaf at most once per node
+        if n < SHARED_CA_LEAVES and leaf_names[n] not in chosen:  # every shared-CA leaf is served somewhere
+            chosen[0] = leaf_names[n]
         sites = []
         for leaf_name in chosen:
             server = _pick(rng, "server")
