@@ -41,7 +41,7 @@ def answer(query: bytes, rcode: int) -> bytes | None:
 
 def _question_end(query: bytes, qdcount: int) -> int | None:
     offset = HEADER.size
-    for _ in range(qdcount):
+    for _question in range(qdcount):
         while True:
             if offset >= len(query):
                 return None
