@@ -23,7 +23,7 @@ A scenario the lab refuses or cannot bring up, or a server up/down other than th
 generator error (printed, exit 1), not a violation. Figures go to $TLSFLEET_BUILD_DIR/sweep-counts.json
 (default .build/), failing scenarios' YAML to .build/sweep/.
 
-Usage: sweep.py [--seed S] [-n N] [--core VENV] [--print]
+Usage: sweep.py [--seed S] [-n N | --seeds S1,S2,...] [--core VENV] [--print]
 """
 
 from __future__ import annotations
@@ -246,10 +246,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("-n", type=int, default=10, help="number of scenarios (seeds SEED .. SEED+N-1)")
+    parser.add_argument("--seeds", help="comma-separated seeds to run instead (e.g. picked with --print)")
     parser.add_argument("--core", default=str(ROOT / ".venv" / "ansible-2.21"), help="venv with ansible-core")
     parser.add_argument("--print", action="store_true", help="print the generated scenarios, run nothing")
     args = parser.parse_args()
     seeds = [args.seed + i for i in range(args.n)]
+    if args.seeds:
+        try:
+            seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        except ValueError:
+            parser.error("--seeds: give whole numbers separated by commas, e.g. 3045,3112")
     if args.print:
         for seed in seeds:
             print("# seed %d\n%s" % (seed, yaml.safe_dump(sweepgen.generate(seed)["scenario"], sort_keys=False)))
