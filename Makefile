@@ -13,6 +13,12 @@ VENV_OLD := $(ROOT)/.venv/$(OLD)
 BIN := $(VENV_MAIN)/bin
 LINT_COLLECTIONS := $(ROOT)/.build/lint
 SCENARIO ?= tests/lab/scenarios/fleet.yml
+# The scenario sweep: scenario i of a run is generated from seed SEED+i (replay one: SEED=<seed> N=1).
+SEED ?= 1
+N ?= 10
+SWEEP_CI_SEED := 1700
+SWEEP_CI_N := 4
+SWEEP_LONG_N := 200
 LAB_PACKAGES := nginx apache2 haproxy openssh-server openssh-client dnsmasq nftables openssl iproute2 \
                 python3 python3-cryptography python3-openssl python3-yaml
 # Headless Chromium renders the HTML report in a test (and takes a screenshot of it).
@@ -20,7 +26,7 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
 PYROOT := $(ROOT)/.build/pyroot
 
-.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate lab-faults reliability bench
+.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate lab-faults reliability bench lab-sweep lab-sweep-ci
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
@@ -41,7 +47,7 @@ demo: system-deps venv ## the main job on the built-in lab fleet: lab up, diagno
 	@tools/demo
 
 test: lint sanity units integration report-browser ee-check lab-unit lab-test lab-modules lab-audit lab-diagnose \
-      lab-remediate lab-faults collection-check ## the README's test command
+      lab-remediate lab-faults lab-sweep-ci collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
@@ -77,8 +83,8 @@ units-old: venv
 integration: venv ## ansible-test integration targets that run on the controller host
 	tools/ansible-test $(VENV_MAIN) integration --venv --python 3.12 --color no
 
-lab-unit: venv ## the lab's own tests that need no root: test PKI and the controllable OCSP responder
-	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests
+lab-unit: venv ## the lab's own tests that need no root: test PKI, the OCSP responder, the sweep's generator and invariants
+	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests ../integration/lab/test_sweep.py
 
 lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on all 26 scenarios, clean down
 	TLSFLEET_LAB_SCENARIOS=all $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
@@ -120,12 +126,19 @@ lab-faults: venv lab-deps pyroot ## fault injection over the lab, the cases mark
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -rA -m ci tests/integration/lab/test_faults.py
 	@cat $${TLSFLEET_BUILD_DIR:-$(ROOT)/.build}/reliability-counts.json
 
-reliability: venv lab-deps pyroot ## every fault-injection case (root), the bad-input corpus, a longer fuzz run
+reliability: venv lab-deps pyroot ## every fault-injection case (root), the long scenario sweep, the bad-input corpus, a longer fuzz run
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -rA tests/integration/lab/test_faults.py
 	@cat $${TLSFLEET_BUILD_DIR:-$(ROOT)/.build}/reliability-counts.json
+	$(BIN)/python tests/integration/lab/sweep.py --seed $${SWEEP_SEED:-$(SWEEP_CI_SEED)} -n $(SWEEP_LONG_N)
 	PYTHONPATH=$(PYROOT) $(BIN)/python tests/unit/corpus/count.py
 	TLSFLEET_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} PYTHONPATH=$(PYROOT) \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/fuzz tests/unit/corpus
+
+lab-sweep: venv lab-deps ## random fleets combining faults: node_audit vs invariants on the oracle (root): SEED=1 N=10
+	$(BIN)/python tests/integration/lab/sweep.py --seed $(SEED) -n $(N)
+
+lab-sweep-ci: venv lab-deps ## the short scenario sweep make test runs (fixed seed, 4 scenarios, under 3 minutes)
+	$(BIN)/python tests/integration/lab/sweep.py --seed $(SWEEP_CI_SEED) -n $(SWEEP_CI_N)
 
 bench: venv lab-deps pyroot ## the benchmarks (root: the lab): a table of ratios and targets, tests/benchmarks/results/latest.json
 	PYTHONPATH=$(PYROOT) $(BIN)/python tests/benchmarks/bench.py --runs $${BENCH_RUNS:-5}

@@ -43,7 +43,8 @@ def collections_path(venv: Path) -> str:
     return str(build)
 
 
-def run_audit(venv: Path, inventory: str, connection: str, collections: str) -> dict:
+def run_audit(venv: Path, inventory: str, connection: str, collections: str, require_results: bool = True) -> dict:
+    """node_audit on every node: {"results": {host: the registered result}, "elapsed": s, "output": the play's}."""
     results_dir = Path(tempfile.mkdtemp(prefix="tlsfleet-audit-"))
     env = dict(os.environ)
     env.update(
@@ -63,9 +64,9 @@ def run_audit(venv: Path, inventory: str, connection: str, collections: str) -> 
     for path in results_dir.glob("*.json"):
         results[path.stem] = json.loads(path.read_text())
     shutil.rmtree(results_dir, ignore_errors=True)
-    if not results:
+    if not results and require_results:
         raise SystemExit("ansible-playbook produced no results (rc %s): %s" % (out.returncode, out.stdout[-3000:]))
-    return {"results": results, "elapsed": elapsed}
+    return {"results": results, "elapsed": elapsed, "output": out.stdout + out.stderr}
 
 
 def host_vars(inventory: str, venv: Path, collections: str) -> dict:

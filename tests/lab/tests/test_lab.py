@@ -91,6 +91,26 @@ def test_fleet_shape():
             "both listen on port 443",
         ),
         ("leaves: {x: {hostnames: [a.test], ocsp: sometimes}}\nnodes:\n - {name: a, region: eu}\n", "unknown mode"),
+        (
+            "leaves: {x: {hostnames: [a.test]}}\nnodes:\n - {name: a, region: eu, faults: {stopped: [apache]},"
+            " sites: [{server: nginx, leaf: x}]}\n",
+            "'apache' is not a server of this node",
+        ),
+        (
+            "leaves: {x: {hostnames: [a.test]}}\nnodes:\n - {name: a, region: eu, server_down: [nginx],"
+            " faults: {stopped: [nginx]}, sites: [{server: nginx, leaf: x}]}\n",
+            "it never starts, so it cannot be stopped",
+        ),
+        (
+            "leaves: {x: {hostnames: [a.test]}}\nnodes:\n - {name: a, region: eu, faults: {stopped: [nginx]},"
+            " sites: [{server: nginx, leaf: x, staple: good}]}\n",
+            "its staple is no_server, not good",
+        ),
+        (
+            "leaves: {x: {hostnames: [a.test]}}\nnodes:\n - {name: a, region: eu, sites: [{server: nginx, leaf: x,"
+            " stapling: {resolver: refused}}]}\n",
+            "'refused' is not one of lab, none, nowhere, nxdomain, servfail",
+        ),
     ],
 )
 def test_scenario_errors_are_one_clear_line(tmp_path, text, message):
@@ -100,6 +120,15 @@ def test_scenario_errors_are_one_clear_line(tmp_path, text, message):
         scenario.load(path)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_sites_of_a_server_that_does_not_run_default_to_no_server():
+    scen = scenario.load(Path(__file__).with_name("faults.yml"))
+    staples = {n.name: scenario.staple_by_hostname(n) for n in scen.nodes}
+    assert staples["eu-stop-1"] == {"nginx:443:www.faults.test": "no_server", "apache:8443:api.faults.test": "good"}
+    assert staples["ap-lb-1"] == {"haproxy:443:www.faults.test": "no_server"}
+    assert scen.node("eu-stop-1").faults.stopped == ["nginx"]
+    assert [s.stapling["resolver"] for s in scen.node("us-res-1").sites] == ["nxdomain", "servfail"]
 
 
 def test_missing_package_is_named_with_the_install_command(monkeypatch):
@@ -208,6 +237,29 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+@needs_root
+def test_stopped_server_failing_resolvers_and_refused_start():
+    """faults.yml: the oracle agrees (nginx stopped: no_server beside Apache's good staple; NXDOMAIN and
+    SERVFAIL from nginx's resolver: no staple; HAProxy refused to start), and the logs say why."""
+    try:
+        labctl("up", Path(__file__).with_name("faults.yml"))
+        check = labctl("check", "--json", check=False)
+        results = json.loads(check.stdout)
+        assert check.returncode == 0, [r for r in results if not r["ok"]]
+        status = json.loads(labctl("status", "--json").stdout)
+        processes = {n["name"]: n["processes"] for n in status["nodes"]}
+        assert processes["eu-stop-1"] == {"sshd": True, "nginx": False, "apache": True}
+        assert processes["ap-lb-1"]["haproxy"] is False
+        assert status["services"]["dnsfail"] is True
+        log = labctl("exec", "us-res-1", "--", "cat", "/var/log/nginx/error.log").stdout
+        assert "could not be resolved (3: Host not found)" in log
+        assert "could not be resolved (2: Server failure)" in log
+        node_dns = labctl("exec", "us-res-1", "--", "getent", "hosts", "ocsp.tlsfleet.test", check=False)
+        assert node_dns.stdout.split()[:1] == ["198.18.0.2"]  # the node's own resolver works
+    finally:
+        labctl("down")
 
 
 @needs_root

@@ -164,7 +164,7 @@ def cmd_check(args) -> int:
     if not record or not record.get("ready"):
         raise LabError("the lab is not up: run labctl up SCENARIO.yml first")
     scen = scenario.load(record["scenario"])
-    return _report(oracle.check_lab(scen, only=args.node), args.json)
+    return _report(oracle.check_lab(scen, only=args.node, recheck=args.recheck), args.json)
 
 
 def _report(results: list[dict], as_json: bool) -> int:
@@ -255,6 +255,11 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="the oracle: staple state and responder answer per node and hostname")
     check.add_argument("--node", help="only this node")
     check.add_argument("--json", action="store_true")
+    check.add_argument(
+        "--recheck",
+        action="store_true",
+        help="only staple, certificate and chain per hostname, no warm-up: does what a first check saw still hold",
+    )
     check.set_defaults(fn=cmd_check)
     ex = sub.add_parser("exec", help="run a command inside a node (default: a shell)")
     ex.add_argument("node")

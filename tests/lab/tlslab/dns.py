@@ -7,9 +7,22 @@ Names under .test it does not know get NXDOMAIN.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from .netns import CA_ADDR, DNS_ADDR, OCSP_ADDR, SVC_NS, read_pidfile, run
+from .netns import (
+    CA_ADDR,
+    DNS_ADDR,
+    NXDOMAIN_DNS_ADDR,
+    OCSP_ADDR,
+    SERVFAIL_DNS_ADDR,
+    SVC_NS,
+    LabError,
+    read_pidfile,
+    run,
+    spawn_logged,
+    wait_for,
+)
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 DOMAIN = "tlsfleet.test"
@@ -59,6 +72,23 @@ def start(state: Path, records: dict[str, list[str]]) -> None:
     conf = d / "dnsmasq.conf"
     conf.write_text(config_text(state))
     run(["ip", "netns", "exec", SVC_NS, DNSMASQ, f"--conf-file={conf}"])
+
+
+def start_failing(state: Path) -> None:
+    """tlslab.dnsfail in the services namespace: NXDOMAIN on 198.18.0.6, SERVFAIL on 198.18.0.7 (port 53)."""
+    d = svc_dir(state)
+    pidfile = d / "dnsfail.pid"
+    lab_root = Path(__file__).resolve().parent.parent
+    argv = ["ip", "netns", "exec", SVC_NS, "env", f"PYTHONPATH={lab_root}", sys.executable, "-m", "tlslab.dnsfail"]
+    argv += ["--listen", f"{NXDOMAIN_DNS_ADDR}:53=nxdomain", "--listen", f"{SERVFAIL_DNS_ADDR}:53=servfail"]
+    proc = spawn_logged([*argv, "--pidfile", pidfile], d / "dnsfail.out")
+    try:
+        wait_for(lambda: proc.poll() is not None or pidfile.exists(), 15, "")
+    except LabError:
+        raise LabError("the failing resolver (tlslab.dnsfail) did not start within 15s") from None
+    if proc.poll() is not None:
+        out = (d / "dnsfail.out").read_text(errors="replace").strip().splitlines()
+        raise LabError(f"the failing resolver exited at start: {out[-1] if out else 'no output'}")
 
 
 def pid(state: Path) -> int | None:

@@ -205,6 +205,7 @@ def up(scenario: Scenario, log=None) -> dict:
     log(f"labctl: {len(nodes)} node(s) up [{time.monotonic() - started:.1f}s]")
     _parallel(_settle_node, nodes)
     _parallel(lambda n: _after_start(n, pki), nodes)
+    _parallel(_stop_servers, nodes)
     inv = inventory.write(scenario, nodes, state)
     record.update(inventory=str(inv), ready=True, up_seconds=round(time.monotonic() - started, 1))
     _write_record(state, record)
@@ -291,6 +292,7 @@ def _start_network(scenario: Scenario, nodes: list[NodeEnv], state: Path) -> Non
                 if node.address not in records.setdefault(host, []):
                     records[host].append(node.address)
     dns.start(state, records)
+    dns.start_failing(state)
     services.start_responder(scenario, state)
 
 
@@ -383,6 +385,17 @@ def _after_start(node: NodeEnv, pki) -> None:
             raise LabError(f"node {node.name}: {site.server} accepted a key that does not match; expected a failure")
 
 
+def _stop_servers(node: NodeEnv) -> None:
+    """faults.stopped: the server ran and was warmed up; now it is stopped (its configuration stays)."""
+    stypes = server_types()
+    for server in node.spec.faults.stopped:
+        stypes[server].stop(node)
+        ports = sorted({s.port for s in node.spec.sites if s.server == server})
+        wait_for(lambda s=server: not node.server_running(s), 15, f"{server} to stop on {node.name}")
+        for port in ports:
+            wait_for(lambda p=port: not tcp_listening(node.ns, node.address, p), 15, f"{node.name}:{port} to close")
+
+
 # ---------------------------------------------------------------- down
 
 
@@ -459,7 +472,11 @@ def status() -> dict:
 
 def _service_status(state: Path) -> dict:
     out = {}
-    for name, pidfile in (("responder", "responder.pid"), ("dnsmasq", "dnsmasq.pid")):
+    for name, pidfile in (
+        ("responder", "responder.pid"),
+        ("dnsmasq", "dnsmasq.pid"),
+        ("dnsfail", "dnsfail.pid"),
+    ):
         pid = read_pidfile(state / "svc" / pidfile)
         out[name] = bool(pid and pid_alive(pid))
     return out

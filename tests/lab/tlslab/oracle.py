@@ -313,11 +313,12 @@ def expected_responder(node_spec, leaf) -> str:
 # ---------------------------------------------------------------- the whole lab
 
 
-def check_node(scenario, node, pki: Pki) -> list[dict]:
+def check_node(scenario, node, pki: Pki, recheck: bool = False) -> list[dict]:
+    """Every check of one node; ``recheck``: only the final handshakes (no warm-up, responder or egress)."""
     spec = scenario.node(node.name)
     results = []
     for site in spec.sites:
-        if site.server not in spec.server_down:
+        if not recheck and site.server not in spec.server_down and site.server not in spec.faults.stopped:
             warm_up(node, site, rounds=2)
             time.sleep(WARM_UP_PAUSE)
         for host in site.hostnames:
@@ -325,6 +326,8 @@ def check_node(scenario, node, pki: Pki) -> list[dict]:
                 results.append(
                     _result(node.name, kind, f"{site.server}:{site.port} {host}", expected, observed, detail)
                 )
+    if recheck:
+        return results
     for leaf_name in sorted({s.leaf for s in spec.sites}):
         leaf = scenario.leaves[leaf_name]
         state, detail = observe_responder(node, leaf_name, pki)
@@ -358,7 +361,7 @@ def _result(node: str, kind: str, what: str, expected: str, observed: str, detai
     }
 
 
-def check_lab(scenario, only: str | None = None) -> list[dict]:
+def check_lab(scenario, only: str | None = None, recheck: bool = False) -> list[dict]:
     from concurrent.futures import ThreadPoolExecutor
 
     from .nodes import node_env
@@ -368,7 +371,7 @@ def check_lab(scenario, only: str | None = None) -> list[dict]:
     if not names:
         raise LabError(f"no node {only!r} in scenario {scenario.name}")
     with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-        futures = [pool.submit(check_node, scenario, node_env(name), pki) for name in names]
+        futures = [pool.submit(check_node, scenario, node_env(name), pki, recheck) for name in names]
         return [r for f in futures for r in f.result()]
 
 

@@ -71,7 +71,7 @@ STAPLE_STATES = (
     "internalerror",
     "no_server",
 )
-NGINX_RESOLVER = ("lab", "none", "nowhere")
+NGINX_RESOLVER = ("lab", "none", "nowhere", "nxdomain", "servfail")
 NGINX_TRUSTED = ("full", "issuer_only", "none", "unrelated")
 STAPLE_FILE = ("none", "good", "expired", "other")
 RESERVED_GROUPS = ("all", "ungrouped", "tlsfleet_lab")
@@ -131,6 +131,7 @@ class Faults:
     egress: dict = field(default_factory=dict)
     egress_at_start: dict = field(default_factory=dict)
     resolv: str = "lab"
+    stopped: list = field(default_factory=list)  # servers stopped after start and warm-up
 
 
 @dataclass
@@ -333,17 +334,26 @@ def _node(raw, where: str, leaves: dict[str, Leaf], python: str, generated: dict
     for server in server_down:
         if server not in servers:
             raise LabError(f"{where}.server_down: {server!r} is not a server of this node")
+    faults = _faults(m.get("faults", {}, dict), f"{where}.faults")
+    for server in faults.stopped:
+        if server not in servers:
+            raise LabError(f"{where}.faults.stopped: {server!r} is not a server of this node")
+        if server in server_down:
+            raise LabError(
+                f"{where}.faults.stopped: {server} is in server_down: it never starts, so it cannot be stopped"
+            )
     node = Node(
         name=name,
         region=region,
         python=m.get("python", python, str),
         servers=servers,
         sites=sites,
-        faults=_faults(m.get("faults", {}, dict), f"{where}.faults"),
+        faults=faults,
         server_down=server_down,
         expect=_node_expect(m.get("expect", [], list), f"{where}.expect"),
     )
     m.done()
+    _default_staples(node, where)
     _check_ports(node, where)
     return node
 
@@ -388,11 +398,26 @@ def _site(raw, where: str, leaves: dict[str, Leaf]) -> Site:
         chain=m.get("chain", "full", str, CHAINS),
         stapling=_stapling(server, m.get("stapling", {}, dict), f"{where}.stapling"),
         after_start=m.get("after_start", "none", str, AFTER_START),
-        staple=m.get("staple", "good", str, STAPLE_STATES),
+        staple=m.get("staple", None, str, STAPLE_STATES),  # default set by _default_staples
         expect=list(expect),
     )
     m.done()
     return site
+
+
+def _default_staples(node: Node, where: str) -> None:
+    """A site of a server that is down or stopped is not served: its staple is no_server, and nothing else."""
+    not_running = set(node.server_down) | set(node.faults.stopped)
+    for site in node.sites:
+        if site.server not in not_running:
+            site.staple = site.staple or "good"
+        elif site.staple in (None, "no_server"):
+            site.staple = "no_server"
+        else:
+            raise LabError(
+                f"{where}: site {site.name}: {site.server} does not run (server_down or faults.stopped),"
+                f" so its staple is no_server, not {site.staple}"
+            )
 
 
 def _stapling(server: str, raw: dict, where: str) -> dict:
@@ -413,8 +438,11 @@ def _faults(raw: dict, where: str) -> Faults:
         egress=_egress(m.get("egress", {}, dict), f"{where}.egress"),
         egress_at_start=_egress(m.get("egress_at_start", {}, dict), f"{where}.egress_at_start"),
         resolv=m.get("resolv", "lab", str, RESOLV),
+        stopped=m.get("stopped", [], list),
     )
     m.done()
+    if len(set(faults.stopped)) != len(faults.stopped):
+        raise LabError(f"{where}.stopped: a server is listed twice")
     return faults
 
 
