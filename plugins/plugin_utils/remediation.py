@@ -420,6 +420,19 @@ def _plan_site(
                 entry["codes"].append("resolver_missing")
             else:
                 refuse({"resolver_missing"}, "no nameserver is known for the node (set tlsfleet_nginx_resolver)")
+        if "resolver_failing" in codes:
+            # Replace the resolver only with nameservers that are not the ones that fail to answer.
+            failing = {str(c.get("server")) for c in site.get("resolver_checks") or [] if isinstance(c, dict)}
+            usable = [r for r in resolvers or [] if str(r).strip("[]") not in failing]
+            if server == "nginx" and usable:
+                entry["resolver"] = usable
+                entry["codes"].append("resolver_failing")
+            else:
+                refuse(
+                    {"resolver_failing"},
+                    "no other nameserver is known for the node (set tlsfleet_nginx_resolver to one that resolves "
+                    "the responder)",
+                )
         if server == "apache" and "stapling_cache_missing" in codes:
             entry.update(cache=apache_cache, cache_file=apache_cache_file)
             entry["codes"].append("stapling_cache_missing")

@@ -82,6 +82,18 @@ def test_nginx_stapling_on_and_resolver_from_the_nodes_nameservers():
     assert "tlsfleet_nginx_resolver" in without["unfixable"][0]["reason"]
 
 
+def test_a_failing_nginx_resolver_is_replaced_only_by_another_nameserver():
+    www = site("nginx", "www", ["www.test"])
+    www["resolver_checks"] = [{"server": "198.18.0.5", "port": 53, "name": "ocsp.test", "outcome": "timeout"}]
+    found = [finding("resolver_failing", www)]
+    plan = rem.plan(audit([www], found), "n1", resolvers=["198.18.0.5", "198.18.0.4"])
+    assert [(e["codes"], e["resolver"]) for e in plan["stapling"]] == [(["resolver_failing"], ["198.18.0.4"])]
+    assert plan["reload"] == ["nginx"] and plan["unfixable"] == []
+    same = rem.plan(audit([www], found), "n1", resolvers=["198.18.0.5"])
+    assert same["stapling"] == [] and [u["code"] for u in same["unfixable"]] == ["resolver_failing"]
+    assert "tlsfleet_nginx_resolver" in same["unfixable"][0]["reason"]
+
+
 def test_no_ocsp_url_turns_stapling_off_and_expects_no_staple():
     legacy = site("nginx", "legacy", ["legacy.test"], port=8443, leaf={"ocsp_urls": []})
     plan = rem.plan(audit([legacy], [finding("no_ocsp_url", legacy, severity="info")]), "n1")
