@@ -186,7 +186,7 @@ evidence:
       C(sites) (per site and certificate, the configured files and, per hostname, what was served, as
       M(tlsfleet.stapling.tls_endpoint_info) reports it), C(responders) (per URL, as
       M(tlsfleet.stapling.ocsp_responder_check) reports it, with the fingerprint of the certificate it asked
-      about), C(certificate_responders) (per certificate fingerprint and URL: the answers about that certificate),
+      about), C(certificate_responders) (per certificate fingerprint and URL, the answers about that certificate),
       per site C(resolver_checks) (the server's own resolver asked for the responder's name), C(log_events),
       C(errors) and C(timings).
   returned: always

@@ -72,9 +72,9 @@ def lab():
     shutil.rmtree(work, ignore_errors=True)
 
 
-def playbook(lab, name, values):
+def playbook(lab, name, values, lie=None):
     argv = [labrun.VENV / "bin" / "ansible-playbook", "-i", labrun.INVENTORY, labrun.PROJECT / name]
-    environ = labrun.env(lab["collections"], TLSFLEET_TEST_LIE=json.dumps(LIE))
+    environ = labrun.env(lab["collections"], TLSFLEET_TEST_LIE=json.dumps(lie or LIE))
     out = labrun.run([*argv, "-e", json.dumps(values)], env=environ, timeout=600)
     text = out.stdout + out.stderr
     assert labrun.TRACEBACK not in text, text[-6000:]
@@ -116,3 +116,27 @@ def test_rollout_deploys_nothing_to_a_node_outside_the_certificates_hosts(lab):
     assert node["status"] == "refused" and summary["counts"] == {"refused": 1}, summary
     assert any(REFUSAL in reason for reason in node["refused"]), node
     assert every_file(LIAR) == lab["before"]  # no file changed, none appeared (no key, no backup)
+
+
+REPORT_FILES = ("report.html", "report.md", "report.json", "junit.xml", "metrics.prom")
+
+
+def test_a_node_answering_nan_and_wrong_types_fails_alone(lab):
+    """The liar's answer carries NaN, infinity and wrong types: it alone is failed, naming a field; diagnose and
+    remediate go on for every other node and write all five report files, before and after."""
+    report_dir = lab["work"] / "poison"
+    values = {"tlsfleet_hosts": "tlsfleet_lab", "tlsfleet_remediate_report_dir": str(report_dir)}
+    out = playbook(lab, "remediate.yml", values, lie={"host": LIAR, "poison": True})
+    assert out.returncode in (0, 2), out.stdout[-6000:]
+    recap = labrun.recap(out.stdout)
+    assert all(recap[host]["unreachable"] == 0 for host in HONEST), recap
+    for stage in ("before", "after"):
+        for name in REPORT_FILES:
+            assert (report_dir / stage / name).stat().st_size > 0, (stage, name)
+        report = json.loads((report_dir / stage / "report.json").read_text())
+        nodes = {node["host"]: node for node in report["nodes"]}
+        assert nodes[LIAR]["status"] == "failed", nodes[LIAR]
+        assert "malformed node_audit result from %s" % LIAR in json.dumps(nodes[LIAR]), nodes[LIAR]
+        assert all(nodes[host]["status"] == "ok" for host in HONEST), {h: nodes[h]["status"] for h in HONEST}
+        assert "NaN" not in (report_dir / stage / "metrics.prom").read_text()
+    assert every_file(LIAR) == lab["before"]

@@ -7,6 +7,7 @@ one host, rewrites its answer on the way back, as a compromised node could answe
 
 TLSFLEET_TEST_LIE (JSON): ``{"host": NODE, "site_hostnames": [names of the site to rewrite], "claim": [names to
 claim], "finding": CODE}``: that site now claims ``claim`` as its hostnames, with a finding ``CODE`` about it.
+``{"host": NODE, "poison": true}``: the answer carries NaN, infinity and values of the wrong type instead.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ class ActionModule(ActionBase):
         lie = json.loads(os.environ.get("TLSFLEET_TEST_LIE") or "{}")
         evidence = result.get("evidence")
         if (task_vars or {}).get("inventory_hostname") != lie.get("host") or not isinstance(evidence, dict):
+            return result
+        if lie.get("poison"):
+            for site in evidence.get("sites") or []:
+                for served in (site.get("served") or {}).values():
+                    served.setdefault("summary", {})["seconds_left"] = float("nan")
+                site["hostnames"] = {"not": "a list"}
+            result.setdefault("summary", {})["findings"] = float("inf")
+            result["findings"] = [{"code": 7, "severity": ["x"], "hostname": float("-inf")}]
             return result
         for site in evidence.get("sites") or []:
             if sorted(site.get("hostnames") or []) != sorted(lie["site_hostnames"]):
