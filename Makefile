@@ -20,7 +20,7 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
 PYROOT := $(ROOT)/.build/pyroot
 
-.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate lab-faults reliability bench
+.PHONY: demo pyroot report-browser playbook-check docs-lint changelog ee-check lab-diagnose lab-remediate lab-faults reliability bench
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
@@ -40,11 +40,11 @@ lab-deps: ## install only the Debian packages the lab needs (root; idempotent; s
 demo: system-deps venv ## the main job on the built-in lab fleet: lab up, diagnose, print where the report is (root)
 	@tools/demo
 
-test: lint sanity units integration report-browser ee-check lab-unit lab-test lab-modules lab-audit lab-diagnose \
+test: lint sanity units integration playbook-check report-browser ee-check lab-unit lab-test lab-modules lab-audit lab-diagnose \
       lab-remediate lab-faults collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
-lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
+lint: ruff ansible-lint changelog-lint docs-lint ## ruff, ansible-lint (production), changelog fragments, antsibull-docs
 
 ruff: venv
 	$(BIN)/ruff check .
@@ -56,6 +56,13 @@ ansible-lint: venv
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
+
+docs-lint: venv pyroot ## antsibull-docs lint-collection-docs --plugin-docs (every plugin, role and module doc)
+	cd $(PYROOT)/ansible_collections/tlsfleet/stapling && PATH=$(BIN):$$PATH \
+	  $(BIN)/antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=self .
+
+changelog: venv ## CHANGELOG.md from changelogs/: the fragments become the release named by galaxy.yml's version
+	$(BIN)/antsibull-changelog release --version $$(sed -n 's/^version: *//p' galaxy.yml) --update-existing
 
 sanity: venv ## ansible-test sanity on 2.21/Python 3.12, plus compile and import on the managed-node Pythons
 	tools/ansible-test $(VENV_MAIN) sanity --venv --python 3.12 --color no
@@ -105,6 +112,9 @@ pyroot:
 report-browser: venv pyroot ## the HTML report rendered by headless Chromium: screenshot, DOM, no request leaves
 	TLSFLEET_REQUIRE_BROWSER=1 TLSFLEET_ARTIFACTS=$(ROOT)/.build/artifacts PYTHONPATH=$(PYROOT) \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/browser
+
+playbook-check: venv pyroot ## the tarball's contents; the playbooks installed from it, run from a scratch directory
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/package tests/integration/playbooks
 
 ee-check: venv pyroot ## ansible-builder introspect and create accept the collection's execution environment files
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/ee

@@ -30,6 +30,7 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.responder_group
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.discovery
   - tlsfleet.stapling.requirements.pyopenssl

@@ -26,6 +26,7 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.responder_group
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.requirements.cryptography
 options:
