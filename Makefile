@@ -61,8 +61,9 @@ docs-lint: venv pyroot ## antsibull-docs lint-collection-docs --plugin-docs (eve
 	cd $(PYROOT)/ansible_collections/tlsfleet/stapling && PATH=$(BIN):$$PATH \
 	  $(BIN)/antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=self .
 
-changelog: venv ## CHANGELOG.md from changelogs/: the fragments become the release named by galaxy.yml's version
-	$(BIN)/antsibull-changelog release --version $$(sed -n 's/^version: *//p' galaxy.yml) --update-existing
+changelog: venv pyroot ## CHANGELOG.md from changelogs/: new fragments join the release named by galaxy.yml's version
+	cd $(PYROOT)/ansible_collections/tlsfleet/stapling && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release \
+	  --version $$(sed -n 's/^version: *//p' galaxy.yml) --update-existing
 
 sanity: venv ## ansible-test sanity on 2.21/Python 3.12, plus compile and import on the managed-node Pythons
 	tools/ansible-test $(VENV_MAIN) sanity --venv --python 3.12 --color no
