@@ -20,7 +20,7 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
 PYROOT := $(ROOT)/.build/pyroot
 
-.PHONY: demo pyroot report-browser playbook-check docs-lint changelog ee-check lab-diagnose lab-remediate lab-faults reliability bench
+.PHONY: demo pyroot report-browser playbook-check lab-awx docs-lint changelog ee-check lab-diagnose lab-remediate lab-faults reliability bench
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
@@ -41,7 +41,7 @@ demo: system-deps venv ## the main job on the built-in lab fleet: lab up, diagno
 	@tools/demo
 
 test: lint sanity units integration playbook-check report-browser ee-check lab-unit lab-test lab-modules lab-audit lab-diagnose \
-      lab-remediate lab-faults collection-check ## the README's test command
+      lab-remediate lab-awx lab-faults collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint docs-lint ## ruff, ansible-lint (production), changelog fragments, antsibull-docs
@@ -122,6 +122,9 @@ ee-check: venv pyroot ## ansible-builder introspect and create accept the collec
 
 lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: check mode, fix, idempotence, rollbacks (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_remediate.py
+
+lab-awx: venv lab-deps pyroot ## AWX-faithful: tarball installed read-only, ansible-runner jobs from a scratch project (root)
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_awx_flow.py
 
 lab-diagnose: venv lab-deps pyroot ## the diagnose playbook on the lab fleet: runner, slices, 2.19/paramiko (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_diagnose.py
