@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,8 +47,18 @@ def snapshot(directory: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    work = tmp_path_factory.mktemp("awx-collection")
+def work():
+    """Own scratch directory (not pytest's shared numbered ones, which concurrent pytest runs prune)."""
+    directory = Path(tempfile.mkdtemp(prefix="tlsfleet-awx-"))
+    yield directory
+    for path in [directory, *directory.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def installed(work):
     galaxy = str(labrun.VENV / "bin" / "ansible-galaxy")
     source = subprocess.check_output([str(labrun.ROOT / "tools" / "sync-collection"), str(work / "src")], text=True)
     out = labrun.run([galaxy, "collection", "build", "--force", "--output-path", work / "dist", source.strip()])
@@ -55,6 +67,7 @@ def installed(tmp_path_factory):
     collections = work / "collections"
     out = labrun.run([galaxy, "collection", "install", "--offline", "-p", collections, tarball])
     assert out.returncode == 0, out.stderr
+    assert (collections / "ansible_collections/tlsfleet/stapling/MANIFEST.json").is_file(), out.stdout
     # read-only as in an execution environment image (root ignores the bits; the snapshot below is the check)
     for path in [collections, *collections.rglob("*")]:
         path.chmod(path.stat().st_mode & ~0o222)
@@ -62,13 +75,13 @@ def installed(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def awx(installed, tmp_path_factory):
+def awx(installed, work):
     ansible_runner = pytest.importorskip("ansible_runner")
     up = labrun.labctl("up", FLEET, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
-    private = tmp_path_factory.mktemp("awx-job")
+    private = work / "job"
     project = private / "project"
-    project.mkdir()
+    project.mkdir(parents=True)
     for name in ("site.yml", "remediate.yml", "merge.yml", "rollout.yml"):
         (project / name).write_text((labrun.PROJECT / name).read_text())
     os.environ["PATH"] = "%s:%s" % (labrun.VENV / "bin", os.environ.get("PATH", ""))
