@@ -46,6 +46,16 @@ def snapshot(directory: Path) -> dict:
     return {str(path.relative_to(directory)): path.stat().st_mtime_ns for path in directory.rglob("*")}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_source_collection():
+    """make runs pytest with PYTHONPATH at the checkout's ansible_collections; Ansible would take the collection
+    from there. Jobs and tools must see only the installed one, as in an execution environment."""
+    saved = os.environ.pop("PYTHONPATH", None)
+    yield
+    if saved is not None:
+        os.environ["PYTHONPATH"] = saved
+
+
 @pytest.fixture(scope="module")
 def work():
     """Own scratch directory (not pytest's shared numbered ones, which concurrent pytest runs prune)."""
@@ -65,7 +75,7 @@ def installed(work):
     assert out.returncode == 0, out.stderr
     (tarball,) = (work / "dist").glob("tlsfleet-stapling-*.tar.gz")
     collections = work / "collections"
-    out = labrun.run([galaxy, "collection", "install", "--offline", "-p", collections, tarball])
+    out = labrun.run([galaxy, "collection", "install", "--offline", "--force", "-p", collections, tarball])
     assert out.returncode == 0, out.stderr
     assert (collections / "ansible_collections/tlsfleet/stapling/MANIFEST.json").is_file(), out.stdout
     # read-only as in an execution environment image (root ignores the bits; the snapshot below is the check)

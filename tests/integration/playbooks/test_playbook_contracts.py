@@ -37,6 +37,11 @@ def snapshot(directory: Path):
     return {str(path.relative_to(directory)): path.stat().st_mtime_ns for path in directory.rglob("*")}
 
 
+def clean_env():
+    """The environment without PYTHONPATH (see play()), for ansible-galaxy too."""
+    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The collection built from the checkout and installed into an empty collections path."""
@@ -47,15 +52,18 @@ def installed(tmp_path_factory):
         check=True,
         capture_output=True,
         timeout=300,
+        env=clean_env(),
     )
     (tarball,) = (work / "dist").glob("tlsfleet-stapling-*.tar.gz")
     collections = work / "collections"
     subprocess.run(
-        [tool("ansible-galaxy"), "collection", "install", "--offline", "-p", str(collections), str(tarball)],
+        [tool("ansible-galaxy"), "collection", "install", "--offline", "--force", "-p", str(collections), str(tarball)],
         check=True,
         capture_output=True,
         timeout=300,
+        env=clean_env(),
     )
+    assert (collections / "ansible_collections/tlsfleet/stapling/MANIFEST.json").is_file()
     return collections
 
 
@@ -71,6 +79,8 @@ def project(tmp_path, installed):
 def play(project, installed, playbook, *extra, inventory="inventory"):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     env.pop("ANSIBLE_CONFIG", None)
+    # make sets PYTHONPATH to the checkout's ansible_collections: Ansible would load the collection from there
+    env.pop("PYTHONPATH", None)
     argv = [tool("ansible-playbook"), "-i", inventory, f"tlsfleet.stapling.{playbook}"]
     # no TLS server audited: the node is this machine, only the playbooks' contracts are under test
     argv += ["-e", json.dumps({"tlsfleet_audit_servers": []}), *extra]
