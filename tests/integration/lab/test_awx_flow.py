@@ -98,14 +98,14 @@ def awx(installed, work):
     environ = labrun.env(str(installed))
     before = snapshot(installed)
 
-    def job(ident, playbook, extravars, cmdline=None):
+    def job(ident, playbook, extravars, cmdline=None, limit="tlsfleet_lab"):
         run = ansible_runner.run(
             private_data_dir=str(private),
             playbook=playbook,
             inventory=labrun.INVENTORY,
             ident=ident,
             quiet=True,
-            limit="tlsfleet_lab",
+            limit=limit,
             cmdline=cmdline,
             envvars={key: environ[key] for key in environ if key.startswith("ANSIBLE_")},
             extravars=extravars,
@@ -160,7 +160,8 @@ def test_remediate_before_after_under_the_report_dir_and_severity_on_the_verdict
 
 
 def test_merge_reports_takes_a_textarea_and_requires_input(awx):
-    refused = awx["job"]("merge-empty", "merge.yml", {"tlsfleet_report_dir": "reports/merged-empty"})
+    # merge_reports runs on localhost: its job template has no limit
+    refused = awx["job"]("merge-empty", "merge.yml", {"tlsfleet_report_dir": "reports/merged-empty"}, limit=None)
     assert refused["run"].rc == 2
     assert "tlsfleet_report_merge is empty" in refused["stdout"]
     assert not (awx["project"] / "reports/merged-empty").exists()
@@ -170,7 +171,7 @@ def test_merge_reports_takes_a_textarea_and_requires_input(awx):
         "tlsfleet_report_dir": "reports/merged",
         "tlsfleet_fail_severity": "never",
     }
-    merged = awx["job"]("merge", "merge.yml", values)
+    merged = awx["job"]("merge", "merge.yml", values, limit=None)
     assert merged["run"].rc == 0, merged["stdout"][-3000:]
     report = json.loads((awx["project"] / "reports/merged/report.json").read_text())
     diagnose = json.loads((awx["project"] / "reports/diagnose/report.json").read_text())
