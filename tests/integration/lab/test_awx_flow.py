@@ -99,6 +99,9 @@ def awx(installed, work):
     before = snapshot(installed)
 
     def job(ident, playbook, extravars, cmdline=None, limit="tlsfleet_lab"):
+        # ansible-runner merges into env/extravars left by an earlier run of the same private data dir; an AWX
+        # job starts from a fresh one, so each job here does too
+        shutil.rmtree(private / "env", ignore_errors=True)
         run = ansible_runner.run(
             private_data_dir=str(private),
             playbook=playbook,
@@ -165,12 +168,14 @@ def test_merge_reports_takes_a_textarea_and_requires_input(awx):
     assert refused["run"].rc == 2
     assert "tlsfleet_report_merge is empty" in refused["stdout"]
     assert not (awx["project"] / "reports/merged-empty").exists()
-    textarea = "reports/diagnose/report.json\nreports/remediate/after/report.json\n"
-    values = {
-        "tlsfleet_report_merge": textarea,
-        "tlsfleet_report_dir": "reports/merged",
-        "tlsfleet_fail_severity": "never",
-    }
+    # two slices as a sliced job template writes them (the same threshold), merged from a survey textarea
+    for name, limit in (("eu", "tlsfleet_lab:&eu-*"), ("rest", "tlsfleet_lab:!eu-*")):
+        values = {"tlsfleet_report_dir": f"reports/slices/{name}", "tlsfleet_fail_severity": "never"}
+        sliced = awx["job"](f"slice-{name}", "site.yml", values, limit=limit)
+        assert sliced["run"].rc == 0, sliced["stdout"][-3000:]
+    textarea = "reports/slices/eu/report.json\nreports/slices/rest/report.json\n"
+    values = {"tlsfleet_report_merge": textarea, "tlsfleet_report_dir": "reports/merged"}
+    values["tlsfleet_fail_severity"] = "never"
     merged = awx["job"]("merge", "merge.yml", values, limit=None)
     assert merged["run"].rc == 0, merged["stdout"][-3000:]
     report = json.loads((awx["project"] / "reports/merged/report.json").read_text())
@@ -193,7 +198,8 @@ def test_rollout_summary_under_the_project_directory(awx):
     }
     result = awx["job"]("rollout", "rollout.yml", values, cmdline="--check")
     summary = awx["project"] / "stapling-report" / "rollout-summary.json"
-    assert summary.is_file(), result["stdout"][-3000:]
+    at = result["stdout"].find("Resolve where the rollout summary goes")
+    assert summary.is_file(), result["stdout"][at : at + 4000] if at >= 0 else result["stdout"][-3000:]
     assert json.loads(summary.read_text())["nodes"]
     artifact = result["stats"]["artifact_data"]["tlsfleet_rollout"]
     assert artifact["summary_file"] == str(summary)
