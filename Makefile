@@ -26,7 +26,8 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
 PYROOT := $(ROOT)/.build/pyroot
 
-.PHONY: demo pyroot report-browser ee-check lab-diagnose lab-remediate lab-faults reliability bench lab-sweep lab-sweep-ci
+.PHONY: demo pyroot report-browser playbook-check lab-awx docs-lint changelog ee-check lab-diagnose lab-remediate lab-faults \
+        reliability bench lab-sweep lab-sweep-ci
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
 
@@ -46,11 +47,11 @@ lab-deps: ## install only the Debian packages the lab needs (root; idempotent; s
 demo: system-deps venv ## the main job on the built-in lab fleet: lab up, diagnose, print where the report is (root)
 	@tools/demo
 
-test: lint sanity units integration report-browser ee-check lab-unit lab-test lab-modules lab-audit lab-diagnose \
-      lab-remediate lab-faults lab-sweep-ci collection-check ## the README's test command
+test: lint sanity units integration playbook-check report-browser ee-check lab-unit lab-test lab-modules lab-audit \
+      lab-diagnose lab-remediate lab-awx lab-faults lab-sweep-ci collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
-lint: ruff ansible-lint changelog-lint ## ruff, ansible-lint (production profile), changelog fragments
+lint: ruff ansible-lint changelog-lint docs-lint ## ruff, ansible-lint (production), changelog fragments, antsibull-docs
 
 ruff: venv
 	$(BIN)/ruff check .
@@ -62,6 +63,14 @@ ansible-lint: venv
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
+
+docs-lint: venv pyroot ## antsibull-docs lint-collection-docs --plugin-docs (every plugin, role and module doc)
+	cd $(PYROOT)/ansible_collections/tlsfleet/stapling && PATH=$(BIN):$$PATH \
+	  $(BIN)/antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=self .
+
+changelog: venv pyroot ## CHANGELOG.md from changelogs/: new fragments join the release named by galaxy.yml's version
+	cd $(PYROOT)/ansible_collections/tlsfleet/stapling && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release \
+	  --version $$(sed -n 's/^version: *//p' galaxy.yml) --update-existing
 
 sanity: venv ## ansible-test sanity on 2.21/Python 3.12, plus compile and import on the managed-node Pythons
 	tools/ansible-test $(VENV_MAIN) sanity --venv --python 3.12 --color no
@@ -112,12 +121,18 @@ report-browser: venv pyroot ## the HTML report rendered by headless Chromium: sc
 	TLSFLEET_REQUIRE_BROWSER=1 TLSFLEET_ARTIFACTS=$(ROOT)/.build/artifacts PYTHONPATH=$(PYROOT) \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/browser
 
+playbook-check: venv pyroot ## the tarball's contents; the playbooks installed from it, run from a scratch directory
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/package tests/integration/playbooks
+
 ee-check: venv pyroot ## ansible-builder introspect and create accept the collection's execution environment files
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/ee
 
 lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: check mode, fix, idempotence, rollbacks, a lying node (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_remediate.py
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_lying_node.py
+
+lab-awx: venv lab-deps pyroot ## AWX-faithful: tarball installed read-only, ansible-runner jobs from a scratch project (root)
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_awx_flow.py
 
 lab-diagnose: venv lab-deps pyroot ## the diagnose playbook on the lab fleet: runner, slices, 2.19/paramiko (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_diagnose.py

@@ -30,3 +30,17 @@ attributes:
     details:
       - This action does not modify state.
 """
+
+    # Use with: extends_documentation_fragment: [tlsfleet.stapling.attributes.responder_group]
+    RESPONDER_GROUP = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/tlsfleet.stapling.responder) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tlsfleet.stapling.responder
+    details:
+      - The group holds the modules that talk to OCSP responders and share O(proxy), O(use_proxy) and
+        O(clock_skew); set only those options there, since every module of the group receives them.
+"""

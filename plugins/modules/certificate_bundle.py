@@ -261,11 +261,65 @@ chain:
   returned: success
   type: list
   elements: dict
+  contains:
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    issuer:
+      description: Issuer (RFC 4514).
+      type: str
+    serial:
+      description: Serial number, lowercase hex.
+      type: str
+    sha256:
+      description: SHA-256 fingerprint, lowercase hex without colons.
+      type: str
+    not_before:
+      description: Start of validity (ISO 8601 UTC).
+      type: str
+    not_after:
+      description: End of validity (ISO 8601 UTC).
+      type: str
+    ocsp_urls:
+      description: The OCSP responder URLs of the certificate.
+      type: list
+      elements: str
+    ca_issuers_urls:
+      description: The caIssuers URLs of the certificate.
+      type: list
+      elements: str
 root:
   description:
     - The root the path ends at, described like RV(leaf), or V(null) when none is known (O(require_root=false)).
   returned: success
   type: dict
+  contains:
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    issuer:
+      description: Issuer (RFC 4514).
+      type: str
+    serial:
+      description: Serial number, lowercase hex.
+      type: str
+    sha256:
+      description: SHA-256 fingerprint, lowercase hex without colons.
+      type: str
+    not_before:
+      description: Start of validity (ISO 8601 UTC).
+      type: str
+    not_after:
+      description: End of validity (ISO 8601 UTC).
+      type: str
+    ocsp_urls:
+      description: The OCSP responder URLs of the certificate.
+      type: list
+      elements: str
+    ca_issuers_urls:
+      description: The caIssuers URLs of the certificate.
+      type: list
+      elements: str
 fetched:
   description: The caIssuers URLs downloaded, in order.
   returned: success
@@ -279,6 +333,37 @@ ignored:
   returned: success
   type: list
   elements: dict
+  contains:
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    issuer:
+      description: Issuer (RFC 4514).
+      type: str
+    serial:
+      description: Serial number, lowercase hex.
+      type: str
+    sha256:
+      description: SHA-256 fingerprint, lowercase hex without colons.
+      type: str
+    not_before:
+      description: Start of validity (ISO 8601 UTC).
+      type: str
+    not_after:
+      description: End of validity (ISO 8601 UTC).
+      type: str
+    ocsp_urls:
+      description: The OCSP responder URLs of the certificate.
+      type: list
+      elements: str
+    ca_issuers_urls:
+      description: The caIssuers URLs of the certificate.
+      type: list
+      elements: str
+
+    source:
+      description: Where the certificate came from (the option and, for files, the path).
+      type: str
 key_matches:
   description:
     - V(true) when O(private_key_path) belongs to the certificate, V(null) when no key was given. (A key that does

@@ -142,6 +142,22 @@ files:
   description: The path of each file written, by kind.
   returned: success
   type: dict
+  contains:
+    json:
+      description: C(report.json).
+      type: str
+    html:
+      description: C(report.html).
+      type: str
+    markdown:
+      description: C(report.md).
+      type: str
+    junit:
+      description: C(junit.xml).
+      type: str
+    prometheus:
+      description: C(metrics.prom).
+      type: str
   sample:
     json: /srv/runs/stapling-report/report.json
     html: /srv/runs/stapling-report/report.html
@@ -155,6 +171,52 @@ stats:
       broken staple.
   returned: success
   type: dict
+  contains:
+    generated_at:
+      description: When the report was made (ISO 8601 UTC).
+      type: str
+    collection_version:
+      description: The version of this collection that made it.
+      type: str
+    nodes:
+      description: How many nodes the report holds.
+      type: int
+    nodes_failed:
+      description: Hosts whose audit failed.
+      type: list
+      elements: str
+    nodes_unreachable:
+      description: Hosts that could not be reached.
+      type: list
+      elements: str
+    hostnames:
+      description: How many hostnames were audited.
+      type: int
+    findings:
+      description: How many findings, fleet-level ones included.
+      type: int
+    by_code:
+      description: Finding counts keyed by cause code (the keys are data, so none is listed).
+      type: dict
+      contains: {}
+    by_severity:
+      description: Finding counts keyed by severity (the keys are data, so none is listed).
+      type: dict
+      contains: {}
+    worst_severity:
+      description: The worst severity, or V(null).
+      type: str
+    fail_threshold:
+      description: The O(fail_severity) used.
+      type: str
+    failing_hosts:
+      description: As RV(failing_hosts).
+      type: list
+      elements: str
+    external_broken_nodes:
+      description: With O(external), the nodes DNS hands out with a broken staple.
+      type: list
+      elements: str
 failing_hosts:
   description: Hosts with findings at or above O(fail_severity), plus failed and unreachable hosts.
   returned: success
@@ -162,10 +224,12 @@ failing_hosts:
   elements: str
 failing:
   description:
-    - Per failing host, one line per reason - each finding at or above O(fail_severity) (severity, code,
-      hostname), or why the audit did not run. Fleet-level findings are listed on every node they name.
+    - Keyed by failing host (the keys are data, so none is listed), one line per reason - each finding at or
+      above O(fail_severity) (severity, code, hostname), or why the audit did not run. Fleet-level findings are
+      listed on every node they name.
   returned: success
   type: dict
+  contains: {}
   sample:
     eu-web-2:
       - error responder_unreachable for www.shop.test (nginx)
@@ -176,6 +240,49 @@ fleet_findings:
   returned: success
   type: list
   elements: dict
+  contains:
+    code:
+      description: V(node_drift).
+      type: str
+    severity:
+      description: The severity of the cause.
+      type: str
+    hostname:
+      description: The hostname whose nodes differ.
+      type: str
+    evidence:
+      description: What differs, one line each.
+      type: list
+      elements: str
+    remediation:
+      description: What fixes it.
+      type: str
+    fixed_by:
+      description: The role that applies the fix, or V(null).
+      type: str
+    details:
+      description: What differs and where.
+      type: dict
+      contains:
+        kind:
+          description: What differs (for example the served certificate).
+          type: str
+        fingerprints:
+          description: The nodes grouped by what they serve, keyed by fingerprint (the keys are data).
+          type: dict
+          contains: {}
+        nodes:
+          description: Every node serving the hostname.
+          type: list
+          elements: str
+        outliers:
+          description: The nodes that differ from the majority.
+          type: list
+          elements: str
+        regions:
+          description: The regions involved.
+          type: list
+          elements: str
 worst_severity:
   description: The worst severity of any finding, or V(null) when there is none.
   returned: success

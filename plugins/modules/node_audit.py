@@ -29,6 +29,7 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.responder_group
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.discovery
   - tlsfleet.stapling.requirements.pyopenssl
@@ -174,12 +175,49 @@ findings:
       description: The role of this collection that applies the fix, or V(null) when configuration cannot fix it.
       type: str
     details:
-      description: Machine-readable details (for example the failing stage of a responder probe).
+      description: Machine-readable details, present only for the codes that have them (empty otherwise).
       type: dict
+      contains:
+        stage:
+          description: For responder findings, the failing stage of the probe (V(dns), V(connect), V(http), ...).
+          type: str
+        served_sha256:
+          description: For C(stale_cert_path), the fingerprint of the certificate the server serves.
+          type: str
+        configured_sha256:
+          description: For C(stale_cert_path), the fingerprint of the certificate file on disk.
+          type: str
 summary:
   description: Counts by code and severity, the worst severity, and how many sites and hostnames were audited.
   returned: always
   type: dict
+  contains:
+    findings:
+      description: How many findings.
+      type: int
+    by_code:
+      description: Finding counts keyed by cause code (the keys are data, so none is listed).
+      type: dict
+      sample: {"responder_unreachable": 2}
+      contains: {}
+    by_severity:
+      description: Finding counts keyed by severity (the keys are data, so none is listed).
+      type: dict
+      sample: {"error": 2}
+      contains: {}
+    worst_severity:
+      description: The worst severity found, or V(null).
+      type: str
+    servers:
+      description: The server types found.
+      type: list
+      elements: str
+    sites:
+      description: How many TLS sites were audited.
+      type: int
+    hostnames:
+      description: How many (site, hostname) pairs were audited.
+      type: int
 evidence:
   description:
     - Everything gathered, for reports and for people who want to see for themselves; C(servers) (discovery),
@@ -191,6 +229,127 @@ evidence:
       C(errors) and C(timings).
   returned: always
   type: dict
+  contains:
+    node:
+      description: C(hostname) and C(checked_at) (ISO 8601 UTC) of the audit.
+      type: dict
+      contains:
+        hostname:
+          description: The node's hostname.
+          type: str
+        checked_at:
+          description: When the audit ran.
+          type: str
+    servers:
+      description:
+        - Per server type found, what M(tlsfleet.stapling.tls_server_info) returns in
+          RV(tlsfleet.stapling.tls_server_info#module:servers).
+      type: list
+      elements: dict
+      contains:
+        type:
+          description: V(nginx), V(apache) or V(haproxy).
+          type: str
+        running:
+          description: Whether a master process runs.
+          type: bool
+        sites:
+          description: The server's TLS sites, as M(tlsfleet.stapling.tls_server_info) describes them.
+          type: list
+          elements: dict
+          contains:
+            site_id:
+              description: C(<type>:<file>:<line>) of the site's block.
+              type: str
+    sites:
+      description: Per site and certificate, the configured files and, per hostname, what was served.
+      type: list
+      elements: dict
+      contains:
+        site:
+          description: The site's C(site_id).
+          type: str
+        hostnames:
+          description: The hostnames audited on the site.
+          type: list
+          elements: str
+    responders:
+      description:
+        - Keyed by responder URL (the keys are data, so no fixed keys are listed); each value is what
+          M(tlsfleet.stapling.ocsp_responder_check) reports in its
+          RV(tlsfleet.stapling.ocsp_responder_check#module:responders) entries.
+      type: dict
+      contains: {}
+    extra_endpoints:
+      description:
+        - What M(tlsfleet.stapling.tls_endpoint_info) reports in its
+          RV(tlsfleet.stapling.tls_endpoint_info#module:endpoints) for O(extra_endpoints).
+      type: list
+      elements: dict
+      contains:
+        label:
+          description: The endpoint as text.
+          type: str
+        host:
+          description: The address connected to.
+          type: str
+        port:
+          description: The port connected to.
+          type: int
+        reachable:
+          description: Whether at least one protocol's handshake completed.
+          type: bool
+    log_events:
+      description:
+        - Stapling-related log lines, as M(tlsfleet.stapling.tls_server_info) returns them in
+          RV(tlsfleet.stapling.tls_server_info#module:log_events).
+      type: list
+      elements: dict
+      contains:
+        file:
+          description: The log file.
+          type: str
+        line_no:
+          description: The line number, or V(null).
+          type: int
+        code:
+          description: What the line says, as a code.
+          type: str
+        message:
+          description: The line's message.
+          type: str
+    logs_since:
+      description: The time the logs were read back to.
+      type: str
+    trust_anchors:
+      description: The trust anchors used (the node's system bundle or O(trust_anchor_paths)).
+      type: raw
+    errors:
+      description: What could not be read or run, one sentence each.
+      type: list
+      elements: str
+    timings:
+      description: Milliseconds per phase.
+      type: dict
+      contains:
+        discover_and_files_ms:
+          description: Discovery and reading the files the sites reference.
+          type: int
+        handshakes_ms:
+          description: The handshakes.
+          type: int
+        responders_wait_ms:
+          description: Waiting for the responder probes.
+          type: int
+        judging_ms:
+          description: Naming the causes.
+          type: int
+        logs_ms:
+          description: Reading the error logs.
+          type: int
+        total_ms:
+          description: The whole audit.
+          type: int
 """
 
 

@@ -26,6 +26,7 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.responder_group
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.requirements.cryptography
 options:
@@ -138,9 +139,68 @@ failed_stage:
   returned: always
   type: str
 certificate:
-  description: The certificate asked about (subject, serial, sha256, ocsp_urls, must_staple, ...).
+  description: The certificate asked about.
   returned: always
   type: dict
+  contains:
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    issuer:
+      description: Issuer (RFC 4514).
+      type: str
+    serial:
+      description: Serial number, lowercase hex.
+      type: str
+    sha256:
+      description: SHA-256 fingerprint, lowercase hex without colons.
+      type: str
+    not_before:
+      description: Start of validity (ISO 8601 UTC).
+      type: str
+    not_after:
+      description: End of validity (ISO 8601 UTC).
+      type: str
+    ocsp_urls:
+      description: The OCSP responder URLs of the certificate.
+      type: list
+      elements: str
+    ca_issuers_urls:
+      description: The caIssuers URLs of the certificate.
+      type: list
+      elements: str
+
+    sha1:
+      description: SHA-1 fingerprint, lowercase hex without colons.
+      type: str
+    san_dns:
+      description: The DNS names of the subjectAltName extension.
+      type: list
+      elements: str
+    must_staple:
+      description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+      type: bool
+    is_ca:
+      description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
+      type: bool
+    self_signed:
+      description: Whether subject and issuer are the same and the certificate verifies with its own key.
+      type: bool
+    key_type:
+      description: The public key type and size, for example C(RSA-2048) or C(EC-P256).
+      type: str
+    public_key_sha256:
+      description: SHA-256 of the public key (SubjectPublicKeyInfo), or V(null).
+      type: str
+    signature_algorithm:
+      description: The algorithm the issuer signed the certificate with.
+      type: str
+    subject_key_id:
+      description: The subject key identifier, hex, or V(null).
+      type: str
+    authority_key_id:
+      description: The authority key identifier, hex, or V(null).
+      type: str
 issuer:
   description: Subject of the issuer used to build the request.
   returned: always
@@ -174,14 +234,60 @@ responders:
       description: The address the TCP connection was made to.
       type: str
     dns:
-      description: C(ok), C(ms) and C(error) of the DNS stage.
+      description: The DNS stage.
       type: dict
+      contains:
+        ok:
+          description: Whether the stage succeeded.
+          type: bool
+        ms:
+          description: How long the stage took, in milliseconds, or V(null) when it did not run.
+          type: int
+        error:
+          description: Why the stage failed, or V(null).
+          type: str
     connect:
-      description: C(ok), C(ms) and C(error) of the TCP connect stage.
+      description: The TCP connect stage.
       type: dict
+      contains:
+        ok:
+          description: Whether the stage succeeded.
+          type: bool
+        ms:
+          description: How long the stage took, in milliseconds, or V(null) when it did not run.
+          type: int
+        error:
+          description: Why the stage failed, or V(null).
+          type: str
     http:
-      description: C(ok), C(ms), C(error), C(method), C(status), C(content_type), C(bytes) and C(truncated).
+      description: The HTTP stage.
       type: dict
+      contains:
+        ok:
+          description: Whether the stage succeeded.
+          type: bool
+        ms:
+          description: How long the stage took, in milliseconds, or V(null) when it did not run.
+          type: int
+        error:
+          description: Why the stage failed, or V(null).
+          type: str
+
+        method:
+          description: V(GET) or V(POST).
+          type: str
+        status:
+          description: The HTTP status code, or V(null) without an answer.
+          type: int
+        content_type:
+          description: The Content-Type of the answer, or V(null).
+          type: str
+        bytes:
+          description: How many bytes of body were read.
+          type: int
+        truncated:
+          description: Whether the body exceeded O(body_limit) and was cut.
+          type: bool
     total_ms:
       description: Time the probe took.
       type: int
@@ -190,6 +296,38 @@ responders:
         - The answer validated in full (keys as returned by M(tlsfleet.stapling.ocsp_response_info)), or V(null)
           when there was no answer to validate.
       type: dict
+      contains:
+        response_status:
+          description: The OCSP response status (V(successful), V(try_later), V(unauthorized), ...).
+          type: str
+        cert_status:
+          description: V(good), V(revoked) or V(unknown), or V(null) without a status for the certificate.
+          type: str
+        this_update:
+          description: thisUpdate (ISO 8601 UTC).
+          type: str
+        next_update:
+          description: nextUpdate (ISO 8601 UTC), or V(null).
+          type: str
+        seconds_until_next_update:
+          description: Seconds from the check until nextUpdate, or V(null).
+          type: int
+        signature_valid:
+          description: Whether the response's signature verifies with the signer's key.
+          type: bool
+        cert_id_matches:
+          description: Whether the response's CertID is the certificate's.
+          type: bool
+        valid:
+          description: Whether the response passed every check.
+          type: bool
+        good:
+          description: Whether it is valid and says V(good).
+          type: bool
+        problems:
+          description: Why it is not valid, one sentence each.
+          type: list
+          elements: str
     ocsp_problems:
       description: Why the answer is not usable, one sentence each.
       type: list

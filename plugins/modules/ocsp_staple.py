@@ -28,6 +28,7 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.attributes.responder_group
   - tlsfleet.stapling.requirements.cryptography
   - ansible.builtin.files
 attributes:

@@ -215,6 +215,13 @@ endpoints:
         staple_states:
           description: The state per protocol.
           type: dict
+          contains:
+            tls1_3:
+              description: The staple state of the TLS 1.3 handshake, when it was requested.
+              type: str
+            tls1_2:
+              description: The staple state of the TLS 1.2 handshake, when it was requested.
+              type: str
           sample: {"tls1_3": "good", "tls1_2": "good"}
         seconds_left:
           description: The smallest seconds until nextUpdate among the validated staples, or V(null).
@@ -251,11 +258,430 @@ endpoints:
             sha256, not_before, not_after, san_dns, ocsp_urls, ca_issuers_urls, must_staple, key_type, ...).
           type: list
           elements: dict
+          contains:
+            subject:
+              description: Subject (RFC 4514).
+              type: str
+            issuer:
+              description: Issuer (RFC 4514).
+              type: str
+            serial:
+              description: Serial number, lowercase hex.
+              type: str
+            sha256:
+              description: SHA-256 fingerprint, lowercase hex without colons.
+              type: str
+            not_before:
+              description: Start of validity (ISO 8601 UTC).
+              type: str
+            not_after:
+              description: End of validity (ISO 8601 UTC).
+              type: str
+            ocsp_urls:
+              description: The OCSP responder URLs of the certificate.
+              type: list
+              elements: str
+            ca_issuers_urls:
+              description: The caIssuers URLs of the certificate.
+              type: list
+              elements: str
+
+            sha1:
+              description: SHA-1 fingerprint, lowercase hex without colons.
+              type: str
+            san_dns:
+              description: The DNS names of the subjectAltName extension.
+              type: list
+              elements: str
+            must_staple:
+              description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+              type: bool
+            is_ca:
+              description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
+              type: bool
+            self_signed:
+              description: Whether subject and issuer are the same and the certificate verifies with its own key.
+              type: bool
+            key_type:
+              description: The public key type and size, for example C(RSA-2048) or C(EC-P256).
+              type: str
+            public_key_sha256:
+              description: SHA-256 of the public key (SubjectPublicKeyInfo), or V(null).
+              type: str
+            signature_algorithm:
+              description: The algorithm the issuer signed the certificate with.
+              type: str
+            subject_key_id:
+              description: The subject key identifier, hex, or V(null).
+              type: str
+            authority_key_id:
+              description: The authority key identifier, hex, or V(null).
+              type: str
         chain:
           description:
             - Chain verdicts as presented, completed from O(certificate_pool_paths) where needed (order_ok,
               complete, presented_complete, missing_issuer, issuer, extra, duplicates, root_sent, path, problems).
           type: dict
+          contains:
+            leaf:
+              description: The leaf certificate.
+              type: dict
+              contains:
+                subject:
+                  description: Subject (RFC 4514).
+                  type: str
+                issuer:
+                  description: Issuer (RFC 4514).
+                  type: str
+                serial:
+                  description: Serial number, lowercase hex.
+                  type: str
+                sha256:
+                  description: SHA-256 fingerprint, lowercase hex without colons.
+                  type: str
+                not_before:
+                  description: Start of validity (ISO 8601 UTC).
+                  type: str
+                not_after:
+                  description: End of validity (ISO 8601 UTC).
+                  type: str
+                ocsp_urls:
+                  description: The OCSP responder URLs of the certificate.
+                  type: list
+                  elements: str
+                ca_issuers_urls:
+                  description: The caIssuers URLs of the certificate.
+                  type: list
+                  elements: str
+
+                sha1:
+                  description: SHA-1 fingerprint, lowercase hex without colons.
+                  type: str
+                san_dns:
+                  description: The DNS names of the subjectAltName extension.
+                  type: list
+                  elements: str
+                must_staple:
+                  description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                is_ca:
+                  description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
+                  type: bool
+                self_signed:
+                  description: Whether subject and issuer are the same and the certificate verifies with its own key.
+                  type: bool
+                key_type:
+                  description: The public key type and size, for example C(RSA-2048) or C(EC-P256).
+                  type: str
+                public_key_sha256:
+                  description: SHA-256 of the public key (SubjectPublicKeyInfo), or V(null).
+                  type: str
+                signature_algorithm:
+                  description: The algorithm the issuer signed the certificate with.
+                  type: str
+                subject_key_id:
+                  description: The subject key identifier, hex, or V(null).
+                  type: str
+                authority_key_id:
+                  description: The authority key identifier, hex, or V(null).
+                  type: str
+
+            order_ok:
+              description: Whether each presented certificate is issued by the next one.
+              type: bool
+            complete:
+              description: Whether a path to a trust anchor could be built (with the pool).
+              type: bool
+            presented_complete:
+              description: Whether the presented certificates alone reach a trust anchor.
+              type: bool
+            anchored:
+              description: Whether the path ends at a trust anchor, or V(null) when that was not checked.
+              type: bool
+            missing_issuer:
+              description: The subject of the first issuer neither presented nor found, or V(null).
+              type: str
+            missing_issuer_of:
+              description: The subject of the certificate whose issuer is missing, or V(null).
+              type: str
+            issuer:
+              description: The leaf's issuer as found, or V(null).
+              type: dict
+              contains:
+                subject:
+                  description: Subject (RFC 4514).
+                  type: str
+                issuer:
+                  description: Issuer (RFC 4514).
+                  type: str
+                serial:
+                  description: Serial number, lowercase hex.
+                  type: str
+                sha256:
+                  description: SHA-256 fingerprint, lowercase hex without colons.
+                  type: str
+                not_before:
+                  description: Start of validity (ISO 8601 UTC).
+                  type: str
+                not_after:
+                  description: End of validity (ISO 8601 UTC).
+                  type: str
+                ocsp_urls:
+                  description: The OCSP responder URLs of the certificate.
+                  type: list
+                  elements: str
+                ca_issuers_urls:
+                  description: The caIssuers URLs of the certificate.
+                  type: list
+                  elements: str
+
+                sha1:
+                  description: SHA-1 fingerprint, lowercase hex without colons.
+                  type: str
+                san_dns:
+                  description: The DNS names of the subjectAltName extension.
+                  type: list
+                  elements: str
+                must_staple:
+                  description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                is_ca:
+                  description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
+                  type: bool
+                self_signed:
+                  description: Whether subject and issuer are the same and the certificate verifies with its own key.
+                  type: bool
+                key_type:
+                  description: The public key type and size, for example C(RSA-2048) or C(EC-P256).
+                  type: str
+                public_key_sha256:
+                  description: SHA-256 of the public key (SubjectPublicKeyInfo), or V(null).
+                  type: str
+                signature_algorithm:
+                  description: The algorithm the issuer signed the certificate with.
+                  type: str
+                subject_key_id:
+                  description: The subject key identifier, hex, or V(null).
+                  type: str
+                authority_key_id:
+                  description: The authority key identifier, hex, or V(null).
+                  type: str
+
+            issuer_found_in:
+              description: Where the issuer was found (presented, the pool, a trust anchor), or V(null).
+              type: str
+            extra:
+              description: Presented certificates that are not on the path.
+              type: list
+              elements: dict
+              contains:
+                subject:
+                  description: Subject (RFC 4514).
+                  type: str
+                issuer:
+                  description: Issuer (RFC 4514).
+                  type: str
+                serial:
+                  description: Serial number, lowercase hex.
+                  type: str
+                sha256:
+                  description: SHA-256 fingerprint, lowercase hex without colons.
+                  type: str
+                not_before:
+                  description: Start of validity (ISO 8601 UTC).
+                  type: str
+                not_after:
+                  description: End of validity (ISO 8601 UTC).
+                  type: str
+                ocsp_urls:
+                  description: The OCSP responder URLs of the certificate.
+                  type: list
+                  elements: str
+                ca_issuers_urls:
+                  description: The caIssuers URLs of the certificate.
+                  type: list
+                  elements: str
+
+                sha1:
+                  description: SHA-1 fingerprint, lowercase hex without colons.
+                  type: str
+                san_dns:
+                  description: The DNS names of the subjectAltName extension.
+                  type: list
+                  elements: str
+                must_staple:
+                  description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                is_ca:
+                  description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
+                  type: bool
+                self_signed:
+                  description: Whether subject and issuer are the same and the certificate verifies with its own key.
+                  type: bool
+                key_type:
+                  description: The public key type and size, for example C(RSA-2048) or C(EC-P256).
+                  type: str
+                public_key_sha256:
+                  description: SHA-256 of the public key (SubjectPublicKeyInfo), or V(null).
+                  type: str
+                signature_algorithm:
+                  description: The algorithm the issuer signed the certificate with.
+                  type: str
+                subject_key_id:
+                  description: The subject key identifier, hex, or V(null).
+                  type: str
+                authority_key_id:
+                  description: The authority key identifier, hex, or V(null).
+                  type: str
+
+            duplicates:
+              description: Certificates presented more than once.
+              type: list
+              elements: dict
+              contains:
+                subject:
+                  description: Subject (RFC 4514).
+                  type: str
+                issuer:
+                  description: Issuer (RFC 4514).
+                  type: str
+                serial:
+                  description: Serial number, lowercase hex.
+                  type: str
+                sha256:
+                  description: SHA-256 fingerprint, lowercase hex without colons.
+                  type: str
+                not_before:
+                  description: Start of validity (ISO 8601 UTC).
+                  type: str
+                not_after:
+                  description: End of validity (ISO 8601 UTC).
+                  type: str
+                ocsp_urls:
+                  description: The OCSP responder URLs of the certificate.
+                  type: list
+                  elements: str
+                ca_issuers_urls:
+                  description: The caIssuers URLs of the certificate.
+                  type: list
+                  elements: str
+
+                sha1:
+                  description: SHA-1 fingerprint, lowercase hex without colons.
+                  type: str
+                san_dns:
+                  description: The DNS names of the subjectAltName extension.
+                  type: list
+                  elements: str
+                must_staple:
+                  description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                is_ca:
+                  description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
+                  type: bool
+                self_signed:
+                  description: Whether subject and issuer are the same and the certificate verifies with its own key.
+                  type: bool
+                key_type:
+                  description: The public key type and size, for example C(RSA-2048) or C(EC-P256).
+                  type: str
+                public_key_sha256:
+                  description: SHA-256 of the public key (SubjectPublicKeyInfo), or V(null).
+                  type: str
+                signature_algorithm:
+                  description: The algorithm the issuer signed the certificate with.
+                  type: str
+                subject_key_id:
+                  description: The subject key identifier, hex, or V(null).
+                  type: str
+                authority_key_id:
+                  description: The authority key identifier, hex, or V(null).
+                  type: str
+
+            root_sent:
+              description: Whether the server sent a self-signed root.
+              type: bool
+            path:
+              description: The path built, the leaf first.
+              type: list
+              elements: dict
+              contains:
+                subject:
+                  description: Subject (RFC 4514).
+                  type: str
+                issuer:
+                  description: Issuer (RFC 4514).
+                  type: str
+                serial:
+                  description: Serial number, lowercase hex.
+                  type: str
+                sha256:
+                  description: SHA-256 fingerprint, lowercase hex without colons.
+                  type: str
+                not_before:
+                  description: Start of validity (ISO 8601 UTC).
+                  type: str
+                not_after:
+                  description: End of validity (ISO 8601 UTC).
+                  type: str
+                ocsp_urls:
+                  description: The OCSP responder URLs of the certificate.
+                  type: list
+                  elements: str
+                ca_issuers_urls:
+                  description: The caIssuers URLs of the certificate.
+                  type: list
+                  elements: str
+
+                sha1:
+                  description: SHA-1 fingerprint, lowercase hex without colons.
+                  type: str
+                san_dns:
+                  description: The DNS names of the subjectAltName extension.
+                  type: list
+                  elements: str
+                must_staple:
+                  description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                is_ca:
+                  description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
+                  type: bool
+                self_signed:
+                  description: Whether subject and issuer are the same and the certificate verifies with its own key.
+                  type: bool
+                key_type:
+                  description: The public key type and size, for example C(RSA-2048) or C(EC-P256).
+                  type: str
+                public_key_sha256:
+                  description: SHA-256 of the public key (SubjectPublicKeyInfo), or V(null).
+                  type: str
+                signature_algorithm:
+                  description: The algorithm the issuer signed the certificate with.
+                  type: str
+                subject_key_id:
+                  description: The subject key identifier, hex, or V(null).
+                  type: str
+                authority_key_id:
+                  description: The authority key identifier, hex, or V(null).
+                  type: str
+
+            path_sources:
+              description: Where each certificate of RV(endpoints[].protocols.chain.path) came from.
+              type: list
+              elements: str
+            problems:
+              description: What is wrong with the chain, one sentence each.
+              type: list
+              elements: str
+            path_validated:
+              description: Whether OpenSSL validated the path, or V(null) when it was not asked to.
+              type: bool
+            path_validation_error:
+              description: Why the path validation failed, or V(null).
+              type: str
+            presented_count:
+              description: How many certificates the server presented.
+              type: int
         staple:
           description:
             - The staple validated in full, or V(null) when there was none or it could not be validated (then
@@ -265,6 +691,38 @@ endpoints:
               C(produced_at), C(seconds_until_next_update), C(signer), C(signature_valid), C(cert_id_matches),
               C(valid), C(good) and C(problems).
           type: dict
+          contains:
+            response_status:
+              description: The OCSP response status (V(successful), V(try_later), V(unauthorized), ...).
+              type: str
+            cert_status:
+              description: V(good), V(revoked) or V(unknown), or V(null) without a status for the certificate.
+              type: str
+            this_update:
+              description: thisUpdate (ISO 8601 UTC).
+              type: str
+            next_update:
+              description: nextUpdate (ISO 8601 UTC), or V(null).
+              type: str
+            seconds_until_next_update:
+              description: Seconds from the check until nextUpdate, or V(null).
+              type: int
+            signature_valid:
+              description: Whether the response's signature verifies with the signer's key.
+              type: bool
+            cert_id_matches:
+              description: Whether the response's CertID is the certificate's.
+              type: bool
+            valid:
+              description: Whether the response passed every check.
+              type: bool
+            good:
+              description: Whether it is valid and says V(good).
+              type: bool
+            problems:
+              description: Why it is not valid, one sentence each.
+              type: list
+              elements: str
         staple_error:
           description: Why a staple that was present could not be validated, or V(null).
           type: str

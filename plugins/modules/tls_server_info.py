@@ -106,12 +106,186 @@ servers:
           certificates in the file, or the reason it could not be read).
       type: list
       elements: dict
+      contains:
+        server:
+          description: V(nginx), V(apache) or V(haproxy).
+          type: str
+        site_id:
+          description: C(<type>:<file>:<line>) of the site's block; stable while the block does not move.
+          type: str
+        source:
+          description: The file that declares the site.
+          type: str
+        context:
+          description: The block's context (for example the HAProxy section name).
+          type: str
+        server_names:
+          description: The hostnames the site serves.
+          type: list
+          elements: str
+        listen:
+          description: The TLS listen addresses, each with C(address) and C(ssl).
+          type: list
+          elements: dict
+          contains:
+            address:
+              description: The address as configured, for example C(0.0.0.0:443).
+              type: str
+            ssl:
+              description: Whether TLS is on for this address.
+              type: bool
+        certificate_files:
+          description: The certificate files the site loads.
+          type: list
+          elements: str
+        key_files:
+          description: The key files the site loads (paths only, never content).
+          type: list
+          elements: str
+        chain_file:
+          description: The separate chain file (Apache C(SSLCertificateChainFile)), or V(null).
+          type: str
+        trusted_certificate:
+          description: The file the server verifies staples with, or V(null).
+          type: str
+        stapling:
+          description:
+            - The effective stapling settings, by the server's own directive names; the keys differ per server type,
+              the main ones are listed.
+          type: dict
+          contains:
+            ssl_stapling:
+              description: nginx - whether C(ssl_stapling) is on.
+              type: bool
+            ssl_stapling_verify:
+              description: nginx - whether C(ssl_stapling_verify) is on.
+              type: bool
+            ssl_stapling_file:
+              description: nginx - the C(ssl_stapling_file), or V(null).
+              type: str
+            resolver:
+              description: nginx - the resolver addresses, or V(null) without a C(resolver).
+              type: list
+              elements: str
+            SSLUseStapling:
+              description: Apache httpd - whether C(SSLUseStapling) is on.
+              type: bool
+            SSLStaplingCache:
+              description: Apache httpd - the C(SSLStaplingCache), or V(null).
+              type: str
+            certificates:
+              description: HAProxy - per certificate loaded, its C(.ocsp) file and ocsp-update settings.
+              type: list
+              elements: dict
+              contains:
+                crt:
+                  description: The certificate file.
+                  type: str
+                ocsp_file:
+                  description: The C(.ocsp) file HAProxy reads for it.
+                  type: str
+                ocsp_exists:
+                  description: Whether that file exists.
+                  type: bool
+                ocsp_loaded:
+                  description: Whether HAProxy loads it (C(ssl-load-extra-files) or a crt-store C(ocsp)).
+                  type: bool
+                ocsp_update:
+                  description: The effective C(ocsp-update) mode, V(on) or V(off).
+                  type: str
+            ocsp_update_mode:
+              description: HAProxy - the global C(ocsp-update.mode), or V(null).
+              type: str
+        files:
+          description: Per file the site references, its stat record, keyed by path.
+          type: dict
+          contains:
+            path:
+              description: The file (each key of the mapping is a path, its value a record with these keys).
+              type: str
+            exists:
+              description: Whether the file exists.
+              type: bool
+            readable:
+              description: Whether the auditing user can read it.
+              type: bool
+            size:
+              description: Size in bytes.
+              type: int
+            mode:
+              description: Permission bits, octal text.
+              type: str
+            mtime:
+              description: Modification time (ISO 8601 UTC).
+              type: str
+
+        certificates:
+          description: Per certificate file, its leaf, or why it could not be read.
+          type: list
+          elements: dict
+          contains:
+            path:
+              description: The certificate file.
+              type: str
+            count:
+              description: How many certificates it holds.
+              type: int
+            subject:
+              description: The leaf's subject.
+              type: str
+            serial:
+              description: The leaf's serial number, hex.
+              type: str
+            sha256:
+              description: The leaf's SHA-256 fingerprint.
+              type: str
+            not_after:
+              description: End of the leaf's validity (ISO 8601 UTC).
+              type: str
+            ocsp_urls:
+              description: The leaf's OCSP URLs.
+              type: list
+              elements: str
+            must_staple:
+              description: Whether the leaf requires stapling.
+              type: bool
+            error:
+              description: Why the file could not be read (only then).
+              type: str
 log_events:
   description:
     - Stapling-related log lines since O(since), each with time, file, line_no, server, code, level and message.
   returned: always
   type: list
   elements: dict
+  contains:
+    time:
+      description: The line's time (ISO 8601 UTC), or V(null) when it has none.
+      type: str
+    file:
+      description: The log file.
+      type: str
+    line_no:
+      description: The line number in the file, or V(null).
+      type: int
+    server:
+      description: V(nginx), V(apache) or V(haproxy).
+      type: str
+    code:
+      description: What the line says, as a code (for example C(responder_timeout)).
+      type: str
+    level:
+      description: The line's log level, lower case, or V(null).
+      type: str
+    message:
+      description: The line's message.
+      type: str
+    responder:
+      description: The responder the line names, or V(null).
+      type: str
+    site_hint:
+      description: The site or hostname the line names, or V(null).
+      type: str
 since:
   description: The time the logs were read back to.
   returned: always

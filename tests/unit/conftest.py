@@ -19,3 +19,30 @@ def pki():
     from ansible_collections.tlsfleet.stapling.tests.unit.pki import Pki
 
     return Pki()
+
+
+@pytest.fixture
+def reserve_port():
+    """Call it for a loopback port reserved for this test (see tests/unit/ports.py); released at teardown."""
+    from ansible_collections.tlsfleet.stapling.tests.unit import ports
+
+    held = []
+
+    def reserve():
+        reservation = ports.reserve()
+        held.append(reservation)
+        return reservation.port
+
+    yield reserve
+    for reservation in held:
+        reservation.release()
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port every connection to is refused, held by this test until teardown."""
+    from ansible_collections.tlsfleet.stapling.tests.unit import ports
+
+    closed = ports.ClosedPort()
+    yield closed.port
+    closed.release()

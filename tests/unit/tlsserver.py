@@ -9,12 +9,7 @@ import socket
 import subprocess
 import time
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on (for the moment)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ansible_collections.tlsfleet.stapling.tests.unit import ports
 
 
 def write_site(directory, leaf, intermediate, staple: bytes = b"") -> dict:
@@ -33,9 +28,13 @@ class SServer:
     def __init__(self, site: dict):
         self.site = site
         self.procs: list = []
+        self.reservations: list = []
 
     def start(self, *extra: str) -> int:
-        port = free_port()
+        # a reserved port (see ports.py), held until stop(): no other test's server or connection can take it
+        reservation = ports.reserve()
+        self.reservations.append(reservation)
+        port = reservation.port
         d = self.site["dir"]
         argv = ["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port, "-cert", str(d / "leaf.pem")]
         argv += ["-key", str(d / "key.pem"), "-cert_chain", str(d / "chain.pem"), "-naccept", "20", *extra]
@@ -55,3 +54,5 @@ class SServer:
         for proc in self.procs:
             proc.kill()
             proc.wait()
+        for reservation in self.reservations:
+            reservation.release()

@@ -216,12 +216,12 @@ def responder(ctx, answer):
     return "http://127.0.0.1:%d/ocsp" % server.server_address[1]
 
 
-def closed_port() -> int:
+def closed_port(ctx) -> int:
+    """A port bound and never listening, held until the case's cleanup: refused, and nothing else can take it."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    ctx.cleanup.append(sock.close)
+    return sock.getsockname()[1]
 
 
 def nginx_inspect(ctx, files: Dict[str, str]) -> str:
@@ -375,26 +375,26 @@ def _endpoint_error(result) -> str:
 
 @case("tei-idna-host", "tls_endpoint_info", "Unicode (IDNA) hostname", "bücher.invalid")
 def case_tei_idna_host(ctx):
-    args = {"endpoints": [{"host": "bücher.invalid", "port": closed_port()}], "timeout": 1.0, "warmup_attempts": 0}
+    args = {"endpoints": [{"host": "bücher.invalid", "port": closed_port(ctx)}], "timeout": 1.0, "warmup_attempts": 0}
     return _endpoint_error(finished(ctx, "tls_endpoint_info", args))
 
 
 @case("tei-ipv6-literal", "tls_endpoint_info", "IPv6 literal, nothing listening", "::1")
 def case_tei_ipv6_literal(ctx):
-    args = {"endpoints": [{"host": "::1", "port": closed_port()}], "timeout": 1.0, "warmup_attempts": 0}
+    args = {"endpoints": [{"host": "::1", "port": closed_port(ctx)}], "timeout": 1.0, "warmup_attempts": 0}
     return _endpoint_error(finished(ctx, "tls_endpoint_info", args))
 
 
 @case("tei-ipv6-bracketed", "tls_endpoint_info", "bracketed IPv6 literal", "[::1]")
 def case_tei_ipv6_bracketed(ctx):
-    args = {"endpoints": [{"host": "[::1]", "port": closed_port()}], "timeout": 1.0, "warmup_attempts": 0}
+    args = {"endpoints": [{"host": "[::1]", "port": closed_port(ctx)}], "timeout": 1.0, "warmup_attempts": 0}
     return _endpoint_error(finished(ctx, "tls_endpoint_info", args))
 
 
 @case("tei-idna-sni", "tls_endpoint_info", "Unicode server name", "münchen.example")
 def case_tei_idna_sni(ctx):
     args = {
-        "endpoints": [{"host": "127.0.0.1", "port": closed_port(), "server_name": "münchen.example"}],
+        "endpoints": [{"host": "127.0.0.1", "port": closed_port(ctx), "server_name": "münchen.example"}],
         "timeout": 1.0,
         "warmup_attempts": 0,
     }
@@ -412,7 +412,7 @@ def case_tei_hanging_server(ctx):
 @case("tei-pool-garbage", "tls_endpoint_info", "certificate pool of binary garbage", "pool.pem")
 def case_tei_pool_garbage(ctx):
     args = {
-        "endpoints": [{"host": "127.0.0.1", "port": closed_port()}],
+        "endpoints": [{"host": "127.0.0.1", "port": closed_port(ctx)}],
         "certificate_pool_paths": [write(ctx, "pool.pem", GARBAGE)],
         "timeout": 1.0,
     }
@@ -422,7 +422,7 @@ def case_tei_pool_garbage(ctx):
 @case("tei-anchor-missing", "tls_endpoint_info", "trust anchor file missing", "/nonexistent/anchors.pem")
 def case_tei_anchor_missing(ctx):
     args = {
-        "endpoints": [{"host": "127.0.0.1", "port": closed_port()}],
+        "endpoints": [{"host": "127.0.0.1", "port": closed_port(ctx)}],
         "trust_anchor_paths": ["/nonexistent/anchors.pem"],
         "timeout": 1.0,
     }
@@ -432,7 +432,7 @@ def case_tei_anchor_missing(ctx):
 @case("tei-anchor-is-key", "tls_endpoint_info", "trust anchor is a private key", "anchor.pem")
 def case_tei_anchor_is_key(ctx):
     args = {
-        "endpoints": [{"host": "127.0.0.1", "port": closed_port()}],
+        "endpoints": [{"host": "127.0.0.1", "port": closed_port(ctx)}],
         "trust_anchor_paths": [write(ctx, "anchor.pem", key_pem("ec"))],
         "timeout": 1.0,
     }
@@ -492,7 +492,7 @@ def case_orc_url_ipv6(ctx):
     inter, leaf = chain(ctx)
     args = {
         "certificate_content": (leaf.pem + inter.pem).decode(),
-        "url": "http://[::1]:%d/" % closed_port(),
+        "url": "http://[::1]:%d/" % closed_port(ctx),
         "use_proxy": False,
         "timeout": 1,
     }
@@ -553,7 +553,7 @@ def case_orc_html_responder(ctx):
 
 @case("orc-endpoint-idna", "ocsp_responder_check", "endpoint with a Unicode host", "bücher.invalid")
 def case_orc_endpoint_idna(ctx):
-    args = {"endpoint": {"host": "bücher.invalid", "port": closed_port()}, "timeout": 1}
+    args = {"endpoint": {"host": "bücher.invalid", "port": closed_port(ctx)}, "timeout": 1}
     return failed(ctx, "ocsp_responder_check", args)
 
 
@@ -588,7 +588,7 @@ def case_na_anchor_garbage(ctx):
 @case("na-extra-endpoint-ipv6", "node_audit", "extra endpoint IPv6 literal", "::1")
 def case_na_extra_endpoint_ipv6(ctx):
     args = {
-        "extra_endpoints": [{"host": "::1", "port": closed_port(), "server_name": "bücher.example"}],
+        "extra_endpoints": [{"host": "::1", "port": closed_port(ctx), "server_name": "bücher.example"}],
         "servers": ["haproxy"],
         "handshake_timeout": 1.0,
         "warmup_attempts": 0,

@@ -124,10 +124,8 @@ def test_flooding_responder_is_cut_at_the_body_limit(http_server):
     assert time.monotonic() - started < 5
 
 
-def test_refused_connection_is_the_connect_stage():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_refused_connection_is_the_connect_stage(closed_port):
+    port = closed_port
     result = responder_probe.probe("http://127.0.0.1:%d/" % port, REQUEST, timeout=3, use_env_proxy=False)
     assert result.failed_stage == "connect"
     assert result.dns.ok and not result.connect.ok
@@ -153,10 +151,8 @@ def test_hanging_resolver_is_bounded(monkeypatch):
     assert time.monotonic() - started < 1.5
 
 
-def test_environment_proxy_is_used_and_its_failure_named(monkeypatch):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_environment_proxy_is_used_and_its_failure_named(monkeypatch, closed_port):
+    port = closed_port
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:%d" % port)
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)

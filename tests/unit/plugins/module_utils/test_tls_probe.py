@@ -74,8 +74,8 @@ def test_protocol_the_server_refuses_is_reported_as_unsupported(site, server):
     assert "TLSv1.3 handshake with 127.0.0.1" in result.error
 
 
-def test_closed_port_is_a_connect_error():
-    result = tls_probe.handshake(tls_probe.Endpoint("127.0.0.1", tlsserver.free_port()), "TLSv1.2", timeout=2)
+def test_closed_port_is_a_connect_error(closed_port):
+    result = tls_probe.handshake(tls_probe.Endpoint("127.0.0.1", closed_port), "TLSv1.2", timeout=2)
     assert not result.ok
     assert result.error_stage == "connect"
     assert "refused" in result.error.lower()
@@ -93,9 +93,9 @@ def test_silent_server_times_out_within_the_limit():
     assert elapsed < 3
 
 
-def test_probe_endpoints_keeps_order_and_runs_all(site, server):
+def test_probe_endpoints_keeps_order_and_runs_all(site, server, closed_port):
     port = server("-status_file", str(site["dir"] / "staple.der"))
-    closed = tlsserver.free_port()
+    closed = closed_port
     endpoints = [tls_probe.Endpoint("127.0.0.1", closed), tls_probe.Endpoint("127.0.0.1", port, "a.test")]
     probes = tls_probe.probe_endpoints(endpoints, protocols=["TLSv1.2"], timeout=3, warmup_attempts=0)
     assert [p.endpoint.port for p in probes] == [closed, port]

@@ -292,10 +292,8 @@ def test_hanging_responder_fails_in_time(lab, capsys, monkeypatch):
     assert "stage timeout" in result["msg"]
 
 
-def test_unreachable_responder_fails(lab, capsys, monkeypatch):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_unreachable_responder_fails(lab, closed_port, capsys, monkeypatch):
+    port = closed_port
     result = _failing_case(lab, capsys, monkeypatch, {"responder_url": "http://127.0.0.1:%d/" % port})
     assert "stage connect" in result["msg"]
 

@@ -4,9 +4,11 @@
 """server_reload against real nginx, HAProxy and Apache httpd processes started by the tests.
 
 Each server runs as a plain background process (no systemd, no /etc) from a temporary directory, bound to
-127.0.0.1 on free high ports, with a certificate from the test PKI; the fixtures kill it (and its workers)
-in teardown. The module is called in-process with ``config`` pointing at that directory, so it finds
-the master in /proc like on a node. Tests are skipped when the binary is not installed.
+127.0.0.1 on a port reserved for the test (tests/unit/ports.py: outside the ephemeral range, locked against
+other xdist workers and test runs), with a certificate from the test PKI; the fixtures kill it (and its
+workers) in teardown. "Serving" is asserted as a listening socket held by the server's own process tree, not
+as "something accepts on that port". The module is called in-process with ``config`` pointing at that
+directory, so it finds the master in /proc like on a node. Tests are skipped when the binary is not installed.
 
 The bind check (a listen address of the new configuration held by another process) is tested here against real
 servers and a Python socket as the other process, and on a fake /proc tree for the parsing.
@@ -38,6 +40,8 @@ NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
 APACHE = shutil.which("apache2") or shutil.which("apache2", path="/usr/sbin:/sbin")
 APACHE_MODULES = "/usr/lib/apache2/modules"
+# the real /proc reader, kept for the tests' own checks: hide_listeners() patches the module's view only
+READ_LISTENING_SOCKETS = control.read_listening_sockets
 
 
 def own_comm():
@@ -48,12 +52,6 @@ def own_comm():
 def hide_listeners(monkeypatch):
     """Make the bind check see no listening socket: a port taken between the check and the reload."""
     monkeypatch.setattr(control, "read_listening_sockets", lambda proc_root="/proc", pid=None: [])
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(predicate, seconds=10.0):
@@ -67,6 +65,20 @@ def wait_until(predicate, seconds=10.0):
 
 def accepts(port):
     return control.tcp_accepts("127.0.0.1", port, 1.0)
+
+
+def listeners_of(master_pid):
+    """``host:port`` of the listening sockets held by the master or a descendant of it (read from /proc)."""
+    family, _processes = control.process_family("/proc", master_pid)
+    inodes = set()
+    for pid in family:
+        inodes |= control._socket_inodes("/proc", pid) or set()
+    return {sock.display() for sock in READ_LISTENING_SOCKETS() or [] if sock.inode in inodes}
+
+
+def serves(master_pid, port):
+    """The server under test (its process tree) listens on 127.0.0.1:port and accepts a connection there."""
+    return f"127.0.0.1:{port}" in listeners_of(master_pid) and accepts(port)
 
 
 def write_cert(pki, directory):
@@ -102,12 +114,12 @@ def stop(process, children_of=None):
 
 
 class Nginx:
-    def __init__(self, directory, cert, key):
+    def __init__(self, directory, cert, key, port):
         self.dir = directory
         self.cert = cert
         self.key = key
         self.conf = directory / "nginx.conf"
-        self.port = free_port()
+        self.port = port
         self.process = None
 
     def write(self, extra_server=""):
@@ -132,7 +144,7 @@ class Nginx:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        assert wait_until(lambda: accepts(self.port)), "nginx did not start"
+        assert wait_until(lambda: serves(self.process.pid, self.port)), "nginx did not start"
         assert wait_until(self.workers)
 
     def workers(self):
@@ -140,11 +152,11 @@ class Nginx:
 
 
 @pytest.fixture
-def real_nginx(tmp_path, pki):
+def real_nginx(tmp_path, pki, reserve_port):
     if NGINX is None:
         pytest.skip("nginx is not installed")
     cert, key = write_cert(pki, tmp_path)
-    server = Nginx(tmp_path, cert, key)
+    server = Nginx(tmp_path, cert, key, reserve_port())
     server.start()
     yield server
     stop(server.process, ("nginx",))
@@ -175,7 +187,7 @@ def test_real_nginx_reload_replaces_workers(real_nginx, capsys, monkeypatch):
     assert result["wait_for"] == [f"127.0.0.1:{real_nginx.port}"]
     assert result["listening"] == [f"127.0.0.1:{real_nginx.port}"]
     assert "BEGIN" not in raw and "PRIVATE" not in raw
-    assert accepts(real_nginx.port)
+    assert serves(real_nginx.process.pid, real_nginx.port)
 
 
 def test_real_nginx_broken_config_changes_nothing(real_nginx, capsys, monkeypatch):
@@ -190,7 +202,7 @@ def test_real_nginx_broken_config_changes_nothing(real_nginx, capsys, monkeypatc
     assert result["command"] is None
     time.sleep(0.5)
     assert real_nginx.workers() == before
-    assert accepts(real_nginx.port)
+    assert serves(real_nginx.process.pid, real_nginx.port)
 
 
 def test_real_nginx_tested_and_check_mode(real_nginx, capsys, monkeypatch):
@@ -246,7 +258,7 @@ def test_real_nginx_rejects_config_at_load_time(real_nginx, capsys, monkeypatch)
     assert "did not take effect" in result["msg"]
     assert result["workers_replaced"] is False
     assert result["workers_after"] == before
-    assert accepts(real_nginx.port)
+    assert serves(real_nginx.process.pid, real_nginx.port)
     assert "Address already in use" in (real_nginx.dir / "error.log").read_text()
 
 
@@ -265,11 +277,11 @@ def test_real_nginx_command_overrides(real_nginx, capsys, monkeypatch):
     assert result["workers_replaced"] is True
 
 
-def test_real_nginx_not_running_then_started(tmp_path, pki, capsys, monkeypatch):
+def test_real_nginx_not_running_then_started(tmp_path, pki, reserve_port, capsys, monkeypatch):
     if NGINX is None:
         pytest.skip("nginx is not installed")
     cert, key = write_cert(pki, tmp_path)
-    server = Nginx(tmp_path, cert, key)
+    server = Nginx(tmp_path, cert, key, reserve_port())
     server.write()
     # daemonized when the module starts it: "daemon off" would make the start command never return
     server.conf.write_text(server.conf.read_text().replace("daemon off;", "daemon on;"))
@@ -285,6 +297,7 @@ def test_real_nginx_not_running_then_started(tmp_path, pki, capsys, monkeypatch)
         assert result["pid_before"] is None
         assert result["listening"] == [f"127.0.0.1:{server.port}"]
         assert control.is_alive("/proc", result["pid_after"])
+        assert serves(result["pid_after"], server.port)
     finally:
         pid_file = tmp_path / "nginx.pid"
         if pid_file.exists():
@@ -304,13 +317,13 @@ def test_real_nginx_not_running_then_started(tmp_path, pki, capsys, monkeypatch)
 
 
 class Haproxy:
-    def __init__(self, directory, cert, key):
+    def __init__(self, directory, cert, key, port):
         self.dir = directory
         self.pem = directory / "site.pem"
         self.pem.write_bytes(cert.read_bytes() + key.read_bytes())
         self.conf = directory / "haproxy.cfg"
         self.pid_file = directory / "haproxy.pid"
-        self.port = free_port()
+        self.port = port
         self.process = None
 
     def write(self, extra_frontend=""):
@@ -329,7 +342,7 @@ class Haproxy:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        assert wait_until(lambda: accepts(self.port)), "haproxy did not start"
+        assert wait_until(lambda: serves(self.process.pid, self.port)), "haproxy did not start"
         assert wait_until(self.workers)
 
     def workers(self):
@@ -337,11 +350,11 @@ class Haproxy:
 
 
 @pytest.fixture
-def real_haproxy(tmp_path, pki):
+def real_haproxy(tmp_path, pki, reserve_port):
     if HAPROXY is None:
         pytest.skip("haproxy is not installed")
     cert, key = write_cert(pki, tmp_path)
-    server = Haproxy(tmp_path, cert, key)
+    server = Haproxy(tmp_path, cert, key, reserve_port())
     server.start()
     yield server
     stop(server.process, ("haproxy",))
@@ -377,7 +390,7 @@ def test_real_haproxy_broken_config_changes_nothing(real_haproxy, capsys, monkey
     assert "bogus-keyword" in result["config_test"]["output"]
     time.sleep(0.5)
     assert real_haproxy.workers() == before
-    assert accepts(real_haproxy.port)
+    assert serves(real_haproxy.process.pid, real_haproxy.port)
 
 
 def test_real_haproxy_bind_conflict_refused_before_reload(real_haproxy, capsys, monkeypatch):
@@ -398,7 +411,7 @@ def test_real_haproxy_bind_conflict_refused_before_reload(real_haproxy, capsys, 
     assert result["command"] is None
     time.sleep(0.3)
     assert real_haproxy.workers() == before
-    assert accepts(real_haproxy.port)
+    assert serves(real_haproxy.process.pid, real_haproxy.port)
 
 
 def test_real_haproxy_rejects_config_at_load_time(real_haproxy, capsys, monkeypatch):
@@ -415,7 +428,7 @@ def test_real_haproxy_rejects_config_at_load_time(real_haproxy, capsys, monkeypa
     assert "did not take effect" in result["msg"]
     assert result["workers_replaced"] is False
     assert real_haproxy.workers() == before
-    assert accepts(real_haproxy.port)
+    assert serves(real_haproxy.process.pid, real_haproxy.port)
 
 
 def test_bad_wait_for_fails_without_traceback(capsys, monkeypatch):
@@ -448,12 +461,12 @@ def _apache_user():
 class Apache:
     """A daemonized Apache httpd (mpm_event) on 127.0.0.1 from its own ServerRoot, no TLS: only binds matter."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, port):
         self.dir = directory
         self.conf = directory / "httpd.conf"
         self.pid_file = directory / "httpd.pid"
         self.error_log = directory / "error.log"
-        self.port = free_port()
+        self.port = port
         self.master = None
 
     def write(self, extra_listen=()):
@@ -476,10 +489,10 @@ class Apache:
     def start(self):
         self.write()
         subprocess.run(self.command("start"), check=True, timeout=30, capture_output=True)
-        assert wait_until(lambda: accepts(self.port)), "apache2 did not start"
         # the daemon writes its pid file after it binds: wait for it, then for the children
         assert wait_until(lambda: self.read_pid() is not None), "apache2 wrote no pid file"
         self.master = self.read_pid()
+        assert wait_until(lambda: serves(self.master, self.port)), "apache2 did not start"
         assert wait_until(self.workers)
 
     def read_pid(self):
@@ -512,7 +525,7 @@ class Apache:
 
 
 @pytest.fixture
-def real_apache(tmp_path, request):
+def real_apache(tmp_path, request, reserve_port):
     if APACHE is None or not os.path.isfile(f"{APACHE_MODULES}/mod_mpm_event.so"):
         pytest.skip("Apache httpd (Debian's apache2 with mpm_event) is not installed")
     if os.geteuid() != 0:
@@ -520,7 +533,7 @@ def real_apache(tmp_path, request):
     if _apache_user() is None:
         pytest.skip("no unprivileged user for Apache httpd")
     tmp_path.chmod(0o755)
-    server = Apache(tmp_path)
+    server = Apache(tmp_path, reserve_port())
     request.addfinalizer(server.stop)
     server.start()
     return server
@@ -566,7 +579,7 @@ def test_real_apache_bind_conflict_refused_server_keeps_running(real_apache, hol
     assert real_apache.alive()
     assert real_apache.read_pid() == real_apache.master
     assert real_apache.workers() == before
-    assert accepts(real_apache.port)
+    assert serves(real_apache.master, real_apache.port)
     assert "graceful restart" not in real_apache.error_log.read_text()
 
     # check mode refuses too: it would report a reload that must not happen
@@ -575,8 +588,8 @@ def test_real_apache_bind_conflict_refused_server_keeps_running(real_apache, hol
     assert result["bind_conflicts"][0]["pid"] == os.getpid()
 
 
-def test_real_apache_second_listen_without_holder_reloads(real_apache, capsys, monkeypatch):
-    second = free_port()
+def test_real_apache_second_listen_without_holder_reloads(real_apache, reserve_port, capsys, monkeypatch):
+    second = reserve_port()
     real_apache.write(extra_listen=[f"127.0.0.1:{second}"])
     before = real_apache.workers()
     args = apache_args(real_apache, wait_for=[real_apache.port, second])
@@ -593,6 +606,7 @@ def test_real_apache_second_listen_without_holder_reloads(real_apache, capsys, m
     assert result["workers_replaced"] is True
     assert set(result["workers_after"]) - set(before)
     assert result["listening"] == [f"127.0.0.1:{real_apache.port}", f"127.0.0.1:{second}"]
+    assert listeners_of(real_apache.master) >= {f"127.0.0.1:{real_apache.port}", f"127.0.0.1:{second}"}
     assert accepts(real_apache.port)
     assert accepts(second)
 
@@ -616,7 +630,7 @@ def test_real_apache_down_after_reload_said_plainly_then_started(real_apache, ho
     assert result["listening"] == []
     assert not real_apache.alive()
     assert "AH00072: make_sock: could not bind to address" in real_apache.error_log.read_text()
-    assert not accepts(real_apache.port)
+    assert not accepts(real_apache.port)  # the port stays reserved for this test: nothing else may answer
     monkeypatch.undo()
     # ...and the restore path (the previous files, start_if_stopped) brings it back.
     real_apache.conf.write_text(original)
@@ -628,7 +642,7 @@ def test_real_apache_down_after_reload_said_plainly_then_started(real_apache, ho
     assert result["bind_check"]["checked"] is True
     assert result["listening"] == [f"127.0.0.1:{real_apache.port}"]
     assert result["pid_after"] == real_apache.read_pid() != real_apache.master
-    assert accepts(real_apache.port)
+    assert serves(result["pid_after"], real_apache.port)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ def served(pki, tmp_path):
     servers.stop()
 
 
-def test_reports_each_protocol_and_the_revoked_staple(served, capsys, monkeypatch):
-    closed = tlsserver.free_port()
+def test_reports_each_protocol_and_the_revoked_staple(served, closed_port, capsys, monkeypatch):
+    closed = closed_port
     args = {
         "port": served["port"],
         "server_names": ["www.example.test"],

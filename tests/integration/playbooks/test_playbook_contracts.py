@@ -1,0 +1,139 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The playbooks run the way users run them: the collection installed from its tarball, ansible-playbook started
+in a scratch project directory, relative paths and survey-style string extra vars.
+
+The managed node is the controller itself (connection local) with no TLS server audited, so each run takes a
+few seconds; what is checked is the contract of the playbooks: where every file lands (under the directory the
+run starts in, never inside the installed collection), that ``-e tlsfleet_report_dir`` and
+``-e tlsfleet_fail_severity`` mean what the docs say in remediate, and that merge_reports refuses a missing input
+and accepts a list, a comma- or newline-separated string and a glob.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+
+
+def tool(name):
+    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed next to this Python")
+    return found
+
+
+def snapshot(directory: Path):
+    return {str(path.relative_to(directory)): path.stat().st_mtime_ns for path in directory.rglob("*")}
+
+
+def clean_env():
+    """The environment without PYTHONPATH (see play()), for ansible-galaxy too."""
+    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The collection built from the checkout and installed into an empty collections path."""
+    work = tmp_path_factory.mktemp("installed")
+    source = Path(subprocess.check_output([str(ROOT / "tools/sync-collection"), str(work / "src")], text=True).strip())
+    subprocess.run(
+        [tool("ansible-galaxy"), "collection", "build", "--force", "--output-path", str(work / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=clean_env(),
+    )
+    (tarball,) = (work / "dist").glob("tlsfleet-stapling-*.tar.gz")
+    collections = work / "collections"
+    subprocess.run(
+        [tool("ansible-galaxy"), "collection", "install", "--offline", "--force", "-p", str(collections), str(tarball)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=clean_env(),
+    )
+    assert (collections / "ansible_collections/tlsfleet/stapling/MANIFEST.json").is_file()
+    return collections
+
+
+@pytest.fixture
+def project(tmp_path, installed):
+    """A scratch project directory with a one-node inventory, like an AWX project checkout."""
+    (tmp_path / "inventory").write_text(f"node1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    before = snapshot(installed)
+    yield tmp_path
+    assert snapshot(installed) == before, "a run wrote inside the installed collection"
+
+
+def play(project, installed, playbook, *extra, inventory="inventory"):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env.pop("ANSIBLE_CONFIG", None)
+    # make sets PYTHONPATH to the checkout's ansible_collections: Ansible would load the collection from there
+    env.pop("PYTHONPATH", None)
+    argv = [tool("ansible-playbook"), "-i", inventory, f"tlsfleet.stapling.{playbook}"]
+    # no TLS server audited: the node is this machine, only the playbooks' contracts are under test
+    argv += ["-e", json.dumps({"tlsfleet_audit_servers": []}), *extra]
+    return subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def test_remediate_report_dir_is_the_base_and_fail_severity_the_final_verdict(project, installed):
+    run = play(project, installed, "remediate", "-e", "tlsfleet_report_dir=out", "-e", "tlsfleet_fail_severity=info")
+    assert run.returncode == 0, run.stdout[-3000:]
+    before = json.loads((project / "out/before/report.json").read_text())
+    after = json.loads((project / "out/after/report.json").read_text())
+    assert [node["host"] for node in before["nodes"]] == [node["host"] for node in after["nodes"]] == ["node1"]
+    assert not (project / "out/report.json").exists()
+    assert f"report in {project}/out/before" in run.stdout
+    assert f"report in {project}/out/after" in run.stdout
+    # the first diagnosis never fails a host (everything it finds is worked on); the extra var is the final verdict
+    assert "Fail hosts with findings at or above never" in run.stdout
+    assert "Fail hosts with findings at or above info" in run.stdout
+    assert not (project / "stapling-report").exists()
+
+
+def test_diagnose_default_report_dir_is_under_the_start_directory(project, installed):
+    run = play(project, installed, "diagnose", "-e", "tlsfleet_external_check=false")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert (project / "stapling-report/report.json").is_file()
+
+
+def test_merge_reports_requires_its_input(project, installed):
+    run = play(project, installed, "merge_reports")
+    assert run.returncode != 0
+    assert "tlsfleet_report_merge is empty" in run.stdout
+    assert not (project / "stapling-report").exists()
+    run = play(project, installed, "merge_reports", "-e", "tlsfleet_report_merge=slices/*/report.json")
+    assert run.returncode != 0
+    assert "not found: slices/*/report.json (no file matches)" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param(json.dumps({"tlsfleet_report_merge": ["slices/a/report.json", "slices/b"]}), id="list"),
+        pytest.param(json.dumps({"tlsfleet_report_merge": "slices/a/report.json,\nslices/b/report.json\n"}), id="text"),
+        pytest.param("tlsfleet_report_merge=slices/*/report.json", id="glob"),
+    ],
+)
+def test_merge_reports_accepts_list_text_and_glob(project, installed, given):
+    for node in ("a", "b"):
+        (project / f"inv-{node}").write_text(
+            f"node-{node} ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+        )
+        run = play(project, installed, "diagnose", "-e", f"tlsfleet_report_dir=slices/{node}", inventory=f"inv-{node}")
+        assert run.returncode == 0, run.stdout[-3000:]
+    run = play(project, installed, "merge_reports", "-e", given, "-e", "tlsfleet_report_dir=merged")
+    assert run.returncode == 0, run.stdout[-3000:]
+    merged = json.loads((project / "merged/report.json").read_text())
+    assert sorted(node["host"] for node in merged["nodes"]) == ["node-a", "node-b"]
