@@ -68,7 +68,7 @@ def build_query(name: str, qtype: int = TYPE_A, query_id: Optional[int] = None) 
 
 
 def _skip_name(data: bytes, offset: int) -> int:
-    for _ in range(128):  # bounded: a hostile answer cannot loop us
+    for _step in range(128):  # bounded: a hostile answer cannot loop us
         if offset >= len(data):
             raise ValueError("truncated name")
         length = data[offset]
@@ -88,10 +88,10 @@ def parse_answer(data: bytes, query_id: int) -> Dict[str, Any]:
     if ident != query_id or not flags & 0x8000:
         raise ValueError("not an answer to this query")
     offset = 12
-    for _ in range(qdcount):
+    for _question in range(qdcount):
         offset = _skip_name(data, offset) + 4
     addresses: List[str] = []
-    for _ in range(min(ancount, 64)):
+    for _answer in range(min(ancount, 64)):
         offset = _skip_name(data, offset)
         if offset + 10 > len(data):
             break

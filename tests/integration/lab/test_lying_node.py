@@ -59,7 +59,7 @@ def lab():
         env=labrun.env(str(collections)),
     )
     hostvars = json.loads(out.stdout)["_meta"]["hostvars"]
-    certificates = next(iter(hostvars.values()))["tlsfleet_lab_certificates"]
+    certificates = hostvars[HONEST[0]]["tlsfleet_lab_certificates"]
     api = dict(certificates["api"], hosts=HONEST)  # not the liar, although it serves api.shop.test itself
     yield {
         "collections": str(collections),
