@@ -71,8 +71,8 @@ options:
         diagnosed; one sentence in C(errors) of RV(evidence) names what was cut short.
       - Work already running ends by its own timeout (O(handshake_timeout), O(responder_timeout), or 30 seconds
         for a server command), so the module returns within about the budget plus one of those.
-      - The default leaves room for what the defaults of the other options take on a typical node: handshakes
-        with their warm-ups, two rounds of responder probes, the server commands and the log reading.
+      - The default leaves room for what the defaults of the other options take on a typical node (handshakes
+        with their warm-ups, two rounds of responder probes, the server commands and the log reading).
       - V(0) sets no limit.
     type: float
     default: 120.0
