@@ -8,6 +8,10 @@ dump commands; read the files each site references (certificate, key match, chai
 file); then, concurrently, handshake to every site and hostname asking for a staple and probe every distinct
 OCSP responder once (not once per site); finally read the servers' error logs since a point in time.
 
+The whole audit has a time budget (Settings.time_budget): once it is spent no new work starts (no server
+command, file read, handshake, probe or log read), work in flight is no longer waited for, and the evidence
+holds what was done with one ``errors`` sentence naming what was cut short.
+
 The evidence is JSON-safe and never holds key material: a key file is reduced to "matches the certificate".
 
 This file is PRIVATE to the collection: its API may change at any time.
@@ -22,6 +26,7 @@ import socket
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -57,6 +62,59 @@ class Settings:
     # Certificates asked about by name when another certificate's answer cannot stand for theirs (per node).
     responder_certificate_limit: int = 32
     resolver_timeout: float = 2.0
+    # Seconds the whole audit may take before it stops starting new work; 0 or None for no limit.
+    time_budget: Optional[float] = 120.0
+
+
+class TimeBudgetSpent(Exception):
+    """Raised instead of running a server command once the audit's time budget is spent."""
+
+
+class Budget:
+    """The audit's overall time budget, and what was cut short when it ran out."""
+
+    def __init__(self, seconds: Optional[float], started: float):
+        self.seconds = seconds or 0
+        self.deadline = started + seconds if seconds else None
+        self.started = started
+        self.cut: List[str] = []
+
+    def left(self) -> Optional[float]:
+        """Seconds left (None without a budget)."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def spent(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def collect(self, futures: Dict[Any, Any]) -> Tuple[Dict[Any, Any], List[Any]]:
+        """``(results, late)``: the results of the futures done within the budget, the keys of the others.
+
+        A late future is cancelled when it has not started; one in flight ends by its own timeout, unwaited.
+        """
+        done = wait_futures(list(futures.values()), timeout=self.left())[0] if futures else set()
+        results, late = {}, []
+        for key, future in futures.items():
+            if future in done:
+                results[key] = future.result()
+            else:
+                future.cancel()
+                late.append(key)
+        return results, late
+
+    def note(self, count: int, total: int, what: str, names: List[str]) -> None:
+        """Record ``count`` of ``total`` things (e.g. "handshakes not finished") cut short, with a few names."""
+        if count:
+            shown = ", ".join(str(name) for name in names[:3]) + (", ..." if len(names) > 3 else "")
+            self.cut.append("%d of %d %s (%s)" % (count, total, what, shown))
+
+    def sentence(self) -> Optional[str]:
+        if not self.cut:
+            return None
+        return "the audit's time budget of %g s ran out after %.1f s, so it returned what it had; cut short: %s." % (
+            self.seconds,
+            time.monotonic() - self.started,
+            "; ".join(self.cut),
+        )
 
 
 @dataclass
@@ -250,9 +308,23 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
     ``run(argv, timeout) -> (rc, stdout, stderr)`` runs the servers' dump commands (servers.module_runner).
     """
     started = time.monotonic()
+    budget = Budget(settings.time_budget, started)
     which = which or servers.default_which
     errors: List[str] = []
-    discovered = servers.discover(run, which, types=settings.server_types, timeout=settings.command_timeout)
+    skipped_commands: List[str] = []
+
+    def run_in_budget(argv: List[str], timeout: float):
+        # A command already running keeps its own timeout (cut shorter, a slow config test would read as failed).
+        if budget.spent():
+            skipped_commands.append(" ".join(argv))
+            raise TimeBudgetSpent("not run, the audit's time budget of %g s was spent" % budget.seconds)
+        return run(argv, timeout)
+
+    discovered = servers.discover(run_in_budget, which, types=settings.server_types, timeout=settings.command_timeout)
+    if skipped_commands:
+        budget.cut.append(
+            "%d server command(s) not run (%s)" % (len(skipped_commands), ", ".join(skipped_commands[:3]))
+        )
     anchors = _load_anchors(settings.trust_anchor_paths, errors)
     units = _units(discovered)
     # One pool for the responder checks and the handshakes. A responder check starts as soon as the first
@@ -263,7 +335,17 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         responder_futures: Dict[str, Any] = {}
         asked_with: Dict[str, str] = {}  # url -> fingerprint of the certificate the first probe asked about
         resolver_futures: Dict[Tuple[str, int, str], Any] = {}
+        unread: List[str] = []
         for unit in units:
+            if budget.spent():
+                unit.configured = {
+                    "certificate_file": unit.certificate_file,
+                    "key_file": unit.key_file,
+                    "errors": ["the files of this site were not read: the audit's time budget was spent."],
+                }
+                unit.hostnames = _names_for(unit.site, None)
+                unread.append(unit.key)
+                continue
             _read_configured(unit, anchors, settings.clock_skew)
             unit.hostnames = _names_for(unit.site, unit.leaf)
             for url, (cert, issuer) in _responder_jobs([unit]).items():
@@ -275,22 +357,23 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
                     resolver_futures[job] = pool.submit(
                         dns_probe.query, job[0], job[2], port=job[1], timeout=settings.resolver_timeout
                     )
+        budget.note(len(unread), len(units), "site certificates not read", unread)
         timings: Dict[str, int] = {"discover_and_files_ms": int((time.monotonic() - started) * 1000)}
 
         phase = time.monotonic()
-        probe_futures = {
-            key: pool.submit(
-                tls_probe.probe_endpoint,
-                target,
-                protocols=settings.protocols,
-                timeout=settings.handshake_timeout,
-                warmup_attempts=settings.warmup_attempts,
-                warmup_delay=settings.warmup_delay,
-                wants_staple=endpoint_judge.wants_staple,
-            )
-            for key, target in _endpoints(units, settings).items()
-        }
-        probes = {key: future.result() for key, future in probe_futures.items()}
+        endpoints = _endpoints(units, settings)
+        probe_futures = {}
+        if not budget.spent():
+            probe_futures = {
+                key: pool.submit(_probe_in_budget, target, settings, budget.deadline)
+                for key, target in endpoints.items()
+            }
+        probes, late = budget.collect(probe_futures)
+        # A probe that ran past the deadline skipped its warm-ups: its missing staple would be believed wrongly.
+        late.extend(key for key, probe in probes.items() if probe is None)
+        late.extend(key for key in endpoints if key not in probe_futures)
+        probes = {key: probe for key, probe in probes.items() if probe is not None}
+        budget.note(len(late), len(endpoints), "handshakes not finished", [_endpoint_name(key) for key in late])
         timings["handshakes_ms"] = int((time.monotonic() - phase) * 1000)
 
         # Sites with several certificates (RSA + ECDSA) share their endpoints: judge each endpoint once per pool.
@@ -314,25 +397,35 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
             sites.append(_site_evidence(unit, served))
         timings["judging_ms"] = int((time.monotonic() - phase) * 1000)
         phase = time.monotonic()
-        checks = {url: future.result() for url, future in responder_futures.items()}
+        checks, late = budget.collect(responder_futures)
+        budget.note(len(late), len(responder_futures), "responder probes not finished", late)
         for url, check in checks.items():
             check["certificate_sha256"] = asked_with.get(url)
         # A responder's answer is about one certificate. Ask again, with the certificate in question, wherever a
         # hostname's diagnosis depends on its own status and the first answer was about another certificate.
         per_certificate = _per_certificate_jobs(units, sites, checks, asked_with, settings.responder_certificate_limit)
-        certificate_futures = {
-            job: pool.submit(_check_responder, job[1], cert, issuer, settings)
-            for job, (cert, issuer) in per_certificate.items()
-        }
+        certificate_futures = {}
+        if not budget.spent():
+            certificate_futures = {
+                job: pool.submit(_check_responder, job[1], cert, issuer, settings)
+                for job, (cert, issuer) in per_certificate.items()
+            }
+        certificate_results, late = budget.collect(certificate_futures)
+        late.extend(job for job in per_certificate if job not in certificate_futures)
+        budget.note(
+            len(late), len(per_certificate), "per-certificate responder probes not finished", [url for _fp, url in late]
+        )
         certificate_checks: Dict[str, Dict[str, Any]] = {}
-        for (fp, url), future in certificate_futures.items():
-            certificate_checks.setdefault(fp, {})[url] = dict(future.result(), certificate_sha256=fp)
-        resolver_checks = {job: future.result() for job, future in resolver_futures.items()}
+        for (fp, url), result in certificate_results.items():
+            certificate_checks.setdefault(fp, {})[url] = dict(result, certificate_sha256=fp)
+        resolver_checks, late = budget.collect(resolver_futures)
+        budget.note(len(late), len(resolver_futures), "resolver queries not finished", [job[2] for job in late])
         for unit, site in zip(units, sites):
-            site["resolver_checks"] = [resolver_checks[job] for job in _resolver_jobs(unit)]
+            site["resolver_checks"] = [resolver_checks[job] for job in _resolver_jobs(unit) if job in resolver_checks]
         timings["responders_wait_ms"] = int((time.monotonic() - phase) * 1000)
     finally:
-        pool.shutdown(wait=True)
+        # Past the budget, work in flight is not waited for; each piece ends by its own timeout.
+        pool.shutdown(wait=not budget.spent())
     extra = []
     for target in _extra_endpoints(settings):
         probe = probes.get((target.host, target.port, target.server_name))
@@ -342,10 +435,18 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
     phase = time.monotonic()
     since = settings.since or (_now() - datetime.timedelta(hours=1))
     log_events = []
+    unread_logs = []
     for server in discovered:
+        if budget.spent():
+            unread_logs.append(server.type)
+            continue
         log_events.extend(event.to_dict() for event in servers.log_events(server, since))
+    budget.note(len(unread_logs), len(discovered), "servers' error logs not read", unread_logs)
     timings["logs_ms"] = int((time.monotonic() - phase) * 1000)
     timings["total_ms"] = int((time.monotonic() - started) * 1000)
+    cut_short = budget.sentence()
+    if cut_short:
+        errors.append(cut_short)
     return {
         "node": {"hostname": socket.gethostname(), "checked_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")},
         "servers": [_server_summary(server) for server in discovered],
@@ -359,6 +460,27 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         "errors": errors,
         "timings": timings,
     }
+
+
+def _probe_in_budget(target: tls_probe.Endpoint, settings: Settings, deadline: Optional[float]):
+    """The endpoint's probe, or None when it ran past the deadline (it stopped its warm-ups there)."""
+    probe = tls_probe.probe_endpoint(
+        target,
+        protocols=settings.protocols,
+        timeout=settings.handshake_timeout,
+        warmup_attempts=settings.warmup_attempts,
+        warmup_delay=settings.warmup_delay,
+        wants_staple=endpoint_judge.wants_staple,
+        deadline=deadline,
+    )
+    if deadline is not None and time.monotonic() >= deadline:
+        return None
+    return probe
+
+
+def _endpoint_name(key: Tuple[str, int, Optional[str]]) -> str:
+    host, port, name = key
+    return "%s:%s%s" % (host, port, " " + name if name else "")
 
 
 def _extra_endpoints(settings: Settings) -> List[tls_probe.Endpoint]:

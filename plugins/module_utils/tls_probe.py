@@ -204,6 +204,7 @@ def probe_endpoint(
     warmup_delay: float = 0.25,
     wants_staple: Optional[Callable[[Handshake], bool]] = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: Optional[float] = None,
 ) -> EndpointProbe:
     """Handshake once per protocol; when no staple came back, warm up and try again.
 
@@ -212,13 +213,20 @@ def probe_endpoint(
     only believed after up to ``warmup_attempts`` more handshakes with a growing pause between them. A handshake
     that times out is tried once more, since Apache fetches synchronously within the first one.
     ``wants_staple(handshake)`` lets the caller skip warm-up where no staple can come (no OCSP URL).
+    Past ``deadline`` (a time.monotonic() value) no further handshake starts: the caller has stopped waiting.
     """
     probe = EndpointProbe(endpoint=endpoint)
     budget = warmup_attempts
+
+    def in_time() -> bool:
+        return deadline is None or time.monotonic() < deadline
+
     for protocol in protocols:
+        if not in_time():
+            break
         result = handshake(endpoint, protocol, timeout)
         attempts = 1
-        if result.error_stage == "timeout" and warmup_attempts > 0:
+        if result.error_stage == "timeout" and warmup_attempts > 0 and in_time():
             # Apache fetches the staple inside the first handshake and holds it up to its responder timeout;
             # the next handshake gets the cached answer (or the error it cached) at once.
             probe.warmup_used = True
@@ -230,10 +238,13 @@ def probe_endpoint(
             and result.staple is None
             and attempts <= budget
             and (wants_staple is None or wants_staple(result))
+            and in_time()
         ):
             probe.warmup_used = True
             sleep(delay)
             delay = min(delay * 2, 2.0)
+            if not in_time():
+                break
             result = handshake(endpoint, protocol, timeout)
             attempts += 1
         if result.ok and result.staple is None and attempts > budget:

@@ -32,6 +32,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 
 try:
@@ -125,12 +126,11 @@ def read_input_file(path: str, description: str) -> bytes:
     """
     label = f"{description} {path}"
     try:
-        if os.path.isdir(path):
-            raise InputError(f"{label} is a directory, not a file.")
-        size = os.path.getsize(path)
-        if size > MAX_INPUT_BYTES:
-            raise InputError(f"{label} is {size} bytes long, larger than the {MAX_INPUT_BYTES} bytes accepted.")
-        with open(path, "rb") as handle:
+        # Only regular files, opened without blocking: a FIFO or device named in a configuration never hangs us.
+        with files.open_regular(path, description) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_INPUT_BYTES:
+                raise InputError(f"{label} is {size} bytes long, larger than the {MAX_INPUT_BYTES} bytes accepted.")
             return handle.read(MAX_INPUT_BYTES + 1)
     except InputError:
         raise

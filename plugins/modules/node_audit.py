@@ -22,7 +22,10 @@ description:
     (C(server_down)), a configuration that fails its own test (C(config_test_failed)) and a node with no TLS site
     at all (C(no_tls_site)) are always findings.
   - Handshakes and responder probes run concurrently, each bounded by its own timeout, so an unreachable responder
-    costs about O(responder_timeout) once per node, not once per site.
+    costs about O(responder_timeout) once per node, not once per site. The whole audit is bounded by
+    O(time_budget).
+  - Files named by the servers' configuration are read only when they are regular files; a FIFO, socket or device
+    (such as V(/dev/zero)) is reported as an error of its site, never read or waited on.
   - Never changes anything. Private keys are read only to check that they match their certificate; no key
     material appears in the result.
 author:
@@ -61,6 +64,18 @@ options:
     description: Seconds one responder probe may take in all.
     type: float
     default: 5.0
+  time_budget:
+    description:
+      - Seconds the whole audit may take. Once they are spent, no new server command, file read, handshake,
+        responder probe or log read starts, work in flight is no longer waited for, and what was gathered is
+        diagnosed; one sentence in C(errors) of RV(evidence) names what was cut short.
+      - Work already running ends by its own timeout (O(handshake_timeout), O(responder_timeout), or 30 seconds
+        for a server command), so the module returns within about the budget plus one of those.
+      - The default leaves room for what the defaults of the other options take on a typical node (handshakes
+        with their warm-ups, two rounds of responder probes, the server commands and the log reading).
+      - V(0) sets no limit.
+    type: float
+    default: 120.0
   warmup_attempts:
     description: Further handshakes made when a staple is missing, before it is believed missing.
     type: int
@@ -395,6 +410,7 @@ def run(params, runner) -> dict:
         clock_skew=params["clock_skew"],
         max_workers=params["max_workers"],
         responder_certificate_limit=params["responder_certificate_limit"],
+        time_budget=params["time_budget"],
     )
     evidence = audit.gather(settings, runner)
     limits = diagnosis.Thresholds(
@@ -423,6 +439,7 @@ def main() -> None:
             },
             "handshake_timeout": {"type": "float", "default": 5.0},
             "responder_timeout": {"type": "float", "default": 5.0},
+            "time_budget": {"type": "float", "default": 120.0},
             "warmup_attempts": {"type": "int", "default": 4},
             "warmup_delay": {"type": "float", "default": 0.25},
             "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
@@ -447,6 +464,8 @@ def main() -> None:
     params = module.params
     if params["handshake_timeout"] <= 0 or params["responder_timeout"] <= 0 or params["max_workers"] < 1:
         module.fail_json(msg="handshake_timeout and responder_timeout must be positive, max_workers at least 1.")
+    if params["time_budget"] < 0:
+        module.fail_json(msg="time_budget must be 0 (no limit) or a positive number of seconds.")
     exit_with_result(module, run, params, servers.module_runner(module))
 
 

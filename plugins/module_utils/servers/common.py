@@ -23,6 +23,9 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+
 UTC = datetime.timezone.utc
 
 #: ``run(argv, timeout) -> (rc, stdout, stderr)``; the module passes a wrapper around its runner.
@@ -358,10 +361,10 @@ def stat_record(path: str) -> Dict[str, Any]:
 def read_text_file(path: str, max_bytes: int = MAX_CONFIG_FILE_BYTES) -> Tuple[Optional[str], Optional[str]]:
     """``(text, None)`` or ``(None, sentence)``; never raises, never reads more than ``max_bytes``."""
     try:
-        if os.path.isdir(path):
-            return None, f"{path} is a directory, not a file."
-        with open(path, "rb") as handle:
+        with files.open_regular(path) as handle:  # never blocks on a FIFO or device an include names
             data = handle.read(max_bytes + 1)
+    except InputError as exc:
+        return None, str(exc)
     except FileNotFoundError:
         return None, f"{path} does not exist."
     except PermissionError:

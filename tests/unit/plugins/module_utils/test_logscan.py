@@ -112,7 +112,7 @@ def test_missing_and_unreadable_logs_are_errors(tmp_path):
     result = logscan.scan_logs([str(tmp_path)], None, _line_parser, _classify)
     assert result.events == []
     assert len(result.errors) == 1
-    assert "cannot be read" in result.errors[0]
+    assert result.errors[0] == f"log file {tmp_path} is a directory, not a file."
 
 
 def test_rotated_file_extends_the_window(tmp_path):

@@ -141,14 +141,14 @@ def test_load_from_path(tmp_path, pki):
 def test_unreadable_file(tmp_path, monkeypatch):
     path = tmp_path / "secret.pem"
     path.write_bytes(b"x")
-    real_open = open
+    real_open = os.open
 
     def fake_open(name, *args, **kwargs):
         if os.fspath(name) == str(path):
             raise PermissionError(13, "Permission denied")
         return real_open(name, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(os, "open", fake_open)
     with pytest.raises(InputError, match=r"^certificate file .*/secret\.pem cannot be read: permission denied\.$"):
         x509.load_certificates_from_path(str(path))
 
