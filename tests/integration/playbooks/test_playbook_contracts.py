@@ -82,8 +82,8 @@ def play(project, installed, playbook, *extra, inventory="inventory"):
     # make sets PYTHONPATH to the checkout's ansible_collections: Ansible would load the collection from there
     env.pop("PYTHONPATH", None)
     argv = [tool("ansible-playbook"), "-i", inventory, f"tlsfleet.stapling.{playbook}"]
-    # no TLS server audited: the node is this machine, only the playbooks' contracts are under test; no become,
-    # as the user running the test (this machine need not have sudo)
+    # no TLS server audited: the node is this machine, only the playbooks' contracts are under test; no become:
+    # run by a user other than root, the plays' default become would need sudo here
     argv += ["-e", json.dumps({"tlsfleet_audit_servers": [], "tlsfleet_become": False}), *extra]
     return subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
 

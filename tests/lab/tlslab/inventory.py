@@ -23,7 +23,6 @@ def host_vars(node) -> dict:
         "ansible_host": node.address,
         "ansible_port": 22,
         "ansible_user": "root",
-        "tlsfleet_become": False,  # already root over ssh; the lab nodes have no sudo
         "ansible_connection": "ssh",
         "ansible_ssh_private_key_file": str(sshd.client_key()),
         "ansible_ssh_common_args": (
