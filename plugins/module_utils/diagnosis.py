@@ -553,7 +553,13 @@ def rule_missing_staple(h: _Hostname) -> bool:
 
 
 def _failing_resolvers(h: _Hostname) -> List[Dict[str, Any]]:
-    """The server's own resolver checks for a responder name none of its addresses resolves (empty: fine)."""
+    """The server's own resolver checks for a responder name none of its addresses resolves (empty: fine).
+
+    Only when the node itself resolves the responder: when its own lookup fails too, the node's DNS path is the
+    cause (responder_unreachable at the dns stage), not the server's choice of resolver.
+    """
+    if any(check.get("failed_stage") == "dns" for check in h.responders()):
+        return []
     by_name: Dict[str, List[Dict[str, Any]]] = {}
     for check in h.site.get("resolver_checks") or []:
         if isinstance(check, dict) and check.get("outcome") != "not_checked":

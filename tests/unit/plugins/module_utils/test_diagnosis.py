@@ -574,3 +574,10 @@ def test_a_good_staple_with_a_failing_resolver_is_a_warning(world):
     s["resolver_checks"] = [resolver_check("nxdomain", "NXDOMAIN")]
     found = diagnosis.diagnose(evidence(s))
     assert [(f["code"], f["severity"]) for f in found] == [("resolver_failing", "warning")]
+
+
+def test_when_the_node_cannot_resolve_either_the_path_is_the_cause_not_nginx_resolver(world):
+    s = site(world, served_report=served(world, staple=None))
+    s["resolver_checks"] = [resolver_check("unreachable", "198.18.0.4: Connection refused")]
+    probe = {"url": URL, "reachable": False, "failed_stage": "dns", "error": "cannot resolve ocsp.example.test"}
+    assert [f["code"] for f in diagnosis.diagnose(evidence(s, responder=probe))] == ["responder_unreachable"]
