@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Gather, on one node, everything the diagnosis needs: one call, one evidence document.
 
-Order of work (DESIGN.md, "the data path"): discover the servers and their sites through the servers' own
+Order of work: discover the servers and their sites through the servers' own
 dump commands; read the files each site references (certificate, key match, chain, trusted file, staple
 file); then, concurrently, handshake to every site and hostname asking for a staple and probe every distinct
 OCSP responder once (not once per site); finally read the servers' error logs since a point in time.
