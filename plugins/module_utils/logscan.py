@@ -51,7 +51,7 @@ _CHUNK = 64 * 1024
 class LogEvent:
     """One log line that names a stapling cause.
 
-    ``code`` is a cause code of DESIGN.md's catalogue; ``stage`` refines ``responder_unreachable``
+    ``code`` is a cause code of the catalogue (docs/causes.md); ``stage`` refines ``responder_unreachable``
     (dns / connect / timeout / http / proxy); ``detail`` is a short machine word for the variant
     (``trylater``, ``ipv6``, ``not_yet_valid`` ...); ``ambiguous_with`` lists other codes the same
     message can mean, for the diagnosis to settle with other evidence. ``pattern`` names the

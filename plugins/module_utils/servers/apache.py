@@ -4,7 +4,7 @@
 """Apache httpd (mod_ssl, mod_md): find it, read its configuration as Apache resolves it, and its stapling messages.
 
 Apache has no full configuration dump without mod_info, so the files are read here, but every
-question Apache can answer itself is asked of it (servers.md 2.4): ``-t -D DUMP_INCLUDES`` says
+question Apache can answer itself is asked of it (docs/servers.md, Apache httpd): ``-t -D DUMP_INCLUDES`` says
 which files were included from which line (so globs, ``IncludeOptional`` and conditionals are
 resolved by Apache, not guessed), ``-S`` gives ServerRoot, the main ErrorLog, the final ``Define``
 values and where each virtual host starts, ``-M`` the loaded modules for ``<IfModule>``. The
@@ -12,7 +12,7 @@ environment Debian's ``apache2ctl`` exports (``envvars``) is read for ``${APACHE
 friends. The commands go through ``apache2ctl``/``apachectl`` when present because it sets that
 environment; ``-v`` goes to the server binary.
 
-Defaults follow servers.md 2.1: SSLUseStapling off, no SSLStaplingCache, responder timeout 10 s,
+Defaults follow docs/servers.md, Apache httpd: SSLUseStapling off, no SSLStaplingCache, responder timeout 10 s,
 ReturnResponderErrors and FakeTryLater on, standard/error cache timeouts 3600/600 s; a
 ``<VirtualHost>`` inherits the main server's SSL settings when it does not set them.
 """
@@ -864,7 +864,7 @@ def _cross_check(info: ServerInfo, run_config: RunConfig) -> None:
 # ---------------------------------------------------------------------------------------------
 # log lines
 
-# Default ErrorLogFormat (servers.md 2.3 / task brief):
+# Default ErrorLogFormat (docs/servers.md, Apache httpd / task brief):
 # ``[Mon Nov 23 19:31:00.123456 2026] [ssl:error] [pid 1:tid 2] (70007)...: [client x] AH01974: ...``
 _LINE_RE = re.compile(
     r"^\[(?:\w{3} )?(?P<mon>\w{3}) +(?P<day>\d{1,2}) (?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)(?:\.\d+)? (?P<y>\d{4})\] "
@@ -925,28 +925,28 @@ def _refine_http(match: re.Match[str]) -> Dict[str, Any]:
 _INIT_AMBIGUOUS = ("chain_incomplete", "no_ocsp_url")
 
 PATTERNS = [
-    # servers.md 2.3 AH01958 (fatal: SSLUseStapling without SSLStaplingCache); 7 cache_not_configured.
+    # docs/servers.md, Apache httpd AH01958 (fatal: SSLUseStapling without SSLStaplingCache); 7 cache_not_configured.
     pattern("apache.AH01958", r"AH01958: SSLStapling: no stapling cache available", "stapling_cache_missing"),
-    # servers.md 2.3 "(config)" row: socache module not loaded; 7 cache_not_configured.
+    # docs/servers.md, Apache httpd "(config)" row: socache module not loaded; 7 cache_not_configured.
     pattern(
         "apache.cache_type_unsupported",
         r"SSLStaplingCache: '(?P<hint>[^']*)' stapling cache not supported",
         "stapling_cache_missing",
         detail="socache_module_missing",
     ),
-    # servers.md 2.3 AH02217 (case differs before 2.4.11); 7 issuer_missing.
+    # docs/servers.md, Apache httpd AH02217 (case differs before 2.4.11); 7 issuer_missing.
     pattern(
         "apache.AH02217", r"AH02217: ssl_stapling_init_cert: can't retrieve issuer certificate", "chain_incomplete"
     ),
-    # servers.md 2.3 AH02218; 7 no_responder_url.
+    # docs/servers.md, Apache httpd AH02218; 7 no_responder_url.
     pattern("apache.AH02218", r"AH02218: ssl_stapling_init_cert: no OCSP URI in certificate", "no_ocsp_url"),
-    # servers.md 2.3 AH02814 (certificate shared across vhosts); 7 no_responder_url.
+    # docs/servers.md, Apache httpd AH02814 (certificate shared across vhosts); 7 no_responder_url.
     pattern(
         "apache.AH02814",
         r"AH02814: ssl_stapling_init_cert: no OCSP URI in certificate.*?for server (?P<hint>\S+)",
         "no_ocsp_url",
     ),
-    # servers.md 2.3 AH02604 / AH02567: follow AH02217 or AH02218; the certificate gets no staple.
+    # docs/servers.md, Apache httpd AH02604 / AH02567: follow AH02217 or AH02218; the certificate gets no staple.
     pattern(
         "apache.AH02604",
         r"AH0(?:2604|2567): Unable to configure certificate (?P<hint>\S+?)(?::\d+)? for stapling",
@@ -954,7 +954,7 @@ PATTERNS = [
         detail="stapling_init_failed",
         ambiguous_with=_INIT_AMBIGUOUS,
     ),
-    # servers.md 2.3 AH01926 (INFO, per handshake consequence of the init failure).
+    # docs/servers.md, Apache httpd AH01926 (INFO, per handshake consequence of the init failure).
     pattern(
         "apache.AH01926",
         r"AH01926: stapling_get_certinfo: stapling not supported for certificate",
@@ -962,23 +962,23 @@ PATTERNS = [
         detail="stapling_init_failed",
         ambiguous_with=_INIT_AMBIGUOUS,
     ),
-    # servers.md 2.3 AH02621.
+    # docs/servers.md, Apache httpd AH02621.
     pattern("apache.AH02621", r"AH02621: stapling_renew_response: no uri for responder", "no_ocsp_url"),
-    # servers.md 2.3 AH01939; 7 unsupported_responder_url.
+    # docs/servers.md, Apache httpd AH01939; 7 unsupported_responder_url.
     pattern(
         "apache.AH01939",
         r"AH01939: stapling_renew_response: Error parsing uri (?P<responder>\S+)",
         "stapling_unsupported",
         detail="responder_url_invalid",
     ),
-    # servers.md 2.3 AH01940 (non-http:// responder); 7 unsupported_responder_url.
+    # docs/servers.md, Apache httpd AH01940 (non-http:// responder); 7 unsupported_responder_url.
     pattern(
         "apache.AH01940",
         r"AH01940: stapling_renew_response: Unsupported uri (?P<responder>\S+)",
         "stapling_unsupported",
         detail="responder_not_http",
     ),
-    # servers.md 2.3 AH01972 (system resolver; "of proxy" with SSLOCSPProxyURL); 7 dns_failure.
+    # docs/servers.md, Apache httpd AH01972 (system resolver; "of proxy" with SSLOCSPProxyURL); 7 dns_failure.
     pattern(
         "apache.AH01972",
         r"AH01972: could not resolve address of (?P<what>OCSP responder|proxy) '?(?P<responder>[^'\s]+)'?",
@@ -988,7 +988,7 @@ PATTERNS = [
             {"stage": "proxy", "detail": "proxy_dns"} if match.group("what").lower() == "proxy" else {}
         ),
     ),
-    # servers.md 2.3 AH01974 (+ APR error such as "(111)Connection refused" or "(70007)The timeout
+    # docs/servers.md, Apache httpd AH01974 (+ APR error such as "(111)Connection refused" or "(70007)The timeout
     # specified has expired"); 7 connect_failed / responder_timeout.
     pattern(
         "apache.AH01974",
@@ -997,7 +997,7 @@ PATTERNS = [
         stage="connect",
         refine=_refine_connect,
     ),
-    # servers.md 2.3 AH01976.
+    # docs/servers.md, Apache httpd AH01976.
     pattern(
         "apache.AH01976",
         r"AH01976: failed to send request to OCSP responder '(?P<responder>[^']*)'",
@@ -1005,7 +1005,7 @@ PATTERNS = [
         stage="connect",
         detail="send_failed",
     ),
-    # servers.md 2.3 AH01977/AH01978 (read timeout or reset); 7 responder_timeout.
+    # docs/servers.md, Apache httpd AH01977/AH01978 (read timeout or reset); 7 responder_timeout.
     pattern(
         "apache.AH01977",
         r"AH0197[78]: failed reading line from OCSP server",
@@ -1013,7 +1013,7 @@ PATTERNS = [
         stage="timeout",
         detail="read_failed",
     ),
-    # servers.md 2.3 AH02321; 7 responder_http_error.
+    # docs/servers.md, Apache httpd AH02321; 7 responder_http_error.
     pattern(
         "apache.AH02321",
         r"AH02321: empty response from OCSP server",
@@ -1021,14 +1021,14 @@ PATTERNS = [
         stage="http",
         detail="empty_response",
     ),
-    # servers.md 2.3 AH01979.
+    # docs/servers.md, Apache httpd AH01979.
     pattern(
         "apache.AH01979",
         r"AH01979: response header line too long from OCSP server",
         "responder_error",
         detail="bad_headers",
     ),
-    # servers.md 2.3 AH01980 (HTTP non-2xx or a proxy page); 7 responder_http_error.
+    # docs/servers.md, Apache httpd AH01980 (HTTP non-2xx or a proxy page); 7 responder_http_error.
     pattern(
         "apache.AH01980",
         r"AH01980: bad response from OCSP server: (?P<status>.*)",
@@ -1036,7 +1036,7 @@ PATTERNS = [
         stage="http",
         refine=_refine_http,
     ),
-    # servers.md 2.3 AH01982/AH01983.
+    # docs/servers.md, Apache httpd AH01982/AH01983.
     pattern(
         "apache.AH01982",
         r"AH0198[23]: could not read response headers? from OCSP server",
@@ -1044,7 +1044,7 @@ PATTERNS = [
         stage="http",
         detail="bad_headers",
     ),
-    # servers.md 2.3 AH01985; 7 responder_http_error.
+    # docs/servers.md, Apache httpd AH01985; 7 responder_http_error.
     pattern(
         "apache.AH01985",
         r"AH01985: error reading response from OCSP server",
@@ -1052,11 +1052,11 @@ PATTERNS = [
         stage="http",
         detail="read_error",
     ),
-    # servers.md 2.3 AH01986.
+    # docs/servers.md, Apache httpd AH01986.
     pattern("apache.AH01986", r"AH01986: OCSP response size exceeds", "responder_error", detail="too_large"),
-    # servers.md 2.3 AH01988 (not DER).
+    # docs/servers.md, Apache httpd AH01988 (not DER).
     pattern("apache.AH01988", r"AH01988: failed to decode OCSP response data", "responder_error", detail="malformed"),
-    # servers.md 2.3 AH01944 (DEBUG): the responder answered non-successful; 7 responder_not_successful.
+    # docs/servers.md, Apache httpd AH01944 (DEBUG): the responder answered non-successful; 7 responder_not_successful.
     # Listed before AH01941, whose text is a prefix of this one.
     pattern(
         "apache.AH01944",
@@ -1064,14 +1064,14 @@ PATTERNS = [
         "responder_error",
         refine=lambda match: {"detail": match.group("status").lower()},
     ),
-    # servers.md 2.3 AH01941: umbrella for any transport failure (Bugzilla 61818); 7 responder_timeout.
+    # docs/servers.md, Apache httpd AH01941: umbrella for any transport failure (Bugzilla 61818); 7 responder_timeout.
     pattern(
         "apache.AH01941",
         r"AH01941: stapling_renew_response: responder error",
         "responder_unreachable",
         detail="transport_failure",
     ),
-    # servers.md 2.3 AH02969 (revoked with CRL reason, or unknown); 7 status_revoked / status_unknown.
+    # docs/servers.md, Apache httpd AH02969 (revoked with CRL reason, or unknown); 7 status_revoked / status_unknown.
     pattern(
         "apache.AH02969",
         r"AH02969: stapling_check_response: response has certificate status (?P<status>\w+)"
@@ -1079,14 +1079,14 @@ PATTERNS = [
         "cert_revoked",
         refine=_refine_status,
     ),
-    # servers.md 2.3 AH01935; 7 certid_mismatch.
+    # docs/servers.md, Apache httpd AH01935; 7 certid_mismatch.
     pattern(
         "apache.AH01935",
         r"AH01935: stapling_check_response: certificate ID not present in response",
         "staple_invalid",
         detail="certid_mismatch",
     ),
-    # servers.md 2.3 AH01936 (stale response or clock skew); 7 response_expired.
+    # docs/servers.md, Apache httpd AH01936 (stale response or clock skew); 7 response_expired.
     pattern(
         "apache.AH01936",
         r"AH01936: stapling_check_response: response times invalid",
@@ -1094,76 +1094,76 @@ PATTERNS = [
         detail="times_invalid",
         ambiguous_with=("staple_invalid",),
     ),
-    # servers.md 2.3 AH01934.
+    # docs/servers.md, Apache httpd AH01934.
     pattern(
         "apache.AH01934",
         r"AH01934: stapling_check_response: Error Parsing Response",
         "responder_error",
         detail="malformed",
     ),
-    # servers.md 2.3 AH01929 (socache full; howto); 7 cache_full.
+    # docs/servers.md, Apache httpd AH01929 (socache full; howto); 7 cache_full.
     pattern(
         "apache.AH01929",
         r"AH01929: stapling_cache_response: OCSP response session store error",
         "staple_missing",
         detail="cache_full",
     ),
-    # servers.md 2.3 AH01928; 7 cache_full.
+    # docs/servers.md, Apache httpd AH01928; 7 cache_full.
     pattern("apache.AH01928", r"AH01928: OCSP stapling response too big", "staple_missing", detail="response_too_big"),
-    # servers.md 2.3 AH01945.
+    # docs/servers.md, Apache httpd AH01945.
     pattern(
         "apache.AH01945",
         r"AH01945: stapling_renew_response: error caching response",
         "staple_missing",
         detail="cache_error",
     ),
-    # servers.md 2.3 AH01955 (handshake aborted).
+    # docs/servers.md, Apache httpd AH01955 (handshake aborted).
     pattern(
         "apache.AH01955",
         r"AH01955: stapling_cb: fatal error renewing response",
         "staple_missing",
         detail="handshake_aborted",
     ),
-    # servers.md 3 mod_md: "md[%s]: certificate with serial %s has no OCSP responder URL"; 7 no_responder_url.
+    # docs/servers.md (mod_md): "md[%s]: certificate with serial %s has no OCSP responder URL"; 7 no_responder_url.
     pattern(
         "apache.md_no_responder_url",
         r"md\[(?P<hint>[^\]]*)\]: certificate with serial (?P<serial>\S+) has no OCSP responder URL",
         "no_ocsp_url",
     ),
-    # servers.md 3 AH10269 (issuer missing from the chain); 7 issuer_missing.
+    # docs/servers.md, Apache httpd AH10269 (issuer missing from the chain); 7 issuer_missing.
     pattern(
         "apache.AH10269",
         r"AH10269:? init stapling for: (?P<hint>[^,]+), need at least 2 certificates",
         "chain_incomplete",
     ),
-    # servers.md 3 AH10201 (CRIT): mod_watchdog missing, mod_md cannot staple.
+    # docs/servers.md, Apache httpd AH10201 (CRIT): mod_watchdog missing, mod_md cannot staple.
     pattern(
         "apache.AH10201",
         r"AH10201:? mod_watchdog is required for OCSP stapling",
         "stapling_unsupported",
         detail="mod_watchdog_missing",
     ),
-    # servers.md 3 (DEBUG) "OCSP response status is, unsuccessfully, %d"; 7 responder_not_successful.
+    # docs/servers.md, Apache httpd (DEBUG) "OCSP response status is, unsuccessfully, %d"; 7 responder_not_successful.
     pattern(
         "apache.md_not_successful",
         r"OCSP response status is, unsuccessfully, (?P<status>\d+)",
         "responder_error",
         refine=lambda match: {"detail": "status_" + match.group("status")},
     ),
-    # servers.md 3 "OCSP basicresponse says cert is unknown"; 7 status_unknown.
+    # docs/servers.md, Apache httpd "OCSP basicresponse says cert is unknown"; 7 status_unknown.
     pattern("apache.md_unknown", r"OCSP basicresponse says cert is unknown", "cert_status_unknown"),
-    # servers.md 3 "OCSP response, no matching status reported for"; 7 certid_mismatch.
+    # docs/servers.md, Apache httpd "OCSP response, no matching status reported for"; 7 certid_mismatch.
     pattern(
         "apache.md_certid",
         r"OCSP response, no matching status reported for",
         "staple_invalid",
         detail="certid_mismatch",
     ),
-    # servers.md 3 "response body does not parse as OCSP response".
+    # docs/servers.md, Apache httpd "response body does not parse as OCSP response".
     pattern(
         "apache.md_not_der", r"response body does not parse as OCSP response", "responder_error", detail="malformed"
     ),
-    # servers.md 3 "OCSP nonce mismatch in response" (WARN).
+    # docs/servers.md, Apache httpd "OCSP nonce mismatch in response" (WARN).
     pattern("apache.md_nonce", r"OCSP nonce mismatch in response", "staple_invalid", detail="nonce_mismatch"),
 ]
 

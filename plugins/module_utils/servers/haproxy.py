@@ -5,12 +5,12 @@
 
 Stapling in HAProxy is a property of certificate files, not of a directive: a ``<crt>.ocsp`` file
 next to the PEM turns it on (all versions), and from 2.8 ``ocsp-update on`` makes HAProxy fetch
-responses itself (servers.md 4.1). So a site here is a ``frontend``/``listen`` section with ``ssl``
+responses itself (docs/servers.md, HAProxy). So a site here is a ``frontend``/``listen`` section with ``ssl``
 binds, and its stapling record lists every certificate it loads (from ``crt``, ``crt-list``,
 certificate directories and 3.0+ ``crt-store``) with the side files HAProxy would look for.
 
 HAProxy has no configuration dump; ``haproxy -c`` checks the files (and loads the certificates
-and ``.ocsp`` files, so its output carries the OCSP alerts, servers.md 4.4) and this module reads
+and ``.ocsp`` files, so its output carries the OCSP alerts, docs/servers.md, HAProxy) and this module reads
 the same files with HAProxy's quoting rules. Names from certificate SANs are the caller's job
 (x509.py); positive SNI filters of crt-list lines are given as ``server_names``.
 """
@@ -262,7 +262,7 @@ def _join(base: Optional[str], path: str) -> str:
 
 
 def side_files(crt: str, del_ext: bool) -> Tuple[str, str, str]:
-    """``(.ocsp, .issuer, .key)`` paths HAProxy derives from a certificate path (servers.md 4.1)."""
+    """``(.ocsp, .issuer, .key)`` paths HAProxy derives from a certificate path (docs/servers.md, HAProxy)."""
     base = crt
     if del_ext:
         root, ext = os.path.splitext(crt)
@@ -731,7 +731,7 @@ def inspect(
     info.error_logs = logs
     if not settings["logs"]:
         info.notes.append(
-            "No 'log' line in the global section: HAProxy's OCSP update messages are not logged (servers.md 4.2)."
+            "No 'log' line in the global section: HAProxy's OCSP update messages are not logged."
         )
 
     if build["ssl"] is False:
@@ -762,13 +762,13 @@ def inspect(
 # ---------------------------------------------------------------------------------------------
 # log lines
 
-# Startup/reload messages on stderr (seen with haproxy -c 2.6 here, servers.md 4.3):
+# Startup/reload messages on stderr (seen with haproxy -c 2.6 here, docs/servers.md, HAProxy):
 # ``[WARNING]  (18616) : config : Loading: ...``; before 2.4 with ``326/193100`` (day/time).
 _STDERR_RE = re.compile(
     r"^\[(?P<level>NOTICE|WARNING|ALERT|INFO|DEBUG|ERROR|ERR|EMERG|CRIT)\]\s+"
     r"(?:(?P<doy>\d{3})/(?P<hms>\d{6})\s+)?\(\d+\) : (?P<msg>.*)$"
 )
-# 2.8/2.9 OCSP-UPDATE lines carry the httpclient's ``[06/Mar/2023:11:18:52.200]`` (servers.md 4.3).
+# 2.8/2.9 OCSP-UPDATE lines carry the httpclient's ``[06/Mar/2023:11:18:52.200]`` (docs/servers.md, HAProxy).
 _ACCEPT_DATE_RE = re.compile(r"\[(\d\d)/(\w{3})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.\d+)?\]")
 
 
@@ -809,7 +809,7 @@ def parse_line(line: str, tz=None, now: Optional[datetime.datetime] = None) -> O
 
 
 def _refine_update(match: re.Match[str]) -> Dict[str, Any]:
-    """Cause of an ``<OCSP-UPDATE> <crt> <code> "<text> (<detail>)"`` line (ocsp_update_errors[], servers.md 4.3)."""
+    """Cause of an ``<OCSP-UPDATE> <crt> <code> "<text> (<detail>)"`` line (ocsp_update_errors[]; docs/servers.md)."""
     status = match.group("status")
     reason = (match.group("reason") or "").lower()
     if status in ("0", "1"):  # "Unknown", "Update successful"
@@ -856,7 +856,7 @@ def _refine_httpclient(match: re.Match[str]) -> Dict[str, Any]:
 
 PATTERNS = [
     # The OCSP-UPDATE lines come first: their details repeat the startup texts below.
-    # servers.md 4.3 auto-update status line (3.0+; 2.8/2.9 with a client/date prefix): codes 0-5 of
+    # docs/servers.md, HAProxy auto-update status line (3.0+; 2.8/2.9 with a client/date prefix): codes 0-5 of
     # ocsp_update_errors[] and their details; 7 dns/http/not_successful/verify/certid rows.
     pattern(
         "haproxy.ocsp_update",
@@ -865,7 +865,7 @@ PATTERNS = [
         "staple_invalid",
         refine=_refine_update,
     ),
-    # servers.md 4.3 httpclient line of the OCSP request (doc example, haproxy#2938):
+    # docs/servers.md, HAProxy httpclient line of the OCSP request (doc example, haproxy#2938):
     # ``<OCSP-UPDATE> -/- 2/0/-1/-1/3009 503 217 - - SC-- ... {addr} "GET http://..."``; 7 dns/connect/ipv6.
     pattern(
         "haproxy.ocsp_httpclient",
@@ -874,35 +874,35 @@ PATTERNS = [
         "responder_unreachable",
         refine=_refine_httpclient,
     ),
-    # servers.md 4.3 "Loading: <reason>. Content will be ignored." reasons (ssl_sock_load_ocsp_response),
+    # docs/servers.md, HAProxy "Loading: <reason>. Content will be ignored." reasons (ssl_sock_load_ocsp_response),
     # the first one also seen with haproxy -c 2.6 here; 7 stapling_file_bad.
     pattern("haproxy.ocsp_not_der", r"Unable to parse OCSP response", "staple_invalid", detail="ocsp_file_not_der"),
-    # servers.md 4.3 same list; 7 responder_not_successful.
+    # docs/servers.md, HAProxy same list; 7 responder_not_successful.
     pattern(
         "haproxy.ocsp_not_successful",
         r"Loading: OCSP response status not successful",
         "responder_error",
         detail="ocsp_file_not_successful",
     ),
-    # servers.md 4.3 same list.
+    # docs/servers.md, HAProxy same list.
     pattern(
         "haproxy.ocsp_no_basic",
         r"Failed to get basic response from OCSP Response",
         "staple_invalid",
         detail="malformed",
     ),
-    # servers.md 4.3 same list; 7 stapling_file_bad.
+    # docs/servers.md, HAProxy same list; 7 stapling_file_bad.
     pattern(
         "haproxy.ocsp_multiple",
         r"OCSP response ignored because contains multiple single responses",
         "staple_invalid",
         detail="multiple_responses",
     ),
-    # servers.md 4.3 same list and code 5 details; 7 status_unknown.
+    # docs/servers.md, HAProxy same list and code 5 details; 7 status_unknown.
     pattern(
         "haproxy.ocsp_unknown", r"OCSP single response: certificate status is unknown", "cert_status_unknown", hint=None
     ),
-    # servers.md 4.3 same list; 7 response_expired.
+    # docs/servers.md, HAProxy same list; 7 response_expired.
     pattern(
         "haproxy.ocsp_no_next_update",
         r"OCSP single response: missing nextupdate",
@@ -910,9 +910,9 @@ PATTERNS = [
         detail="missing_next_update",
         hint=None,
     ),
-    # servers.md 4.3 same list (and the 3.2-dev2 "Must be valid during at least 300s" form); 7 response_expired.
+    # docs/servers.md, same list (and the 3.2-dev2 "Must be valid during at least 300s" form); 7 response_expired.
     pattern("haproxy.ocsp_expired", r"OCSP single response: no longer valid", "staple_expired", hint=None),
-    # servers.md 4.3 same list (both wordings); 7 certid_mismatch.
+    # docs/servers.md, HAProxy same list (both wordings); 7 certid_mismatch.
     pattern(
         "haproxy.ocsp_certid",
         r"OCSP single response: Certificate ID does not match",
@@ -920,7 +920,7 @@ PATTERNS = [
         detail="certid_mismatch",
         hint=None,
     ),
-    # servers.md 4.3 same list.
+    # docs/servers.md, HAProxy same list.
     pattern(
         "haproxy.ocsp_bad_next_update",
         r'OCSP single response: Invalid "Next Update" time',
@@ -928,14 +928,14 @@ PATTERNS = [
         detail="next_update_invalid",
         hint=None,
     ),
-    # servers.md 4.3 ALERT (fatal <= 3.4), also seen with haproxy -c 2.6 here; 7 issuer_missing.
+    # docs/servers.md, HAProxy ALERT (fatal <= 3.4), also seen with haproxy -c 2.6 here; 7 issuer_missing.
     pattern(
         "haproxy.ocsp_issuer_missing",
         r"'(?P<hint>[^']+?)\.ocsp' is present and activates OCSP but it is impossible to compute the OCSP "
         r"certificate ID",
         "chain_incomplete",
     ),
-    # servers.md 4.3 2.8 auto-update ALERT: also raised for certificates without an OCSP URI
+    # docs/servers.md, HAProxy 2.8 auto-update ALERT: also raised for certificates without an OCSP URI
     # (haproxy#3098, #2432); 7 lists it under no_responder_url.
     pattern(
         "haproxy.update_init_2_8",
@@ -943,25 +943,25 @@ PATTERNS = [
         "no_ocsp_url",
         ambiguous_with=("chain_incomplete",),
     ),
-    # servers.md 4.3 3.0+ wording of the same ALERT; 7 no_responder_url (ambiguous with the issuer).
+    # docs/servers.md, HAProxy 3.0+ wording of the same ALERT; 7 no_responder_url (ambiguous with the issuer).
     pattern(
         "haproxy.update_init",
         r"'(?P<hint>[^']+)' has an OCSP auto-update set to 'on' but an error occurred",
         "no_ocsp_url",
         ambiguous_with=("chain_incomplete",),
     ),
-    # servers.md 4.3 ALERT (ssl_ckch.c, permissions).
+    # docs/servers.md, HAProxy ALERT (ssl_ckch.c, permissions).
     pattern(
         "haproxy.ocsp_file_unreadable",
         r"Error (?:opening OCSP response file|reading OCSP response from file)",
         "staple_invalid",
         detail="ocsp_file_unreadable",
     ),
-    # servers.md 4.3 ALERT "'%s' is not an issuer'." (wrong .issuer file).
+    # docs/servers.md, HAProxy ALERT "'%s' is not an issuer'." (wrong .issuer file).
     pattern(
         "haproxy.not_an_issuer", r"'(?P<hint>[^']+)' is not an issuer", "chain_incomplete", detail="issuer_file_wrong"
     ),
-    # servers.md 4.3 haproxy#2472 (IPv6 disabled); 7 ipv6_unreachable.
+    # docs/servers.md, HAProxy haproxy#2472 (IPv6 disabled); 7 ipv6_unreachable.
     pattern(
         "haproxy.no_free_ports",
         r"Connect\(\) failed for backend <OCSP-UPDATE>: no free ports",

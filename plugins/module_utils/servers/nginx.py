@@ -6,10 +6,10 @@
 Why ``nginx -T``: it prints every file nginx really loaded (after its own include and glob
 resolution) behind ``# configuration file <path>:`` markers, so the parser below never has to guess
 which file a directive came from, and its stderr carries the config-time ``"ssl_stapling" ignored``
-warnings (servers.md 1.3/1.4), which are often the whole diagnosis. When the dump fails (a broken
+warnings (docs/servers.md, nginx), which are often the whole diagnosis. When the dump fails (a broken
 configuration) the files are read from disk instead, and the failure is reported.
 
-Only ``nginx -V`` and ``nginx -T`` are run. Defaults and inheritance follow servers.md 1.1:
+Only ``nginx -V`` and ``nginx -T`` are run. Defaults and inheritance follow docs/servers.md, nginx:
 ``ssl_stapling``/``ssl_stapling_verify`` off, ``resolver_timeout`` 30s, ``ssl_*`` and ``resolver``
 inherited from ``http`` when a ``server`` does not set them.
 """
@@ -523,7 +523,7 @@ def extract(tree: List[Directive], conf_prefix: str) -> Tuple[List[SiteInfo], Li
     """Sites of the http and stream blocks, and every ``error_log`` as ``(value, level, context)``.
 
     The main-context log comes first: nginx writes stapling messages through the cycle's log
-    (servers.md 1.3), so that is the file that matters most.
+    (docs/servers.md, nginx), so that is the file that matters most.
     """
     sites: List[SiteInfo] = []
     logs: List[Tuple[str, str, str]] = []
@@ -707,7 +707,7 @@ def inspect(
     if main_level.lower() in ("error", "crit", "alert", "emerg"):
         info.notes.append(
             f"The main error_log is at level '{main_level}': runtime stapling warnings such as "
-            "'no resolver defined' are not written to it (servers.md 1.3)."
+            "'no resolver defined' are not written to it (docs/servers.md, nginx)."
         )
 
     if build["ssl"] is False:
@@ -727,8 +727,8 @@ def inspect(
 # ---------------------------------------------------------------------------------------------
 # log lines
 
-# ``2026/11/23 19:31:00 [error] 123#123: *45 message`` (servers.md 1.3) and, before the error log
-# is open, ``nginx: [warn] message`` on stderr (servers.md 1.3, AUTOM8N#203 example).
+# ``2026/11/23 19:31:00 [error] 123#123: *45 message`` (docs/servers.md, nginx) and, before the error log
+# is open, ``nginx: [warn] message`` on stderr (docs/servers.md, nginx, AUTOM8N#203 example).
 _LINE_RE = re.compile(
     r"^(?P<y>\d{4})/(?P<mo>\d\d)/(?P<d>\d\d) (?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d) \[(?P<level>\w+)\] "
     r"\d+#\d+: (?:\*\d+ )?(?P<msg>.*)$"
@@ -764,7 +764,7 @@ def parse_line(line: str, tz=None) -> Optional[ParsedLine]:
     return None
 
 
-# The context nginx appends to runtime stapling errors (ngx_ssl_ocsp_log_error, servers.md 1.3):
+# The context nginx appends to runtime stapling errors (ngx_ssl_ocsp_log_error, docs/servers.md, nginx):
 # " while requesting certificate status, responder: <host>, peer: <ip:port>, certificate: "<path>"".
 _CTX = (
     r"while requesting certificate status, responder: (?P<responder>[^,\s]+)"
@@ -797,19 +797,19 @@ def _refine_reason(match: re.Match[str]) -> Dict[str, Any]:
 
 
 PATTERNS = [
-    # servers.md 1.3 row "issuer certificate not found" (ngx_ssl_stapling_issuer); 7 issuer_missing.
+    # docs/servers.md, nginx row "issuer certificate not found" (ngx_ssl_stapling_issuer); 7 issuer_missing.
     pattern(
         "nginx.issuer_not_found",
         r'"ssl_stapling" ignored, issuer certificate not found for certificate "(?P<hint>[^"]+)"',
         "chain_incomplete",
     ),
-    # servers.md 1.3 row "no OCSP responder URL" (ngx_ssl_stapling_responder); 7 no_responder_url.
+    # docs/servers.md, nginx row "no OCSP responder URL" (ngx_ssl_stapling_responder); 7 no_responder_url.
     pattern(
         "nginx.no_responder_url",
         r'"ssl_stapling" ignored, no OCSP responder URL in the certificate "(?P<hint>[^"]+)"',
         "no_ocsp_url",
     ),
-    # servers.md 1.3 row "invalid URL prefix" (only http:// responders); 7 unsupported_responder_url.
+    # docs/servers.md, nginx row "invalid URL prefix" (only http:// responders); 7 unsupported_responder_url.
     pattern(
         "nginx.invalid_url_prefix",
         r'"ssl_stapling" ignored, invalid URL prefix in OCSP responder "(?P<responder>[^"]*)"'
@@ -817,8 +817,8 @@ PATTERNS = [
         "stapling_unsupported",
         detail="responder_not_http",
     ),
-    # servers.md 1.3 row "host not found" (system DNS at config time) and the AUTOM8N#203 example
-    # without the certificate part; 7 dns_failure. DESIGN: resolver_missing covers "failed at load".
+    # docs/servers.md, nginx row "host not found" (system DNS at config time) and the AUTOM8N#203 example
+    # without the certificate part; 7 dns_failure. by design, resolver_missing covers "failed at load".
     pattern(
         "nginx.host_not_found_at_load",
         r'"ssl_stapling" ignored, host not found in OCSP responder "(?P<responder>[^"]*)"'
@@ -828,7 +828,7 @@ PATTERNS = [
         detail="config_time_dns",
         ambiguous_with=("responder_unreachable",),
     ),
-    # servers.md 1.3 same row: the other u.err texts of ngx_parse_url ("invalid host", "invalid port").
+    # docs/servers.md, nginx same row: the other u.err texts of ngx_parse_url ("invalid host", "invalid port").
     pattern(
         "nginx.responder_url_invalid",
         r'"ssl_stapling" ignored, (?P<err>[^"]+?) in OCSP responder "(?P<responder>[^"]*)"'
@@ -836,28 +836,28 @@ PATTERNS = [
         "stapling_unsupported",
         detail="responder_url_invalid",
     ),
-    # servers.md 1.3 row "not supported" (OpenSSL without OCSP).
+    # docs/servers.md, nginx row "not supported" (OpenSSL without OCSP).
     pattern(
         "nginx.not_supported",
         r'"ssl_stapling" ignored, not supported',
         "stapling_unsupported",
         detail="tls_library_without_ocsp",
     ),
-    # servers.md 1.1 / 1.3 (1.29.3+ EMERG); 7 config_incompatible.
+    # docs/servers.md, nginx / 1.3 (1.29.3+ EMERG); 7 config_incompatible.
     pattern(
         "nginx.compression_conflict",
         r'"ssl_stapling" is incompatible with "ssl_certificate_compression"',
         "stapling_unsupported",
         detail="ssl_certificate_compression",
     ),
-    # servers.md 1.3 row ssl_stapling_file (ngx_ssl_stapling_file); 7 stapling_file_bad.
+    # docs/servers.md, nginx row ssl_stapling_file (ngx_ssl_stapling_file); 7 stapling_file_bad.
     pattern(
         "nginx.stapling_file_not_der",
         r'd2i_OCSP_RESPONSE_bio\("(?P<hint>[^"]+)"\) failed',
         "staple_invalid",
         detail="stapling_file_not_der",
     ),
-    # servers.md 1.3 same row. ssl_dhparam logs the same text, so the classifier keeps this one only
+    # docs/servers.md, nginx same row. ssl_dhparam logs the same text, so the classifier keeps this one only
     # when the path is a configured ssl_stapling_file (see make_classifier).
     pattern(
         "nginx.stapling_file_unreadable",
@@ -865,14 +865,14 @@ PATTERNS = [
         "staple_invalid",
         detail="stapling_file_unreadable",
     ),
-    # servers.md 1.3 row "no resolver defined" and the woost/wust2#29 example; 7 resolver_missing.
+    # docs/servers.md, nginx row "no resolver defined" and the woost/wust2#29 example; 7 resolver_missing.
     pattern(
         "nginx.no_resolver",
         r"no resolver defined to resolve (?P<rhost>\S+)" + _OPT_CTX,
         "resolver_missing",
         responder="rhost",
     ),
-    # servers.md 1.3 row "could not be resolved" (ngx_resolver_strerror texts); 7 dns_failure.
+    # docs/servers.md, nginx row "could not be resolved" (ngx_resolver_strerror texts); 7 dns_failure.
     # Generic resolver text: only with the stapling context.
     pattern(
         "nginx.resolve_failed",
@@ -881,7 +881,7 @@ PATTERNS = [
         stage="dns",
         refine=lambda match: {"detail": match.group("err").strip().lower().replace(" ", "_")},
     ),
-    # servers.md 1.3 row "connect() to %V failed"; 7 connect_failed / ipv6_unreachable.
+    # docs/servers.md, nginx row "connect() to %V failed"; 7 connect_failed / ipv6_unreachable.
     # Generic upstream text: only with the stapling context.
     pattern(
         "nginx.connect_failed",
@@ -890,11 +890,11 @@ PATTERNS = [
         stage="connect",
         refine=_refine_connect,
     ),
-    # servers.md 1.3 row "OCSP responder timed out" and the serverpilot#79 example; 7 responder_timeout.
+    # docs/servers.md, nginx row "OCSP responder timed out" and the serverpilot#79 example; 7 responder_timeout.
     pattern(
         "nginx.responder_timeout", r"OCSP responder timed out" + _OPT_CTX, "responder_unreachable", stage="timeout"
     ),
-    # servers.md 1.3 row "prematurely closed connection"; 7 responder_http_error.
+    # docs/servers.md, nginx row "prematurely closed connection"; 7 responder_http_error.
     pattern(
         "nginx.responder_closed",
         r"OCSP responder prematurely closed connection" + _OPT_CTX,
@@ -902,34 +902,34 @@ PATTERNS = [
         stage="http",
         detail="closed_early",
     ),
-    # servers.md 1.3 row invalid "Content-Type"; DESIGN: wrong content type is responder_error.
+    # docs/servers.md, nginx row invalid "Content-Type"; by design, wrong content type is responder_error.
     pattern(
         "nginx.bad_content_type",
         r'OCSP responder sent invalid "Content-Type" header' + _OPT_CTX,
         "responder_error",
         detail="content_type",
     ),
-    # servers.md 1.3 row "sent invalid response" (not HTTP: captive proxy, TLS on :80).
+    # docs/servers.md, nginx row "sent invalid response" (not HTTP: captive proxy, TLS on :80).
     pattern(
         "nginx.invalid_http",
         r"OCSP responder sent invalid response" + _OPT_CTX,
         "responder_error",
         detail="invalid_http",
     ),
-    # servers.md 1.3 row d2i_OCSP_RESPONSE() (body is not DER OCSP).
+    # docs/servers.md, nginx row d2i_OCSP_RESPONSE() (body is not DER OCSP).
     pattern(
         "nginx.response_not_der", r"d2i_OCSP_RESPONSE\(\) failed" + _OPT_CTX, "responder_error", detail="malformed"
     ),
-    # servers.md 1.3 row "OCSP response not successful"; 7 responder_not_successful.
+    # docs/servers.md, nginx row "OCSP response not successful"; 7 responder_not_successful.
     pattern(
         "nginx.not_successful",
         r"OCSP response not successful \((?P<code>\d+): (?P<status>\w+)\)" + _OPT_CTX,
         "responder_error",
         refine=_refine_status,
     ),
-    # servers.md 1.3 row OCSP_response_get1_basic() (malformed response).
+    # docs/servers.md, nginx row OCSP_response_get1_basic() (malformed response).
     pattern("nginx.no_basic", r"OCSP_response_get1_basic\(\) failed" + _OPT_CTX, "responder_error", detail="malformed"),
-    # servers.md 1.3 row OCSP_basic_verify() with "unable to get (local) issuer certificate" and the
+    # docs/servers.md, nginx row OCSP_basic_verify() with "unable to get (local) issuer certificate" and the
     # mailinabox#705 / AUTOM8N#194 examples: ssl_stapling_verify without the CAs in ssl_trusted_certificate.
     pattern(
         "nginx.verify_trusted_missing",
@@ -937,39 +937,39 @@ PATTERNS = [
         "trusted_cert_missing",
         detail="unable_to_get_issuer",
     ),
-    # servers.md 1.3 same row, other reasons; 7 verify_failed.
+    # docs/servers.md, nginx same row, other reasons; 7 verify_failed.
     pattern("nginx.verify_failed", r"OCSP_basic_verify\(\) failed" + _OPT_CTX, "staple_invalid", refine=_refine_reason),
-    # servers.md 1.3 row "certificate status not found"; 7 certid_mismatch.
+    # docs/servers.md, nginx row "certificate status not found"; 7 certid_mismatch.
     pattern(
         "nginx.certid_mismatch",
         r"certificate status not found in the OCSP response" + _OPT_CTX,
         "staple_invalid",
         detail="certid_mismatch",
     ),
-    # servers.md 1.3 row OCSP_check_validity() "status not yet valid" (clock skew); 7 response_expired.
+    # docs/servers.md, nginx row OCSP_check_validity() "status not yet valid" (clock skew); 7 response_expired.
     pattern(
         "nginx.not_yet_valid",
         r"OCSP_check_validity\(\) failed .*?status not yet valid" + _OPT_CTX,
         "staple_invalid",
         detail="not_yet_valid",
     ),
-    # servers.md 1.3 row OCSP_check_validity() "status expired" / "status too old".
+    # docs/servers.md, nginx row OCSP_check_validity() "status expired" / "status too old".
     pattern(
         "nginx.expired",
         r"OCSP_check_validity\(\) failed" + _OPT_CTX,
         "staple_expired",
         refine=lambda match: {"detail": "status_too_old" if "too old" in match.group(0).lower() else "status_expired"},
     ),
-    # servers.md 1.3 row "invalid nextUpdate time".
+    # docs/servers.md, nginx row "invalid nextUpdate time".
     pattern(
         "nginx.bad_next_update",
         r"invalid nextUpdate time in certificate status" + _OPT_CTX,
         "staple_invalid",
         detail="next_update_invalid",
     ),
-    # servers.md 1.3 row certificate status "revoked"; 7 status_revoked.
+    # docs/servers.md, nginx row certificate status "revoked"; 7 status_revoked.
     pattern("nginx.revoked", r'certificate status "revoked" in the OCSP response' + _OPT_CTX, "cert_revoked"),
-    # servers.md 1.3 row certificate status "unknown"; 7 status_unknown.
+    # docs/servers.md, nginx row certificate status "unknown"; 7 status_unknown.
     pattern("nginx.unknown", r'certificate status "unknown" in the OCSP response' + _OPT_CTX, "cert_status_unknown"),
 ]
 

@@ -454,7 +454,7 @@ def test_discover_nothing_installed(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# log lines (servers.md 2.3 and 3; default ErrorLogFormat)
+# log lines (docs/servers.md, Apache httpd and 3; default ErrorLogFormat)
 
 PFX = "[Mon Nov 23 19:31:00.123456 2026] [ssl:error] [pid 4711:tid 140234] "
 LOG_CASES = [

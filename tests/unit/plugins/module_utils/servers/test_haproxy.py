@@ -297,7 +297,7 @@ def test_syslog_file_discovery(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# log lines (servers.md 4.3; stderr lines as printed by haproxy -c 2.6 here)
+# log lines (docs/servers.md, HAProxy; stderr lines as printed by haproxy -c 2.6 here)
 
 LOG_CASES = [
     (

@@ -296,7 +296,7 @@ def test_installed_but_stopped(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# log lines: real formats (servers.md 1.3, with the examples quoted there)
+# log lines: real formats (docs/servers.md, nginx, with the examples quoted there)
 
 CTX = ', responder: ocsp.example.net, peer: 192.0.2.80:80, certificate: "/etc/ssl/site.pem"'
 LOG_CASES = [
