@@ -730,9 +730,7 @@ def inspect(
         logs.append(DEFAULT_LOG)
     info.error_logs = logs
     if not settings["logs"]:
-        info.notes.append(
-            "No 'log' line in the global section: HAProxy's OCSP update messages are not logged."
-        )
+        info.notes.append("No 'log' line in the global section: HAProxy's OCSP update messages are not logged.")
 
     if build["ssl"] is False:
         info.stapling_capable = False
