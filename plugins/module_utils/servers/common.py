@@ -16,6 +16,7 @@ others on the node.
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import re
 import shutil
@@ -474,11 +475,17 @@ def _parse_stat(data: bytes) -> Optional[Tuple[str, int, int]]:
         return None
 
 
+_GONE = "gone"
+
+
 def _netns(proc_root: str, pid: str) -> Optional[str]:
+    """The process's network namespace; None when unreadable (no privilege), ``_GONE`` when it has exited."""
     try:
         return os.readlink(os.path.join(proc_root, pid, "ns", "net"))
-    except OSError:
-        return None
+    except FileNotFoundError:
+        return _GONE
+    except OSError as exc:
+        return _GONE if exc.errno == errno.ESRCH else None
 
 
 def _link(path: str) -> Optional[str]:
@@ -518,10 +525,13 @@ def list_processes(proc_root: str, names: Tuple[str, ...]) -> List[ProcInfo]:
         parsed = _parse_stat(data)
         if not parsed or parsed[0] not in names:
             continue
-        if own_ns is not None:
-            other = _netns(proc_root, entry)
-            if other is not None and other != own_ns:
-                continue
+        other = _netns(proc_root, entry)
+        if other == _GONE:
+            # a short-lived process (another node's config test on a shared /proc) that exited
+            # between two reads: it serves nothing, and its namespace can no longer be told
+            continue
+        if own_ns not in (None, _GONE) and other is not None and other != own_ns:
+            continue
         comm, ppid, start_ticks = parsed
         raw = _read_small(os.path.join(proc_root, entry, "cmdline")) or b""
         cmdline = [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]

@@ -131,6 +131,25 @@ def test_processes_masters_and_namespaces(tmp_path):
     assert common.option_values(["x", "-fa.cfg", "--f", "-f"], "-f") == ["a.cfg"]
 
 
+def test_processes_exited_between_reads_are_not_masters(tmp_path, monkeypatch):
+    """A neighbour's short-lived ``apache2 -t`` on a shared /proc, gone before its namespace is read."""
+    proc = FakeProc(tmp_path / "proc")
+    proc.add(30, "apache2", ["/usr/sbin/apache2", "-t"], netns="net:[9]")
+    proc.add(31, "apache2", ["/usr/sbin/apache2", "-k", "start"])
+    (proc.root / "30" / "ns" / "net").unlink()  # exited: its /proc entry is going away
+    assert [item.pid for item in common.list_processes(str(proc.root), ("apache2",))] == [31]
+    # unreadable for lack of privilege (EACCES) is not "gone": the process is kept
+    real = os.readlink
+
+    def denied(path, *args, **kwargs):
+        if str(path).endswith("31/ns/net"):
+            raise PermissionError(13, "Permission denied")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "readlink", denied)
+    assert [item.pid for item in common.list_processes(str(proc.root), ("apache2",))] == [31]
+
+
 def test_stat_parsing_with_odd_comm(tmp_path):
     proc = FakeProc(tmp_path / "proc")
     proc.add(20, "nginx) (x", ["nginx"])
