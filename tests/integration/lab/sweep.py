@@ -4,7 +4,9 @@
 """The scenario sweep: random lab fleets that combine faults, node_audit over ssh, invariants against the oracle.
 
 Scenario i of a run comes from seed SEED+i alone (tlslab.sweepgen.generate), so a failing one replays with
-``make lab-sweep SEED=<seed> N=1``. Per scenario: ``labctl up``, the oracle (``labctl check --json``), node_audit
+``make lab-sweep SEED=<seed> N=1``. ``--pack K`` brings K scenarios up side by side as one lab fleet
+(tlslab.sweepgen.pack: nodes and leaves named after their seed), which costs little more than one. Per lab
+fleet: ``labctl up``, the oracle (``labctl check --json``), node_audit
 on every node (audit_scenarios.run_audit), the oracle again (``--recheck``: the final handshakes only), ``labctl
 down``. The oracle's OBSERVED values are the truth (what each node staples and serves over TLS 1.2, what the
 responder answers from the node); a hostname whose observation changed between the two oracle runs is reported
@@ -23,7 +25,7 @@ A scenario the lab refuses or cannot bring up, or a server up/down other than th
 generator error (printed, exit 1), not a violation. Figures go to $TLSFLEET_BUILD_DIR/sweep-counts.json
 (default .build/), failing scenarios' YAML to .build/sweep/.
 
-Usage: sweep.py [--seed S] [-n N | --seeds S1,S2,...] [--core VENV] [--print]
+Usage: sweep.py [--seed S] [-n N | --seeds S1,S2,...] [--pack K] [--core VENV] [--print]
 """
 
 from __future__ import annotations
@@ -170,15 +172,16 @@ def _judge(gen, node, host, site, seen_site, seen, mine, findings):
                 yield "c", "%s, but the answer about this certificate is not %s" % (code, state)
 
 
-def run_one(seed: int, venv: Path, collections: str) -> dict:
-    gen = sweepgen.generate(seed)
-    record = {"seed": seed, "nodes": len(gen["scenario"]["nodes"]), "hostnames": 0, "timings": {}}
+def run_one(seeds: list[int], venv: Path, collections: str) -> dict:
+    """Bring the scenarios of ``seeds`` up as one lab fleet (sweepgen.pack), audit it, check the invariants."""
+    gen = sweepgen.pack(seeds)
+    record = {"seeds": seeds, "nodes": len(gen["scenario"]["nodes"]), "hostnames": 0, "timings": {}}
     with tempfile.TemporaryDirectory(prefix="tlsfleet-sweep-") as tmp:
-        path = Path(tmp) / ("sweep-%d.yml" % seed)
+        path = Path(tmp) / ("%s.yml" % gen["scenario"]["name"])
         path.write_text(yaml.safe_dump(gen["scenario"], sort_keys=False))
         started = time.monotonic()
         try:
-            up = audit.sh([str(LABCTL), "up", str(path)], timeout=600)
+            up = audit.sh([str(LABCTL), "up", str(path)], timeout=900)
             record["timings"]["up"] = time.monotonic() - started
             if up.returncode != 0:
                 record["generator"] = [("-", "-", "labctl up failed: %s" % (up.stderr or up.stdout).strip()[-600:])]
@@ -206,9 +209,16 @@ def run_one(seed: int, venv: Path, collections: str) -> dict:
     return _keep(record, gen) if outcome["violations"] or outcome["generator"] else record
 
 
+def failing_seeds(record: dict) -> list[int]:
+    """The seeds of a packed run with a violation or a generator error (all of them when none is attributable)."""
+    nodes = {item[1] for item in record.get("violations", [])} | {item[0] for item in record.get("generator", [])}
+    seeds = sorted({sweepgen.seed_of(node) for node in nodes if node != "-"})
+    return seeds or (list(record["seeds"]) if nodes else [])
+
+
 def _keep(record: dict, gen: dict) -> dict:
-    """A failing scenario's YAML stays in .build/sweep/ for the cause scenario it should become."""
-    keep = BUILD / "sweep" / ("sweep-%d.yml" % record["seed"])
+    """A failing run's YAML stays in .build/sweep/ for the cause scenario it should become."""
+    keep = BUILD / "sweep" / ("%s.yml" % gen["scenario"]["name"])
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_text(yaml.safe_dump(gen["scenario"], sort_keys=False))
     record["kept"] = str(keep)
@@ -221,10 +231,11 @@ def report(record: dict) -> None:
     status = "FAIL" if violations else "GENERATOR" if generator else "PASS"
     times = " ".join("%s %.1fs" % kv for kv in record["timings"].items())
     print(
-        "%s seed %d: %d nodes, %d hostnames, %d violations%s (%s)"
+        "%s seed%s %s: %d nodes, %d hostnames, %d violations%s (%s)"
         % (
             status,
-            record["seed"],
+            "s" if len(record["seeds"]) > 1 else "",
+            ",".join(map(str, record["seeds"])),
             record["nodes"],
             record.get("hostnames", 0),
             len(violations),
@@ -247,6 +258,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("-n", type=int, default=10, help="number of scenarios (seeds SEED .. SEED+N-1)")
     parser.add_argument("--seeds", help="comma-separated seeds to run instead (e.g. picked with --print)")
+    parser.add_argument(
+        "--pack",
+        type=int,
+        default=1,
+        help="scenarios brought up together as one lab fleet (default 1; make reliability packs 5)",
+    )
     parser.add_argument("--core", default=str(ROOT / ".venv" / "ansible-2.21"), help="venv with ansible-core")
     parser.add_argument("--print", action="store_true", help="print the generated scenarios, run nothing")
     args = parser.parse_args()
@@ -258,26 +275,29 @@ def main() -> int:
             parser.error("--seeds: give whole numbers separated by commas, e.g. 3045,3112")
     if args.print:
         for seed in seeds:
-            print("# seed %d\n%s" % (seed, yaml.safe_dump(sweepgen.generate(seed)["scenario"], sort_keys=False)))
+            print("# seed %d\n%s" % (seed, yaml.safe_dump(sweepgen.pack([seed])["scenario"], sort_keys=False)))
         return 0
     venv = Path(args.core)
     collections = audit.collections_path(venv)
     started = time.monotonic()
     records = []
-    for seed in seeds:
-        record = run_one(seed, venv, collections)
+    if args.pack < 1:
+        parser.error("--pack: give a whole number of 1 or more")
+    for start in range(0, len(seeds), args.pack):
+        record = run_one(seeds[start : start + args.pack], venv, collections)
         report(record)
         records.append(record)
     counts = {
         "seed": args.seed,
-        "scenarios": len(records),
+        "scenarios": sum(len(r["seeds"]) for r in records),
+        "lab_runs": len(records),
         "nodes": sum(r["nodes"] for r in records),
         "hostnames": sum(r.get("hostnames", 0) for r in records),
         "violations": {inv: sum(v[0] == inv for r in records for v in r.get("violations", [])) for inv in INVARIANTS},
         "generator_errors": sum(len(r.get("generator", [])) for r in records),
         "unstable": sum(len(r.get("unstable", [])) for r in records),
         "seconds": round(time.monotonic() - started, 1),
-        "failing_seeds": [r["seed"] for r in records if r.get("violations") or r.get("generator")],
+        "failing_seeds": [seed for r in records for seed in failing_seeds(r)],
     }
     BUILD.mkdir(parents=True, exist_ok=True)
     (BUILD / "sweep-counts.json").write_text(json.dumps(counts, indent=2) + "\n")

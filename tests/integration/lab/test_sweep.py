@@ -121,3 +121,13 @@ def test_d_missing_node_and_unstable_and_generator_errors():
     assert [u[1] for u in out["unstable"]] == ["b.sweep.test"]
     _violations, out = _invariants(_gen(), _seen(staple_a="no_server"), [])
     assert [g[1] for g in out["generator"]] == ["a.sweep.test"]
+
+
+def test_failing_seeds_of_a_packed_run_are_the_ones_with_violations():
+    record = {"seeds": [5, 6, 7], "violations": [("a", "s6-eu-1", "s6-a.sweep.test", "x")], "generator": []}
+    assert sweep.failing_seeds(record) == [6]
+    record["generator"] = [("s7-us-2", "s7-b.sweep.test", "predicted down")]
+    assert sweep.failing_seeds(record) == [6, 7]
+    # a lab that did not come up cannot be attributed: every seed of the pack is replayed
+    assert sweep.failing_seeds({"seeds": [5, 6], "generator": [("-", "-", "labctl up failed")]}) == [5, 6]
+    assert sweep.failing_seeds({"seeds": [5, 6], "violations": [], "generator": []}) == []

@@ -104,3 +104,25 @@ def test_static_staples_only_where_the_lab_can_fetch_them(generated):
 )
 def test_refuses_to_start(server, sites, refused):
     assert sweepgen.refuses_to_start(server, sites) is refused
+
+
+def test_packed_scenarios_stay_apart_and_valid():
+    seeds = [11, 12, 13, 14, 15]
+    packed = sweepgen.pack(seeds)
+    scen = scenario.parse(packed["scenario"], Path("sweep-packed.yml"))
+    alone = {seed: sweepgen.generate(seed) for seed in seeds}
+    assert len(scen.nodes) == sum(len(gen["scenario"]["nodes"]) for gen in alone.values())
+    assert len(packed["scenario"]["leaves"]) == sum(len(gen["scenario"]["leaves"]) for gen in alone.values())
+    for node in scen.nodes:
+        seed = sweepgen.seed_of(node.name)
+        assert seed in seeds
+        assert all(site.leaf.startswith(f"s{seed}-") for site in node.sites)
+        assert set(packed["sites"][node.name]) == {f"{site.leaf}.{sweepgen.DOMAIN}" for site in node.sites}
+    # the same seed packed alone or with others: the same nodes, sites and faults
+    assert sweepgen.pack([13])["scenario"]["nodes"] == [
+        n for n in packed["scenario"]["nodes"] if sweepgen.seed_of(n["name"]) == 13
+    ]
+    # renaming changes names only: a seed's faults and stapling configuration are its own
+    for original, renamed in zip(alone[12]["scenario"]["nodes"], sweepgen.pack([12])["scenario"]["nodes"]):
+        assert original.get("faults") == renamed.get("faults")
+        assert [s["stapling"] for s in original["sites"]] == [s["stapling"] for s in renamed["sites"]]
