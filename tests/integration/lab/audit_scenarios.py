@@ -134,6 +134,9 @@ def main() -> int:
     parser.add_argument("scenarios", nargs="+")
     parser.add_argument("--core", default=str(ROOT / ".venv" / "ansible-2.21"), help="venv with ansible-core")
     parser.add_argument("--connection", default="ssh")
+    parser.add_argument(
+        "--oracle", action="store_true", help="labctl up --check: the oracle must agree with each scenario first"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the last scenario's lab up")
     args = parser.parse_args()
     venv = Path(args.core)
@@ -142,9 +145,13 @@ def main() -> int:
     module_ms = []
     for index, scenario_file in enumerate(args.scenarios):
         name = Path(scenario_file).stem
-        up = sh([str(LABCTL), "up", scenario_file], timeout=900)
+        up = sh([str(LABCTL), "up", scenario_file, *(["--check"] if args.oracle else [])], timeout=900)
         if up.returncode != 0:
-            print("FAIL %s: labctl up failed: %s" % (name, (up.stderr or up.stdout).strip()[-1500:]))
+            if up.returncode == 1 and args.oracle:  # up, but the oracle disagrees with the scenario's staple states
+                print("FAIL %s: the oracle disagrees with the scenario:\n%s" % (name, up.stdout.strip()[-3000:]))
+                sh([str(LABCTL), "down"], timeout=300)
+            else:
+                print("FAIL %s: labctl up failed: %s" % (name, (up.stderr or up.stdout).strip()[-1500:]))
             failed += 1
             continue
         inventory = sh([str(LABCTL), "inventory"]).stdout.strip()
