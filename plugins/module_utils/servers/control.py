@@ -1063,6 +1063,10 @@ def operate(params: Dict[str, Any], env: Environment, check_mode: bool = False) 
             break
         env.sleep(POLL_INTERVAL)
 
+    if master_pid is None:
+        # A port accepted during the wait may have been the old master's, before it failed to bind the new
+        # configuration and exited (Apache AH00072 then AH00451): what listens is what accepts now.
+        listening = [pair for pair in listening if env.connect(pair[0], pair[1], 1.0)]
     result["pid_after"] = master_pid
     result["workers_after"] = workers
     result["workers_replaced"] = replaced

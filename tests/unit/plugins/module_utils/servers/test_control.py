@@ -198,6 +198,28 @@ def test_master_died_fails(proc, tmp_path):
     assert caught.value.result["pid_after"] is None
 
 
+def test_master_that_accepted_then_died_is_not_listening(proc, tmp_path):
+    # Apache graceful with a port taken: the old listener accepts once, then the master fails to bind and exits.
+    state = {"alive": True}
+
+    def reload(argv):
+        return 0, "", ""
+
+    def connect(host, port, timeout):
+        accepted = state["alive"]
+        if state["alive"]:
+            state["alive"] = False
+            for pid in (100, 101, 102):
+                shutil.rmtree(proc.root / str(pid))
+        return accepted
+
+    runner = FakeRunner({("-t", "-c", CONF): OK_TEST, ("-c", CONF, "-s", "reload"): reload})
+    with pytest.raises(control.ReloadError) as caught:
+        control.operate(params(wait_for=[443]), make_env(proc, runner, tmp_path, connect=connect))
+    assert caught.value.result["pid_after"] is None
+    assert caught.value.result["listening"] == []
+
+
 def test_zombie_master_counts_as_dead(proc, tmp_path):
     stat = proc.root / "100" / "stat"
     stat.write_text(stat.read_text().replace("(nginx) S", "(nginx) Z"))
