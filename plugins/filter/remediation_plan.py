@@ -54,7 +54,9 @@ def rollout_plan(audit, certificate, host=None, groups=None):
     if audit is None or not isinstance(audit, dict):
         raise AnsibleFilterError("rollout_plan expects the node_audit result of one host")
     if not isinstance(certificate, dict):
-        raise AnsibleFilterError("rollout_plan expects the certificate as a dictionary with 'certificate' and 'key'")
+        raise AnsibleFilterError(
+            "rollout_plan expects the certificate as a dictionary with 'certificate' and 'key', or 'lineage'"
+        )
     return remediation.plan_rollout(
         _checked(audit, str(host or "this host")),
         _certificate_sources([certificate])[0],
