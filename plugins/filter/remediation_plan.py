@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs, remediation
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.node_result import validate_node_result
 
 
@@ -43,7 +43,10 @@ def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None,
         str(host),
         drift=list(drift or []),
         certificates=_certificate_sources(certificates),
-        resolvers=[str(r) for r in resolvers or []],
+        # an AWX text answer is one string: "9.9.9.9, 1.1.1.1"
+        resolvers=inputs.as_list(resolvers, "tlsfleet_nginx_resolver")
+        if isinstance(resolvers, str)
+        else [str(r) for r in resolvers or []],
         fetch_issuers=bool(fetch_issuers),
         groups=_groups(groups),
     )

@@ -33,6 +33,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import Tl
 LINEAGE_FILES = {"certificate": "cert.pem", "key": "privkey.pem", "chain": "chain.pem"}
 CERTIFICATE_KEYS = ("name", "certificate", "key", "chain", "lineage", "hosts")
 SEVERITIES = ("critical", "error", "warning", "info", "never")
+_EXCERPT = re.compile(r"\s*\(starts with .*\)$")
 
 
 class InputProblem(ValueError):
@@ -133,7 +134,9 @@ def check_certificate(entry, label: str, strict: bool = True) -> dict:
     except InputProblem:
         raise
     except TlsfleetError as error:
-        raise InputProblem("%s: %s" % (where, str(error).rstrip("."))) from None
+        # The loaders quote the start of a text file; here the file may be a key given in the wrong place.
+        message = _EXCERPT.sub("", str(error).rstrip("."))
+        raise InputProblem("%s: %s" % (where, message)) from None
     if not x509.public_key_matches(leaf, key):
         raise InputProblem("%s: key %s does not match certificate %s" % (where, result["key"], result["certificate"]))
     result.update(

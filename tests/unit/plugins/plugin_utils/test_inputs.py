@@ -142,6 +142,11 @@ def test_files_that_do_not_parse_are_named(files):
     garbage = str(live / "garbage.pem")
     assert "chain %s" % garbage in problem(inputs.check_certificate, entry(live, chain=garbage), "x")
     assert "certificate %s" % garbage in problem(inputs.check_certificate, entry(live, certificate=garbage), "x")
+    # a key without its PEM armour where the certificate belongs: the loader's excerpt of the file is left out
+    armourless = live.parent / "armourless.pem"
+    armourless.write_text("".join((live / "privkey.pem").read_text().splitlines()[1:-1]))
+    message = problem(inputs.check_certificate, entry(live, certificate=str(armourless)), "x")
+    assert message == "x (shop): certificate %s is text, not a PEM or DER certificate" % armourless
     # a certificate where the key belongs
     message = problem(inputs.check_certificate, entry(live, key=str(live / "cert.pem")), "x")
     assert message.startswith("x (shop): key %s " % (live / "cert.pem"))
