@@ -19,9 +19,9 @@ description:
     (their public keys are compared). An entry gives either C(lineage) or C(certificate) and C(key), not both.
   - Checks the scalar inputs by name (O(variables)), accepting the strings AWX surveys and C(-e key=value) pass
     (V(true)/V(false), numbers as text, comma-separated lists).
-  - Fails with one sentence per wrong input, naming the variable, the entry and the file, for example
-    C(tlsfleet_certificates[1] (shop\): key /x/privkey.pem does not match certificate /x/cert.pem). Key material
-    is never part of the output.
+  - "Fails with one sentence per wrong input, naming the variable, the entry and the file, for example
+    C(tlsfleet_certificates[1] (shop\\): key /x/privkey.pem does not match certificate /x/cert.pem). Key material
+    is never part of the output."
 author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
