@@ -70,8 +70,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
-        valid, _ = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        args = valid.validated_parameters
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[0].validated_parameters
         groups = task_vars.get("groups") or {}
         inventory_hosts = set(groups.get("all") or []) if hasattr(groups, "get") else None
         try:
