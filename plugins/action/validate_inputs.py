@@ -18,6 +18,7 @@ ARGUMENT_SPEC = {
     "certificate_name": {"type": "str", "default": "tlsfleet_rollout_certificate"},
     "certificate_required": {"type": "bool", "default": False},
     "variables": {"type": "dict", "default": {}},
+    "reserved": {"type": "list", "elements": "str", "default": []},
 }
 
 
@@ -46,6 +47,13 @@ def validate(args: dict, inventory_hosts=None) -> dict:
         checked["variables"] = inputs.check_variables(args.get("variables") or {}, inventory_hosts)
     except inputs.InputProblem as problem:
         problems.extend(problem.problems)
+    # Extra vars beat set_fact and register: one of these names given by the user would replace what the playbook
+    # records, such as the changed files a rollback restores.
+    problems.extend(
+        "%s is set, but the playbooks keep their own state under that name: remove it from the extra vars and the "
+        "inventory" % name
+        for name in sorted(set(args.get("reserved") or []))
+    )
     if problems:
         raise inputs.InputProblem(*problems)
     return checked

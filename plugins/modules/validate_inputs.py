@@ -63,6 +63,14 @@ options:
         C(tlsfleet_intermediates) (PEM texts holding certificates). Any other name fails.
     type: dict
     default: {}
+  reserved:
+    description:
+      - Names of variables the playbook keeps its own state in (set with C(set_fact) or C(register)), found set
+        before the playbook set them - typically with the C(ansible.builtin.varnames) lookup. Each fails the task:
+        an extra var under such a name would replace the playbook's state (extra vars win over C(set_fact)).
+    type: list
+    elements: str
+    default: []
 attributes:
   action:
     description: Runs on the controller as an action plugin.

@@ -176,6 +176,8 @@ def test_remediate_checks_the_certificates_before_any_node_is_audited(project, i
         json.dumps({"tlsfleet_certificates": certificates}),
         "-e",
         "tlsfleet_cert_fetch_issuers=perhaps",
+        "-e",
+        json.dumps({"tlsfleet_changes": [], "tlsfleet_tls_reload_verify": []}),
     )
     assert run.returncode == 2, run.stdout[-3000:]
     out = run.stdout
@@ -187,6 +189,9 @@ def test_remediate_checks_the_certificates_before_any_node_is_audited(project, i
     assert f"tlsfleet_certificates[3] (gone): certificate {project}/gone/cert.pem does not exist" in out
     assert "tlsfleet_cert_fetch_issuers must be true or false (or yes/no, on/off, 1/0), not 'perhaps'" in out
     assert "tlsfleet_certificates[0]" not in out  # the lineage entry is good
+    # the playbook's own state and the names it passes its roles: an extra var would replace them
+    for name in ("tlsfleet_changes", "tlsfleet_tls_reload_verify"):
+        assert f"{name} is set, but the playbooks keep their own state under that name" in out
     assert "PRIVATE KEY" not in out + run.stderr
     # nothing was audited, nothing written
     assert "node_audit" not in out and "Audit certificates" not in out

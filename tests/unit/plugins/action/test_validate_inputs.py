@@ -72,3 +72,13 @@ def test_wrong_inputs_fail_the_task_with_one_sentence_each(files):  # noqa: F811
 def test_an_optional_certificate_may_be_absent(given):
     result = run({"certificate": given, "certificates": None})
     assert not result.get("failed") and result["certificate"] is None and result["certificates"] == []
+
+
+def test_names_the_playbook_keeps_its_state_in_must_not_be_set():
+    result = run({"reserved": ["tlsfleet_plan", "tlsfleet_changes", "tlsfleet_plan"]})
+    assert result["problems"] == [
+        "tlsfleet_changes is set, but the playbooks keep their own state under that name: remove it from the extra "
+        "vars and the inventory",
+        "tlsfleet_plan is set, but the playbooks keep their own state under that name: remove it from the extra vars "
+        "and the inventory",
+    ]
