@@ -66,8 +66,8 @@ options:
   reserved:
     description:
       - Names of variables the playbook keeps its own state in (set with C(set_fact) or C(register)), found set
-        before the playbook set them - typically with the C(ansible.builtin.varnames) lookup. Each fails the task:
-        an extra var under such a name would replace the playbook's state (extra vars win over C(set_fact)).
+        before the playbook set them - typically with the C(ansible.builtin.varnames) lookup. Each fails the task,
+        since an extra var under such a name would replace the playbook's state (extra vars win over C(set_fact)).
     type: list
     elements: str
     default: []
