@@ -21,6 +21,7 @@ This file is PRIVATE to the collection: its API may change at any time.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 
@@ -58,18 +59,26 @@ def _label(label: str, entry) -> str:
 def certificate_entry(entry, label: str = "certificate entry", strict: bool = False) -> dict:
     """The entry in its one shape: ``certificate``, ``key``, ``chain`` (None when not given) as absolute controller
     paths, ``name``, ``hosts`` (kept as given when absent: the planner refuses an entry without it by name) and, for
-    a lineage, ``lineage``. Other keys are kept, or refused with ``strict`` (a typo such as ``chian`` would
-    otherwise go unnoticed). Reads no file."""
+    a lineage, ``lineage``. Other keys are kept (``labctl renew`` and pipelines add ``serial``, ``sha256``); with
+    ``strict``, one that looks like a misspelt key is refused, since a ``chian`` would otherwise go unnoticed.
+    Reads no file."""
     if not isinstance(entry, dict):
         raise InputProblem(
             "%s must be a mapping with certificate and key (or lineage), not %s" % (label, type(entry).__name__)
         )
     where = _label(label, entry)
     if strict:
-        unknown = sorted(str(key) for key in entry if key not in CERTIFICATE_KEYS)
-        if unknown:
+        misspelt = {
+            str(key): close[0]
+            for key in entry
+            if key not in CERTIFICATE_KEYS
+            for close in [difflib.get_close_matches(str(key), CERTIFICATE_KEYS, n=1, cutoff=0.75)]
+            if close
+        }
+        if misspelt:
             raise InputProblem(
-                "%s: unknown key %s (an entry takes %s)" % (where, ", ".join(unknown), ", ".join(CERTIFICATE_KEYS))
+                "%s: unknown key %s"
+                % (where, ", ".join("%s (did you mean %s?)" % item for item in sorted(misspelt.items())))
             )
     name = entry.get("name")
     if name is not None and not isinstance(name, str):

@@ -63,6 +63,12 @@ def test_a_good_entry_is_normalised_with_what_is_safe_to_print(files):
     assert all(KEY_MARKER not in str(value) for value in checked.values())
 
 
+def test_keys_other_tools_add_are_kept(files):
+    live, _ = files
+    checked = inputs.check_certificate(entry(live, serial="1f", sha256="ab" * 32, not_after="2027"), "x")
+    assert checked["serial"] == "1f" and checked["not_after"] == "2027"
+
+
 def test_chain_is_optional_for_real(files):
     live, _ = files
     checked = inputs.check_certificate(entry(live, chain=None), "tlsfleet_rollout_certificate")
@@ -159,7 +165,8 @@ def test_files_that_do_not_parse_are_named(files):
         ({"name": "s", "certificate": 3, "key": "/k"}, "x (s): certificate must be a path (a string), not int"),
         ({"certificate": "/c"}, "x needs key (paths on the controller), or lineage (a certbot live directory)"),
         ({"certificate": "/c", "key": "/k", "hosts": "web"}, "x: 'hosts' must be a list of inventory host or group"),
-        ({"certificate": "/c", "key": "/k", "chian": "/x"}, "x: unknown key chian (an entry takes name, certificate"),
+        ({"certificate": "/c", "key": "/k", "chian": "/x"}, "x: unknown key chian (did you mean chain?)"),
+        ({"certificate": "/c", "key": "/k", "host": ["w"]}, "x: unknown key host (did you mean hosts?)"),
         ({"certificate": "/c", "key": "/k", "name": ["a"]}, "x: name must be a string, not list"),
     ],
 )
