@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs, remediation
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.node_result import validate_node_result
 
 
@@ -43,7 +43,10 @@ def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None,
         str(host),
         drift=list(drift or []),
         certificates=_certificate_sources(certificates),
-        resolvers=[str(r) for r in resolvers or []],
+        # an AWX text answer is one string: "9.9.9.9, 1.1.1.1"
+        resolvers=inputs.as_list(resolvers, "tlsfleet_nginx_resolver")
+        if isinstance(resolvers, str)
+        else [str(r) for r in resolvers or []],
         fetch_issuers=bool(fetch_issuers),
         groups=_groups(groups),
     )
@@ -54,7 +57,9 @@ def rollout_plan(audit, certificate, host=None, groups=None):
     if audit is None or not isinstance(audit, dict):
         raise AnsibleFilterError("rollout_plan expects the node_audit result of one host")
     if not isinstance(certificate, dict):
-        raise AnsibleFilterError("rollout_plan expects the certificate as a dictionary with 'certificate' and 'key'")
+        raise AnsibleFilterError(
+            "rollout_plan expects the certificate as a dictionary with 'certificate' and 'key', or 'lineage'"
+        )
     return remediation.plan_rollout(
         _checked(audit, str(host or "this host")),
         _certificate_sources([certificate])[0],

@@ -19,9 +19,12 @@ def rollout_order(hosts, hostvars, canary=None, batch_size=0):
 
 def rollout_summary(hosts, hostvars, certificate=None, check_mode=False):
     sha256 = None
-    if isinstance(certificate, dict) and certificate.get("certificate"):
+    if isinstance(certificate, dict) and (certificate.get("certificate") or certificate.get("lineage")):
+        entry = dict(certificate)
+        if not entry.get("lineage"):
+            entry["key"] = entry.get("key") or "-"  # the fingerprint needs the certificate only
         try:
-            source = remediation.certificate_sources([dict(certificate, key=certificate.get("key") or "-")])[0]
+            source = remediation.certificate_sources([entry])[0]
         except ValueError as error:
             raise AnsibleFilterError(str(error)) from None
         sha256 = source["sha256"]

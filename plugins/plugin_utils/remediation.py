@@ -22,11 +22,13 @@ This file is PRIVATE to the collection: its API may change at any time.
 from __future__ import annotations
 
 import copy
+import os
 import posixpath
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
 
 # Codes each planner step answers; anything else with fixed_by None is reported as unfixable.
 STAPLING_ON = {"stapling_disabled", "must_staple_unmet"}
@@ -75,7 +77,9 @@ def certificate_for(hostnames, certificates):
 
 
 def certificate_sources(certificates) -> list:
-    """tlsfleet_certificates entries with the names, OCSP URLs and fingerprints of each certificate (read here).
+    """tlsfleet_certificates entries in their one shape (``inputs.certificate_entry``: a certbot ``lineage`` stands
+    for its files, paths are absolute on the controller) with the names, OCSP URLs and fingerprints of each
+    certificate (read here).
 
     ``hosts`` (inventory host and group names that may receive the entry) is checked for its shape only; an entry
     without it is kept, and the planner refuses it by name (see ``in_scope``).
@@ -84,20 +88,11 @@ def certificate_sources(certificates) -> list:
         raise ValueError("the certificates must be a list of entries, not %s" % type(certificates).__name__)
     found = []
     for index, entry in enumerate(certificates or []):
-        if not isinstance(entry, dict) or not entry.get("certificate") or not entry.get("key"):
-            raise ValueError("certificate entry %d needs 'certificate' and 'key' (paths on the controller)" % index)
-        hosts = entry.get("hosts")
-        if hosts is not None and (
-            not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts)
-        ):
-            raise ValueError(
-                "certificate entry %d: 'hosts' must be a list of inventory host or group names, not %r" % (index, hosts)
-            )
+        source = inputs.certificate_entry(entry, "certificate entry %d" % index)
         try:
-            leaf = x509.load_certificates_from_path(str(entry["certificate"]), "certificate file")[0]
+            leaf = x509.load_certificates_from_path(source["certificate"], "certificate file")[0]
         except TlsfleetError as error:
             raise ValueError("certificate entry %d: %s" % (index, error)) from None
-        source = dict(entry)
         source.update(
             san_dns=x509.san_dns_names(leaf),
             sha256=x509.fingerprint(leaf),
@@ -112,7 +107,8 @@ def certificate_sources(certificates) -> list:
 
 def certificate_names(certificates) -> list:
     """The DNS names (SAN dNSName patterns) of each entry's certificate file, read on the controller. Entries are
-    ``{certificate: path}`` (tlsfleet_certificates or the rollout certificate); no key is needed or read."""
+    ``{certificate: path}`` or ``{lineage: directory}`` (tlsfleet_certificates or the rollout certificate); no key
+    is needed or read."""
     if certificates is None:
         return []
     if isinstance(certificates, dict):
@@ -121,10 +117,14 @@ def certificate_names(certificates) -> list:
         raise ValueError("the certificates must be a list of entries, not %s" % type(certificates).__name__)
     names = []
     for index, entry in enumerate(certificates):
-        if not isinstance(entry, dict) or not entry.get("certificate"):
-            raise ValueError("certificate entry %d needs 'certificate' (a path on the controller)" % index)
+        if isinstance(entry, dict) and isinstance(entry.get("certificate"), str) and entry["certificate"].strip():
+            path = inputs.controller_path(entry["certificate"])
+        elif isinstance(entry, dict) and isinstance(entry.get("lineage"), str) and entry["lineage"].strip():
+            path = os.path.join(inputs.controller_path(entry["lineage"]), inputs.LINEAGE_FILES["certificate"])
+        else:
+            raise ValueError("certificate entry %d needs 'certificate' or 'lineage' (a path on the controller)" % index)
         try:
-            leaf = x509.load_certificates_from_path(str(entry["certificate"]), "certificate file")[0]
+            leaf = x509.load_certificates_from_path(path, "certificate file")[0]
         except TlsfleetError as error:
             raise ValueError("certificate entry %d: %s" % (index, error)) from None
         names.append(x509.san_dns_names(leaf))
@@ -349,11 +349,11 @@ def _plan_site(
             result["deployments"].append(
                 {
                     "site": site.get("site"),
-                    "key": key,
+                    "site_key": key,
                     "server": server,
                     "name": cert.get("name"),
                     "certificate": cert["certificate"],
-                    "private_key": cert["key"],
+                    "key": cert["key"],
                     "chain": cert.get("chain"),
                     "sha256": cert.get("sha256"),
                     "fullchain_dest": configured["certificate_file"],
@@ -683,11 +683,11 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
         result["deployments"].append(
             {
                 "site": site.get("site"),
-                "key": key,
+                "site_key": key,
                 "server": server,
                 "name": certificate.get("name"),
                 "certificate": certificate["certificate"],
-                "private_key": certificate["key"],
+                "key": certificate["key"],
                 "chain": certificate.get("chain"),
                 "sha256": certificate.get("sha256"),
                 "fullchain_dest": configured["certificate_file"],

@@ -140,3 +140,153 @@ def test_merge_reports_accepts_list_text_and_glob(project, installed, given):
     assert run.returncode == 0, run.stdout[-3000:]
     merged = json.loads((project / "merged/report.json").read_text())
     assert sorted(node["host"] for node in merged["nodes"]) == ["node-a", "node-b"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """A certbot-like live directory (cert.pem, chain.pem, fullchain.pem, privkey.pem) and a key of another
+    certificate, as a renewal pipeline hands them over."""
+    from ansible_collections.tlsfleet.stapling.tests.unit.pki import Pki
+
+    pki = Pki()
+    _root, (intermediate,), leaf = pki.chain(dns=["shop.test"])
+    other = pki.leaf(intermediate, cn="other.test")
+    directory = tmp_path_factory.mktemp("letsencrypt") / "live/shop.test"
+    directory.mkdir(parents=True)
+    (directory / "cert.pem").write_bytes(leaf.pem)
+    (directory / "chain.pem").write_bytes(intermediate.pem)
+    (directory / "fullchain.pem").write_bytes(leaf.pem + intermediate.pem)
+    (directory / "privkey.pem").write_bytes(leaf.key_pem())
+    (directory.parent / "other-key.pem").write_bytes(other.key_pem())
+    return directory
+
+
+def test_remediate_checks_the_certificates_before_any_node_is_audited(project, installed, live):
+    certificates = [
+        {"name": "shop", "lineage": str(live), "hosts": ["node1"]},
+        {"name": "api", "certificate": str(live / "cert.pem"), "key": str(live.parent / "other-key.pem")},
+        {"name": "www", "lineage": str(live), "certificate": str(live / "cert.pem"), "hosts": ["node1"]},
+        {"name": "gone", "certificate": "gone/cert.pem", "key": "gone/privkey.pem", "hosts": ["node1"]},
+    ]
+    run = play(
+        project,
+        installed,
+        "remediate",
+        "-e",
+        json.dumps({"tlsfleet_certificates": certificates}),
+        "-e",
+        "tlsfleet_cert_fetch_issuers=perhaps",
+        "-e",
+        json.dumps({"tlsfleet_changes": [], "tlsfleet_tls_reload_verify": []}),
+    )
+    assert run.returncode == 2, run.stdout[-3000:]
+    out = run.stdout
+    assert (
+        f"tlsfleet_certificates[1] (api): key {live.parent}/other-key.pem does not match certificate {live}/cert.pem"
+        in out
+    )
+    assert "tlsfleet_certificates[2] (www) gives both lineage and certificate: give either lineage" in out
+    assert f"tlsfleet_certificates[3] (gone): certificate {project}/gone/cert.pem does not exist" in out
+    assert "tlsfleet_cert_fetch_issuers must be true or false (or yes/no, on/off, 1/0), not 'perhaps'" in out
+    assert "tlsfleet_certificates[0]" not in out  # the lineage entry is good
+    # the playbook's own state and the names it passes its roles: an extra var would replace them
+    for name in ("tlsfleet_changes", "tlsfleet_tls_reload_verify"):
+        assert f"{name} is set, but the playbooks keep their own state under that name" in out
+    assert "PRIVATE KEY" not in out + run.stderr
+    # nothing was audited, nothing written
+    assert "node_audit" not in out and "Audit certificates" not in out
+    assert not (project / "stapling-report").exists()
+
+
+def test_remediate_takes_a_lineage_and_survey_strings(project, installed, live):
+    run = play(
+        project,
+        installed,
+        "remediate",
+        "-e",
+        json.dumps({"tlsfleet_certificates": [{"name": "shop", "lineage": str(live), "hosts": ["node1"]}]}),
+        "-e",
+        "tlsfleet_cert_fetch_issuers=false tlsfleet_fail_severity=error tlsfleet_nginx_resolver=9.9.9.9,1.1.1.1",
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert f"inputs checked: 1 certificate(s); shop: {live}/cert.pem (sha256 " in run.stdout
+    assert (project / "stapling-report/after/report.json").is_file()
+
+
+def test_rollout_refuses_a_missing_or_wrong_certificate_before_any_node_is_audited(project, installed, live):
+    run = play(project, installed, "rollout")
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "tlsfleet_rollout_certificate is not set: give certificate and key" in run.stdout
+    wrong = {"lineage": str(live), "key": str(live.parent / "other-key.pem"), "hosts": ["node1"]}
+    run = play(project, installed, "rollout", "-e", json.dumps({"tlsfleet_rollout_certificate": wrong}))
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "tlsfleet_rollout_certificate gives both lineage and key" in run.stdout
+    moved = {"certificate": str(live / "cert.pem"), "key": str(live.parent / "other-key.pem"), "hosts": ["node1"]}
+    run = play(
+        project,
+        installed,
+        "rollout",
+        "-e",
+        json.dumps({"tlsfleet_rollout_certificate": moved, "tlsfleet_rollout_canary": "node9"}),
+    )
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert (
+        f"tlsfleet_rollout_certificate: key {live.parent}/other-key.pem does not match certificate {live}/cert.pem"
+        in run.stdout
+    )
+    assert "tlsfleet_rollout_canary node9 is not a host of the inventory" in run.stdout
+    assert "Audit the node" not in run.stdout and "PRIVATE KEY" not in run.stdout
+    assert not (project / "stapling-report").exists()
+
+
+def test_rollout_takes_a_lineage(project, installed, live):
+    certificate = {"name": "shop", "lineage": str(live), "hosts": ["node1"]}
+    run = play(project, installed, "rollout", "-e", json.dumps({"tlsfleet_rollout_certificate": certificate}))
+    # localhost serves no site the certificate covers: nothing to deploy, the summary says so
+    assert run.returncode == 0, run.stdout[-3000:]
+    summary = json.loads((project / "stapling-report/rollout-summary.json").read_text())
+    assert summary["nodes"]["node1"]["sites"] == {}
+    assert summary["certificate_sha256"]
+
+
+def test_cert_deploy_standalone_takes_the_one_certificate_shape(project, installed, live, tmp_path_factory):
+    """The role on its own: a lineage (its chain.pem), and certificate + the deprecated private_key with no chain,
+    combined or site given - optional for real (the issuer comes from tlsfleet_intermediates)."""
+    node = tmp_path_factory.mktemp("node")
+    deployments = [
+        {"lineage": str(live), "fullchain_dest": f"{node}/shop.pem", "key_dest": f"{node}/shop.key"},
+        {
+            "certificate": str(live / "cert.pem"),
+            "private_key": str(live / "privkey.pem"),
+            "fullchain_dest": f"{node}/bare.pem",
+            "key_dest": f"{node}/bare.key",
+        },
+    ]
+    (project / "site.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  roles:\n    - role: tlsfleet.stapling.cert_deploy\n"
+    )
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1")
+    env.pop("PYTHONPATH", None)
+    extra = {
+        "tlsfleet_cert_deployments": deployments,
+        "tlsfleet_intermediates": [(live / "chain.pem").read_text()],
+        "tlsfleet_reload_handler": False,
+        "tlsfleet_cert_fetch_issuers": False,
+        "tlsfleet_backup_dir": str(node / "backups"),
+    }
+    run = subprocess.run(
+        [tool("ansible-playbook"), "-i", "inventory", "site.yml", "-e", json.dumps(extra)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    for name in ("shop", "bare"):
+        assert (node / f"{name}.pem").read_bytes() == (live / "fullchain.pem").read_bytes()
+        assert (node / f"{name}.key").read_bytes() == (live / "privkey.pem").read_bytes()
+        assert (node / f"{name}.key").stat().st_mode & 0o777 == 0o600
+    assert "private_key is the old name of key" in run.stdout + run.stderr
+    assert "PRIVATE KEY" not in run.stdout + run.stderr

@@ -187,7 +187,7 @@ def test_drift_deploys_the_certificate_that_covers_the_site_on_outliers_only():
     # shop.test is not under *.test's single label? It is: one label before .test.
     plan = rem.plan(audit([www], []), "n3", drift=drift, certificates=[CERT])
     (deployment,) = plan["deployments"]
-    assert deployment["private_key"] == "/ca/www.key" and deployment["fullchain_dest"] == "/etc/tls/www.crt"
+    assert deployment["key"] == "/ca/www.key" and deployment["fullchain_dest"] == "/etc/tls/www.crt"
     assert deployment["combined"] is False and plan["verify"][0]["leaf_sha256"] == NEW
     assert rem.plan(audit([www], []), "n1", drift=drift, certificates=[CERT])["deployments"] == []
     missing = rem.plan(audit([www], []), "n3", drift=drift, certificates=[])
@@ -448,7 +448,7 @@ def mismatch(host="n1", entry=None, cert=None, groups=None, **site_args):
 
 def test_scope_host_in_scope_gets_certificate_and_key():
     (deployment,) = mismatch("n2")["deployments"]
-    assert deployment["private_key"] == "/ca/www.key" and deployment["deploy_key"] is True
+    assert deployment["key"] == "/ca/www.key" and deployment["deploy_key"] is True
 
 
 def test_scope_host_out_of_scope_gets_nothing_and_the_refusal_names_the_entry():
@@ -482,7 +482,7 @@ def test_scope_in_scope_entry_is_chosen_over_an_earlier_covering_one():
     other = dict(CERT, name="other", hosts=["elsewhere"], key="/ca/other.key")
     www = site("nginx", "www", ["www.test"])
     plan = rem.plan(audit([www], [finding("key_mismatch", www)]), "n1", certificates=[other, CERT])
-    assert [d["private_key"] for d in plan["deployments"]] == ["/ca/www.key"]
+    assert [d["key"] for d in plan["deployments"]] == ["/ca/www.key"]
 
 
 def test_scope_hostnames_must_be_covered_even_in_scope():

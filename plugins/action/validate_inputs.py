@@ -1,0 +1,105 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Controller side of tlsfleet.stapling.validate_inputs: every playbook input checked before any node is touched."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
+
+ARGUMENT_SPEC = {
+    "certificates": {"type": "raw"},
+    "certificates_name": {"type": "str", "default": "tlsfleet_certificates"},
+    "certificate": {"type": "raw"},
+    "certificate_name": {"type": "str", "default": "tlsfleet_rollout_certificate"},
+    "certificate_required": {"type": "bool", "default": False},
+    "variables": {"type": "dict", "default": {}},
+    "reserved": {"type": "list", "elements": "str", "default": []},
+}
+
+
+def validate(args: dict, inventory_hosts=None) -> dict:
+    """The checked inputs, or ``inputs.InputProblem`` with one sentence per wrong input."""
+    problems = []
+    checked = {"certificates": [], "certificate": None, "variables": {}}
+    try:
+        checked["certificates"] = inputs.check_certificates(args.get("certificates"), args["certificates_name"])
+    except inputs.InputProblem as problem:
+        problems.extend(problem.problems)
+    single = args.get("certificate")
+    if single is None or single == "":
+        if args["certificate_required"]:
+            problems.append(
+                "%s is not set: give certificate and key (and optionally chain), or lineage (a certbot live "
+                "directory) - paths on the controller - and hosts, the inventory hosts and groups that may receive "
+                "it" % args["certificate_name"]
+            )
+    else:
+        try:
+            checked["certificate"] = inputs.check_certificate(single, args["certificate_name"])
+        except inputs.InputProblem as problem:
+            problems.extend(problem.problems)
+    try:
+        checked["variables"] = inputs.check_variables(args.get("variables") or {}, inventory_hosts)
+    except inputs.InputProblem as problem:
+        problems.extend(problem.problems)
+    # Extra vars beat set_fact and register: one of these names given by the user would replace what the playbook
+    # records, such as the changed files a rollback restores.
+    problems.extend(
+        "%s is set, but the playbooks keep their own state under that name: remove it from the extra vars and the "
+        "inventory" % name
+        for name in sorted(set(args.get("reserved") or []))
+    )
+    if problems:
+        raise inputs.InputProblem(*problems)
+    return checked
+
+
+def _summary(entry: dict) -> str:
+    """What is printed about a checked certificate: never anything of the key but its path."""
+    return "%s: %s (sha256 %s), key %s matches%s" % (
+        entry.get("name") or entry["subject"],
+        entry["certificate"],
+        entry["sha256"],
+        entry["key"],
+        ", chain %s" % entry["chain"] if entry.get("chain") else "",
+    )
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[0].validated_parameters
+        groups = task_vars.get("groups") or {}
+        inventory_hosts = set(groups.get("all") or []) if hasattr(groups, "get") else None
+        try:
+            checked = validate(args, inventory_hosts)
+        except inputs.InputProblem as problem:
+            result.update(failed=True, msg=to_native(problem), problems=problem.problems)
+            return result
+        except Exception as error:  # a clear message, never a traceback
+            raise AnsibleActionFail(
+                "validate_inputs could not check the inputs (%s: %s)" % (type(error).__name__, to_native(error))
+            ) from None
+        entries = checked["certificates"] + ([checked["certificate"]] if checked["certificate"] else [])
+        result.update(
+            changed=False,
+            certificates=checked["certificates"],
+            certificate=checked["certificate"],
+            variables=checked["variables"],
+            msg="inputs checked: %d certificate(s)%s"
+            % (
+                len(entries),
+                "".join("; " + _summary(entry) for entry in entries),
+            ),
+        )
+        return result

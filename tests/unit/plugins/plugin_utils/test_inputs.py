@@ -1,0 +1,247 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The input vocabulary: one certificate shape (certificate/key/chain or a certbot lineage), files checked on the
+controller, scalar inputs as AWX surveys pass them; every problem one sentence naming the input."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs, remediation
+from ansible_collections.tlsfleet.stapling.tests.unit.pki import Pki
+
+KEY_MARKER = "PRIVATE KEY"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A certbot-like live directory for shop.test, and a second certificate with another key."""
+    pki = Pki()
+    root, (intermediate,), leaf = pki.chain(dns=["shop.test", "www.shop.test"])
+    other = pki.leaf(intermediate, cn="other.test")
+    live = tmp_path_factory.mktemp("live") / "shop.test"
+    live.mkdir()
+    (live / "cert.pem").write_bytes(leaf.pem)
+    (live / "chain.pem").write_bytes(intermediate.pem)
+    (live / "fullchain.pem").write_bytes(leaf.pem + intermediate.pem)
+    (live / "privkey.pem").write_bytes(leaf.key_pem())
+    (live / "other-key.pem").write_bytes(other.key_pem())
+    (live / "root.pem").write_bytes(root.pem)
+    (live / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    return live, leaf
+
+
+def entry(live, **changes):
+    base = {
+        "name": "shop",
+        "certificate": str(live / "cert.pem"),
+        "key": str(live / "privkey.pem"),
+        "chain": str(live / "chain.pem"),
+        "hosts": ["web"],
+    }
+    base.update(changes)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+def problem(call, *args, **kwargs) -> str:
+    with pytest.raises(inputs.InputProblem) as caught:
+        call(*args, **kwargs)
+    assert KEY_MARKER not in str(caught.value)  # key material is never part of a message
+    return str(caught.value)
+
+
+def test_a_good_entry_is_normalised_with_what_is_safe_to_print(files):
+    live, leaf = files
+    checked = inputs.check_certificate(entry(live), "tlsfleet_certificates[0]")
+    assert checked["certificate"] == str(live / "cert.pem")
+    assert checked["key"] == str(live / "privkey.pem") and checked["chain"] == str(live / "chain.pem")
+    assert checked["hosts"] == ["web"] and checked["san_dns"] == ["shop.test", "www.shop.test"]
+    assert checked["sha256"] == remediation.x509.fingerprint(leaf.cert)
+    assert all(KEY_MARKER not in str(value) for value in checked.values())
+
+
+def test_keys_other_tools_add_are_kept(files):
+    live, _ = files
+    checked = inputs.check_certificate(entry(live, serial="1f", sha256="ab" * 32, not_after="2027"), "x")
+    assert checked["serial"] == "1f" and checked["not_after"] == "2027"
+
+
+def test_chain_is_optional_for_real(files):
+    live, _ = files
+    checked = inputs.check_certificate(entry(live, chain=None), "tlsfleet_rollout_certificate")
+    assert checked["chain"] is None
+    assert inputs.check_certificate(entry(live, chain=""), "x")["chain"] is None
+
+
+def test_a_lineage_stands_for_certbots_files(files):
+    live, _ = files
+    checked = inputs.check_certificate({"name": "shop", "lineage": str(live), "hosts": ["web"]}, "x")
+    assert checked["certificate"] == str(live / "cert.pem")
+    assert checked["key"] == str(live / "privkey.pem")
+    assert checked["chain"] == str(live / "chain.pem")
+    assert checked["lineage"] == str(live)
+
+
+def test_relative_paths_resolve_against_the_directory_the_run_starts_in(files, monkeypatch):
+    live, _ = files
+    monkeypatch.chdir(live.parent)
+    checked = inputs.check_certificate({"lineage": "shop.test/", "hosts": ["web"]}, "x")
+    assert checked["certificate"] == str(live / "cert.pem")
+    shape = inputs.certificate_entry({"certificate": "c.pem", "key": "~/k.pem"}, "x")
+    assert shape["certificate"] == str(live.parent / "c.pem")
+    assert shape["key"] == os.path.join(os.path.expanduser("~"), "k.pem")
+
+
+def test_lineage_and_certificate_together_are_refused(files):
+    live, _ = files
+    message = problem(
+        inputs.check_certificate, {"name": "shop", "lineage": str(live), "key": "/k.pem"}, "tlsfleet_certificates[2]"
+    )
+    assert message == (
+        "tlsfleet_certificates[2] (shop) gives both lineage and key: give either lineage (a certbot live "
+        "directory) or certificate and key (and optionally chain)"
+    )
+
+
+def test_a_missing_file_is_named(files):
+    live, _ = files
+    message = problem(inputs.check_certificate, entry(live, key=str(live / "nope.pem")), "tlsfleet_certificates[0]")
+    assert message == "tlsfleet_certificates[0] (shop): key %s does not exist" % (live / "nope.pem")
+    message = problem(inputs.check_certificate, {"lineage": str(live / "missing")}, "tlsfleet_rollout_certificate")
+    assert message == "tlsfleet_rollout_certificate: certificate %s does not exist" % (live / "missing/cert.pem")
+
+
+def test_an_unreadable_file_is_named(files, tmp_path, monkeypatch):
+    live, _ = files
+    locked = tmp_path / "privkey.pem"
+    locked.write_bytes((live / "privkey.pem").read_bytes())
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: refuse the open as the kernel would refuse another user
+        real_open = os.open
+        monkeypatch.setattr(
+            os, "open", lambda path, *a, **k: _denied(path) if str(path) == str(locked) else real_open(path, *a, **k)
+        )
+    message = problem(inputs.check_certificate, entry(live, key=str(locked)), "tlsfleet_certificates[1]")
+    assert message == "tlsfleet_certificates[1] (shop): key %s cannot be read: permission denied" % locked
+
+
+def _denied(path):
+    raise PermissionError(13, "Permission denied", str(path))
+
+
+def test_a_key_that_does_not_match_is_one_sentence(files):
+    live, _ = files
+    message = problem(
+        inputs.check_certificate, entry(live, key=str(live / "other-key.pem")), "tlsfleet_certificates[1]"
+    )
+    assert message == "tlsfleet_certificates[1] (shop): key %s does not match certificate %s" % (
+        live / "other-key.pem",
+        live / "cert.pem",
+    )
+
+
+def test_files_that_do_not_parse_are_named(files):
+    live, _ = files
+    garbage = str(live / "garbage.pem")
+    assert "chain %s" % garbage in problem(inputs.check_certificate, entry(live, chain=garbage), "x")
+    assert "certificate %s" % garbage in problem(inputs.check_certificate, entry(live, certificate=garbage), "x")
+    # a key without its PEM armour where the certificate belongs: the loader's excerpt of the file is left out
+    armourless = live.parent / "armourless.pem"
+    armourless.write_text("".join((live / "privkey.pem").read_text().splitlines()[1:-1]))
+    message = problem(inputs.check_certificate, entry(live, certificate=str(armourless)), "x")
+    assert message == "x (shop): certificate %s is text, not a PEM or DER certificate" % armourless
+    # a certificate where the key belongs
+    message = problem(inputs.check_certificate, entry(live, key=str(live / "cert.pem")), "x")
+    assert message.startswith("x (shop): key %s " % (live / "cert.pem"))
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("shop", "x must be a mapping with certificate and key (or lineage), not str"),
+        ({"name": "s", "certificate": 3, "key": "/k"}, "x (s): certificate must be a path (a string), not int"),
+        ({"certificate": "/c"}, "x needs key (paths on the controller), or lineage (a certbot live directory)"),
+        ({"certificate": "/c", "key": "/k", "hosts": "web"}, "x: 'hosts' must be a list of inventory host or group"),
+        ({"certificate": "/c", "key": "/k", "chian": "/x"}, "x: unknown key chian (did you mean chain?)"),
+        ({"certificate": "/c", "key": "/k", "host": ["w"]}, "x: unknown key host (did you mean hosts?)"),
+        ({"certificate": "/c", "key": "/k", "name": ["a"]}, "x: name must be a string, not list"),
+    ],
+)
+def test_wrong_types_are_named(given, expected):
+    assert problem(inputs.check_certificate, given, "x").startswith(expected)
+
+
+def test_every_wrong_entry_of_a_list_is_reported_together(files):
+    live, _ = files
+    entries = [entry(live), entry(live, name="bad", key=str(live / "other-key.pem")), {"name": "half"}]
+    with pytest.raises(inputs.InputProblem) as caught:
+        inputs.check_certificates(entries)
+    assert len(caught.value.problems) == 2
+    assert caught.value.problems[0].startswith("tlsfleet_certificates[1] (bad): key ")
+    assert caught.value.problems[1].startswith("tlsfleet_certificates[2] (half) needs certificate and key")
+    assert problem(inputs.check_certificates, {"certificate": "/c"}) == (
+        "tlsfleet_certificates must be a list of entries, not dict"
+    )
+    assert inputs.check_certificates(None) == []
+
+
+def test_the_planner_accepts_a_lineage_and_names_the_key_key(files):
+    live, _ = files
+    (source,) = remediation.certificate_sources([{"name": "shop", "lineage": str(live), "hosts": ["web"]}])
+    assert source["key"] == str(live / "privkey.pem") and source["chain"] == str(live / "chain.pem")
+    assert remediation.certificate_names([{"lineage": str(live)}]) == [["shop.test", "www.shop.test"]]
+    with pytest.raises(ValueError, match="gives both lineage and certificate"):
+        remediation.certificate_sources([{"lineage": str(live), "certificate": "/c", "key": "/k"}])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("tlsfleet_become", "false", False),
+        ("tlsfleet_become", "True", True),
+        ("tlsfleet_become", "yes", True),
+        ("tlsfleet_external_check", "0", False),
+        ("tlsfleet_cert_fetch_issuers", True, True),
+        ("tlsfleet_fail_severity", "Warning", "warning"),
+        ("tlsfleet_rollout_batch_size", "3", 3),
+        ("tlsfleet_rollout_batch_size", 0, 0),
+        ("tlsfleet_nginx_resolver", "9.9.9.9, 1.1.1.1\n8.8.8.8", ["9.9.9.9", "1.1.1.1", "8.8.8.8"]),
+        ("tlsfleet_nginx_resolver", ["9.9.9.9"], ["9.9.9.9"]),
+        ("tlsfleet_hosts", "web:&eu", "web:&eu"),
+        ("tlsfleet_rollout_canary", "web-1", "web-1"),
+        ("tlsfleet_rollout_canary", "", None),
+    ],
+)
+def test_survey_strings_are_read(name, value, expected):
+    assert inputs.check_variables({name: value}, inventory_hosts={"web-1"}) == {name: expected}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("tlsfleet_become", "maybe", "tlsfleet_become must be true or false (or yes/no, on/off, 1/0), not 'maybe'"),
+        ("tlsfleet_become", ["true"], "tlsfleet_become must be true or false"),
+        ("tlsfleet_fail_severity", "fatal", "tlsfleet_fail_severity must be one of critical, error, warning, info"),
+        ("tlsfleet_rollout_batch_size", "two", "tlsfleet_rollout_batch_size must be a whole number, not 'two'"),
+        ("tlsfleet_rollout_batch_size", "-1", "tlsfleet_rollout_batch_size must be 0 or more, not -1"),
+        ("tlsfleet_report_dir", "", "tlsfleet_report_dir must be a path (a non-empty string), not ''"),
+        ("tlsfleet_nginx_resolver", {"a": 1}, "tlsfleet_nginx_resolver must be a list of strings"),
+        ("tlsfleet_rollout_canary", "web-9", "tlsfleet_rollout_canary web-9 is not a host of the inventory"),
+        ("tlsfleet_intermediates", ["junk"], "tlsfleet_intermediates[0]"),
+        ("tlsfleet_nonsense", 1, "tlsfleet_nonsense is not an input the playbooks know"),
+    ],
+)
+def test_wrong_scalars_are_named(name, value, expected):
+    assert problem(inputs.check_variables, {name: value}, {"web-1"}).startswith(expected)
+
+
+def test_unset_variables_are_skipped_and_trust_anchors_are_read(files):
+    live, _ = files
+    assert inputs.check_variables({"tlsfleet_become": None}) == {}
+    anchors = inputs.check_variables({"tlsfleet_cert_trust_anchors": [str(live / "root.pem")]})
+    assert anchors == {"tlsfleet_cert_trust_anchors": [str(live / "root.pem")]}
+    message = problem(inputs.check_variables, {"tlsfleet_cert_trust_anchors": [str(live / "none.pem")]})
+    assert message == "tlsfleet_cert_trust_anchors: file %s does not exist" % (live / "none.pem")
