@@ -144,7 +144,7 @@ lab-faults: venv lab-deps pyroot ## fault injection over the lab, the cases mark
 reliability: venv lab-deps pyroot ## every fault-injection case (root), the long scenario sweep, the bad-input corpus, a longer fuzz run
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -rA tests/integration/lab/test_faults.py
 	@cat $${TLSFLEET_BUILD_DIR:-$(ROOT)/.build}/reliability-counts.json
-	$(BIN)/python tests/integration/lab/sweep.py --seed $${SWEEP_SEED:-$(SWEEP_CI_SEED)} -n $(SWEEP_LONG_N)
+	$(BIN)/python tests/integration/lab/sweep.py --seed $${SWEEP_SEED:-$(SWEEP_CI_SEED)} -n $(SWEEP_LONG_N) --pack 5
 	PYTHONPATH=$(PYROOT) $(BIN)/python tests/unit/corpus/count.py
 	TLSFLEET_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} PYTHONPATH=$(PYROOT) \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/fuzz tests/unit/corpus

@@ -208,11 +208,11 @@ def test_real_nginx_broken_config_changes_nothing(real_nginx, capsys, monkeypatc
 def test_real_nginx_tested_and_check_mode(real_nginx, capsys, monkeypatch):
     before = real_nginx.workers()
     result, _raw = run_module(server_reload.main, nginx_args(real_nginx, state="tested"), capsys, monkeypatch)
-    assert result["changed"] is False
-    assert result["config_test"]["ok"] is True
+    assert result["changed"] is False, result
+    assert result["config_test"]["ok"] is True, result
     args = nginx_args(real_nginx, _ansible_check_mode=True, wait_for=[real_nginx.port])
     result, _raw = run_module(server_reload.main, args, capsys, monkeypatch)
-    assert result["changed"] is True
+    assert result["changed"] is True, result
     assert result["command"] == f"{NGINX} -c {real_nginx.conf} -p {real_nginx.dir}/ -s reload"
     time.sleep(0.5)
     assert real_nginx.workers() == before
