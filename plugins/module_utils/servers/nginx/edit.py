@@ -15,12 +15,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import read_quoted
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import (
+    CompanionFile,
     EditError,
     EditResult,
+    config_root_above,
     describe_change,
     newline_of,
 )
@@ -381,3 +383,45 @@ def directives_in(text: str, names: Sequence[str], path: str) -> List[Tuple[str,
     """``[(directive, line)]`` of the top-level statements of an included file that set one of ``names``."""
     tree = tokenize(text, path)
     return [(statement.name, statement.line) for statement in tree if statement.name in names]
+
+
+# ---------------------------------------------------------------------------------------------
+# the editor contract site_stapling uses (servers/__init__.py)
+
+#: site_stapling options only nginx uses.
+OPTIONS = ("verify", "trusted_certificate", "staple_file", "resolver")
+
+
+def check_options(params: Dict[str, Any]) -> None:
+    """Nothing beyond the argument spec: every nginx option stands alone."""
+
+
+def edit_site(text: str, line: int, params: Dict[str, Any], path: str) -> Tuple[EditResult, List[str]]:
+    """The server block at ``line`` edited as site_stapling's ``params`` ask, and the directive names set."""
+    settings = settings_for(
+        params["stapling"],
+        verify=params["verify"],
+        trusted_certificate=params["trusted_certificate"],
+        staple_file=params["staple_file"],
+        resolver=params["resolver"],
+        resolver_timeout=params["resolver_timeout"],
+    )
+    return edit_server(text, line, settings, path), [name for name, _value in settings]
+
+
+def config_root(real: str) -> str:
+    """Where nginx resolves relative include paths: the directory of nginx.conf."""
+    return config_root_above(real, ("nginx.conf",), "/etc/nginx")
+
+
+def directives_found(text: str, names: Sequence[str], path: str) -> List[Tuple[str, int]]:
+    return directives_in(text, names, path)
+
+
+def before_write(params: Dict[str, Any]) -> None:
+    """Nothing to check before writing."""
+
+
+def companion_file(params: Dict[str, Any]) -> Optional[CompanionFile]:
+    """nginx needs no file beside the server block."""
+    return None

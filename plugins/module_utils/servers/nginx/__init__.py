@@ -591,30 +591,22 @@ def discover(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> List[ServerInfo]:
     """Every nginx on the node: one record per running master (by config file), or the installed one."""
-    processes = common.list_processes(proc_root, PROCESS_NAMES)
-    found_masters = common.masters(processes)
-    binary = which("nginx")
-    if not found_masters and not binary:
-        return []
-    results: List[ServerInfo] = []
-    seen = set()
-    for master in found_masters or [None]:
+
+    def inspect_one(master: Optional[common.ProcInfo], binary: Optional[str]) -> ServerInfo:
         options = _master_options(master) if master else {"config": None, "prefix": None}
-        key = options["config"] or ""
-        if key in seen:
-            continue
-        seen.add(key)
-        exe = master.exe if master and master.exe and os.path.exists(master.exe) else None
-        info = inspect(run, exe or binary or "nginx", options["config"], options["prefix"], timeout)
-        if master:
-            info.running = True
-            info.master_pid = master.pid
-            info.master_started_at = master.started_at
-            info.master_cmdline = master.cmdline
-            if master.stderr and "stderr" in info.details.get("error_log_values", []):
-                info.error_logs.append(master.stderr)
-        results.append(info)
-    return results
+        info = inspect(run, binary or "nginx", options["config"], options["prefix"], timeout)
+        if master and master.stderr and "stderr" in info.details.get("error_log_values", []):
+            info.error_logs.append(master.stderr)
+        return info
+
+    return common.discover_instances(
+        which,
+        proc_root,
+        PROCESS_NAMES,
+        BINARY_NAMES,
+        lambda master: (_master_options(master)["config"] if master else None) or "",
+        inspect_one,
+    )
 
 
 def inspect(
@@ -990,3 +982,16 @@ def make_classifier(info: Optional[ServerInfo] = None) -> Callable[[ParsedLine],
         return event
 
     return classify
+
+
+# The type's other parts, reached through the registry (servers/__init__.py): they build on the reader above.
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import (  # noqa: E402  pylint: disable=wrong-import-position
+    control,
+    edit,
+    facts,
+)
+
+#: The parts the registry hands out (the contract is in servers/__init__.py).
+CONTROL = control
+FACTS = facts
+EDITOR = edit
