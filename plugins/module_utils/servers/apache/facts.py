@@ -63,6 +63,11 @@ def staple_file_path(stapling: Dict[str, Any]) -> Optional[str]:
     return None
 
 
+def staple_issuer_path(stapling: Dict[str, Any]) -> Optional[str]:
+    """Apache has no staple file."""
+    return None
+
+
 def certificate_units(site: common.SiteInfo) -> List[Tuple[Optional[str], Optional[str], Dict[str, Any]]]:
     """``(certificate file, key file, stapling)`` per SSLCertificateFile of the site."""
     return common.paired_certificate_units(site)

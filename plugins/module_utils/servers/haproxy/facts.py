@@ -74,6 +74,11 @@ def staple_file_path(stapling: Dict[str, Any]) -> Optional[str]:
     return stapling.get("ocsp_file")
 
 
+def staple_issuer_path(stapling: Dict[str, Any]) -> Optional[str]:
+    """The ``<crt>.issuer`` file beside the certificate, when it exists (ocsp_staple validates against it)."""
+    return stapling.get("issuer_file") if stapling.get("issuer_exists") else None
+
+
 def certificate_units(site: common.SiteInfo) -> List[Tuple[Optional[str], Optional[str], Dict[str, Any]]]:
     """One unit per certificate record of the bind line (each with its own side files and options)."""
     records = site.stapling.get("certificates") or []

@@ -77,6 +77,11 @@ def staple_file_path(stapling: Dict[str, Any]) -> Optional[str]:
     return stapling.get("ssl_stapling_file")
 
 
+def staple_issuer_path(stapling: Dict[str, Any]) -> Optional[str]:
+    """nginx takes the issuer from the certificate chain: no issuer file."""
+    return None
+
+
 def certificate_units(site: common.SiteInfo) -> List[Tuple[Optional[str], Optional[str], Dict[str, Any]]]:
     """``(certificate file, key file, stapling)`` per certificate of the site.
 
