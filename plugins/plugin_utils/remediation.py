@@ -389,6 +389,7 @@ def _plan_site(
                     {
                         "site": site.get("site"),
                         "key": key,
+                        "server": server,
                         "certificate_path": configured["certificate_file"],
                         "dest": staple_path,
                         "issuer_path": None,
@@ -466,6 +467,7 @@ def _plan_site(
                 {
                     "site": site.get("site"),
                     "key": key,
+                    "server": server,
                     "certificate_path": configured["certificate_file"],
                     "dest": staple_path,
                     "issuer_path": facts.staple_issuer_path(stapling),
@@ -721,6 +723,7 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
                 {
                     "site": site.get("site"),
                     "key": key,
+                    "server": server,
                     "certificate_path": configured["certificate_file"],
                     "dest": staple_path,
                     "issuer_path": None,
