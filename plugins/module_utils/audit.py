@@ -543,7 +543,8 @@ def _resolver_jobs(unit: Unit) -> List[Tuple[str, int, str]]:
 
     Only for servers that resolve the responder themselves at run time (a ``resolver`` in the stapling facts).
     """
-    addresses = dns_probe.parse_nginx_resolver(unit.stapling.get("resolver"))
+    facts = servers.facts_of(unit.server.type)
+    addresses = facts.resolver_addresses(unit.stapling) if facts is not None else []
     if unit.leaf is None or not addresses:
         return []
     names = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import LABELS, facts_of
 
 # Stages where the path to the responder broke. At the HTTP stage it depends: an error status or an answer far
 # larger than any OCSP response means something at the responder's address answered (responder_error); a
@@ -669,7 +669,11 @@ def diagnose_node(evidence: Dict[str, Any], limits: Thresholds) -> List[Finding]
             Finding(
                 "no_tls_site",
                 ["discovery found no TLS site on this node"]
-                + (["servers found: " + " | ".join(found)] if found else ["no nginx, Apache httpd or HAProxy found"]),
+                + (
+                    ["servers found: " + " | ".join(found)]
+                    if found
+                    else ["no %s or %s found" % (", ".join(LABELS[:-1]), LABELS[-1])]
+                ),
                 severity=limits.no_site_severity,
             )
         )

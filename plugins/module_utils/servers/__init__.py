@@ -17,7 +17,7 @@ What every ``servers/<type>/`` package defines:
 - ``facts.py``, pure functions and constants over the discovered ``stapling`` dict: ``LABEL``,
   ``READS_CHAIN_ELSEWHERE``, ``KEY_IN_CERTIFICATE_FILE``, ``STAPLING_REMEDY`` (``directives`` or
   ``staple_file``), ``TAKES_RESOLVER``, ``NEEDS_STAPLING_CACHE``, ``STAPLE_FILE_FOLLOWS_CERTIFICATE``,
-  ``stapling_enabled``, ``stapling_problem``, ``verify_problem``, ``resolver_problem``,
+  ``stapling_enabled``, ``stapling_problem``, ``verify_problem``, ``resolver_problem``, ``resolver_addresses``,
   ``staple_file_path``, ``staple_issuer_path``, ``certificate_units``;
 - ``control.py``, for server_reload: ``LABEL``, ``UNITS``, ``PROCESS_NAMES``, ``BINARIES``,
   ``DEFAULT_CONFIG``, ``RELOAD_SIGNAL``, ``BIND_FAILURE_CONSEQUENCE``, ``DOWN_CAUSE``,
@@ -61,6 +61,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common i
 
 __all__ = [
     "EDITABLE_TYPES",
+    "LABELS",
     "REGISTRY",
     "TYPES",
     "LogEvent",
@@ -87,6 +88,8 @@ REGISTRY = {
 
 #: The registered server types, in registry order (module and role option choices come from here).
 TYPES = tuple(REGISTRY)
+#: The types' display names, in registry order (``nginx``, ``Apache httpd``, ``HAProxy``).
+LABELS = tuple(module.FACTS.LABEL for module in REGISTRY.values())
 #: The types whose stapling is set by editing directives (site_stapling's ``server`` choices).
 EDITABLE_TYPES = tuple(name for name, module in REGISTRY.items() if module.EDITOR is not None)
 

@@ -58,6 +58,11 @@ def resolver_problem(stapling: Dict[str, Any], responder_names: Sequence[str]) -
     return None
 
 
+def resolver_addresses(stapling: Dict[str, Any]) -> List[Tuple[str, int]]:
+    """The server resolves through the node's resolver: no nameservers of its own to check."""
+    return []
+
+
 def staple_file_path(stapling: Dict[str, Any]) -> Optional[str]:
     """Apache always fetches its staples itself."""
     return None

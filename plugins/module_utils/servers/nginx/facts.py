@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import dns_probe
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
 
 LABEL = "nginx"
@@ -70,6 +71,11 @@ def resolver_problem(stapling: Dict[str, Any], responder_names: Sequence[str]) -
         "nginx has no resolver directive and the responder %s is a name "
         "it can only look up while loading its configuration" % ", ".join(responder_names)
     )
+
+
+def resolver_addresses(stapling: Dict[str, Any]) -> List[Tuple[str, int]]:
+    """The nameservers of the site's own ``resolver`` (nginx looks the responder up through them at run time)."""
+    return dns_probe.parse_nginx_resolver(stapling.get("resolver"))
 
 
 def staple_file_path(stapling: Dict[str, Any]) -> Optional[str]:

@@ -33,6 +33,7 @@ FACTS_NAMES = (
     "stapling_problem",
     "verify_problem",
     "resolver_problem",
+    "resolver_addresses",
     "staple_file_path",
     "staple_issuer_path",
     "certificate_units",
