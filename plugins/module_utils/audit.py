@@ -214,8 +214,10 @@ def _read_configured(unit: Unit, anchors: List[Any], skew: int) -> None:
     unit.leaf, unit.bundle = certs[0], certs[1:]
     # Files outside the certificate file that the server also reads its chain from.
     side_files = [(unit.site.chain_file, "chain file")]
-    if unit.stapling.get("issuer_exists"):
-        side_files.append((unit.stapling.get("issuer_file"), "HAProxy issuer file"))
+    facts = servers.facts_of(unit.server.type)
+    issuer_file = facts.staple_issuer_path(unit.stapling) if facts is not None else None
+    if issuer_file:
+        side_files.append((issuer_file, "%s issuer file" % facts.LABEL))
     extra_pool = []
     for path, description in side_files:
         if path:
