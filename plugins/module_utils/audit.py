@@ -179,19 +179,9 @@ def _names_for(site: servers.SiteInfo, leaf) -> List[str]:
 def _units(discovered: List[servers.ServerInfo]) -> List[Unit]:
     units = []
     for server in discovered:
+        facts = servers.facts_of(server.type)
         for site in server.sites:
-            if server.type == "haproxy":
-                records = site.stapling.get("certificates") or []
-                shared = {k: v for k, v in site.stapling.items() if k != "certificates"}
-                pairs = [(r.get("crt"), r.get("key_file"), dict(shared, **r)) for r in records]
-            else:
-                keys = list(site.key_files)
-                pairs = [
-                    (cert, keys[i] if i < len(keys) else (keys[-1] if keys else None), dict(site.stapling))
-                    for i, cert in enumerate(site.certificate_files)
-                ]
-                if not pairs and site.stapling.get("certificate_uses_variables"):
-                    pairs = [(None, None, dict(site.stapling))]
+            pairs = facts.certificate_units(site) if facts is not None else []
             host, port = _endpoint_address(site.listen)
             for index, (cert_file, key_file, stapling) in enumerate(pairs):
                 units.append(
@@ -224,8 +214,10 @@ def _read_configured(unit: Unit, anchors: List[Any], skew: int) -> None:
     unit.leaf, unit.bundle = certs[0], certs[1:]
     # Files outside the certificate file that the server also reads its chain from.
     side_files = [(unit.site.chain_file, "chain file")]
-    if unit.stapling.get("issuer_exists"):
-        side_files.append((unit.stapling.get("issuer_file"), "HAProxy issuer file"))
+    facts = servers.facts_of(unit.server.type)
+    issuer_file = facts.staple_issuer_path(unit.stapling) if facts is not None else None
+    if issuer_file:
+        side_files.append((issuer_file, "%s issuer file" % facts.LABEL))
     extra_pool = []
     for path, description in side_files:
         if path:
@@ -281,7 +273,8 @@ def _trusted_file(unit: Unit, info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 def _staple_file(unit: Unit, info: Dict[str, Any], skew: int) -> Optional[Dict[str, Any]]:
     """A staple the server reads from disk (HAProxy .ocsp, nginx ssl_stapling_file), validated in full."""
-    path = unit.stapling.get("ocsp_file") if unit.server.type == "haproxy" else unit.stapling.get("ssl_stapling_file")
+    facts = servers.facts_of(unit.server.type)
+    path = facts.staple_file_path(unit.stapling) if facts is not None else None
     if not path:
         return None
     result: Dict[str, Any] = {"path": path, "exists": os.path.exists(path), "verdict": None, "error": None}
@@ -552,7 +545,8 @@ def _resolver_jobs(unit: Unit) -> List[Tuple[str, int, str]]:
 
     Only for servers that resolve the responder themselves at run time (a ``resolver`` in the stapling facts).
     """
-    addresses = dns_probe.parse_nginx_resolver(unit.stapling.get("resolver"))
+    facts = servers.facts_of(unit.server.type)
+    addresses = facts.resolver_addresses(unit.stapling) if facts is not None else []
     if unit.leaf is None or not addresses:
         return []
     names = []

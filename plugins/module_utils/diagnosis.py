@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import LABELS, facts_of
 
 # Stages where the path to the responder broke. At the HTTP stage it depends: an error status or an answer far
 # larger than any OCSP response means something at the responder's address answered (responder_error); a
@@ -79,6 +80,7 @@ class _Hostname:
         self.configured = site.get("configured") or {}
         self.stapling = site.get("stapling") or {}
         self.server = site.get("server")
+        self.facts = facts_of(self.server)  # what the server type's configuration means; None when unknown
         reports = [r for r in (self.served.get("protocols") or {}).values() if r.get("ok") and r.get("presented")]
         self.reports = reports
         self.served_leaf = reports[0]["presented"][0] if reports else None
@@ -251,14 +253,9 @@ def rule_key(h: _Hostname) -> bool:
 
 
 def _stapling_switched_on(h: _Hostname) -> bool:
-    st = h.stapling
-    if h.server == "nginx":
-        return bool(st.get("ssl_stapling"))
-    if h.server == "apache":
-        return bool(st.get("SSLUseStapling"))
-    if h.server == "haproxy":
-        return st.get("ocsp_update") == "on" or bool((h.configured.get("staple_file") or {}).get("exists"))
-    return True
+    if h.facts is None:
+        return True
+    return h.facts.stapling_enabled(h.stapling, h.configured)
 
 
 def rule_no_ocsp_url(h: _Hostname) -> bool:
@@ -278,44 +275,14 @@ def rule_no_ocsp_url(h: _Hostname) -> bool:
 
 def rule_stapling_configured(h: _Hostname) -> bool:
     """Is stapling switched on, and can this server do it for this certificate as deployed?"""
-    st = h.stapling
-    if h.server == "nginx":
-        if st.get("certificate_uses_variables"):
-            h.add(
-                "stapling_unsupported",
-                "nginx loads the certificate through variables (%s); nginx cannot "
-                "staple such certificates" % ", ".join(st.get("certificate_variable_values") or []),
-            )
-            return True
-        if not st.get("ssl_stapling"):
-            h.add("stapling_disabled", "ssl_stapling is off for %s (%s)" % (h.name(), h.site.get("source")))
-            return True
-    elif h.server == "apache":
-        if not st.get("SSLUseStapling"):
-            h.add("stapling_disabled", "SSLUseStapling is off for %s (%s)" % (h.name(), h.site.get("source")))
-            return True
-        if not st.get("SSLStaplingCache"):
-            h.add(
-                "stapling_cache_missing",
-                "SSLUseStapling is on but no SSLStaplingCache is configured",
-                *h.log_lines("stapling_cache_missing"),
-            )
-            return True
-    elif h.server == "haproxy":
-        self_fetch = st.get("ocsp_update") == "on" and st.get("ocsp_update_supported")
-        staple_file = h.configured.get("staple_file") or {}
-        if not self_fetch and not staple_file.get("exists"):
-            h.add(
-                "stapling_unsupported",
-                "HAProxy %s does not fetch OCSP responses itself%s, and no staple file %s is deployed"
-                % (
-                    h.site.get("server_version") or "",
-                    "" if st.get("ocsp_update_supported") else " (ocsp-update needs 2.8 or later)",
-                    staple_file.get("path") or st.get("ocsp_file"),
-                ),
-            )
-            return True
-    return False
+    if h.facts is None:
+        return False
+    problem = h.facts.stapling_problem(h.stapling, h.configured, h.site, h.name())
+    if problem is None:
+        return False
+    code, text, log_codes = problem
+    h.add(code, text, *(h.log_lines(*log_codes) if log_codes else ()))
+    return True
 
 
 def rule_staple_file(h: _Hostname) -> bool:
@@ -412,7 +379,7 @@ def _rule_configured_chain(h: _Hostname) -> bool:
             report.get("presented_count") or 1,
             report.get("missing_issuer") or h.configured_leaf.get("issuer"),
             report.get("missing_issuer_of") or h.configured_leaf.get("subject"),
-            ", and no other file the server reads holds it" if h.server != "nginx" else "",
+            ", and no other file the server reads holds it" if h.facts is None or h.facts.READS_CHAIN_ELSEWHERE else "",
         ),
         *h.log_lines("chain_incomplete"),
     )
@@ -499,37 +466,21 @@ def rule_missing_staple(h: _Hostname) -> bool:
     symptom = "%s sends no staple after %d handshakes" % (h.name(), max(r.get("handshakes_made", 1) for r in h.reports))
     if h.has("chain_incomplete"):
         return True
-    if h.server == "nginx" and h.stapling.get("ssl_stapling_verify"):
-        trusted = h.configured.get("trusted") or {}
-        if not trusted or not trusted.get("anchors_issuer"):
-            h.add(
-                "trusted_cert_missing",
-                symptom,
-                "ssl_stapling_verify is on but %s"
-                % (
-                    "no ssl_trusted_certificate is configured"
-                    if not trusted
-                    else "%s does not hold the chain up to a root for '%s'"
-                    % (trusted.get("path"), h.leaf.get("issuer"))
-                ),
-                *h.log_lines("trusted_cert_missing", "staple_invalid"),
-            )
-            return True
+    verify = (
+        h.facts.verify_problem(h.stapling, h.configured.get("trusted") or {}, h.leaf.get("issuer")) if h.facts else None
+    )
+    if verify:
+        h.add("trusted_cert_missing", symptom, verify, *h.log_lines("trusted_cert_missing", "staple_invalid"))
+        return True
     if _explain_resolver(h, symptom):
         return True
     if _explain_responder(h, symptom):
         return True
-    if h.server == "nginx" and not h.stapling.get("resolver"):
-        hosts = [urllib.parse.urlsplit(u).hostname or "" for u in (h.leaf.get("ocsp_urls") or [])]
-        if any(host and not _is_ip(host) for host in hosts):
-            lines = h.log_lines("resolver_missing")
-            h.add(
-                "resolver_missing",
-                symptom,
-                "nginx has no resolver directive and the responder %s is a name "
-                "it can only look up while loading its configuration" % ", ".join(hosts),
-                *lines,
-            )
+    hosts = [urllib.parse.urlsplit(u).hostname or "" for u in (h.leaf.get("ocsp_urls") or [])]
+    if h.facts is not None and any(host and not _is_ip(host) for host in hosts):
+        resolver = h.facts.resolver_problem(h.stapling, hosts)
+        if resolver:
+            h.add("resolver_missing", symptom, resolver, *h.log_lines("resolver_missing"))
             return True
     for check in h.responders():
         status = (check.get("ocsp") or {}).get("cert_status")
@@ -718,7 +669,11 @@ def diagnose_node(evidence: Dict[str, Any], limits: Thresholds) -> List[Finding]
             Finding(
                 "no_tls_site",
                 ["discovery found no TLS site on this node"]
-                + (["servers found: " + " | ".join(found)] if found else ["no nginx, Apache httpd or HAProxy found"]),
+                + (
+                    ["servers found: " + " | ".join(found)]
+                    if found
+                    else ["no %s or %s found" % (", ".join(LABELS[:-1]), LABELS[-1])]
+                ),
                 severity=limits.no_site_severity,
             )
         )

@@ -303,6 +303,7 @@ bind_conflicts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.control import (
@@ -315,7 +316,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.control 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "server": {"type": "str", "required": True, "choices": ["nginx", "apache", "haproxy"]},
+            "server": {"type": "str", "required": True, "choices": list(servers.TYPES)},
             "state": {"type": "str", "default": "reloaded", "choices": ["tested", "reloaded"]},
             "method": {"type": "str", "default": "auto", "choices": ["auto", "systemd", "native"]},
             "unit": {"type": "str"},

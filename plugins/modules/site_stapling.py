@@ -242,15 +242,12 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import apache as apache_edit
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import nginx as nginx_edit
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import MAX_SCANNED_FILES
 
-NGINX_ONLY = ("verify", "trusted_certificate", "staple_file", "resolver")
-APACHE_ONLY = ("responder_timeout", "return_responder_errors", "cache", "cache_file")
 MAX_FILE_BYTES = 16 * 1024 * 1024
 DIFF_CONTEXT = 3  # lines of context around each change in --diff output
-MAX_SCANNED_FILES = 500
 
 
 def _read(path, what):
@@ -304,29 +301,16 @@ def _diff(before_header, after_header, before, after):
     }
 
 
-def _config_root(real, names, fallback):
-    """The directory of the main configuration file, found above ``real`` (for relative include paths)."""
-    directory = os.path.dirname(real)
-    for _level in range(4):
-        if any(os.path.exists(os.path.join(directory, name)) for name in names):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    return fallback
+def _editor(server):
+    """The stapling editor of a server type (``servers/<type>/edit.py``); the choices admit editable types only."""
+    return servers.server_module(server).EDITOR
 
 
-def _include_warnings(server, real, includes, names):
+def _include_warnings(editor, real, includes, names):
     """Warnings for included files (inside the block) that set one of the directives this module sets."""
     if not includes:
         return []
-    if server == "nginx":
-        root = _config_root(real, ("nginx.conf",), "/etc/nginx")
-    else:
-        root = _config_root(real, ("apache2.conf", "httpd.conf"), "/etc/apache2")
-        if os.path.basename(root) == "conf" and os.path.exists(os.path.join(root, "httpd.conf")):
-            root = os.path.dirname(root)  # Red Hat: ServerRoot /etc/httpd, main file conf/httpd.conf
+    root = editor.config_root(real)
     warnings = []
     for argument, line in includes:
         if not argument or "$" in argument:
@@ -334,12 +318,7 @@ def _include_warnings(server, real, includes, names):
         pattern = argument if os.path.isabs(argument) else os.path.join(root, argument)
         for included in sorted(glob.glob(pattern))[:MAX_SCANNED_FILES]:
             try:
-                text = _read(included, "included file")
-                if server == "nginx":
-                    found = nginx_edit.directives_in(text, names, included)
-                else:
-                    lowered = tuple(name.lower() for name in names)
-                    found = [(name, number) for name, number, _value in apache_edit.directives_in(text, lowered)]
+                found = editor.directives_found(_read(included, "included file"), names, included)
             except InputError:
                 continue
             for name, number in found:
@@ -350,70 +329,34 @@ def _include_warnings(server, real, includes, names):
     return warnings
 
 
-def _check_cache_directory(params) -> None:
-    if params["server"] == "apache" and params["cache"] is not None and params["cache_file"]:
-        directory = os.path.dirname(os.path.realpath(params["cache_file"]))
-        if not os.path.isdir(directory):
-            raise InputError(f"the directory {directory} of cache_file does not exist.")
-
-
-def _other_caches(cache_real):
-    """``file:line`` of SSLStaplingCache lines near the cache file, other than in the cache file itself."""
-    base = os.path.dirname(os.path.dirname(cache_real))
-    found = []
-    seen = set()
-    candidates = sorted(glob.glob(os.path.join(base, "*.conf")) + glob.glob(os.path.join(base, "*", "*.conf")))
-    for candidate in candidates[:MAX_SCANNED_FILES]:
-        real = os.path.realpath(candidate)
-        if real == cache_real or real in seen or not os.path.isfile(real):
-            continue
-        seen.add(real)
-        try:
-            text = _read(real, "configuration file")
-        except InputError:
-            continue
-        for _name, number, _value in apache_edit.directives_in(text, ("sslstaplingcache",)):
-            found.append(f"{candidate}:{number}")
-    return found
-
-
 def _check_options(params):
     server = params["server"]
-    wrong = NGINX_ONLY if server == "apache" else APACHE_ONLY
-    given = [name for name in wrong if params[name] not in (None, [])]
+    editor = _editor(server)
+    # Options of the other editable types that this type does not use, with the type each belongs to.
+    owners = {}
+    for other in servers.EDITABLE_TYPES:
+        if other == server:
+            continue
+        for name in _editor(other).OPTIONS:
+            if name not in editor.OPTIONS:
+                owners.setdefault(name, other)
+    given = [name for name in owners if params[name] not in (None, [])]
     if given:
-        other = "nginx" if server == "apache" else "apache"
+        other = "/".join(dict.fromkeys(owners[name] for name in given))
         raise InputError(f"{', '.join(given)} applies to server={other} only, not to server={server}.")
     if params["line"] < 1:
         raise InputError(f"line must be 1 or more, not {params['line']}.")
-    if server == "apache" and params["cache"] is not None and not params["cache_file"]:
-        raise InputError("cache_file is required with cache: SSLStaplingCache is written to its own file.")
-    if server == "apache" and params["cache_file"] and params["cache"] is None:
-        raise InputError("cache_file is used only together with cache.")
+    editor.check_options(params)
 
 
 def run(module):
     params = module.params
     _check_options(params)
-    server = params["server"]
+    editor = _editor(params["server"])
     real = os.path.realpath(params["path"])
     text = _read(real, "configuration file")
-    if server == "nginx":
-        settings = nginx_edit.settings_for(
-            params["stapling"],
-            verify=params["verify"],
-            trusted_certificate=params["trusted_certificate"],
-            staple_file=params["staple_file"],
-            resolver=params["resolver"],
-            resolver_timeout=params["resolver_timeout"],
-        )
-        edit = nginx_edit.edit_server(text, params["line"], settings, real)
-    else:
-        settings = apache_edit.settings_for(
-            params["stapling"], params["responder_timeout"], params["return_responder_errors"]
-        )
-        edit = apache_edit.edit_vhost(text, params["line"], settings, real)
-    for warning in _include_warnings(server, real, edit.includes, [name for name, _value in settings]):
+    edit, names = editor.edit_site(text, params["line"], params, real)
+    for warning in _include_warnings(editor, real, edit.includes, names):
         module.warn(warning)
 
     diffs = []
@@ -422,7 +365,7 @@ def run(module):
     if edit.changed:
         diffs.append(_diff(real, real, text, edit.text))
         if not module.check_mode:
-            _check_cache_directory(params)  # before the first write: fail with nothing changed
+            editor.before_write(params)  # before the first write: fail with nothing changed
             if params["backup"]:
                 backup_file = module.backup_local(real)
             _write(module, real, edit.text)
@@ -432,27 +375,22 @@ def run(module):
     output = {"path": real, "changes": changes, "cache_file": None}
     if backup_file:
         output["backup_file"] = backup_file
-    if server == "apache" and params["cache"] is not None:
-        cache_real = os.path.realpath(params["cache_file"])
-        wanted = apache_edit.cache_file_text(params["cache"])
+    companion = editor.companion_file(params)  # Apache's SSLStaplingCache file (cache, cache_file)
+    if companion is not None:
+        cache_real = os.path.realpath(companion.path)
+        wanted = companion.text
         existing = _read(cache_real, "cache_file") if os.path.lexists(cache_real) else None
         output["cache_file"] = cache_real
-        for where in _other_caches(cache_real):
-            module.warn(
-                f"{where} also sets SSLStaplingCache; Apache allows one, and the last one read wins. Remove the "
-                f"other one or stop passing cache, which is written to {cache_real}."
-            )
+        for warning in companion.conflicts(cache_real, lambda path: _read(path, "configuration file")):
+            module.warn(warning)
         if existing != wanted:
             changed = True
-            changes.append(
-                f"SSLStaplingCache in {cache_real} {apache_edit.cache_value(existing) or '(not set)'} -> "
-                f"{params['cache'].strip()}"
-            )
+            changes.append(companion.describe(cache_real, existing))
             diffs.append(_diff(cache_real if existing is not None else "(absent)", cache_real, existing or "", wanted))
             output["cache_changed"] = True
             output["cache_created"] = existing is None
             if not module.check_mode:
-                _check_cache_directory(params)
+                editor.before_write(params)
                 if params["backup"] and existing is not None:
                     output["cache_backup_file"] = module.backup_local(cache_real)
                 _write(module, cache_real, wanted)
@@ -465,7 +403,7 @@ def run(module):
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "server": {"type": "str", "required": True, "choices": ["nginx", "apache"]},
+            "server": {"type": "str", "required": True, "choices": list(servers.EDITABLE_TYPES)},
             "path": {"type": "path", "required": True},
             "line": {"type": "int", "required": True},
             "stapling": {"type": "str", "required": True, "choices": ["on", "off"]},

@@ -28,6 +28,7 @@ import posixpath
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
 
 # Codes each planner step answers; anything else with fixed_by None is reported as unfixable.
@@ -35,7 +36,8 @@ STAPLING_ON = {"stapling_disabled", "must_staple_unmet"}
 CHAIN_CODES = {"chain_incomplete", "chain_misordered", "chain_extra", "trusted_cert_missing"}
 DEPLOY_CODES = {"key_mismatch", "node_drift"}
 RELOAD_CODES = {"staple_missing", "staple_expired", "staple_expiring", "staple_invalid", "stale_cert_path"}
-HAPROXY_REFRESH = {"staple_expired", "staple_expiring", "staple_invalid", "staple_missing"}
+# What a fresh staple file remedies, for a server that staples from a file (facts STAPLING_REMEDY "staple_file").
+STAPLE_FILE_REFRESH = {"staple_expired", "staple_expiring", "staple_invalid", "staple_missing"}
 # Findings that keep a staple from being good whatever is changed here: verification then checks the leaf only.
 BLOCKING = {"responder_unreachable", "responder_error", "cert_revoked", "cert_status_unknown", "cert_expired"}
 
@@ -272,9 +274,22 @@ def plan(
 
 
 def _combined(server, configured) -> bool:
-    """The key shares the certificate file (HAProxy bundles, or a PEM with both, or no key file configured)."""
+    """The key shares the certificate file (the server type's bundles, or a PEM with both, or no key file)."""
     key_file = configured.get("key_file")
-    return server == "haproxy" or not key_file or key_file == configured.get("certificate_file")
+    facts = facts_of(server)
+    return (
+        (facts is not None and facts.KEY_IN_CERTIFICATE_FILE)
+        or not key_file
+        or key_file == configured.get("certificate_file")
+    )
+
+
+def _staple_file_of_certificate(server, stapling):
+    """The staple file the server loads together with the certificate (HAProxy's ``<crt>.ocsp``), or None."""
+    facts = facts_of(server)
+    if facts is None or not facts.STAPLE_FILE_FOLLOWS_CERTIFICATE:
+        return None
+    return facts.staple_file_path(stapling)
 
 
 def _drift_refusal(found, host, cert, configured):
@@ -367,14 +382,16 @@ def _plan_site(
             expect_leaf = cert.get("sha256") or expect_leaf
             deployed_leaf = cert  # verification expects what the new certificate allows (an OCSP URL or none)
             handled |= codes & DEPLOY_CODES | (codes & CHAIN_CODES)  # a fresh deployment brings a fresh chain
-            if server == "haproxy" and cert.get("ocsp_urls") and stapling.get("ocsp_file"):
+            staple_path = _staple_file_of_certificate(server, stapling)
+            if cert.get("ocsp_urls") and staple_path:
                 # HAProxy loads <crt>.ocsp with the certificate: a response for the old one must not stay.
                 result["staple_files"].append(
                     {
                         "site": site.get("site"),
                         "key": key,
+                        "server": server,
                         "certificate_path": configured["certificate_file"],
-                        "dest": stapling["ocsp_file"],
+                        "dest": staple_path,
                         "issuer_path": None,
                         "force": False,
                         "codes": sorted(codes & DEPLOY_CODES),
@@ -404,7 +421,9 @@ def _plan_site(
             handled |= chain_codes
 
     # stapling_config: directives for nginx and Apache sites, staple files for HAProxy.
-    if server in ("nginx", "apache") and path:
+    facts = facts_of(server)
+    remedy = facts.STAPLING_REMEDY if facts is not None else None
+    if remedy == "directives" and path:
         entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
         if "no_ocsp_url" in codes and not leaf.get("must_staple"):
             entry["stapling"] = "off"
@@ -414,7 +433,7 @@ def _plan_site(
             entry["stapling"] = "on"
             staple_on = True
             entry["codes"].extend(sorted(codes & STAPLING_ON))
-        if server == "nginx" and "resolver_missing" in codes:
+        if facts.TAKES_RESOLVER and "resolver_missing" in codes:
             if resolvers:
                 entry["resolver"] = list(resolvers)
                 entry["codes"].append("resolver_missing")
@@ -424,7 +443,7 @@ def _plan_site(
             # Replace the resolver only with nameservers that are not the ones that fail to answer.
             failing = {str(c.get("server")) for c in site.get("resolver_checks") or [] if isinstance(c, dict)}
             usable = [r for r in resolvers or [] if str(r).strip("[]") not in failing]
-            if server == "nginx" and usable:
+            if facts.TAKES_RESOLVER and usable:
                 entry["resolver"] = usable
                 entry["codes"].append("resolver_failing")
             else:
@@ -433,23 +452,25 @@ def _plan_site(
                     "no other nameserver is known for the node (set tlsfleet_nginx_resolver to one that resolves "
                     "the responder)",
                 )
-        if server == "apache" and "stapling_cache_missing" in codes:
+        if facts.NEEDS_STAPLING_CACHE and "stapling_cache_missing" in codes:
             entry.update(cache=apache_cache, cache_file=apache_cache_file)
             entry["codes"].append("stapling_cache_missing")
         if entry["codes"]:
             entry.setdefault("stapling", "on" if _stapling_on(server, stapling) else "off")
             result["stapling"].append(entry)
             handled |= set(entry["codes"])
-    elif server == "haproxy":
-        needs = codes & ({"stapling_unsupported", "stapling_disabled"} | HAPROXY_REFRESH)
-        if needs and leaf.get("ocsp_urls") and stapling.get("ocsp_file") and configured.get("certificate_file"):
+    elif remedy == "staple_file":
+        needs = codes & ({"stapling_unsupported", "stapling_disabled"} | STAPLE_FILE_REFRESH)
+        staple_path = facts.staple_file_path(stapling)
+        if needs and leaf.get("ocsp_urls") and staple_path and configured.get("certificate_file"):
             result["staple_files"].append(
                 {
                     "site": site.get("site"),
                     "key": key,
+                    "server": server,
                     "certificate_path": configured["certificate_file"],
-                    "dest": stapling["ocsp_file"],
-                    "issuer_path": stapling.get("issuer_file") if stapling.get("issuer_exists") else None,
+                    "dest": staple_path,
+                    "issuer_path": facts.staple_issuer_path(stapling),
                     "force": bool(codes & {"staple_invalid", "staple_expired"}),
                     "codes": sorted(needs),
                 }
@@ -491,13 +512,8 @@ def _plan_site(
 
 
 def _stapling_on(server, stapling) -> bool:
-    if server == "nginx":
-        return bool(stapling.get("ssl_stapling"))
-    if server == "apache":
-        return bool(stapling.get("SSLUseStapling"))
-    if server == "haproxy":
-        return bool(stapling.get("ocsp_exists")) or stapling.get("ocsp_update") == "on"
-    return False
+    facts = facts_of(server)
+    return facts is not None and facts.stapling_enabled(stapling)
 
 
 def _unfixable(result: dict, item: dict, reason: str) -> None:
@@ -700,14 +716,16 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
         )
         stapling = site.get("stapling") or {}
         wants = bool(certificate.get("ocsp_urls")) and _stapling_on(server, stapling)
-        if server == "haproxy" and wants and stapling.get("ocsp_file"):
+        staple_path = _staple_file_of_certificate(server, stapling)
+        if wants and staple_path:
             # HAProxy loads <crt>.ocsp with the certificate: the old response must not outlive the old certificate.
             result["staple_files"].append(
                 {
                     "site": site.get("site"),
                     "key": key,
+                    "server": server,
                     "certificate_path": configured["certificate_file"],
-                    "dest": stapling["ocsp_file"],
+                    "dest": staple_path,
                     "issuer_path": None,
                     "force": False,  # a response for the old certificate is invalid for the new one: replaced
                     "codes": [],

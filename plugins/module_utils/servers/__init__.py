@@ -1,12 +1,34 @@
 # Copyright (c) 2026, tlsfleet.stapling contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Server discovery: which TLS servers run on the node, what they declare, and what they logged.
+"""Server types: which TLS servers run on the node, what they declare, what they logged, how they are driven.
 
-One module per server type (``nginx``, ``apache``, ``haproxy``) knows its own commands, directives
-and messages; this package ties them together so callers never branch on the type. Adding a
-server (Caddy, Envoy) means one new module with the same four names (``TYPE``, ``discover``,
-``parse_line``, ``make_classifier``) and one line in ``REGISTRY``.
+Each server type (``nginx``, ``apache``, ``haproxy``) is one package, ``servers/<type>/``, that knows
+its own commands, directives and messages; this package ties them together so callers never branch
+on the type. Adding a server (Caddy, Envoy) means one new package and one line in ``REGISTRY``;
+docs/design.md ("Adding a server type") walks through it.
+
+What every ``servers/<type>/`` package defines:
+
+- in ``__init__.py``: ``TYPE``, ``PROCESS_NAMES``, ``BINARY_NAMES``, ``discover`` (built on
+  ``common.discover_instances``), ``inspect``, ``parse_line`` and ``make_classifier`` (the log
+  patterns), and ``FACTS``, ``CONTROL``, ``EDITOR`` (the parts below; ``EDITOR`` None when stapling is
+  not set by editing directives);
+- ``facts.py``, pure functions and constants over the discovered ``stapling`` dict: ``LABEL``,
+  ``READS_CHAIN_ELSEWHERE``, ``KEY_IN_CERTIFICATE_FILE``, ``STAPLING_REMEDY`` (``directives`` or
+  ``staple_file``), ``TAKES_RESOLVER``, ``NEEDS_STAPLING_CACHE``, ``STAPLE_FILE_FOLLOWS_CERTIFICATE``,
+  ``stapling_enabled``, ``stapling_problem``, ``verify_problem``, ``resolver_problem``, ``resolver_addresses``,
+  ``staple_file_path``, ``staple_issuer_path``, ``certificate_units``;
+- ``control.py``, for server_reload: ``LABEL``, ``UNITS``, ``PROCESS_NAMES``, ``BINARIES``,
+  ``DEFAULT_CONFIG``, ``RELOAD_SIGNAL``, ``BIND_FAILURE_CONSEQUENCE``, ``DOWN_CAUSE``,
+  ``master_settings``, ``find_ctl``, ``complete_target``, ``config_test_command``,
+  ``native_reload_command``, ``native_start_command``, ``default_unit``, ``reload_refusal``,
+  ``bound_addresses``, ``inspect_stopped``;
+- ``edit.py`` (when stapling is set by directives), for site_stapling: ``OPTIONS``, ``check_options``,
+  ``edit_site``, ``config_root``, ``directives_found``, ``before_write``, ``companion_file``.
+
+``tests/unit/plugins/module_utils/servers/test_registry.py`` checks every registered type against
+this list.
 
 Contract with the rest of the collection:
 
@@ -38,13 +60,17 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common i
 )
 
 __all__ = [
+    "EDITABLE_TYPES",
+    "LABELS",
     "REGISTRY",
+    "TYPES",
     "LogEvent",
     "LogScan",
     "ServerInfo",
     "SiteInfo",
     "default_which",
     "discover",
+    "facts_of",
     "log_events",
     "log_scan",
     "module_runner",
@@ -60,12 +86,29 @@ REGISTRY = {
 }
 
 
+#: The registered server types, in registry order (module and role option choices come from here).
+TYPES = tuple(REGISTRY)
+#: The types' display names, in registry order (``nginx``, ``Apache httpd``, ``HAProxy``).
+LABELS = tuple(module.FACTS.LABEL for module in REGISTRY.values())
+#: The types whose stapling is set by editing directives (site_stapling's ``server`` choices).
+EDITABLE_TYPES = tuple(name for name, module in REGISTRY.items() if module.EDITOR is not None)
+
+
 def server_module(server_type: str):
     """The module handling ``server_type``; KeyError names the known types."""
     try:
         return REGISTRY[server_type]
     except KeyError:
         raise KeyError(f"unknown server type {server_type!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def facts_of(server_type: Optional[str]):
+    """The stapling facts of a registered type (``servers/<type>/facts.py``), None for any other value.
+
+    Evidence from an older or foreign node may name no type or an unknown one; callers keep their own default.
+    """
+    module = REGISTRY.get(server_type) if isinstance(server_type, str) else None
+    return module.FACTS if module is not None else None
 
 
 def discover(
@@ -156,8 +199,8 @@ DISCOVERY_ARGSPEC = {
     "servers": {
         "type": "list",
         "elements": "str",
-        "choices": ["nginx", "apache", "haproxy"],
-        "default": ["nginx", "apache", "haproxy"],
+        "choices": list(TYPES),
+        "default": list(TYPES),
     },
     "since": {"type": "str"},
 }

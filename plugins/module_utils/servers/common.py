@@ -593,3 +593,57 @@ def version_at_least(version: Optional[Tuple[int, ...]], *wanted: int) -> Option
     if version is None:
         return None
     return tuple(version[: len(wanted)]) >= wanted
+
+
+# ---------------------------------------------------------------------------------------------
+# the discovery skeleton every server type shares
+
+
+def discover_instances(
+    which: Which,
+    proc_root: str,
+    process_names: Tuple[str, ...],
+    binary_names: Tuple[str, ...],
+    instance_key: Callable[[Optional[ProcInfo]], Any],
+    inspect_one: Callable[[Optional[ProcInfo], Optional[str]], ServerInfo],
+    installed: bool = False,
+) -> List[ServerInfo]:
+    """One record per running master (masters with the same ``instance_key`` count once), or the installed one.
+
+    ``inspect_one(master, binary)`` reads one instance; ``master`` is None for an installed server that does not
+    run, and ``binary`` is the master's own executable when it still exists, else the first of ``binary_names``
+    on the PATH (None when none is). ``installed`` says the server is present although none of its binaries is
+    (Apache's ctl script alone). The master's pid, start time and command line are filled in here.
+    """
+    found_masters = masters(list_processes(proc_root, process_names))
+    binary = next((path for path in (which(name) for name in binary_names) if path), None)
+    if not found_masters and not binary and not installed:
+        return []
+    results: List[ServerInfo] = []
+    seen = set()
+    for master in found_masters or [None]:
+        key = instance_key(master)
+        if key in seen:
+            continue
+        seen.add(key)
+        exe = master.exe if master and master.exe and os.path.exists(master.exe) else None
+        info = inspect_one(master, exe or binary)
+        if master:
+            info.running = True
+            info.master_pid = master.pid
+            info.master_started_at = master.started_at
+            info.master_cmdline = master.cmdline
+        results.append(info)
+    return results
+
+
+def paired_certificate_units(site: SiteInfo) -> List[Tuple[Optional[str], Optional[str], Dict[str, Any]]]:
+    """``(certificate file, key file, stapling)`` for sites that list certificates and keys side by side.
+
+    The n-th key goes with the n-th certificate; a certificate without its own key takes the last one.
+    """
+    keys = list(site.key_files)
+    return [
+        (cert, keys[index] if index < len(keys) else (keys[-1] if keys else None), dict(site.stapling))
+        for index, cert in enumerate(site.certificate_files)
+    ]

@@ -3,9 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Test a TLS server's configuration, reload it gracefully, and wait until it serves again.
 
-The per-server knowledge is small (which command tests, which reloads, which systemd unit), so it
-lives in one table, :data:`SERVERS`, plus three short functions that build command lines from the
-running master's own command line. The rest is the same for every server:
+The per-server knowledge is small (which command tests, which reloads, which systemd unit); each
+server type keeps it in its own ``servers/<type>/control.py`` (see the contract in
+``servers/__init__.py``), reached through the registry. The rest is the same for every server:
 
 1. find the server: the running master (its pid, command line, config file) and the binaries,
    from /proc the way discovery does (``common.list_processes``/``common.masters``);
@@ -32,36 +32,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, common, haproxy, nginx
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import Runner, Which
 
-#: Per server type: display name, systemd unit candidates, process and binary names.
-SERVERS: Dict[str, Dict[str, Any]] = {
-    "nginx": {
-        "label": "nginx",
-        "units": ("nginx",),
-        "process_names": nginx.PROCESS_NAMES,
-        "binaries": nginx.BINARY_NAMES,
-        "default_config": nginx.DEFAULT_CONFIG,
-    },
-    "apache": {
-        "label": "Apache httpd",
-        "units": ("apache2", "httpd"),
-        "process_names": apache.PROCESS_NAMES,
-        "binaries": apache.BINARY_NAMES,
-        "default_config": None,
-    },
-    "haproxy": {
-        "label": "HAProxy",
-        "units": ("haproxy",),
-        "process_names": haproxy.PROCESS_NAMES,
-        "binaries": ("haproxy",),
-        "default_config": haproxy.DEFAULT_CONFIG,
-    },
-}
-
 SYSTEMD_DIR = "/run/systemd/system"
-DEFAULT_HAPROXY_PIDFILE = "/run/haproxy.pid"
 POLL_INTERVAL = 0.2
 #: Listen hosts meaning "every address": connect to the loopback address instead.
 WILDCARD_HOSTS = ("", "*", "0.0.0.0", "_default_")  # noqa: S104  # compared against, never bound to
@@ -92,8 +66,13 @@ class Target:
     master_worker: Optional[bool] = None
 
     @property
+    def part(self):
+        """The server type's own control knowledge (``servers/<type>/control.py``)."""
+        return _control(self.server)
+
+    @property
     def label(self) -> str:
-        return SERVERS[self.server]["label"]
+        return self.part.LABEL
 
     @property
     def running(self) -> bool:
@@ -104,24 +83,16 @@ class Target:
 # finding the running master
 
 
+def _control(server: str):
+    """``servers/<type>/control.py`` of a registered server type; InputError names the known types."""
+    if server not in servers.REGISTRY:
+        raise InputError(f"unknown server type {server!r}; known: {', '.join(servers.REGISTRY)}.")
+    return servers.REGISTRY[server].CONTROL
+
+
 def _master_settings(server: str, cmdline: List[str]) -> Dict[str, Any]:
     """Config files, prefix/root, pid file and mode a master was started with (its own command line)."""
-    settings: Dict[str, Any] = {"configs": [], "prefix": None, "server_root": None, "pid_file": None}
-    if server == "nginx":
-        options = nginx._master_options(common.ProcInfo(0, 0, "nginx", cmdline, None, None))  # pylint: disable=protected-access
-        settings["configs"] = [options["config"]] if options["config"] else []
-        settings["prefix"] = options["prefix"]
-    elif server == "apache":
-        configs = common.option_values(cmdline, "-f")
-        roots = common.option_values(cmdline, "-d")
-        settings["configs"] = configs[-1:]
-        settings["server_root"] = roots[-1] if roots else None
-    else:
-        settings["configs"] = common.option_values(cmdline, "-f")
-        pid_files = common.option_values(cmdline, "-p")
-        settings["pid_file"] = pid_files[-1] if pid_files else None
-        settings["master_worker"] = "-W" in cmdline or "-Ws" in cmdline
-    return settings
+    return _control(server).master_settings(cmdline)
 
 
 def _same_path(one: str, other: str) -> bool:
@@ -130,7 +101,7 @@ def _same_path(one: str, other: str) -> bool:
 
 def running_masters(server: str, proc_root: str = "/proc") -> List[common.ProcInfo]:
     """The masters of ``server`` in this node's network namespace (live processes only)."""
-    processes = common.list_processes(proc_root, SERVERS[server]["process_names"])
+    processes = common.list_processes(proc_root, _control(server).PROCESS_NAMES)
     processes = [proc for proc in processes if is_alive(proc_root, proc.pid)]
     return common.masters(processes)
 
@@ -139,8 +110,8 @@ def _matches(server: str, master: common.ProcInfo, config: Optional[str]) -> boo
     if not config:
         return True
     configs = _master_settings(server, master.cmdline)["configs"]
-    if not configs and SERVERS[server]["default_config"]:
-        configs = [SERVERS[server]["default_config"]]
+    if not configs and _control(server).DEFAULT_CONFIG:
+        configs = [_control(server).DEFAULT_CONFIG]
     return any(_same_path(value, config) for value in configs)
 
 
@@ -155,23 +126,20 @@ def find_target(
     A server that does not run yields a Target without ``master_pid``. Several masters and no
     ``config`` to choose between them is an error: reloading the wrong one must not happen.
     """
-    if server not in SERVERS:
-        raise InputError(f"unknown server type {server!r}; known: {', '.join(SERVERS)}.")
-    spec = SERVERS[server]
+    part = _control(server)
     masters = [master for master in running_masters(server, proc_root) if _matches(server, master, config)]
     if len(masters) > 1:
         described = ", ".join(f"pid {master.pid} ({' '.join(master.cmdline)[:120]})" for master in masters)
         raise InputError(
-            f"{len(masters)} {spec['label']} masters run on this node: {described}; "
+            f"{len(masters)} {part.LABEL} masters run on this node: {described}; "
             "choose one with the config option (its main configuration file)."
         )
     master = masters[0] if masters else None
-    binary = next((path for path in (which(name) for name in spec["binaries"]) if path), None)
+    binary = next((path for path in (which(name) for name in part.BINARIES) if path), None)
     if master and master.exe and os.path.exists(master.exe):
         binary = master.exe
     target = Target(server=server, binary=binary)
-    if server == "apache":
-        target.ctl = next((path for path in (which(name) for name in apache.CTL_NAMES) if path), None)
+    target.ctl = part.find_ctl(which)
     if master:
         settings = _master_settings(server, master.cmdline)
         target.master_pid = master.pid
@@ -181,9 +149,7 @@ def find_target(
         target.server_root = settings["server_root"]
         target.pid_file = settings["pid_file"]
         target.master_worker = settings.get("master_worker")
-        if server == "haproxy" and not target.master_worker:
-            # ``master-worker`` in the global section instead of -W: the workers are the master's children.
-            target.master_worker = bool(workers_of(server, master.pid, proc_root))
+        part.complete_target(target, lambda: workers_of(server, master.pid, proc_root))
     if config:
         target.configs = [config]
         target.config_explicit = True
@@ -208,7 +174,7 @@ def workers_of(server: str, master_pid: Optional[int], proc_root: str = "/proc")
     """Pids of the master's live child processes of the same server (workers, cache manager, ...)."""
     if master_pid is None:
         return []
-    processes = common.list_processes(proc_root, SERVERS[server]["process_names"])
+    processes = common.list_processes(proc_root, _control(server).PROCESS_NAMES)
     return sorted(proc.pid for proc in processes if proc.ppid == master_pid and is_alive(proc_root, proc.pid))
 
 
@@ -217,73 +183,27 @@ def workers_of(server: str, master_pid: Optional[int], proc_root: str = "/proc")
 
 
 def _binary(target: Target) -> str:
-    return target.binary or SERVERS[target.server]["binaries"][0]
-
-
-def _nginx_args(target: Target) -> List[str]:
-    args: List[str] = []
-    if target.configs and (target.config_explicit or _master_settings("nginx", target.master_cmdline)["configs"]):
-        args += ["-c", target.configs[0]]
-    if target.prefix:
-        args += ["-p", target.prefix]
-    return args
-
-
-def _apache_args(target: Target) -> List[str]:
-    args: List[str] = []
-    if target.server_root:
-        args += ["-d", target.server_root]
-    if target.configs:
-        args += ["-f", target.configs[0]]
-    return args
-
-
-def _haproxy_configs(target: Target) -> List[str]:
-    args: List[str] = []
-    for value in target.configs or [haproxy.DEFAULT_CONFIG]:
-        args += ["-f", value]
-    return args
+    return target.binary or target.part.BINARIES[0]
 
 
 def config_test_command(target: Target) -> List[str]:
     """The server's own read-only configuration test, for the same files the master uses."""
-    if target.server == "nginx":
-        return [_binary(target), "-t", *_nginx_args(target)]
-    if target.server == "apache":
-        return [target.ctl or _binary(target), *_apache_args(target), "-t"]
-    return [_binary(target), "-c", *_haproxy_configs(target)]
+    return target.part.config_test_command(target, _binary(target))
 
 
 def native_reload_command(target: Target) -> List[str]:
-    """The server's own graceful reload; for HAProxy a description of the signal sent to the master."""
-    if target.server == "nginx":
-        return [_binary(target), *_nginx_args(target), "-s", "reload"]
-    if target.server == "apache":
-        extra = _apache_args(target)
-        if target.ctl:
-            return [target.ctl, *extra, "-k", "graceful"] if extra else [target.ctl, "graceful"]
-        return [_binary(target), *extra, "-k", "graceful"]
-    return ["kill", "-USR2", str(target.master_pid)]
+    """The server's own graceful reload; for a server reloaded by a signal, a description of the signal."""
+    return target.part.native_reload_command(target, _binary(target))
 
 
 def native_start_command(target: Target) -> List[str]:
     """The server's own start command (each daemonizes)."""
-    if target.server == "nginx":
-        return [_binary(target), *_nginx_args(target)]
-    if target.server == "apache":
-        extra = _apache_args(target)
-        if target.ctl:
-            return [target.ctl, *extra, "-k", "start"] if extra else [target.ctl, "start"]
-        return [_binary(target), *extra, "-k", "start"]
-    pid_file = target.pid_file or DEFAULT_HAPROXY_PIDFILE
-    return [_binary(target), "-W", "-D", *_haproxy_configs(target), "-p", pid_file]
+    return target.part.native_start_command(target, _binary(target))
 
 
 def default_unit(server: str, which: Which) -> str:
-    """The usual unit name: Debian's apache2 or Red Hat's httpd, chosen by the binaries present."""
-    if server == "apache":
-        return "apache2" if which("apache2ctl") or which("apache2") else "httpd"
-    return SERVERS[server]["units"][0]
+    """The usual unit name (the type may choose by the binaries present, as Debian and Red Hat differ)."""
+    return _control(server).default_unit(which)
 
 
 def choose_method(
@@ -305,7 +225,7 @@ def choose_method(
         return "systemd", unit or default_unit(server, which)
     if not systemctl or not os.path.isdir(systemd_dir):
         return "native", None
-    candidates = [unit] if unit else list(SERVERS[server]["units"])
+    candidates = [unit] if unit else list(_control(server).UNITS)
     for name in candidates:
         result = common.run_command(run, [systemctl, "is-active", "--quiet", name], timeout)
         if result.ok:
@@ -597,55 +517,22 @@ def parse_bind_address(text: str) -> List[Tuple[str, int]]:
     return [(normal if normal is not None else host, port) for port in range(low, high + 1)]
 
 
-def _apache_listen_directives(info: common.ServerInfo, proc_root: str) -> Optional[List[str]]:
-    """The arguments of every ``Listen`` the Apache configuration on disk declares (main server).
-
-    Discovery records only the <VirtualHost> addresses (which do not bind anything), so the configuration is
-    walked again with discovery's own reader, evaluating <IfModule>/<IfDefine> the way Apache does.
-    """
-    declared = info.details.get("listen")
-    if isinstance(declared, list):
-        return [str(value) for value in declared]
-    if not info.config_file:
-        return None
-    environment: Dict[str, str] = {}
-    envvars = info.details.get("envvars")
-    if envvars:
-        environment.update(common.parse_env_file(str(envvars)))
-    if info.master_pid is not None:
-        environment.update(apache._master_environ(proc_root, info.master_pid))  # pylint: disable=protected-access
-    errors: List[str] = []
-    walker = apache._Walker(  # pylint: disable=protected-access
-        str(info.details.get("server_root") or os.path.dirname(info.config_file)),
-        None,
-        environment,
-        dict(info.details.get("defines") or {}),
-        None,
-        info.version_tuple,
-        errors,
-    )
-    walker.walk(info.config_file)
-    if not walker.files_read:
-        return None
-    return [args[0] for args in walker.main.all("listen") if args]
-
-
 def config_listen_addresses(server: str, info: Optional[common.ServerInfo], proc_root: str) -> Optional[List[str]]:
     """The TCP listen addresses the configuration on disk declares, as written; None when unknown.
 
-    Apache binds its ``Listen`` directives (a <VirtualHost> address only selects among them); nginx and
-    HAProxy bind the addresses of their ``listen``/``bind`` lines (QUIC is UDP and left out).
+    A server type may bind other addresses than its sites' (Apache binds its ``Listen`` directives, a
+    <VirtualHost> address only selects among them): its ``bound_addresses`` says so. Otherwise the sites'
+    ``listen``/``bind`` addresses are bound (QUIC is UDP and left out).
     """
     if info is None:
         return None
     addresses: List[str] = []
-    if server == "apache":
-        try:
-            listens = _apache_listen_directives(info, proc_root)
-        except Exception:  # pylint: disable=broad-exception-caught  # the check is a safeguard, never a crash
-            listens = None
-        if listens:
-            return list(dict.fromkeys(listens))
+    try:
+        listens = _control(server).bound_addresses(info, proc_root)
+    except Exception:  # pylint: disable=broad-exception-caught  # the check is a safeguard, never a crash
+        listens = None
+    if listens:
+        return list(dict.fromkeys(listens))
     for site in info.sites:
         for listen in site.listen:
             if listen.get("quic") and not listen.get("ssl"):
@@ -817,13 +704,8 @@ def bind_conflict_message(target: Target, conflicts: List[Dict[str, Any]]) -> st
             f"{label} could not bind it and would not start. Nothing was started; free the address or change the "
             "configuration."
         )
-    if target.server == "apache":
-        consequence = (
-            "Apache httpd exits completely when a graceful restart cannot bind a Listen address (AH00072 make_sock: "
-            "could not bind to address, then AH00451 no listening sockets available, shutting down), so this reload "
-            "would take the server down"
-        )
-    else:
+    consequence = target.part.BIND_FAILURE_CONSEQUENCE
+    if not consequence:
         consequence = (
             f"{label} would keep its old workers and the reload would not take effect (the new configuration fails "
             "to bind)"
@@ -841,13 +723,7 @@ def down_message(target: Target, old_pid: Optional[int], info: Optional[common.S
     logs = ", ".join(info.error_logs) if info is not None and info.error_logs else "its error log"
     if not target.running:
         return f"{label} is not running after the start: it exited at startup; see {logs}."
-    cause = ""
-    if target.server == "apache":
-        cause = (
-            " Apache httpd exits when a graceful restart fails after the configuration test passed: a Listen address "
-            "it cannot bind (AH00072 make_sock: could not bind to address, AH00451 no listening sockets available) or "
-            "a certificate or key mod_ssl cannot load."
-        )
+    cause = target.part.DOWN_CAUSE
     return (
         f"{label} is DOWN: {label} is not running after the reload (master pid {old_pid} is gone) and no new master "
         f"runs, so this node serves nothing on its ports.{cause} See {logs}. Put the previous configuration back and "
@@ -899,11 +775,7 @@ def _discover_for(target: Target, env: Environment, timeout: float) -> Optional[
 
 def _inspect_stopped(target: Target, env: Environment, timeout: float) -> Optional[common.ServerInfo]:
     """Discovery of the configuration a stopped server would be started with (``config`` given)."""
-    if target.server == "apache":
-        return apache.inspect(env.run, target.ctl, target.binary, target.configs[0], target.server_root, timeout)
-    if target.server == "nginx":
-        return nginx.inspect(env.run, _binary(target), target.configs[0], target.prefix, timeout)
-    return haproxy.inspect(env.run, _binary(target), list(target.configs), timeout)
+    return target.part.inspect_stopped(env.run, target, _binary(target), timeout)
 
 
 def _run_checked(env: Environment, argv: List[str], timeout: float) -> common.CommandResult:
@@ -998,14 +870,10 @@ def operate(params: Dict[str, Any], env: Environment, check_mode: bool = False) 
         argv = [systemctl, "reload", str(unit)]
     else:
         argv = native_reload_command(target)
-        if server == "haproxy":
-            if not target.master_worker:
-                raise ReloadError(
-                    f"HAProxy pid {target.master_pid} does not run in master-worker mode (-W or -Ws), so it cannot be "
-                    "reloaded gracefully by a signal; run it in master-worker mode, use method=systemd, or give "
-                    "reload_command.",
-                    result,
-                )
+        if target.part.RELOAD_SIGNAL is not None:
+            refusal = target.part.reload_refusal(target)
+            if refusal:
+                raise ReloadError(refusal, result)
             signal_pid = target.master_pid
     result["command"] = " ".join(argv)
     result["changed"] = True
@@ -1016,10 +884,11 @@ def operate(params: Dict[str, Any], env: Environment, check_mode: bool = False) 
     began = env.clock()
     if signal_pid is not None:
         try:
-            env.send_signal(signal_pid, signal.SIGUSR2)
+            env.send_signal(signal_pid, target.part.RELOAD_SIGNAL)
         except OSError as exc:
+            name = signal.Signals(target.part.RELOAD_SIGNAL).name
             raise ReloadError(
-                f"Sending SIGUSR2 to the HAProxy master pid {signal_pid} failed: {exc.strerror or exc}.", result
+                f"Sending {name} to the {label} master pid {signal_pid} failed: {exc.strerror or exc}.", result
             ) from None
     else:
         outcome = _run_checked(env, argv, timeout)

@@ -1160,15 +1160,15 @@ def case_logscan_unreadable(ctx):
     return str(scan.to_dict())
 
 
-@case("edit-nginx-unbalanced", "stapling_edit.nginx.edit_server", "unbalanced braces", "broken.conf")
+@case("edit-nginx-unbalanced", "servers.nginx.edit.edit_server", "unbalanced braces", "broken.conf")
 def case_edit_nginx_unbalanced(ctx):
-    edit = _lib("stapling_edit.nginx")
+    edit = _lib("servers.nginx.edit")
     return input_error(
         edit.edit_server, "server {\n listen 443;\n}}\n", 1, [("ssl_stapling", ["on"])], path="broken.conf"
     )
 
 
-@case("edit-apache-no-vhost", "stapling_edit.apache.edit_vhost", "no <VirtualHost> at that line", "vhost.conf")
+@case("edit-apache-no-vhost", "servers.apache.edit.edit_vhost", "no <VirtualHost> at that line", "vhost.conf")
 def case_edit_apache_no_vhost(ctx):
-    edit = _lib("stapling_edit.apache")
+    edit = _lib("servers.apache.edit")
     return input_error(edit.edit_vhost, "Listen 443\n", 1, [("SSLUseStapling", "on")], path="vhost.conf")

@@ -23,8 +23,8 @@ from hypothesis import strategies as st  # noqa: E402
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import logscan, ocsp, x509  # noqa: E402
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError  # noqa: E402
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, haproxy, nginx  # noqa: E402
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import apache as edit_apache  # noqa: E402
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import nginx as edit_nginx  # noqa: E402
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import edit as edit_apache  # noqa: E402
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import edit as edit_nginx  # noqa: E402
 
 EXAMPLES = int(os.environ.get("TLSFLEET_FUZZ_EXAMPLES", "600"))
 FUZZ = settings(
@@ -219,7 +219,7 @@ def test_fuzz_log_file_scan(data):
 @FUZZ
 @given(config_text, st.integers(min_value=-2, max_value=40))
 def test_fuzz_nginx_editor(text, line):
-    _count("stapling_edit.nginx (tokenize, edit_server, directives_in)")
+    _count("servers.nginx.edit (tokenize, edit_server, directives_in)")
     _library_errors_only(edit_nginx.tokenize, text, "fuzz.conf")
     _library_errors_only(
         edit_nginx.edit_server, text, line, [("ssl_stapling", ["on"]), ("resolver", ["::1"])], "fuzz.conf"
@@ -230,7 +230,7 @@ def test_fuzz_nginx_editor(text, line):
 @FUZZ
 @given(config_text, st.integers(min_value=-2, max_value=40))
 def test_fuzz_apache_editor(text, line):
-    _count("stapling_edit.apache (find_vhost, edit_vhost, directives_in)")
+    _count("servers.apache.edit (find_vhost, edit_vhost, directives_in)")
     _library_errors_only(edit_apache.edit_vhost, text, line, [("SSLUseStapling", "on")], "fuzz.conf")
     _library_errors_only(edit_apache.directives_in, text, ["SSLUseStapling"], "fuzz.conf")
     _library_errors_only(edit_apache.cache_value, text)

@@ -128,6 +128,8 @@ def test_haproxy_staple_file_for_the_certificate_of_the_failing_hostname():
     assert [(f["certificate_path"], f["dest"]) for f in plan["staple_files"]] == [
         ("/etc/haproxy/certs/www.pem", "/etc/haproxy/certs/www.pem.ocsp")
     ]
+    # The role's handler reloads the server each staple file names.
+    assert [f["server"] for f in plan["staple_files"]] == ["haproxy"]
     assert plan["reload"] == ["haproxy"] and plan["verify"][0]["hostnames"] == ["www.test"]
 
 

@@ -3,9 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Set stapling directives in one nginx ``server { }`` block of one file.
 
-The tokenizer follows ``ngx_conf_read_token`` as ``servers/nginx.py`` does (quotes, backslash
-escapes, ``#`` comments at token starts, ``${var}``), but also records where each statement starts
-and ends in the text, so a directive can be replaced without touching anything around it. The
+The statements come from the tokenizer discovery uses too (``servers/nginx/syntax.py``), in its
+strict mode: it records where each statement starts and ends in the text, so a directive can be
+replaced without touching anything around it, and refuses a file with a syntax error. The
 block is named by the line of its ``server`` word: the line ``node_audit`` reports (``nginx -T``
 prints every file verbatim, so its line numbers are the file's).
 """
@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import read_quoted
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx.syntax import (
+    Directive,
+    NginxSyntaxError,
+    parse_strict,
+)
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import (
+    CompanionFile,
     EditError,
     EditResult,
+    config_root_above,
     describe_change,
     newline_of,
 )
@@ -35,125 +40,19 @@ DIRECTIVE_ORDER = (
     "resolver_timeout",
 )
 _FLAGS = ("ssl_stapling", "ssl_stapling_verify")
-_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
 _PLAIN_RE = re.compile(r"^[A-Za-z0-9_./:@=+,%~\[\]$*-]+$")
 
 
-@dataclass
-class Statement:
-    """One directive: its words, where it is in the text, and its children when it opens a block."""
-
-    name: str
-    args: List[str]
-    start: int  # offset of the first word
-    end: int  # offset just after its ";" or "{"
-    line: int
-    end_line: int
-    has_comment: bool = False  # a "#" comment between its words
-    block: Optional[List[Statement]] = None
-    close: int = -1  # offset of the "}" closing its block
-    close_line: int = 0
+#: A statement of the edited file, with its offsets (servers/nginx/syntax.py).
+Statement = Directive
 
 
 def tokenize(text: str, path: str = "the file") -> List[Statement]:
     """The statement tree of ``text``; raises EditError on a syntax error nginx would reject too."""
-    root: List[Statement] = []
-    stack: List[List[Statement]] = [root]
-    owners: List[Statement] = []
-    words: List[str] = []
-    start = 0
-    start_line = 0
-    comment = False
-    index = 0
-    line = 1
-    length = len(text)
-
-    def fail(message: str, at: int) -> EditError:
-        return EditError(f"{path}:{at}: {message}; fix the file (nginx -t) before setting stapling.")
-
-    def emit(end: int, block: bool) -> Statement:
-        nonlocal words, comment
-        statement = Statement(words[0], words[1:], start, end, start_line, line, comment, [] if block else None)
-        stack[-1].append(statement)
-        words = []
-        comment = False
-        return statement
-
-    while index < length:
-        char = text[index]
-        if char == "\n":
-            line += 1
-            index += 1
-            continue
-        if char in " \t\r":
-            index += 1
-            continue
-        if char == "#":
-            if words:
-                comment = True
-            end = text.find("\n", index)
-            index = length if end == -1 else end
-            continue
-        if char == ";":
-            if not words:
-                raise fail('unexpected ";"', line)
-            emit(index + 1, False)
-            index += 1
-            continue
-        if char == "{":
-            if not words:
-                raise fail('unexpected "{"', line)
-            statement = emit(index + 1, True)
-            index += 1
-            if statement.name.endswith("_lua_block"):
-                raise fail(f'"{statement.name}" blocks are not supported by this editor', statement.line)
-            stack.append(statement.block if statement.block is not None else [])
-            owners.append(statement)
-            continue
-        if char == "}":
-            if words:
-                raise fail('unexpected "}" (the directive before it lacks its ";")', line)
-            if not owners:
-                raise fail('unexpected "}"', line)
-            owner = owners.pop()
-            stack.pop()
-            owner.close = index
-            owner.close_line = line
-            index += 1
-            continue
-        if not words:
-            start = index
-            start_line = line
-        token: List[str] = []
-        if char in ('"', "'"):
-            value, index, line, closed = read_quoted(text, index, line)
-            token.append(value)
-            if not closed:
-                raise fail("unterminated quoted string", start_line)
-            words.append("".join(token))
-            continue
-        previous = ""
-        while index < length:
-            char = text[index]
-            if char == "\\" and index + 1 < length:
-                following = text[index + 1]
-                token.append(_ESCAPES.get(following, "\\" + following))
-                index += 2
-                previous = following
-                continue
-            if char in " \t\r\n;":
-                break
-            if char == "{" and previous != "$":
-                break
-            token.append(char)
-            previous = char
-            index += 1
-        words.append("".join(token))
-    if words:
-        raise fail('unexpected end of file, expecting ";" or "}"', line)
-    if owners:
-        raise fail(f'unexpected end of file, expecting "}}" to close "{owners[-1].name}"', owners[-1].line)
-    return root
+    try:
+        return parse_strict(text, path)
+    except NginxSyntaxError as exc:
+        raise EditError(f"{path}:{exc.line}: {exc.message}; fix the file (nginx -t) before setting stapling.") from None
 
 
 def quote(value: str) -> str:
@@ -381,3 +280,45 @@ def directives_in(text: str, names: Sequence[str], path: str) -> List[Tuple[str,
     """``[(directive, line)]`` of the top-level statements of an included file that set one of ``names``."""
     tree = tokenize(text, path)
     return [(statement.name, statement.line) for statement in tree if statement.name in names]
+
+
+# ---------------------------------------------------------------------------------------------
+# the editor contract site_stapling uses (servers/__init__.py)
+
+#: site_stapling options only nginx uses.
+OPTIONS = ("verify", "trusted_certificate", "staple_file", "resolver")
+
+
+def check_options(params: Dict[str, Any]) -> None:
+    """Nothing beyond the argument spec: every nginx option stands alone."""
+
+
+def edit_site(text: str, line: int, params: Dict[str, Any], path: str) -> Tuple[EditResult, List[str]]:
+    """The server block at ``line`` edited as site_stapling's ``params`` ask, and the directive names set."""
+    settings = settings_for(
+        params["stapling"],
+        verify=params["verify"],
+        trusted_certificate=params["trusted_certificate"],
+        staple_file=params["staple_file"],
+        resolver=params["resolver"],
+        resolver_timeout=params["resolver_timeout"],
+    )
+    return edit_server(text, line, settings, path), [name for name, _value in settings]
+
+
+def config_root(real: str) -> str:
+    """Where nginx resolves relative include paths: the directory of nginx.conf."""
+    return config_root_above(real, ("nginx.conf",), "/etc/nginx")
+
+
+def directives_found(text: str, names: Sequence[str], path: str) -> List[Tuple[str, int]]:
+    return directives_in(text, names, path)
+
+
+def before_write(params: Dict[str, Any]) -> None:
+    """Nothing to check before writing."""
+
+
+def companion_file(params: Dict[str, Any]) -> Optional[CompanionFile]:
+    """nginx needs no file beside the server block."""
+    return None

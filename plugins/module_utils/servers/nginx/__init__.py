@@ -20,7 +20,6 @@ import datetime
 import glob
 import os
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import logscan
@@ -33,13 +32,17 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common i
     SiteInfo,
     Which,
 )
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx.syntax import (
+    Budget,
+    Directive,
+    parse,
+)
 
 TYPE = "nginx"
 BINARY_NAMES = ("nginx",)
 PROCESS_NAMES = ("nginx",)
 DEFAULT_CONFIG = "/etc/nginx/nginx.conf"
 DEFAULT_PREFIX = "/usr/local/nginx/"
-MAX_STATEMENTS = 1_000_000
 
 # Directives a server block inherits from the http (or stream) block when it does not set them.
 INHERITED = (
@@ -59,206 +62,9 @@ INHERITED = (
 
 
 # ---------------------------------------------------------------------------------------------
-# tokenizer
+# tokenizer: servers/nginx/syntax.py, shared with the stapling editor (errors collected, reading goes on)
 
-
-@dataclass
-class Directive:
-    """One nginx directive; ``block`` holds the children of ``name ... { }``."""
-
-    name: str
-    args: List[str]
-    file: str
-    line: int
-    block: Optional[List[Directive]] = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
-
-
-def read_quoted(text: str, index: int, line: int):
-    """The quoted string that starts at ``text[index]`` (a quote), with nginx's backslash escapes resolved.
-
-    Returns ``(value, index after the closing quote, line number there, closed)``; ``closed`` is False when the
-    text ends first. Shared by the configuration reader and the stapling editor.
-    """
-    quote = text[index]
-    index += 1
-    length = len(text)
-    token: List[str] = []
-    while index < length:
-        char = text[index]
-        if char == "\\" and index + 1 < length:
-            following = text[index + 1]
-            token.append(_ESCAPES.get(following, "\\" + following))
-            if following == "\n":
-                line += 1
-            index += 2
-            continue
-        if char == quote:
-            return "".join(token), index + 1, line, True
-        if char == "\n":
-            line += 1
-        token.append(char)
-        index += 1
-    return "".join(token), index, line, False
-
-
-class _Budget:
-    """Counts statements over all files, so a hostile configuration cannot exhaust memory."""
-
-    def __init__(self, limit: int = MAX_STATEMENTS) -> None:
-        self.left = limit
-        self.exhausted = False
-
-
-def parse(text: str, path: str, errors: List[str], budget: Optional[_Budget] = None) -> List[Directive]:
-    """Tokenize one file the way ``ngx_conf_read_token`` does and return its directive tree.
-
-    Quotes, backslash escapes, ``#`` comments at token starts, ``${var}`` braces and ``}`` inside
-    words follow nginx. Errors (unbalanced braces, a missing ``;``) are appended to ``errors`` with
-    file:line and parsing goes on, so a broken file still yields what can be read from it.
-    """
-    budget = budget or _Budget()
-    root: List[Directive] = []
-    stack: List[List[Directive]] = [root]
-    owners: List[Directive] = []
-    words: List[str] = []
-    word_line = 0
-    index = 0
-    line = 1
-    length = len(text)
-
-    def emit(block: bool) -> Optional[Directive]:
-        nonlocal words
-        if budget.left <= 0:
-            if not budget.exhausted:
-                errors.append(f"{path}:{line}: more than {MAX_STATEMENTS} directives; the rest was not read.")
-                budget.exhausted = True
-            words = []
-            return None
-        budget.left -= 1
-        directive = Directive(words[0], words[1:], path, word_line, [] if block else None)
-        stack[-1].append(directive)
-        words = []
-        return directive
-
-    while index < length:
-        char = text[index]
-        if char == "\n":
-            line += 1
-            index += 1
-            continue
-        if char in " \t\r":
-            index += 1
-            continue
-        if char == "#":
-            end = text.find("\n", index)
-            index = length if end == -1 else end
-            continue
-        if char == ";":
-            if not words:
-                errors.append(f'{path}:{line}: unexpected ";".')
-            else:
-                emit(False)
-            index += 1
-            continue
-        if char == "{":
-            if not words:
-                errors.append(f'{path}:{line}: unexpected "{{".')
-                words = [""]
-                word_line = line
-            directive = emit(True)
-            index += 1
-            if directive is not None and directive.name.endswith("_lua_block"):
-                index, line = _skip_lua(text, index, line)
-                continue
-            if directive is not None and directive.block is not None:
-                stack.append(directive.block)
-                owners.append(directive)
-            else:
-                stack.append([])
-                owners.append(Directive("", [], path, line, []))
-            continue
-        if char == "}":
-            if words:
-                errors.append(f'{path}:{line}: unexpected "}}" (a directive before it lacks its ";").')
-                words = []
-            if len(stack) == 1:
-                errors.append(f'{path}:{line}: unexpected "}}".')
-            else:
-                stack.pop()
-                owners.pop()
-            index += 1
-            continue
-        # A token: quoted or a plain word.
-        if not words:
-            word_line = line
-        token: List[str] = []
-        if char in ('"', "'"):
-            value, index, line, closed = read_quoted(text, index, line)
-            token.append(value)
-            if not closed:
-                errors.append(f"{path}:{word_line}: unterminated quoted string.")
-            words.append("".join(token))
-            if index < length and text[index] not in " \t\r\n;{)":
-                errors.append(f"{path}:{line}: unexpected character after a quoted string.")
-            continue
-        previous = ""
-        while index < length:
-            char = text[index]
-            if char == "\\" and index + 1 < length:
-                following = text[index + 1]
-                token.append(_ESCAPES.get(following, "\\" + following))
-                index += 2
-                previous = following
-                continue
-            if char in " \t\r\n;":
-                break
-            if char == "{" and previous != "$":
-                break
-            token.append(char)
-            previous = char
-            index += 1
-        words.append("".join(token))
-    if words:
-        errors.append(f'{path}:{line}: unexpected end of file, expecting ";" or "}}".')
-    for owner in owners:
-        errors.append(f'{path}:{owner.line}: unexpected end of file, expecting "}}" to close "{owner.name}".')
-    return root
-
-
-def _skip_lua(text: str, index: int, line: int) -> Tuple[int, int]:
-    """Skip an ``*_by_lua_block { ... }`` body: Lua code, not nginx syntax (strings and ``--`` comments)."""
-    depth = 1
-    length = len(text)
-    while index < length and depth:
-        char = text[index]
-        if char == "\n":
-            line += 1
-        elif char in ('"', "'"):
-            quote = char
-            index += 1
-            while index < length and text[index] != quote:
-                if text[index] == "\\":
-                    index += 1
-                elif text[index] == "\n":
-                    line += 1
-                index += 1
-        elif char == "-" and text.startswith("--", index):
-            end = text.find("\n", index)
-            index = length if end == -1 else end
-            continue
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-        index += 1
-    return index, line
+_Budget = Budget
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,30 +397,22 @@ def discover(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> List[ServerInfo]:
     """Every nginx on the node: one record per running master (by config file), or the installed one."""
-    processes = common.list_processes(proc_root, PROCESS_NAMES)
-    found_masters = common.masters(processes)
-    binary = which("nginx")
-    if not found_masters and not binary:
-        return []
-    results: List[ServerInfo] = []
-    seen = set()
-    for master in found_masters or [None]:
+
+    def inspect_one(master: Optional[common.ProcInfo], binary: Optional[str]) -> ServerInfo:
         options = _master_options(master) if master else {"config": None, "prefix": None}
-        key = options["config"] or ""
-        if key in seen:
-            continue
-        seen.add(key)
-        exe = master.exe if master and master.exe and os.path.exists(master.exe) else None
-        info = inspect(run, exe or binary or "nginx", options["config"], options["prefix"], timeout)
-        if master:
-            info.running = True
-            info.master_pid = master.pid
-            info.master_started_at = master.started_at
-            info.master_cmdline = master.cmdline
-            if master.stderr and "stderr" in info.details.get("error_log_values", []):
-                info.error_logs.append(master.stderr)
-        results.append(info)
-    return results
+        info = inspect(run, binary or "nginx", options["config"], options["prefix"], timeout)
+        if master and master.stderr and "stderr" in info.details.get("error_log_values", []):
+            info.error_logs.append(master.stderr)
+        return info
+
+    return common.discover_instances(
+        which,
+        proc_root,
+        PROCESS_NAMES,
+        BINARY_NAMES,
+        lambda master: (_master_options(master)["config"] if master else None) or "",
+        inspect_one,
+    )
 
 
 def inspect(
@@ -990,3 +788,16 @@ def make_classifier(info: Optional[ServerInfo] = None) -> Callable[[ParsedLine],
         return event
 
     return classify
+
+
+# The type's other parts, reached through the registry (servers/__init__.py): they build on the reader above.
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import (  # noqa: E402  pylint: disable=wrong-import-position
+    control,
+    edit,
+    facts,
+)
+
+#: The parts the registry hands out (the contract is in servers/__init__.py).
+CONTROL = control
+FACTS = facts
+EDITOR = edit

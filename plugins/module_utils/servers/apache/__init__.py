@@ -658,35 +658,22 @@ def discover(
 ) -> List[ServerInfo]:
     """Every Apache httpd on the node: one record per running master, or the installed one."""
     ctl = next((path for path in (which(name) for name in CTL_NAMES) if path), None)
-    binary = next((path for path in (which(name) for name in BINARY_NAMES) if path), None)
-    processes = common.list_processes(proc_root, PROCESS_NAMES)
-    found_masters = common.masters(processes)
-    if not (ctl or binary or found_masters):
-        return []
-    results = []
-    seen = set()
-    for master in found_masters or [None]:
-        config = None
-        root = None
-        if master:
-            configs = common.option_values(master.cmdline, "-f")
-            roots = common.option_values(master.cmdline, "-d")
-            config = configs[-1] if configs else None
-            root = roots[-1] if roots else None
-        key = (config, root)
-        if key in seen:
-            continue
-        seen.add(key)
-        exe = master.exe if master and master.exe and os.path.exists(master.exe) else None
+
+    def settings(master: Optional[common.ProcInfo]) -> Tuple[Optional[str], Optional[str]]:
+        if not master:
+            return None, None
+        configs = common.option_values(master.cmdline, "-f")
+        roots = common.option_values(master.cmdline, "-d")
+        return (configs[-1] if configs else None), (roots[-1] if roots else None)
+
+    def inspect_one(master: Optional[common.ProcInfo], binary: Optional[str]) -> ServerInfo:
+        config, root = settings(master)
         env = _master_environ(proc_root, master.pid) if master else {}
-        info = inspect(run, ctl, exe or binary, config, root, timeout, env)
-        if master:
-            info.running = True
-            info.master_pid = master.pid
-            info.master_started_at = master.started_at
-            info.master_cmdline = master.cmdline
-        results.append(info)
-    return results
+        return inspect(run, ctl, binary, config, root, timeout, env)
+
+    return common.discover_instances(
+        which, proc_root, PROCESS_NAMES, BINARY_NAMES, settings, inspect_one, installed=bool(ctl)
+    )
 
 
 def _master_environ(proc_root: str, pid: int) -> Dict[str, str]:
@@ -1189,3 +1176,16 @@ def make_classifier(info: Optional[ServerInfo] = None) -> Callable[[ParsedLine],
         return event
 
     return classify
+
+
+# The type's other parts, reached through the registry (servers/__init__.py): they build on the reader above.
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import (  # noqa: E402  pylint: disable=wrong-import-position
+    control,
+    edit,
+    facts,
+)
+
+#: The parts the registry hands out (the contract is in servers/__init__.py).
+CONTROL = control
+FACTS = facts
+EDITOR = edit

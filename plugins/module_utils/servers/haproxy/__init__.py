@@ -35,6 +35,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common i
 
 TYPE = "haproxy"
 PROCESS_NAMES = ("haproxy",)
+BINARY_NAMES = ("haproxy",)
 DEFAULT_CONFIG = "/etc/haproxy/haproxy.cfg"
 DEFAULT_LOG = "/var/log/haproxy.log"
 SYSLOG_CONFIGS = ("/etc/rsyslog.conf", "/etc/rsyslog.d")
@@ -625,40 +626,33 @@ def discover(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> List[ServerInfo]:
     """Every HAProxy on the node: one record per running master (by its ``-f`` files), or the installed one."""
-    processes = common.list_processes(proc_root, PROCESS_NAMES)
-    found_masters = common.masters(processes)
-    binary = which("haproxy")
-    if not found_masters and not binary:
-        return []
-    results = []
-    seen = set()
-    for master in found_masters or [None]:
+
+    def inspect_one(master: Optional[common.ProcInfo], binary: Optional[str]) -> ServerInfo:
         configs = common.option_values(master.cmdline, "-f") if master else []
-        key = tuple(configs)
-        if key in seen:
-            continue
-        seen.add(key)
         sockets = common.option_values(master.cmdline, "-S") if master else []
-        exe = master.exe if master and master.exe and os.path.exists(master.exe) else None
         info = inspect(
             run,
-            exe or binary or "haproxy",
+            binary or "haproxy",
             configs or None,
             timeout,
             master_socket=sockets[-1].split(",")[0] if sockets else None,
             cwd=master.cwd if master and master.cwd else "/",
         )
         if master:
-            info.running = True
-            info.master_pid = master.pid
-            info.master_started_at = master.started_at
-            info.master_cmdline = master.cmdline
             stdio = [path for path in (master.stdout, master.stderr) if path and not path.startswith("/dev/")]
             for path in stdio:
                 if path not in info.error_logs:
                     info.error_logs.append(path)
-        results.append(info)
-    return results
+        return info
+
+    return common.discover_instances(
+        which,
+        proc_root,
+        PROCESS_NAMES,
+        BINARY_NAMES,
+        lambda master: tuple(common.option_values(master.cmdline, "-f")) if master else (),
+        inspect_one,
+    )
 
 
 def inspect(
@@ -987,3 +981,16 @@ def make_classifier(info: Optional[ServerInfo] = None) -> Callable[[ParsedLine],
         return event
 
     return classify
+
+
+# The type's other parts, reached through the registry (servers/__init__.py): they build on the reader above.
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import (  # noqa: E402  pylint: disable=wrong-import-position
+    control,
+    facts,
+)
+
+#: The parts the registry hands out (the contract is in servers/__init__.py).
+CONTROL = control
+FACTS = facts
+#: HAProxy staples from files deployed beside the certificate (or fetches itself): no directive editor.
+EDITOR = None

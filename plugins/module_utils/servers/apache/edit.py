@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Set stapling directives in one Apache ``<VirtualHost>`` of one file, and render the stapling cache file.
 
-Lines are read with ``servers/apache.py``'s ``logical_lines`` (backslash continuations joined,
+Lines are read with ``servers/apache/__init__.py``'s ``logical_lines`` (backslash continuations joined,
 comment lines skipped), so a virtual host is named by the same line number ``node_audit`` reports:
 the first physical line of its ``<VirtualHost ...>`` opening. Apache has no comments after a
 directive on the same line, so a directive is replaced as whole physical lines.
@@ -11,14 +11,20 @@ directive on the same line, so a directive is replaced as whole physical lines.
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import logical_lines, split_args
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import (
+    MAX_SCANNED_FILES,
+    CompanionFile,
     EditError,
     EditResult,
+    config_root_above,
     describe_change,
     newline_of,
 )
@@ -207,3 +213,85 @@ def directives_in(text: str, names: Sequence[str], path: str = "") -> List[Tuple
         if words and words[0].lower() in names:
             found.append((words[0], first, " ".join(words[1:])))
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# the editor contract site_stapling uses (servers/__init__.py)
+
+#: site_stapling options only Apache uses.
+OPTIONS = ("responder_timeout", "return_responder_errors", "cache", "cache_file")
+
+
+def check_options(params: Dict[str, Any]) -> None:
+    """cache and cache_file go together: SSLStaplingCache is written to its own file."""
+    if params["cache"] is not None and not params["cache_file"]:
+        raise InputError("cache_file is required with cache: SSLStaplingCache is written to its own file.")
+    if params["cache_file"] and params["cache"] is None:
+        raise InputError("cache_file is used only together with cache.")
+
+
+def edit_site(text: str, line: int, params: Dict[str, Any], path: str) -> Tuple[EditResult, List[str]]:
+    """The <VirtualHost> at ``line`` edited as site_stapling's ``params`` ask, and the directive names set."""
+    settings = settings_for(params["stapling"], params["responder_timeout"], params["return_responder_errors"])
+    return edit_vhost(text, line, settings, path), [name for name, _value in settings]
+
+
+def config_root(real: str) -> str:
+    """Apache's ServerRoot as found above ``real`` (relative Include paths start there)."""
+    root = config_root_above(real, ("apache2.conf", "httpd.conf"), "/etc/apache2")
+    if os.path.basename(root) == "conf" and os.path.exists(os.path.join(root, "httpd.conf")):
+        root = os.path.dirname(root)  # Red Hat: ServerRoot /etc/httpd, main file conf/httpd.conf
+    return root
+
+
+def directives_found(text: str, names: Sequence[str], path: str) -> List[Tuple[str, int]]:
+    lowered = tuple(name.lower() for name in names)
+    return [(name, number) for name, number, _value in directives_in(text, lowered)]
+
+
+def before_write(params: Dict[str, Any]) -> None:
+    """The cache file's directory must exist: fail before the first write, with nothing changed."""
+    if params["cache"] is not None and params["cache_file"]:
+        directory = os.path.dirname(os.path.realpath(params["cache_file"]))
+        if not os.path.isdir(directory):
+            raise InputError(f"the directory {directory} of cache_file does not exist.")
+
+
+def _other_caches(cache_real: str, read: Callable[[str], str]) -> List[str]:
+    """``file:line`` of SSLStaplingCache lines near the cache file, other than in the cache file itself."""
+    base = os.path.dirname(os.path.dirname(cache_real))
+    found = []
+    seen = set()
+    candidates = sorted(glob.glob(os.path.join(base, "*.conf")) + glob.glob(os.path.join(base, "*", "*.conf")))
+    for candidate in candidates[:MAX_SCANNED_FILES]:
+        real = os.path.realpath(candidate)
+        if real == cache_real or real in seen or not os.path.isfile(real):
+            continue
+        seen.add(real)
+        try:
+            text = read(real)
+        except InputError:
+            continue
+        for _name, number, _value in directives_in(text, ("sslstaplingcache",)):
+            found.append(f"{candidate}:{number}")
+    return found
+
+
+def _cache_conflicts(cache_real: str, read: Callable[[str], str]) -> List[str]:
+    return [
+        f"{where} also sets SSLStaplingCache; Apache allows one, and the last one read wins. Remove the "
+        f"other one or stop passing cache, which is written to {cache_real}."
+        for where in _other_caches(cache_real, read)
+    ]
+
+
+def companion_file(params: Dict[str, Any]) -> Optional[CompanionFile]:
+    """The file holding the server-wide SSLStaplingCache, when ``cache`` is given."""
+    cache = params["cache"]
+    if cache is None:
+        return None
+
+    def describe(real: str, existing: Optional[str]) -> str:
+        return f"SSLStaplingCache in {real} {cache_value(existing) or '(not set)'} -> {cache.strip()}"
+
+    return CompanionFile(params["cache_file"], cache_file_text(cache), describe, _cache_conflicts)
