@@ -282,10 +282,10 @@ backup_file:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
 
@@ -343,19 +343,9 @@ def _check_params(params) -> str:
 
 def _write(module, dest: str, der: bytes, backup: bool) -> dict:
     """Write ``der`` to ``dest`` atomically; return extra result keys (backup_file)."""
-    extra = {}
-    fd, tmp = tempfile.mkstemp(prefix=".ocsp_staple.", dir=module.tmpdir)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(der)
-        if backup and os.path.exists(dest):
-            extra["backup_file"] = module.backup_local(dest)
-        # a symlinked dest (e.g. into a deploy directory) keeps its link: the file it points to is replaced
-        module.atomic_move(tmp, os.path.realpath(dest), unsafe_writes=module.params["unsafe_writes"])
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return extra
+    # a symlinked dest (e.g. into a deploy directory) keeps its link: the file it points to is replaced
+    saved = files.replace_atomically(module, os.path.realpath(dest), der, keep_backup=backup)
+    return {"backup_file": saved} if saved else {}
 
 
 def run(module) -> dict:
