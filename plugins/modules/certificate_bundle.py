@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.requirements.cryptography
   - ansible.builtin.files
   - ansible.builtin.backup
+  - tlsfleet.stapling.options.trust_anchors
 attributes:
   check_mode:
     support: full
@@ -71,16 +72,6 @@ options:
     description:
       - Files on the managed node with candidate intermediate certificates (PEM, several per file, or DER), used like
         O(intermediates).
-    type: list
-    elements: path
-    default: []
-  trust_anchor_paths:
-    description:
-      - Files on the managed node with root certificates. A root found here or in the pool ends the path and goes into
-        the trusted file.
-      - When empty, the node's system CA bundle is used if one is found (C(/etc/ssl/certs/ca-certificates.crt),
-        C(/etc/pki/tls/certs/ca-bundle.crt), C(/etc/ssl/cert.pem)). Name your private roots here when the certificate
-        comes from a private CA.
     type: list
     elements: path
     default: []
@@ -153,6 +144,8 @@ options:
       - Keep a timestamped copy of each file that is replaced. No backup is made of a file whose content stays the
         same, or of a file that did not exist.
 notes:
+  - A root found in O(trust_anchor_paths) or among the given certificates ends the path and goes into the trusted
+    file.
   - The files get the same O(mode), O(owner) and O(group). Those without a key hold public certificates only.
   - All files are computed and checked before the first one is replaced.
   - When a destination is a symbolic link (such as certbot's C(live/) files), the file it points to is replaced and
@@ -422,6 +415,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import files as file_io
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import TRUST_ANCHORS, spec
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
@@ -657,7 +651,7 @@ def main() -> None:
             "certificate_content": {"type": "str", "aliases": ["certificate"]},
             "intermediates": {"type": "list", "elements": "str", "default": []},
             "intermediate_paths": {"type": "list", "elements": "path", "default": []},
-            "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
+            **spec(TRUST_ANCHORS),
             "require_root": {"type": "bool", "default": True},
             "fetch_issuers": {"type": "bool", "default": False},
             "fetch_timeout": {"type": "int", "default": 10},
