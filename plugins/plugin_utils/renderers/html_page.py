@@ -125,7 +125,7 @@ which DNS does not hand out</td></tr>
 {% if item.hostname %} for {{ item.hostname }}{% endif %}</h3>\
 {% if item.site %}<p>Site: {{ item.server }} {{ item.site }}</p>{% endif %}\
 <ul>{% for line in item.evidence %}<li><pre>{{ line }}</pre></li>{% endfor %}</ul>\
-<p>Fix: {{ item.remediation }}{% if item.fixed_by %} (role <code>{{ item.fixed_by }}</code>){% endif %}</p></div>
+<p>Fix: {{ item.remediation }}{% if item.get("fixed_by") %} (role <code>{{ item.fixed_by }}</code>){% endif %}</p></div>
 {% endfor %}
 </body></html>
 """
