@@ -73,13 +73,11 @@ def render_to(compiled: jinja2.Template, out, **context) -> str | None:
     if out is None:
         return compiled.render(**context)
     pending: list[str] = []
-    size = 0
     for piece in compiled.generate(**context):
         pending.append(piece)
-        size += len(piece)
-        if size >= 1 << 16:
+        if len(pending) >= 4096:  # pieces are small: one write per few dozen KiB
             out.write("".join(pending))
-            pending, size = [], 0
+            pending.clear()
     out.write("".join(pending))
     return None
 

@@ -11,6 +11,7 @@ change at any time.
 from __future__ import annotations
 
 import html
+from collections import namedtuple
 
 from markupsafe import Markup  # Jinja2's own dependency
 
@@ -44,6 +45,10 @@ code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}pre{wh
 small{display:block;font-size:.8em}
 """
 LEGEND = (*SEVERITIES, "ok", "none", "down", "empty")
+# What the grid's template reads per node and per cell (named tuples: a template reads their fields fastest).
+Row = namedtuple("Row", "node state wide cells")
+Wide = namedtuple("Wide", "severity text")
+Cell = namedtuple("Cell", "severity title codes states left")
 
 
 def _finalize(value) -> Markup:
@@ -142,7 +147,7 @@ def _rows(report: dict, hostnames: list):
     """One row of the grid per node, made as the template asks for it: a large fleet is never held twice."""
     index = findings_index(report)
     for node in report["nodes"]:
-        row = {"node": node, "state": node_state(node), "wide": None, "cells": []}
+        wide, cells = None, []
         if node["status"] == "ok":
             served = {}
             for entry in node["hostnames"]:
@@ -152,27 +157,24 @@ def _rows(report: dict, hostnames: list):
             empty = without_sites(node)
             if empty:
                 text = "%s%s" % (NO_SITE, "; " + text if text else "")
-            row["wide"] = {
-                "severity": worst_severity(hostless) or ("empty" if empty else "ok"),
-                "text": text or "ok",
-            }
+            wide = Wide(worst_severity(hostless) or ("empty" if empty else "ok"), text or "ok")
             for name in hostnames:
                 found = cell_findings(report, node["host"], name, index)
                 entries = served.get(name, [])
                 if not entries and not found:
-                    row["cells"].append(None)
+                    cells.append(None)
                     continue
                 lefts = [e["seconds_left"] for e in entries if isinstance(e["seconds_left"], (int, float))]
-                row["cells"].append(
-                    {
-                        "severity": worst_severity(found) or "ok",
-                        "title": "; ".join("%s: %s" % (i["code"], " / ".join(i["evidence"])) for i in found),
-                        "codes": ", ".join(sorted({i["code"] for i in found})),
-                        "states": ", ".join(sorted({str(e["staple_state"]) for e in entries})) or "?",
-                        "left": duration(min(lefts)) if lefts else "-",
-                    }
+                cells.append(
+                    Cell(
+                        severity=worst_severity(found) or "ok",
+                        title="; ".join("%s: %s" % (i["code"], " / ".join(i["evidence"])) for i in found),
+                        codes=", ".join(sorted({i["code"] for i in found})),
+                        states=", ".join(sorted({str(e["staple_state"]) for e in entries})) or "?",
+                        left=duration(min(lefts)) if lefts else "-",
+                    )
                 )
-        yield row
+        yield Row(node, node_state(node), wide, cells)
 
 
 def render_html(report: dict, out=None) -> str | None:
