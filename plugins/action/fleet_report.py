@@ -13,6 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as fleet
 
 ARGUMENT_SPEC = {
@@ -122,7 +123,7 @@ class ActionModule(ActionBase):
                     % (document["summary"]["fail_threshold"], args["fail_severity"])
                 )
             dest = os.path.abspath(args["dest"])
-            files = fleet.write_report(document, dest)
+            files = renderers.write_report(document, dest)
         except AnsibleActionFail:
             raise
         except ValueError as error:

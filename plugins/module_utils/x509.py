@@ -124,22 +124,8 @@ def read_input_file(path: str, description: str) -> bytes:
 
     ``description`` says what the file should be, e.g. ``"certificate file"`` or ``"ocsp response"``.
     """
-    label = f"{description} {path}"
-    try:
-        # Only regular files, opened without blocking: a FIFO or device named in a configuration never hangs us.
-        with files.open_regular(path, description) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > MAX_INPUT_BYTES:
-                raise InputError(f"{label} is {size} bytes long, larger than the {MAX_INPUT_BYTES} bytes accepted.")
-            return handle.read(MAX_INPUT_BYTES + 1)
-    except InputError:
-        raise
-    except FileNotFoundError:
-        raise InputError(f"{label} does not exist.") from None
-    except PermissionError:
-        raise InputError(f"{label} cannot be read: permission denied.") from None
-    except OSError as exc:
-        raise InputError(f"{label} cannot be read: {exc.strerror or exc}.") from None
+    # Only regular files, opened without blocking: a FIFO or device named in a configuration never hangs us.
+    return files.read_bounded(path, description, MAX_INPUT_BYTES)
 
 
 def describe_unusable(data: bytes):

@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.requirements.cryptography
   - ansible.builtin.files
   - ansible.builtin.backup
+  - tlsfleet.stapling.options.trust_anchors
 attributes:
   check_mode:
     support: full
@@ -71,16 +72,6 @@ options:
     description:
       - Files on the managed node with candidate intermediate certificates (PEM, several per file, or DER), used like
         O(intermediates).
-    type: list
-    elements: path
-    default: []
-  trust_anchor_paths:
-    description:
-      - Files on the managed node with root certificates. A root found here or in the pool ends the path and goes into
-        the trusted file.
-      - When empty, the node's system CA bundle is used if one is found (C(/etc/ssl/certs/ca-certificates.crt),
-        C(/etc/pki/tls/certs/ca-bundle.crt), C(/etc/ssl/cert.pem)). Name your private roots here when the certificate
-        comes from a private CA.
     type: list
     elements: path
     default: []
@@ -153,6 +144,8 @@ options:
       - Keep a timestamped copy of each file that is replaced. No backup is made of a file whose content stays the
         same, or of a file that did not exist.
 notes:
+  - A root found in O(trust_anchor_paths) or among the given certificates ends the path and goes into the trusted
+    file.
   - The files get the same O(mode), O(owner) and O(group). Those without a key hold public certificates only.
   - All files are computed and checked before the first one is replaced.
   - When a destination is a symbolic link (such as certbot's C(live/) files), the file it points to is replaced and
@@ -418,11 +411,11 @@ files:
 
 import os
 import re
-import tempfile
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import files as file_io
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import TRUST_ANCHORS, spec
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
@@ -510,70 +503,8 @@ def _check_dest(kind, option, path):
 def _read_existing(path, option):
     if not os.path.lexists(path):
         return None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(bundle_lib.MAX_FETCH_BYTES * 10 + 1)
-    except OSError as exc:
-        raise InputError(f"{option} {path} exists but cannot be read: {exc.strerror or exc}.") from None
-
-
-def _write_atomically(module, path, data: bytes):
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        handle, tmp = tempfile.mkstemp(prefix=".tlsfleet-bundle-", dir=directory)
-    except OSError as exc:
-        raise InputError(f"cannot create a temporary file in {directory}: {exc.strerror or exc}.") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise InputError(f"cannot write a temporary file in {directory}: {exc.strerror or exc}.") from None
-    module.atomic_move(tmp, path, unsafe_writes=module.params["unsafe_writes"])
-
-
-def _write_private(path, data: bytes):
-    """Replace ``path`` with ``data`` through a temporary file created with mode 0600 (os.open with that mode, so
-    the umask can only narrow it): the key is never in a file others can read, not even before a chmod. The
-    final mode, owner and group are applied afterwards by the caller."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, ".tlsfleet-key-%d-%d" % (os.getpid(), time.monotonic_ns()))
-    try:
-        handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except OSError as exc:
-        raise InputError(f"cannot create a temporary file in {directory}: {exc.strerror or exc}.") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}.") from None
-
-
-def _backup_private(path: str) -> str:
-    """A copy of ``path`` beside it (Ansible's backup name), created with mode 0600 from the start: the backup of a
-    key is never readable by others, whatever the original's mode or the umask."""
-    backup = "%s.%s.%s" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime()))
-    try:
-        with open(path, "rb") as source:
-            data = source.read()
-        status = os.stat(path)
-        handle = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(handle, "wb") as out:
-            try:
-                os.fchown(out.fileno(), status.st_uid, status.st_gid)
-            except OSError:
-                pass  # not root: the backup stays the module user's, still 0600
-            out.write(data)
-    except OSError as exc:
-        raise InputError(f"cannot back up {path}: {exc.strerror or exc}.") from None
-    return backup
+    # A file far larger than any bundle is cut short: enough to see that it differs, and it is replaced.
+    return file_io.read_bounded(path, option, bundle_lib.MAX_FETCH_BYTES * 10, truncate=True)
 
 
 def _attribute_lines(attr_diff, side):
@@ -666,12 +597,9 @@ def run(module) -> dict:
         content_changed = existing != desired
         backup_file = None
         if content_changed and not module.check_mode:
-            if params["backup"] and existing is not None:
-                backup_file = _backup_private(target) if private else module.backup_local(target)
-            if private:
-                _write_private(target, desired)
-            else:
-                _write_atomically(module, target, desired)
+            backup_file = file_io.replace_atomically(
+                module, target, desired, keep_backup=params["backup"] and existing is not None, private=private
+            )
         attr_diff = {"before": {}, "after": {}}
         file_args = module.load_file_common_arguments(params, path=target)
         file_changed = module.set_fs_attributes_if_different(file_args, content_changed, diff=attr_diff)
@@ -723,7 +651,7 @@ def main() -> None:
             "certificate_content": {"type": "str", "aliases": ["certificate"]},
             "intermediates": {"type": "list", "elements": "str", "default": []},
             "intermediate_paths": {"type": "list", "elements": "path", "default": []},
-            "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
+            **spec(TRUST_ANCHORS),
             "require_root": {"type": "bool", "default": True},
             "fetch_issuers": {"type": "bool", "default": False},
             "fetch_timeout": {"type": "int", "default": 10},

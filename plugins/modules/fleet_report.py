@@ -101,6 +101,9 @@ attributes:
 notes:
   - The report format is described by C(docs/report-schema.json) in the collection.
 seealso:
+  - name: The cause catalogue
+    description: Every finding code of the report, its severity, what it means and the fix.
+    link: https://github.com/tlsfleet/stapling/blob/main/docs/causes.md
   - module: tlsfleet.stapling.node_audit
   - module: tlsfleet.stapling.tls_endpoint_info
   - ref: tlsfleet.stapling.diagnose role <ansible_collections.tlsfleet.stapling.diagnose_role>

@@ -17,8 +17,10 @@ description:
     the node (asking again about each certificate whose own status the diagnosis needs), asks an nginx
     C(resolver) for the responder's name, and reads the servers' error logs since O(since).
   - It then names the cause per server, site and hostname, each with evidence and a remedy, using the codes of
-    the cause catalogue (docs/causes.md in the collection). The diagnosis reports the root cause, not every
-    symptom; C(staple_missing) is kept for a missing staple that nothing else explains. A server that is down
+    the cause catalogue
+    (L(docs/causes.md,https://github.com/tlsfleet/stapling/blob/main/docs/causes.md) says what each code means
+    and what fixes it). The diagnosis reports the root cause, not every symptom; C(staple_missing) is kept for a
+    missing staple that nothing else explains. A server that is down
     (C(server_down)), a configuration that fails its own test (C(config_test_failed)) and a node with no TLS site
     at all (C(no_tls_site)) are always findings.
   - Handshakes and responder probes run concurrently, each bounded by its own timeout, so an unreachable responder
@@ -36,6 +38,10 @@ extends_documentation_fragment:
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.discovery
   - tlsfleet.stapling.requirements.pyopenssl
+  - tlsfleet.stapling.options.clock_skew
+  - tlsfleet.stapling.options.proxy
+  - tlsfleet.stapling.options.trust_anchors
+  - tlsfleet.stapling.options.warmup
 options:
   extra_endpoints:
     description:
@@ -76,28 +82,6 @@ options:
       - V(0) sets no limit.
     type: float
     default: 120.0
-  warmup_attempts:
-    description: Further handshakes made when a staple is missing, before it is believed missing.
-    type: int
-    default: 4
-  warmup_delay:
-    description: Seconds before the first warm-up handshake; doubles each time, up to 2 seconds.
-    type: float
-    default: 0.25
-  trust_anchor_paths:
-    description:
-      - Root certificate files to judge chain completeness against; the node's system CA bundle when empty. Name
-        your private roots here when sites use a private CA.
-    type: list
-    elements: path
-    default: []
-  proxy:
-    description: HTTP proxy for the responder probes; by default the node's environment decides.
-    type: str
-  use_proxy:
-    description: Whether to honour the environment's proxy settings when O(proxy) is not given.
-    type: bool
-    default: true
   staple_warning_seconds:
     description: A good staple whose nextUpdate is closer than this is reported as C(staple_expiring).
     type: int
@@ -106,10 +90,6 @@ options:
     description: A certificate that expires sooner than this is reported as C(cert_expiring).
     type: int
     default: 21
-  clock_skew:
-    description: Seconds of clock difference tolerated when judging thisUpdate and nextUpdate.
-    type: int
-    default: 300
   max_workers:
     description: How many handshakes and probes run at the same time.
     type: int
@@ -131,6 +111,9 @@ notes:
   - Hostnames come from the sites' C(server_name) / C(ServerName) / C(ServerAlias); for HAProxy, from the DNS names
     of each bound certificate. Wildcard names are not probed.
 seealso:
+  - name: The cause catalogue
+    description: Every finding code, its severity, what it means, the evidence behind it and the fix.
+    link: https://github.com/tlsfleet/stapling/blob/main/docs/causes.md
   - module: tlsfleet.stapling.tls_endpoint_info
   - module: tlsfleet.stapling.ocsp_responder_check
   - module: tlsfleet.stapling.ocsp_response_info
@@ -371,6 +354,14 @@ evidence:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, ocsp, servers, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import (
+    CLOCK_SKEW,
+    ENDPOINT_OPTIONS,
+    PROXY,
+    TRUST_ANCHORS,
+    WARMUP,
+    spec,
+)
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import exit_with_result
 
@@ -431,23 +422,14 @@ def main() -> None:
                 "type": "list",
                 "elements": "dict",
                 "default": [],
-                "options": {
-                    "host": {"type": "str", "default": "127.0.0.1"},
-                    "port": {"type": "int", "default": 443},
-                    "server_name": {"type": "str"},
-                },
+                "options": spec(ENDPOINT_OPTIONS),
             },
             "handshake_timeout": {"type": "float", "default": 5.0},
             "responder_timeout": {"type": "float", "default": 5.0},
             "time_budget": {"type": "float", "default": 120.0},
-            "warmup_attempts": {"type": "int", "default": 4},
-            "warmup_delay": {"type": "float", "default": 0.25},
-            "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
-            "proxy": {"type": "str"},
-            "use_proxy": {"type": "bool", "default": True},
+            **spec(WARMUP, TRUST_ANCHORS, PROXY, CLOCK_SKEW),
             "staple_warning_seconds": {"type": "int", "default": 1800},
             "cert_warning_days": {"type": "int", "default": 21},
-            "clock_skew": {"type": "int", "default": 300},
             "max_workers": {"type": "int", "default": 16},
             "responder_certificate_limit": {"type": "int", "default": 32},
             "no_site_severity": {

@@ -29,16 +29,10 @@ extends_documentation_fragment:
   - tlsfleet.stapling.attributes.responder_group
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.requirements.cryptography
+  - tlsfleet.stapling.options.certificate_input
+  - tlsfleet.stapling.options.proxy
+  - tlsfleet.stapling.options.clock_skew
 options:
-  certificate_path:
-    description:
-      - Path on the managed node of the certificate to ask about (PEM or DER); further certificates in the file are
-        searched for the issuer.
-      - Exactly one of O(certificate_path), O(certificate_content) and O(endpoint) is required.
-    type: path
-  certificate_content:
-    description: The certificate (optionally followed by its chain) as PEM text.
-    type: str
   endpoint:
     description:
       - Ask about the certificate this TLS endpoint serves; its presented chain supplies the issuer. Needs pyOpenSSL.
@@ -55,12 +49,6 @@ options:
       server_name:
         description: SNI name.
         type: str
-  issuer_path:
-    description: Path on the managed node of the issuer certificate.
-    type: path
-  issuer_content:
-    description: The issuer certificate as PEM text.
-    type: str
   url:
     description:
       - Probe this responder URL instead of the certificate's own (its AIA OCSP URLs). Use it to test a responder
@@ -75,15 +63,6 @@ options:
     description: Seconds one probe may take in all (DNS, connect, HTTP exchange and reading the answer).
     type: float
     default: 10.0
-  proxy:
-    description:
-      - An HTTP proxy to go through, such as V(http://proxy.example.com:3128). By default the node's environment
-        (C(http_proxy), C(no_proxy)) decides, as it does for most servers' helper processes.
-    type: str
-  use_proxy:
-    description: Whether to honour the proxy settings of the environment when O(proxy) is not given.
-    type: bool
-    default: true
   body_limit:
     description: Largest answer read, in bytes; real OCSP responses are a few KiB.
     type: int
@@ -93,11 +72,8 @@ options:
     type: str
     choices: [sha1, sha256]
     default: sha1
-  clock_skew:
-    description: Seconds of clock difference tolerated when judging the answer's thisUpdate and nextUpdate.
-    type: int
-    default: 300
 notes:
+  - Exactly one of O(certificate_path), O(certificate_content) and O(endpoint) is required.
   - The DNS stage uses the node's resolver (C(/etc/resolv.conf)). nginx resolves responders with its own
     C(resolver) directive instead; M(tlsfleet.stapling.node_audit) compares the two.
 seealso:
@@ -339,6 +315,13 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, ocsp, responder_probe, tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import (
+    CERTIFICATE_INPUT,
+    CLOCK_SKEW,
+    ENDPOINT_OPTIONS,
+    PROXY,
+    spec,
+)
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography, require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
@@ -427,26 +410,13 @@ def run(params) -> dict:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "certificate_path": {"type": "path"},
-            "certificate_content": {"type": "str"},
-            "endpoint": {
-                "type": "dict",
-                "options": {
-                    "host": {"type": "str", "default": "127.0.0.1"},
-                    "port": {"type": "int", "default": 443},
-                    "server_name": {"type": "str"},
-                },
-            },
-            "issuer_path": {"type": "path"},
-            "issuer_content": {"type": "str"},
+            **spec(CERTIFICATE_INPUT, PROXY, CLOCK_SKEW),
+            "endpoint": {"type": "dict", "options": spec(ENDPOINT_OPTIONS)},
             "url": {"type": "str"},
             "method": {"type": "str", "choices": ["POST", "GET", "both"], "default": "POST"},
             "timeout": {"type": "float", "default": 10.0},
-            "proxy": {"type": "str"},
-            "use_proxy": {"type": "bool", "default": True},
             "body_limit": {"type": "int", "default": 65536},
             "hash_algorithm": {"type": "str", "choices": ["sha1", "sha256"], "default": "sha1"},
-            "clock_skew": {"type": "int", "default": 300},
         },
         required_one_of=[("certificate_path", "certificate_content", "endpoint")],
         mutually_exclusive=[("certificate_path", "certificate_content", "endpoint"), ("issuer_path", "issuer_content")],

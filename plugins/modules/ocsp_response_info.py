@@ -24,6 +24,8 @@ extends_documentation_fragment:
   - tlsfleet.stapling.attributes
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.requirements.cryptography
+  - tlsfleet.stapling.options.certificate_input
+  - tlsfleet.stapling.options.clock_skew
 options:
   path:
     description:
@@ -35,41 +37,15 @@ options:
       - The OCSP response as base64 text (whitespace is ignored), for example read with M(ansible.builtin.slurp).
       - Exactly one of O(path) and O(content) is required.
     type: str
-  certificate_path:
-    description:
-      - Path on the managed node of the certificate the response should be about, PEM or DER.
-      - The first certificate in the file is the one checked. Further certificates (a full chain or an HAProxy
-        bundle) are searched for the issuer when neither O(issuer_path) nor O(issuer_content) is given. A private key
-        in the same file is ignored and never read into the result.
-      - Exactly one of O(certificate_path) and O(certificate_content) is required.
-    type: path
-  certificate_content:
-    description:
-      - The certificate (and optionally its chain) as PEM text, used like O(certificate_path).
-    type: str
-  issuer_path:
-    description:
-      - Path on the managed node of the issuer certificate, PEM or DER. When the file holds several certificates,
-        the one that issued the certificate is used.
-      - When neither O(issuer_path) nor O(issuer_content) is given, the issuer is looked for among the other
-        certificates of O(certificate_path) or O(certificate_content); the module fails if it is not there.
-    type: path
-  issuer_content:
-    description:
-      - The issuer certificate as PEM text, used like O(issuer_path).
-    type: str
   valid_at:
     description:
       - The time to judge freshness at, as an ISO 8601 timestamp such as V(2026-11-23T19:31:00Z). A timestamp
         without a time zone is taken as UTC.
       - Defaults to the current time of the managed node.
     type: str
-  clock_skew:
-    description:
-      - Seconds of clock difference tolerated when comparing O(valid_at) with thisUpdate and nextUpdate.
-    type: int
-    default: 300
 notes:
+  - Exactly one of O(certificate_path) and O(certificate_content) is required.
+  - O(clock_skew) applies around O(valid_at) when it is given.
   - RV(valid) says whether the response can be trusted, not whether the certificate is fine. A correctly signed
     response saying V(revoked) is valid; use RV(good) to require a valid response with certificate status V(good).
   - A response without nextUpdate is valid per RFC 6960; it is still listed in RV(problems), since servers cannot
@@ -289,6 +265,7 @@ issuer:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import CERTIFICATE_INPUT, CLOCK_SKEW, spec
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 
@@ -368,12 +345,8 @@ def main() -> None:
         argument_spec={
             "path": {"type": "path"},
             "content": {"type": "str"},
-            "certificate_path": {"type": "path"},
-            "certificate_content": {"type": "str"},
-            "issuer_path": {"type": "path"},
-            "issuer_content": {"type": "str"},
+            **spec(CERTIFICATE_INPUT, CLOCK_SKEW),
             "valid_at": {"type": "str"},
-            "clock_skew": {"type": "int", "default": 300},
         },
         mutually_exclusive=[
             ("path", "content"),

@@ -31,6 +31,8 @@ extends_documentation_fragment:
   - tlsfleet.stapling.attributes.responder_group
   - tlsfleet.stapling.requirements.cryptography
   - ansible.builtin.files
+  - tlsfleet.stapling.options.proxy
+  - tlsfleet.stapling.options.clock_skew
 attributes:
   check_mode:
     support: full
@@ -77,15 +79,6 @@ options:
         bound applies to the exchange with the HAProxy runtime API socket.
     type: float
     default: 10.0
-  proxy:
-    description:
-      - An HTTP proxy to reach the responder through, such as V(http://proxy.example.com:3128). By default the node's
-        environment (C(http_proxy), C(no_proxy)) decides.
-    type: str
-  use_proxy:
-    description: Whether to honour the proxy settings of the environment when O(proxy) is not given.
-    type: bool
-    default: true
   refresh_window:
     description:
       - Fetch a new response once the one in O(dest) has at most this many seconds left before its nextUpdate.
@@ -101,10 +94,6 @@ options:
       - Seconds a response must still be valid (before its nextUpdate) to be written. HAProxy drops a response 300
         seconds before its nextUpdate, and HAProxy 3.2 and later refuse to load one with less than 300 seconds left.
       - A response in O(dest) with less time left is always refreshed.
-    type: int
-    default: 300
-  clock_skew:
-    description: Seconds of clock difference tolerated when judging thisUpdate and nextUpdate.
     type: int
     default: 300
   force:
@@ -282,10 +271,11 @@ backup_file:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import CLOCK_SKEW, PROXY, spec
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
 
@@ -343,19 +333,9 @@ def _check_params(params) -> str:
 
 def _write(module, dest: str, der: bytes, backup: bool) -> dict:
     """Write ``der`` to ``dest`` atomically; return extra result keys (backup_file)."""
-    extra = {}
-    fd, tmp = tempfile.mkstemp(prefix=".ocsp_staple.", dir=module.tmpdir)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(der)
-        if backup and os.path.exists(dest):
-            extra["backup_file"] = module.backup_local(dest)
-        # a symlinked dest (e.g. into a deploy directory) keeps its link: the file it points to is replaced
-        module.atomic_move(tmp, os.path.realpath(dest), unsafe_writes=module.params["unsafe_writes"])
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return extra
+    # a symlinked dest (e.g. into a deploy directory) keeps its link: the file it points to is replaced
+    saved = files.replace_atomically(module, os.path.realpath(dest), der, keep_backup=backup)
+    return {"backup_file": saved} if saved else {}
 
 
 def run(module) -> dict:
@@ -468,11 +448,9 @@ def main() -> None:
             "dest": {"type": "path"},
             "responder_url": {"type": "str"},
             "timeout": {"type": "float", "default": 10.0},
-            "proxy": {"type": "str"},
-            "use_proxy": {"type": "bool", "default": True},
+            **spec(PROXY, CLOCK_SKEW),
             "refresh_window": {"type": "int"},
             "min_validity": {"type": "int", "default": 300},
-            "clock_skew": {"type": "int", "default": 300},
             "force": {"type": "bool", "default": False},
             "backup": {"type": "bool", "default": False},
             "haproxy_socket": {"type": "path"},

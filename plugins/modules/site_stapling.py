@@ -238,11 +238,10 @@ cache_created:
 import difflib
 import glob
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import files, servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import MAX_SCANNED_FILES
 
@@ -251,33 +250,13 @@ DIFF_CONTEXT = 3  # lines of context around each change in --diff output
 
 
 def _read(path, what):
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{what} {path} does not exist.") from None
-    except IsADirectoryError:
-        raise InputError(f"{what} {path} is a directory, not a file.") from None
-    except OSError as exc:
-        raise InputError(f"{what} {path} cannot be read: {exc.strerror or exc}.") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{what} {path} is larger than {MAX_FILE_BYTES} bytes; it is not a configuration file.")
+    data = files.read_bounded(path, what, MAX_FILE_BYTES)
     return data.decode("utf-8", "surrogateescape")
 
 
-def _write(module, path, text):
-    directory = os.path.dirname(path)
-    try:
-        handle, tmp = tempfile.mkstemp(prefix=".tlsfleet-site-stapling-", dir=directory)
-    except OSError as exc:
-        raise InputError(f"cannot create a temporary file in {directory}: {exc.strerror or exc}.") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(text.encode("utf-8", "surrogateescape"))
-    except OSError as exc:
-        os.unlink(tmp)
-        raise InputError(f"cannot write a temporary file in {directory}: {exc.strerror or exc}.") from None
-    module.atomic_move(tmp, path, unsafe_writes=module.params["unsafe_writes"])
+def _write(module, path, text, keep_backup):
+    """Replace ``path`` with ``text``; return the backup's path when ``keep_backup`` made one."""
+    return files.replace_atomically(module, path, text.encode("utf-8", "surrogateescape"), keep_backup=keep_backup)
 
 
 def _printable(text):
@@ -366,9 +345,7 @@ def run(module):
         diffs.append(_diff(real, real, text, edit.text))
         if not module.check_mode:
             editor.before_write(params)  # before the first write: fail with nothing changed
-            if params["backup"]:
-                backup_file = module.backup_local(real)
-            _write(module, real, edit.text)
+            backup_file = _write(module, real, edit.text, params["backup"])
     file_args = module.load_file_common_arguments(params, path=real)
     changed = module.set_fs_attributes_if_different(file_args, edit.changed)
 
@@ -391,9 +368,9 @@ def run(module):
             output["cache_created"] = existing is None
             if not module.check_mode:
                 editor.before_write(params)
-                if params["backup"] and existing is not None:
-                    output["cache_backup_file"] = module.backup_local(cache_real)
-                _write(module, cache_real, wanted)
+                saved = _write(module, cache_real, wanted, params["backup"])
+                if saved:
+                    output["cache_backup_file"] = saved
     output["changed"] = changed
     if module._diff and diffs:
         output["diff"] = diffs

@@ -28,6 +28,9 @@ extends_documentation_fragment:
   - tlsfleet.stapling.attributes
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.requirements.pyopenssl
+  - tlsfleet.stapling.options.clock_skew
+  - tlsfleet.stapling.options.trust_anchors
+  - tlsfleet.stapling.options.warmup
 options:
   endpoints:
     description:
@@ -72,16 +75,6 @@ options:
     description: Seconds one handshake (connect included) may take.
     type: float
     default: 5.0
-  warmup_attempts:
-    description:
-      - How many more handshakes to make when one brings no staple although the leaf names an OCSP responder.
-        V(0) disables warm-up.
-    type: int
-    default: 4
-  warmup_delay:
-    description: Seconds to wait before the first warm-up handshake; the pause doubles each time, up to 2 seconds.
-    type: float
-    default: 0.25
   certificate_pool_paths:
     description:
       - Files on the managed node with further certificates (for example the server's configured chain file or a
@@ -90,20 +83,6 @@ options:
     type: list
     elements: path
     default: []
-  trust_anchor_paths:
-    description:
-      - Files on the managed node with the root certificates a chain should end at, used to judge whether the
-        presented chain is complete (C(complete) in RV(endpoints[].protocols.chain)).
-      - When empty, the node's system CA bundle is used if one is found (C(/etc/ssl/certs/ca-certificates.crt),
-        C(/etc/pki/tls/certs/ca-bundle.crt), C(/etc/ssl/cert.pem)). Name your private roots here when the sites
-        use a private CA.
-    type: list
-    elements: path
-    default: []
-  clock_skew:
-    description: Seconds of clock difference tolerated when judging a staple's thisUpdate and nextUpdate.
-    type: int
-    default: 300
   max_workers:
     description: How many endpoints to probe at the same time.
     type: int
@@ -121,6 +100,7 @@ options:
     type: bool
     default: false
 notes:
+  - O(trust_anchor_paths) decides C(complete) in RV(endpoints[].protocols.chain).
   - The chain is judged as presented; the leaf is the first certificate the server sends. Trust in a root is not
     checked here (the staple's signature is checked against the leaf's issuer).
 seealso:
@@ -734,6 +714,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp, tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import CLOCK_SKEW, TRUST_ANCHORS, WARMUP, spec
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_pyopenssl
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import exit_with_result
 
@@ -863,11 +844,8 @@ def main() -> None:
                 "default": ["TLSv1.3", "TLSv1.2"],
             },
             "timeout": {"type": "float", "default": 5.0},
-            "warmup_attempts": {"type": "int", "default": 4},
-            "warmup_delay": {"type": "float", "default": 0.25},
+            **spec(WARMUP, TRUST_ANCHORS, CLOCK_SKEW),
             "certificate_pool_paths": {"type": "list", "elements": "path", "default": []},
-            "trust_anchor_paths": {"type": "list", "elements": "path", "default": []},
-            "clock_skew": {"type": "int", "default": 300},
             "max_workers": {"type": "int", "default": 16},
             "resolve_all": {"type": "bool", "default": False},
         },

@@ -260,12 +260,13 @@ REPORT_CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 with open(sys.argv[2]) as handle:
     data = json.load(handle)
 started = time.monotonic()
 document = rep.build_report(data["results"], data["regions"], "bench", generated_at="2026-01-01T00:00:00Z")
 built = time.monotonic()
-paths = rep.write_report(document, sys.argv[3])
+paths = renderers.write_report(document, sys.argv[3])
 done = time.monotonic()
 print(json.dumps({"build_s": built - started, "write_s": done - built, "total_s": done - started,
                   "summary": {k: document["summary"][k] for k in ("nodes", "nodes_ok", "node_hostnames", "findings")},

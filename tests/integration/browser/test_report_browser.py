@@ -32,7 +32,9 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import SEVERITIES, Finding
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import html_page
 
 WIDTH, HEIGHT = 1400, 1000
 TIMEOUT = 120  # seconds for one Chromium run
@@ -166,7 +168,7 @@ def clean_fleet():
 def severity_colours():
     """Background colour of each grid cell class, read from the report's own stylesheet: {'critical': (r, g, b)}."""
     colours = {}
-    for name, hexa in re.findall(r"\.sev-([a-z]+)\{background:#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})[;}]", rep._CSS):
+    for name, hexa in re.findall(r"\.sev-([a-z]+)\{background:#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})[;}]", html_page.CSS):
         colours[name] = tuple(bytes.fromhex(hexa if len(hexa) == 6 else "".join(2 * digit for digit in hexa)))
     return colours
 
@@ -463,7 +465,7 @@ def test_the_grid_css_has_a_colour_per_severity():
 
 def test_report_page_is_static_and_self_contained(tmp_path):
     results, regions = fleet()
-    paths = rep.write_report(rep.build_report(results, regions, "0.1.0", generated_at=STAMP), str(tmp_path))
+    paths = renderers.write_report(rep.build_report(results, regions, "0.1.0", generated_at=STAMP), str(tmp_path))
     page = Path(paths["html"]).read_text(encoding="utf-8")
     parser = CellParser()
     parser.feed(page)
@@ -478,7 +480,7 @@ def test_report_grid_in_headless_chromium(chromium, tmp_path, artifacts):
     results, regions = fleet()
     report = rep.build_report(results, regions, "0.1.0", generated_at=STAMP)
     assert report["summary"]["worst_severity"] == "critical" and report["summary"]["regions"] == 3
-    page = Path(rep.write_report(report, str(tmp_path / "report"))["html"])
+    page = Path(renderers.write_report(report, str(tmp_path / "report"))["html"])
     colours = severity_colours()
 
     with RecordingListener() as listener:
@@ -519,7 +521,7 @@ def test_clean_fleet_shows_no_error_colour(chromium, tmp_path, artifacts):
     results, regions = clean_fleet()
     report = rep.build_report(results, regions, "0.1.0", generated_at=STAMP)
     assert report["findings"] == [] and report["summary"]["worst_severity"] is None
-    page = Path(rep.write_report(report, str(tmp_path / "report"))["html"])
+    page = Path(renderers.write_report(report, str(tmp_path / "report"))["html"])
     colours = severity_colours()
 
     with RecordingListener() as listener:

@@ -13,6 +13,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.tlsfleet.stapling.plugins.action import fleet_report
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.plugin_utils import test_report as fx
 
@@ -42,14 +43,14 @@ def test_a_node_with_nan_fails_alone_and_every_file_is_written(tmp_path):
     ]
     document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert {node["host"]: node["status"] for node in document["nodes"]} == {"eu-web-1": "ok", "eu-web-2": "failed"}
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(rep.FILES.values())
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(renderers.FILES.values())
 
 
 def test_an_unexpected_failure_is_a_clear_message_and_leaves_the_previous_files(tmp_path):
     results = {"eu-web-1": fx.audit(["shop.test"])}
     action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    broken = mock.patch.object(rep, "render_prometheus", side_effect=KeyError("boom"))
+    broken = mock.patch.object(renderers.RENDERERS["prometheus"], "render", side_effect=KeyError("boom"))
     with broken, pytest.raises(AnsibleActionFail) as caught:
         action({"dest": str(tmp_path), "fail_severity": "critical"}).run(task_vars=task_vars(results))
     assert "rendering metrics.prom failed (KeyError" in str(caught.value)

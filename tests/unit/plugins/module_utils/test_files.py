@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,88 @@ def test_audit_reports_a_fifo_as_an_error_of_its_site_and_reads_the_rest(fifo, t
     assert units[1].leaf is not None
     assert units[1].configured["key_matches"] is None
     assert units[1].configured["errors"] == [f"private key file {fifo} is a FIFO, not a regular file."]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bounded reads and atomic replacement (the modules' shared writer)
+
+
+class _Module:
+    """What replace_atomically uses of AnsibleModule: atomic_move, backup_local, params."""
+
+    def __init__(self):
+        self.params = {"unsafe_writes": False}
+        self.moves = []
+
+    def atomic_move(self, src, dest, unsafe_writes=False):
+        self.moves.append((src, dest, unsafe_writes))
+        os.replace(src, dest)
+
+    def backup_local(self, path):
+        copy = path + ".backup~"
+        with open(path, "rb") as source, open(copy, "wb") as out:
+            out.write(source.read())
+        return copy
+
+
+def test_read_bounded_refuses_a_larger_file_or_cuts_it_when_asked(tmp_path):
+    path = tmp_path / "site.conf"
+    path.write_bytes(b"x" * 100)
+    assert files.read_bounded(str(path), "configuration file", 100) == b"x" * 100
+    with pytest.raises(InputError, match=r"^configuration file .* is 100 bytes long, larger than the 99 bytes"):
+        files.read_bounded(str(path), "configuration file", 99)
+    assert files.read_bounded(str(path), "dest", 10, truncate=True) == b"x" * 11
+    with pytest.raises(InputError, match=r"^configuration file .*missing does not exist\.$"):
+        files.read_bounded(str(tmp_path / "missing"), "configuration file", 99)
+    with pytest.raises(InputError, match=r"is a directory, not a file\.$"):
+        files.read_bounded(str(tmp_path), "configuration file", 99)
+
+
+def test_read_bounded_never_blocks_on_a_fifo(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    outcome = _within(5, files.read_bounded, str(fifo), "configuration file", 99)
+    assert isinstance(outcome.get("error"), InputError) and "is a FIFO" in str(outcome["error"])
+
+
+def test_replace_atomically_keeps_a_backup_and_leaves_no_temporary_file(tmp_path):
+    module = _Module()
+    path = tmp_path / "staple.ocsp"
+    assert files.replace_atomically(module, str(path), b"new", keep_backup=True) is None  # nothing to back up
+    assert path.read_bytes() == b"new" and len(module.moves) == 1
+    saved = files.replace_atomically(module, str(path), b"newer", keep_backup=True)
+    assert saved and Path(saved).read_bytes() == b"new" and path.read_bytes() == b"newer"
+    src, dest, _unsafe = module.moves[-1]
+    assert os.path.dirname(src) == str(tmp_path) and dest == str(path)  # renamed within the directory
+    assert sorted(os.listdir(tmp_path)) == sorted([path.name, os.path.basename(saved)])
+
+
+def test_replace_atomically_private_is_0600_from_the_start_backup_too(tmp_path):
+    module = _Module()
+    key = tmp_path / "www.key"
+    key.write_bytes(b"old key")
+    os.chmod(key, 0o644)
+    old_umask = os.umask(0)
+    try:
+        saved = files.replace_atomically(module, str(key), b"new key", keep_backup=True, private=True)
+    finally:
+        os.umask(old_umask)
+    assert not module.moves  # os.replace, never atomic_move (which would widen a new file's mode)
+    assert key.read_bytes() == b"new key" and os.stat(key).st_mode & 0o777 == 0o600
+    assert Path(saved).read_bytes() == b"old key" and os.stat(saved).st_mode & 0o777 == 0o600
+
+
+def test_replace_atomically_failure_is_a_clear_error_and_leaves_the_file(tmp_path):
+    module = _Module()
+    path = tmp_path / "site.conf"
+    path.write_bytes(b"old")
+
+    def refuse(src, dest, unsafe_writes=False):
+        raise OSError(28, "No space left on device")
+
+    module.atomic_move = refuse
+    with pytest.raises(OSError, match="No space left"):
+        files.replace_atomically(module, str(path), b"new")
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["site.conf"]  # the temporary file is gone
+    with pytest.raises(InputError, match=r"^cannot create a temporary file in .*missing"):
+        files.replace_atomically(module, str(tmp_path / "missing" / "x.conf"), b"new")

@@ -3,28 +3,38 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import ast
+import pathlib
+
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import findings
 
-# The codes the design's cause catalogue names; tests and reports outside the collection rely on them.
-DESIGN_CODES = {
-    "no_ocsp_url", "stapling_disabled", "stapling_unsupported", "chain_incomplete", "chain_misordered",
-    "chain_extra", "key_mismatch", "resolver_missing", "responder_unreachable", "responder_error",
-    "staple_missing", "staple_expired", "staple_expiring", "staple_invalid", "cert_revoked",
-    "cert_status_unknown", "must_staple_unmet", "stale_cert_path", "stapling_cache_missing",
-    "trusted_cert_missing", "node_drift", "cert_expiring", "cert_expired",
-    # beyond the first catalogue: a server not serving, a failing config test, a node with no site, and a
-    # server's own resolver failing
-    "server_down", "config_test_failed", "no_tls_site", "resolver_failing",
-}  # fmt: skip
+LAB_SCENARIO = pathlib.Path(__file__).resolve().parents[4] / "tests" / "lab" / "tlslab" / "scenario.py"
 
 
-def test_catalogue_has_exactly_the_design_codes():
-    assert set(findings.CODES) == DESIGN_CODES
+def _lab_cause_codes() -> set:
+    """The lab's own copy of the codes (CAUSE_CODES in tests/lab/tlslab/scenario.py), read without importing it:
+    the lab package runs without the collection, and its imports are the lab's."""
+    tree = ast.parse(LAB_SCENARIO.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "CAUSE_CODES":
+            return set(ast.literal_eval(node.value.args[0]))
+    raise AssertionError("no CAUSE_CODES in %s" % LAB_SCENARIO)
 
 
-@pytest.mark.parametrize("code", sorted(DESIGN_CODES))
+def test_the_labs_copy_of_the_codes_is_the_catalogues():
+    if not LAB_SCENARIO.exists():  # ansible-test units may copy only part of tests/
+        pytest.skip("tests/lab is not in this tree")
+    assert _lab_cause_codes() == set(findings.CODES)
+
+
+def test_codes_are_unique_identifiers():
+    assert len(findings.CODES) == len(set(findings.CODES)) == len(findings.CATALOGUE)
+    assert all(code.isidentifier() and code == code.lower() for code in findings.CODES)
+
+
+@pytest.mark.parametrize("code", sorted(findings.CODES))
 def test_every_cause_is_complete(code):
     cause = findings.CATALOGUE[code]
     assert cause.severity in findings.SEVERITIES
@@ -54,14 +64,12 @@ def test_worst_severity_and_threshold():
 
 
 def test_docs_causes_page_matches_the_catalogue():
-    import pathlib
-
     doc = pathlib.Path(__file__).resolve().parents[4] / "docs" / "causes.md"
     if not doc.exists():  # ansible-test units copies only the collection's content; docs/ is part of it
         pytest.skip("docs/causes.md is not in this tree")
     rows = [line for line in doc.read_text().splitlines() if line.startswith("| `")]
     documented = {row.split("`")[1]: row for row in rows}
-    assert set(documented) == DESIGN_CODES
+    assert set(documented) == set(findings.CODES)
     for code, row in documented.items():
         cause = findings.CATALOGUE[code]
         assert "| %s |" % cause.severity in row and cause.meaning in row and cause.remedy in row

@@ -18,7 +18,16 @@ import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE, Finding
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import node_result as nr
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import (
+    common,
+    html_page,
+    json_doc,
+    junit,
+    prometheus,
+)
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import markdown as md
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.plugin_utils import test_report as fx
 
 DOCUMENTED_SCHEMA = Path(__file__).resolve().parents[4] / "docs" / "node-audit-result-schema.json"
@@ -85,13 +94,13 @@ def shown_path(path) -> str:
 
 def render_all(report):
     """Every format, in memory (write_report runs the same renderers); raises on any failure."""
-    rep.render_html(report, io.StringIO())
-    rep.render_junit(report, "error", io.StringIO())
+    html_page.render_html(report, io.StringIO())
+    junit.render_junit(report, "error", io.StringIO())
     stream = io.StringIO()
-    rep.render_json(report, stream)
+    json_doc.render_json(report, stream)
     json.loads(stream.getvalue())
-    rep.render_markdown(report)
-    rep.render_prometheus(report)
+    md.render_markdown(report)
+    prometheus.render_prometheus(report)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -149,7 +158,7 @@ def test_type_mutation_sweep_never_breaks_the_report(realistic, tmp_path):
                 assert node["status"] == "failed", (path, new)
                 assert ("NaN" if math.isnan(new) else "infinite") in node["message"]
     assert failed > len(every)  # the sweep did meet the schema, not only lenient fields
-    rep.write_report(report, str(tmp_path))
+    renderers.write_report(report, str(tmp_path))
 
 
 def test_the_message_names_the_field(realistic):
@@ -277,7 +286,7 @@ def hostile_fleet():
 def test_junit_parses_with_control_characters_everywhere():
     report = hostile_fleet()
     assert all(node["status"] == "ok" for node in report["nodes"] if node["host"] != "failed-node")
-    text = rep.render_junit(report)
+    text = junit.render_junit(report)
     root = parse_xml(text.encode("utf-8"))
     names = {case.get("name") for case in root.iter("testcase")}
     assert "h11.test \ufffd\ufffd\ufffd[31mred\ufffd\ufffd\ufffd\ufffd" in names
@@ -292,7 +301,7 @@ def _markdown_it():
 
 def test_markdown_has_no_html_or_link_from_a_node_string():
     parser = _markdown_it()
-    text = rep.render_markdown(hostile_fleet())
+    text = md.render_markdown(hostile_fleet())
     tokens = parser.parse(text)
 
     def walk(items):
@@ -315,13 +324,13 @@ def test_markdown_has_no_html_or_link_from_a_node_string():
     assert spans <= set(CATALOGUE) | {cause.fixed_by for cause in CATALOGUE.values()}, spans
     assert "future\\_code (unknown code)" in text
     # the remedy and the fixing role come from the catalogue for a known code, never from the node
-    assert "do [x]" not in html and "Fix: %s" % rep.md_escape(CATALOGUE["staple_missing"].remedy) in text
+    assert "do [x]" not in html and "Fix: %s" % md.md_escape(CATALOGUE["staple_missing"].remedy) in text
 
 
 def test_markdown_escape_round_trips_through_commonmark():
     parser = _markdown_it()
     for text in HOSTILE:
-        rendered = parser.renderInline(rep.md_escape(text))
+        rendered = parser.renderInline(md.md_escape(text))
         assert "<" not in rendered.replace("&lt;", ""), (text, rendered)
         expected = nr.sanitise(text, keep_newlines=False).replace("\r", " ").strip()
         assert _unescape(rendered) == expected, (text, rendered)
@@ -334,7 +343,7 @@ def _unescape(html_text: str) -> str:
 
 
 def test_html_shows_hostile_strings_escaped():
-    page = rep.render_html(hostile_fleet())
+    page = html_page.render_html(hostile_fleet())
     assert "<script" not in page and "<img" not in page and "<a " not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "\x1b" not in page and "\ud800" not in page
@@ -352,7 +361,7 @@ def test_prometheus_site_label_is_stable_and_series_unique():
         return result
 
     def series(report):
-        text = rep.render_prometheus(report)
+        text = prometheus.render_prometheus(report)
         lines = [line for line in text.splitlines() if line and not line.startswith("#")]
         assert len(lines) == len({line.rsplit(" ", 1)[0] for line in lines}), "duplicate series"
         return {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1] for line in lines if "staple_seconds_left" in line}
@@ -367,7 +376,7 @@ def test_prometheus_site_label_is_stable_and_series_unique():
 def test_prometheus_has_finite_values_only():
     report = fx.build()
     report["nodes"][2]["hostnames"][0]["seconds_left"] = math.inf  # as if a node had slipped one through
-    text = rep.render_prometheus(report)
+    text = prometheus.render_prometheus(report)
     for line in text.splitlines():
         if line and not line.startswith("#"):
             assert math.isfinite(float(line.rsplit(" ", 1)[1])), line
@@ -392,26 +401,26 @@ def test_node_level_findings_and_empty_nodes_are_never_green():
     assert report["summary"]["nodes_without_sites"] == ["empty"]
     assert rep.set_stats_summary(report)["nodes_without_sites"] == ["empty"]
 
-    page = rep.render_html(report)
+    page = html_page.render_html(report)
     rows = {
         m.group(2): m.group(0)
         for m in re.finditer(r'<tr><th>[^<]*</th><th class="sev-(\w+)">([^<]*)</th>.*?</tr>', page)
     }
     assert 'class="sev-critical">down<' in rows["down"] and "sev-ok" not in rows["down"].split("</td>")[0]
     assert 'class="sev-empty">empty<' in rows["empty"] and "sev-ok" not in rows["empty"]
-    assert rep.NO_SITE in rows["empty"] and 'class="sev-ok">fine<' in rows["fine"]
+    assert common.NO_SITE in rows["empty"] and 'class="sev-ok">fine<' in rows["fine"]
 
-    markdown = rep.render_markdown(report)
-    assert re.search(r"\| default \| empty \| ok \| - \| 0 \| %s \|" % re.escape(rep.NO_SITE), markdown)
+    markdown = md.render_markdown(report)
+    assert re.search(r"\| default \| empty \| ok \| - \| 0 \| %s \|" % re.escape(common.NO_SITE), markdown)
     assert re.search(r"\| default \| down \| ok \| critical \| 1 \|", markdown)
 
-    root = parse_xml(rep.render_junit(report))
+    root = parse_xml(junit.render_junit(report))
     cases = {(case.get("classname"), case.get("name")): case for case in root.iter("testcase")}
-    assert cases[("default.empty", rep.NODE_TESTCASE)].find("skipped").get("message") == rep.NO_SITE
-    assert cases[("default.down", rep.NODE_TESTCASE)].find("failure") is not None
+    assert cases[("default.empty", junit.NODE_TESTCASE)].find("skipped").get("message") == common.NO_SITE
+    assert cases[("default.down", junit.NODE_TESTCASE)].find("failure") is not None
     assert root.get("skipped") == "1"
 
-    samples = fx.parse_prometheus(rep.render_prometheus(report))
+    samples = fx.parse_prometheus(prometheus.render_prometheus(report))
     assert samples[("tlsfleet_stapling_node_hostnames", frozenset({("host", "empty"), ("region", "default")}))] == 0
     critical = frozenset({("host", "down"), ("region", "default"), ("severity", "critical")})
     assert samples[("tlsfleet_stapling_node_findings", critical)] == 1
@@ -421,21 +430,19 @@ def test_node_level_findings_and_empty_nodes_are_never_green():
 # Five files together
 
 
-@pytest.mark.parametrize(
-    "failing", ["render_json", "render_html", "render_markdown", "render_junit", "render_prometheus"]
-)
+@pytest.mark.parametrize("failing", sorted(renderers.RENDERERS))
 def test_a_failing_renderer_leaves_the_previous_five_files_byte_identical(tmp_path, monkeypatch, failing):
-    written = rep.write_report(fx.build(), str(tmp_path))
+    written = renderers.write_report(fx.build(), str(tmp_path))
     before = {name: Path(path).read_bytes() for name, path in written.items()}
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr(rep, failing, broken)
-    with pytest.raises(rep.ReportWriteError) as caught:
-        rep.write_report(fx.build(fail_threshold="critical"), str(tmp_path))
+    monkeypatch.setattr(renderers.RENDERERS[failing], "render", broken)
+    with pytest.raises(renderers.ReportWriteError) as caught:
+        renderers.write_report(fx.build(fail_threshold="critical"), str(tmp_path))
     message = str(caught.value)
     assert "the report was not written" in message and "renderer exploded" in message
     assert "previous report files in %s are unchanged" % tmp_path in message
     assert {name: Path(path).read_bytes() for name, path in written.items()} == before
-    assert sorted(os.listdir(tmp_path)) == sorted(rep.FILES.values())  # no temporary file left behind
+    assert sorted(os.listdir(tmp_path)) == sorted(renderers.FILES.values())  # no temporary file left behind

@@ -14,7 +14,10 @@ import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import diagnosis, endpoint, tls_probe
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE, Finding
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import html_page, junit, prometheus
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import markdown as md
 
 SCHEMA = Path(__file__).resolve().parents[4] / "docs" / "report-schema.json"
 STAMP = "2026-11-23T12:00:00Z"
@@ -279,11 +282,11 @@ def test_set_stats_summary_is_compact_json():
 
 def test_junit_one_testcase_per_node_and_hostname_failing_at_threshold():
     report = build()
-    root = parse_xml(rep.render_junit(report, "error"))
+    root = parse_xml(junit.render_junit(report, "error"))
     cases = {(case.get("classname"), case.get("name")): case for case in root.iter("testcase")}
     ok_pairs = {("%s.%s" % (r, h), n) for r, h in (("eu", "eu1"), ("eu", "eu2"), ("us", "us1"), ("us", "us2"))
                 for n in ("shop.test", "api.test")}  # fmt: skip
-    down = {("ap.ap1", rep.NODE_TESTCASE), ("ap.ap2", rep.NODE_TESTCASE)}
+    down = {("ap.ap1", junit.NODE_TESTCASE), ("ap.ap2", junit.NODE_TESTCASE)}
     assert set(cases) == ok_pairs | down
     failed = {key for key, case in cases.items() if case.find("failure") is not None}
     assert failed == {("eu.eu2", "shop.test"), ("us.us1", "shop.test")}
@@ -294,7 +297,7 @@ def test_junit_one_testcase_per_node_and_hostname_failing_at_threshold():
     assert "staple_expiring" in cases[("eu.eu1", "shop.test")].find("system-out").text
     assert root.get("tests") == "10" and root.get("failures") == "2" and root.get("errors") == "2"
 
-    warn = parse_xml(rep.render_junit(report, "warning"))
+    warn = parse_xml(junit.render_junit(report, "warning"))
     failing = {(c.get("classname"), c.get("name")) for c in warn.iter("testcase") if c.find("failure") is not None}
     assert failing == {("eu.eu1", "shop.test"), ("eu.eu1", "api.test"), ("eu.eu2", "shop.test"),
                        ("us.us1", "shop.test")}  # fmt: skip
@@ -303,7 +306,7 @@ def test_junit_one_testcase_per_node_and_hostname_failing_at_threshold():
 def test_junit_marks_drift_on_the_nodes_it_names():
     results, regions = fleet()
     results["us2"] = audit(["shop.test", "api.test"], leaf=LEAF_B)
-    root = parse_xml(rep.render_junit(build(results, regions), "error"))
+    root = parse_xml(junit.render_junit(build(results, regions), "error"))
     failed = {(c.get("classname"), c.get("name")) for c in root.iter("testcase") if c.find("failure") is not None}
     # The drift is about us2, the one node that differs from the majority; eu1 serves what most nodes serve.
     assert ("us.us2", "api.test") in failed and ("eu.eu1", "api.test") not in failed
@@ -353,7 +356,7 @@ def parse_prometheus(text):
 
 
 def test_prometheus_samples():
-    text = rep.render_prometheus(build())
+    text = prometheus.render_prometheus(build())
     samples = parse_prometheus(text)
     assert all(name.startswith("tlsfleet_stapling_") for name, _labels in samples)
     assert samples[("tlsfleet_stapling_last_run_timestamp_seconds", frozenset())] == 1795435200
@@ -375,7 +378,7 @@ def test_prometheus_samples():
 
 def test_prometheus_escapes_label_values():
     odd = 'we"ird\\re\ngion\x07'
-    text = rep.render_prometheus(build({"n1": audit(["a.test"])}, {"n1": odd}))
+    text = prometheus.render_prometheus(build({"n1": audit(["a.test"])}, {"n1": odd}))
     samples = parse_prometheus(text)
     # newline and tab become spaces in an inventory region, a control character U+FFFD
     shown = 'we"ird\\re gion\ufffd'
@@ -397,7 +400,7 @@ def nasty_report():
 
 
 def test_html_is_self_contained_and_escaped():
-    page = rep.render_html(nasty_report())
+    page = html_page.render_html(nasty_report())
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<script" not in page and "<link" not in page.lower()
     assert not re.search(r"\b(src|href|action)\s*=", page, re.IGNORECASE)
@@ -414,7 +417,7 @@ def test_html_is_self_contained_and_escaped():
 
 
 def test_html_grid_coloured_by_worst_severity():
-    page = rep.render_html(build())
+    page = html_page.render_html(build())
     assert "<table>" in page
     for code in build()["summary"]["by_code"]:
         assert code in page
@@ -429,14 +432,14 @@ def test_html_grid_coloured_by_worst_severity():
 
 def test_markdown_lists_every_code_and_escapes():
     report = build()
-    text = rep.render_markdown(report)
+    text = md.render_markdown(report)
     for item in report["findings"]:
         assert "`%s`" % item["code"] in text
-    nasty = rep.render_markdown(nasty_report())
+    nasty = md.render_markdown(nasty_report())
     assert "<script>" not in nasty and "&lt;script&gt;" in nasty
     assert "\\*bold\\*" in nasty and "\\`tick\\`" in nasty and "\\[link\\]" in nasty and "\\|" in nasty
     assert "&lt;b&gt;boom&lt;/b&gt;" in nasty
-    assert rep.md_escape("a|b\nc") == "a\\|b c"
+    assert md.md_escape("a|b\nc") == "a\\|b c"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -462,9 +465,9 @@ def test_report_validates_against_the_documented_schema():
 def test_write_report_writes_five_files_atomically(tmp_path):
     report = build()
     target = tmp_path / "out" / "deep"
-    paths = rep.write_report(report, str(target))
-    assert set(paths) == set(rep.FILES)
-    assert sorted(os.listdir(target)) == sorted(rep.FILES.values())
+    paths = renderers.write_report(report, str(target))
+    assert set(paths) == set(renderers.FILES)
+    assert sorted(os.listdir(target)) == sorted(renderers.FILES.values())
     for path in paths.values():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
     assert json.loads(Path(paths["json"]).read_text(encoding="utf-8")) == report
@@ -475,8 +478,8 @@ def test_write_report_writes_five_files_atomically(tmp_path):
     parse_xml(Path(paths["junit"]).read_text(encoding="utf-8"))
     parse_prometheus(Path(paths["prometheus"]).read_text(encoding="utf-8"))
     # a second run replaces in place and leaves no temporary files behind
-    rep.write_report(build(fail_threshold="critical"), str(target))
-    assert sorted(os.listdir(target)) == sorted(rep.FILES.values())
+    renderers.write_report(build(fail_threshold="critical"), str(target))
+    assert sorted(os.listdir(target)) == sorted(renderers.FILES.values())
     assert json.loads(Path(paths["json"]).read_text(encoding="utf-8"))["summary"]["fail_threshold"] == "critical"
 
 
@@ -541,7 +544,7 @@ def test_real_evidence_feeds_the_report_and_drift(pki):
     (drift,) = [item for item in report["findings"] if item["code"] == "node_drift"]
     assert drift["details"]["kind"] == "leaf"
     assert sorted(map(sorted, drift["details"]["fingerprints"].values())) == [["eu1", "us1"], ["us2"]]
-    samples = parse_prometheus(rep.render_prometheus(report))
+    samples = parse_prometheus(prometheus.render_prometheus(report))
     assert len([key for key in samples if key[0] == "tlsfleet_stapling_staple_seconds_left"]) == 3
 
 
@@ -592,9 +595,9 @@ def test_external_view_names_the_nodes_a_client_may_get_with_a_broken_staple():
     assert view["gone.test"]["resolve_error"].startswith("cannot resolve gone.test")
     assert report["summary"]["external_broken_nodes"] == ["eu2", "us1"]
     assert rep.set_stats_summary(report)["external_broken_nodes"] == ["eu2", "us1"]
-    html = rep.render_html(report)
+    html = html_page.render_html(report)
     assert "External view" in html and "not in the inventory" in html and "which DNS does not hand out" in html
-    markdown = rep.render_markdown(report)
+    markdown = md.render_markdown(report)
     assert "Nodes a client may be handed with a broken staple: eu2, us1." in markdown
 
 
@@ -607,14 +610,14 @@ def test_external_view_flags_another_certificate_than_the_node_serves():
     first, second = shop["addresses"][:2]
     assert first["leaf_matches_node"] is False and second["leaf_matches_node"] is True
     assert shop["addresses"][3]["leaf_matches_node"] is None  # no node behind 198.18.0.99
-    assert "198.18.0.11:8443" in rep.render_markdown(report)
-    assert "another certificate than the node serves for this name" in rep.render_html(report)
+    assert "198.18.0.11:8443" in md.render_markdown(report)
+    assert "another certificate than the node serves for this name" in html_page.render_html(report)
 
 
 def test_without_external_check_the_report_has_no_external_section():
     report = build()
     assert "external" not in report and "external_broken_nodes" not in report["summary"]
-    assert "External view" not in rep.render_html(report)
+    assert "External view" not in html_page.render_html(report)
 
 
 def test_merge_links_external_addresses_to_nodes_of_other_slices():
@@ -637,7 +640,7 @@ def test_region_falls_back_to_default_and_never_fails_nobody():
     assert report["summary"]["failing_hosts"]
     calm = build(results, {}, fail_threshold="never")
     assert calm["summary"]["failing_hosts"] == [] and not any(node["failing"] for node in calm["nodes"])
-    assert "<failure" not in rep.render_junit(calm, "never")
+    assert "<failure" not in junit.render_junit(calm, "never")
     with pytest.raises(ValueError, match="unknown severity threshold"):
         build(results, {}, fail_threshold="sometimes")
 
@@ -654,15 +657,15 @@ def test_streamed_html_and_junit_equal_the_strings(tmp_path):
     import io
 
     report = build(addresses=ADDRESSES, external=external_view())
-    for render in (rep.render_html, lambda r, out=None: rep.render_junit(r, "error", out)):
+    for render in (html_page.render_html, lambda r, out=None: junit.render_junit(r, "error", out)):
         stream = io.StringIO()
         assert render(report, stream) is None
         assert stream.getvalue() == render(report)
     # More rows than one streamed batch (500), so the page is written in several pieces.
     large = build({"n%04d" % i: audit(["shop.test"]) for i in range(1200)}, {})
     stream = io.StringIO()
-    rep.render_html(large, stream)
-    assert stream.getvalue() == rep.render_html(large)
-    paths = rep.write_report(report, str(tmp_path))
-    assert Path(paths["html"]).read_text(encoding="utf-8") == rep.render_html(report)
-    assert Path(paths["junit"]).read_text(encoding="utf-8") == rep.render_junit(report, "error")
+    html_page.render_html(large, stream)
+    assert stream.getvalue() == html_page.render_html(large)
+    paths = renderers.write_report(report, str(tmp_path))
+    assert Path(paths["html"]).read_text(encoding="utf-8") == html_page.render_html(report)
+    assert Path(paths["junit"]).read_text(encoding="utf-8") == junit.render_junit(report, "error")

@@ -1,0 +1,70 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The diagnose role passes node_audit options only when the user set them: node_audit's defaults live in the module."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[4]
+ROLE = ROOT / "roles" / "diagnose"
+PREFIX = "tlsfleet_audit_"
+
+
+def _load(path):
+    if not path.exists():  # ansible-test units may copy only part of the collection
+        pytest.skip("%s is not in this tree" % path)
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _audit_task():
+    (task,) = [task for task in _load(ROLE / "tasks" / "main.yml") if "tlsfleet.stapling.node_audit" in task]
+    return task["tlsfleet.stapling.node_audit"]
+
+
+def _module_options():
+    tree = ast.parse((ROOT / "plugins" / "modules" / "node_audit.py").read_text(encoding="utf-8"))
+    (documentation,) = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "DOCUMENTATION"
+    ]
+    doc = yaml.safe_load(documentation)
+    options = set(doc["options"])
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        if not fragment.startswith("tlsfleet.stapling."):
+            continue
+        file_name, _dot, section = fragment[len("tlsfleet.stapling.") :].partition(".")
+        holder = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.doc_fragments." + file_name)
+        text = getattr(holder.ModuleDocFragment, section.upper() or "DOCUMENTATION")
+        options.update(yaml.safe_load(text).get("options") or {})
+    return options
+
+
+def test_every_audit_option_is_omitted_unless_its_variable_is_set():
+    task = _audit_task()
+    assert task, "the role passes no option to node_audit"
+    for option, value in task.items():
+        match = re.fullmatch(r"\{\{ (%s\w+) \| default\(omit(, true)?\) \}\}" % PREFIX, value)
+        assert match, "%s: %r is not '<variable> | default(omit)'" % (option, value)
+        assert match.group(1) == PREFIX + option  # the variable is named after the option it sets
+
+
+def test_the_role_has_no_default_of_its_own_for_an_audit_option():
+    defaults = _load(ROLE / "defaults" / "main.yml") or {}
+    assert not [name for name in defaults if name.startswith(PREFIX)]
+    specs = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    documented = {name: spec for name, spec in specs.items() if name.startswith(PREFIX)}
+    assert sorted(documented) == sorted(PREFIX + option for option in _audit_task())
+    for name, spec in documented.items():
+        assert "default" not in spec, name
+        option = name[len(PREFIX) :]
+        assert option in _module_options(), name
+        assert "O(tlsfleet.stapling.node_audit#module:%s)" % option in " ".join(spec["description"]), name
