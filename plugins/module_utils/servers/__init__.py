@@ -10,7 +10,8 @@ docs/design.md ("Adding a server type") walks through it.
 
 What every ``servers/<type>/`` package defines:
 
-- in ``__init__.py``: ``TYPE``, ``PROCESS_NAMES``, ``BINARY_NAMES``, ``discover`` (built on
+- in ``__init__.py``: ``TYPE``, ``PROCESS_NAMES``, ``BINARY_NAMES``, ``one_shot`` (its run-and-exit command
+  lines, which are never a master), ``discover`` (built on
   ``common.discover_instances``), ``inspect``, ``parse_line`` and ``make_classifier`` (the log
   patterns), and ``FACTS``, ``CONTROL``, ``EDITOR`` (the parts below; ``EDITOR`` None when stapling is
   not set by editing directives);

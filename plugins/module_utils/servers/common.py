@@ -559,8 +559,15 @@ def list_processes(proc_root: str, names: Tuple[str, ...]) -> List[ProcInfo]:
     return sorted(found, key=lambda proc: proc.pid)
 
 
-def masters(processes: List[ProcInfo]) -> List[ProcInfo]:
-    """The processes whose parent is not one of them: nginx/Apache/HAProxy masters."""
+def masters(processes: List[ProcInfo], one_shot: Optional[Callable[[List[str]], bool]] = None) -> List[ProcInfo]:
+    """The processes whose parent is not one of them: nginx/Apache/HAProxy masters.
+
+    ``one_shot(cmdline)`` tells the server's commands that run and exit (``nginx -t``, ``apache2 -S``,
+    ``haproxy -c``, a signal sent with ``nginx -s reload``): an operator's configuration test running beside
+    the server is not a second instance of it.
+    """
+    if one_shot is not None:
+        processes = [proc for proc in processes if not one_shot(proc.cmdline)]
     pids = {proc.pid for proc in processes}
     return [proc for proc in processes if proc.ppid not in pids]
 
@@ -607,15 +614,17 @@ def discover_instances(
     instance_key: Callable[[Optional[ProcInfo]], Any],
     inspect_one: Callable[[Optional[ProcInfo], Optional[str]], ServerInfo],
     installed: bool = False,
+    one_shot: Optional[Callable[[List[str]], bool]] = None,
 ) -> List[ServerInfo]:
     """One record per running master (masters with the same ``instance_key`` count once), or the installed one.
 
     ``inspect_one(master, binary)`` reads one instance; ``master`` is None for an installed server that does not
     run, and ``binary`` is the master's own executable when it still exists, else the first of ``binary_names``
     on the PATH (None when none is). ``installed`` says the server is present although none of its binaries is
-    (Apache's ctl script alone). The master's pid, start time and command line are filled in here.
+    (Apache's ctl script alone). ``one_shot`` tells the type's run-and-exit commands (see ``masters``). The
+    master's pid, start time and command line are filled in here.
     """
-    found_masters = masters(list_processes(proc_root, process_names))
+    found_masters = masters(list_processes(proc_root, process_names), one_shot)
     binary = next((path for path in (which(name) for name in binary_names) if path), None)
     if not found_masters and not binary and not installed:
         return []

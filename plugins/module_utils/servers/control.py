@@ -103,7 +103,7 @@ def running_masters(server: str, proc_root: str = "/proc") -> List[common.ProcIn
     """The masters of ``server`` in this node's network namespace (live processes only)."""
     processes = common.list_processes(proc_root, _control(server).PROCESS_NAMES)
     processes = [proc for proc in processes if is_alive(proc_root, proc.pid)]
-    return common.masters(processes)
+    return common.masters(processes, servers.REGISTRY[server].one_shot)
 
 
 def _matches(server: str, master: common.ProcInfo, config: Optional[str]) -> bool:

@@ -650,6 +650,26 @@ def build_sites(walker: _Walker, modules: Set[str], md_store: str) -> List[SiteI
 # discovery
 
 
+# httpd options that make it run and exit: test, dump the vhosts or modules, print its version, settings or help.
+ONE_SHOT_FLAGS = frozenset({"-t", "-S", "-M", "-l", "-L", "-v", "-V", "-h", "-?"})
+
+
+def one_shot(cmdline: List[str]) -> bool:
+    """Whether this httpd command line runs and exits (``apache2 -t``, ``-k graceful``, ``-D DUMP_VHOSTS``).
+
+    ``-k start`` (or no ``-k``) is a server; every other ``-k`` action signals the running one and exits.
+    """
+    for index, arg in enumerate(cmdline[1:], start=1):
+        following = cmdline[index + 1] if index + 1 < len(cmdline) else ""
+        if arg in ONE_SHOT_FLAGS:
+            return True
+        if arg == "-k" and following not in ("", "start"):
+            return True
+        if arg == "-D" and following.startswith("DUMP_"):
+            return True
+    return False
+
+
 def discover(
     run: Runner,
     which: Which,
@@ -672,7 +692,7 @@ def discover(
         return inspect(run, ctl, binary, config, root, timeout, env)
 
     return common.discover_instances(
-        which, proc_root, PROCESS_NAMES, BINARY_NAMES, settings, inspect_one, installed=bool(ctl)
+        which, proc_root, PROCESS_NAMES, BINARY_NAMES, settings, inspect_one, installed=bool(ctl), one_shot=one_shot
     )
 
 

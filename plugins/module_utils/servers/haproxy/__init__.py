@@ -619,6 +619,15 @@ def syslog_files(config_paths_list: Tuple[str, ...] = SYSLOG_CONFIGS) -> List[st
     return files
 
 
+# HAProxy options that make it run and exit: check the configuration, print its version or help.
+ONE_SHOT_FLAGS = frozenset({"-c", "-v", "-vv", "-h"})
+
+
+def one_shot(cmdline: List[str]) -> bool:
+    """Whether this HAProxy command line runs and exits (``haproxy -c -f ...``), never a server."""
+    return any(arg in ONE_SHOT_FLAGS for arg in cmdline[1:])
+
+
 def discover(
     run: Runner,
     which: Which,
@@ -652,6 +661,7 @@ def discover(
         BINARY_NAMES,
         lambda master: tuple(common.option_values(master.cmdline, "-f")) if master else (),
         inspect_one,
+        one_shot=one_shot,
     )
 
 

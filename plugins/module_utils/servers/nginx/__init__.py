@@ -390,6 +390,34 @@ def _master_options(proc: common.ProcInfo) -> Dict[str, Optional[str]]:
     return {"config": conf[-1] if conf else None, "prefix": prefix[-1] if prefix else None}
 
 
+# nginx's one-letter flags: these make it run and exit (test, dump, send a signal, print its version or help);
+# these take an argument (the rest of the token, or the next one).
+ONE_SHOT_FLAGS = frozenset("tTsvVh?")
+FLAGS_WITH_ARGUMENT = frozenset("cgpe")
+
+
+def one_shot(cmdline: List[str]) -> bool:
+    """Whether this nginx command line runs and exits (``nginx -t``, ``nginx -s reload``), never a server.
+
+    A running master and its workers retitle themselves (``nginx: master process ...``), so any other
+    command line is read flag by flag, as nginx does (``-tq`` is ``-t -q``).
+    """
+    if not cmdline or cmdline[0].startswith("nginx: "):
+        return False
+    args = iter(cmdline[1:])
+    for arg in args:
+        if not arg.startswith("-") or arg == "-":
+            continue
+        for index, flag in enumerate(arg[1:], start=1):
+            if flag in ONE_SHOT_FLAGS:
+                return True
+            if flag in FLAGS_WITH_ARGUMENT:
+                if index == len(arg) - 1:
+                    next(args, None)
+                break
+    return False
+
+
 def discover(
     run: Runner,
     which: Which,
@@ -412,6 +440,7 @@ def discover(
         BINARY_NAMES,
         lambda master: (_master_options(master)["config"] if master else None) or "",
         inspect_one,
+        one_shot=one_shot,
     )
 
 

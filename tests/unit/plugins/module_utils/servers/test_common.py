@@ -186,3 +186,45 @@ def test_default_which_finds_sbin(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert common.default_which("sh") in ("/usr/sbin/sh", "/sbin/sh", "/usr/local/sbin/sh", "/usr/bin/sh", "/bin/sh")
     assert common.default_which("no-such-binary-here") is None
+
+
+@pytest.mark.parametrize(
+    "server, cmdline, expected",
+    [
+        ("nginx", ["nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf"], False),
+        ("nginx", ["nginx: worker process"], False),
+        ("nginx", ["/usr/sbin/nginx", "-t", "-c", "/x.conf"], True),
+        ("nginx", ["/usr/sbin/nginx", "-tq"], True),
+        ("nginx", ["/usr/sbin/nginx", "-c", "/x.conf", "-s", "reload"], True),
+        ("nginx", ["/usr/sbin/nginx", "-T"], True),
+        ("nginx", ["/usr/sbin/nginx", "-c", "/t.conf", "-g", "daemon off;"], False),  # -c's value is no flag
+        ("nginx", ["/usr/sbin/nginx", "-c/tmp/t.conf"], False),
+        ("nginx", ["/usr/sbin/nginx"], False),  # started, not yet retitled
+        ("apache", ["/usr/sbin/apache2", "-k", "start"], False),
+        ("apache", ["/usr/sbin/apache2", "-d", "/srv/a", "-f", "/srv/a/httpd.conf"], False),
+        ("apache", ["/usr/sbin/apache2", "-t"], True),
+        ("apache", ["/usr/sbin/apache2", "-k", "graceful"], True),
+        ("apache", ["/usr/sbin/apache2", "-t", "-D", "DUMP_INCLUDES"], True),
+        ("apache", ["/usr/sbin/apache2", "-D", "DUMP_VHOSTS"], True),
+        ("apache", ["/usr/sbin/apache2", "-D", "FOREGROUND"], False),
+        ("haproxy", ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/haproxy/haproxy.cfg", "-p", "/run/haproxy.pid"], False),
+        ("haproxy", ["/usr/sbin/haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"], True),
+        ("haproxy", ["/usr/sbin/haproxy", "-vv"], True),
+    ],
+)
+def test_one_shot_commands_are_told_from_servers(server, cmdline, expected):
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
+
+    assert servers.REGISTRY[server].one_shot(cmdline) is expected
+
+
+def test_an_operators_config_test_beside_the_server_is_not_a_second_master(tmp_path):
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import nginx
+
+    proc = FakeProc(tmp_path / "proc")
+    proc.add(40, "nginx", ["nginx: master process /usr/sbin/nginx -c /t/nginx.conf"])
+    proc.add(41, "nginx", ["nginx: worker process"], ppid=40)
+    proc.add(42, "nginx", ["/usr/sbin/nginx", "-t", "-c", "/t/nginx.conf"])  # run by hand meanwhile
+    found = common.list_processes(str(proc.root), ("nginx",))
+    assert [p.pid for p in common.masters(found)] == [40, 42]
+    assert [p.pid for p in common.masters(found, nginx.one_shot)] == [40]

@@ -289,6 +289,15 @@ def test_several_masters_need_config(proc, tmp_path):
     assert result["workers_before"] == [301]
 
 
+def test_a_config_test_run_beside_the_master_is_not_a_second_master(proc, tmp_path):
+    # an operator's (or another job's) ``nginx -t`` at the moment of the reload: one master, the reload goes on
+    proc.add(310, "nginx", ["/usr/sbin/nginx", "-t", "-c", CONF], ppid=1)
+    proc.add(311, "nginx", ["/usr/sbin/nginx", "-c", CONF, "-s", "reload"], ppid=1)
+    env = make_env(proc, FakeRunner({("-t", "-c", CONF): OK_TEST}), tmp_path)
+    result = control.operate(params(state="tested"), env)
+    assert result["pid_before"] == 100
+
+
 def test_auto_uses_systemd_when_unit_active(proc, tmp_path):
     (tmp_path / "systemd").mkdir()
     runner = FakeRunner(

@@ -20,7 +20,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[5]
 COLLECTION = "ansible_collections.tlsfleet.stapling"
 
 # The contract of servers/__init__.py, name by name.
-PACKAGE_NAMES = ("TYPE", "PROCESS_NAMES", "BINARY_NAMES", "discover", "inspect", "parse_line", "make_classifier")
+PACKAGE_NAMES = (
+    "TYPE",
+    "PROCESS_NAMES",
+    "BINARY_NAMES",
+    "one_shot",
+    "discover",
+    "inspect",
+    "parse_line",
+    "make_classifier",
+)
 FACTS_NAMES = (
     "LABEL",
     "READS_CHAIN_ELSEWHERE",
