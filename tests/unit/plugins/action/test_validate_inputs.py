@@ -12,12 +12,13 @@ from unittest import mock
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.action import validate_inputs
-from ansible_collections.tlsfleet.stapling.tests.unit.plugins.plugin_utils.test_inputs import files  # noqa: F401
+from ansible_collections.tlsfleet.stapling.tests.unit.plugins.plugin_utils.test_inputs import files  # noqa: F401  # pylint: disable=unused-import
 
 GROUPS = {"all": ["web-1", "web-2"], "web": ["web-1", "web-2"]}
 
 
-def run(args, groups=GROUPS):
+def run(args, groups=None):
+    groups = GROUPS if groups is None else groups
     task = mock.MagicMock(async_val=0, check_mode=False, args=args)
     connection = mock.MagicMock()
     connection._shell.tmpdir = "/nonexistent"
@@ -26,7 +27,7 @@ def run(args, groups=GROUPS):
 
 
 def test_good_inputs_come_back_normalised(files):  # noqa: F811
-    live, _ = files
+    live, _other = files
     result = run(
         {
             "certificates": [{"name": "shop", "lineage": str(live), "hosts": ["web"]}],
@@ -43,7 +44,7 @@ def test_good_inputs_come_back_normalised(files):  # noqa: F811
 
 
 def test_wrong_inputs_fail_the_task_with_one_sentence_each(files):  # noqa: F811
-    live, _ = files
+    live, _other = files
     result = run(
         {
             "certificates": [

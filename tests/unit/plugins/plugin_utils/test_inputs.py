@@ -64,20 +64,20 @@ def test_a_good_entry_is_normalised_with_what_is_safe_to_print(files):
 
 
 def test_keys_other_tools_add_are_kept(files):
-    live, _ = files
+    live, _other = files
     checked = inputs.check_certificate(entry(live, serial="1f", sha256="ab" * 32, not_after="2027"), "x")
     assert checked["serial"] == "1f" and checked["not_after"] == "2027"
 
 
 def test_chain_is_optional_for_real(files):
-    live, _ = files
+    live, _other = files
     checked = inputs.check_certificate(entry(live, chain=None), "tlsfleet_rollout_certificate")
     assert checked["chain"] is None
     assert inputs.check_certificate(entry(live, chain=""), "x")["chain"] is None
 
 
 def test_a_lineage_stands_for_certbots_files(files):
-    live, _ = files
+    live, _other = files
     checked = inputs.check_certificate({"name": "shop", "lineage": str(live), "hosts": ["web"]}, "x")
     assert checked["certificate"] == str(live / "cert.pem")
     assert checked["key"] == str(live / "privkey.pem")
@@ -86,7 +86,7 @@ def test_a_lineage_stands_for_certbots_files(files):
 
 
 def test_relative_paths_resolve_against_the_directory_the_run_starts_in(files, monkeypatch):
-    live, _ = files
+    live, _other = files
     monkeypatch.chdir(live.parent)
     checked = inputs.check_certificate({"lineage": "shop.test/", "hosts": ["web"]}, "x")
     assert checked["certificate"] == str(live / "cert.pem")
@@ -96,7 +96,7 @@ def test_relative_paths_resolve_against_the_directory_the_run_starts_in(files, m
 
 
 def test_lineage_and_certificate_together_are_refused(files):
-    live, _ = files
+    live, _other = files
     message = problem(
         inputs.check_certificate, {"name": "shop", "lineage": str(live), "key": "/k.pem"}, "tlsfleet_certificates[2]"
     )
@@ -107,7 +107,7 @@ def test_lineage_and_certificate_together_are_refused(files):
 
 
 def test_a_missing_file_is_named(files):
-    live, _ = files
+    live, _other = files
     message = problem(inputs.check_certificate, entry(live, key=str(live / "nope.pem")), "tlsfleet_certificates[0]")
     assert message == "tlsfleet_certificates[0] (shop): key %s does not exist" % (live / "nope.pem")
     message = problem(inputs.check_certificate, {"lineage": str(live / "missing")}, "tlsfleet_rollout_certificate")
@@ -115,7 +115,7 @@ def test_a_missing_file_is_named(files):
 
 
 def test_an_unreadable_file_is_named(files, tmp_path, monkeypatch):
-    live, _ = files
+    live, _other = files
     locked = tmp_path / "privkey.pem"
     locked.write_bytes((live / "privkey.pem").read_bytes())
     locked.chmod(0)
@@ -133,7 +133,7 @@ def _denied(path):
 
 
 def test_a_key_that_does_not_match_is_one_sentence(files):
-    live, _ = files
+    live, _other = files
     message = problem(
         inputs.check_certificate, entry(live, key=str(live / "other-key.pem")), "tlsfleet_certificates[1]"
     )
@@ -144,7 +144,7 @@ def test_a_key_that_does_not_match_is_one_sentence(files):
 
 
 def test_files_that_do_not_parse_are_named(files):
-    live, _ = files
+    live, _other = files
     garbage = str(live / "garbage.pem")
     assert "chain %s" % garbage in problem(inputs.check_certificate, entry(live, chain=garbage), "x")
     assert "certificate %s" % garbage in problem(inputs.check_certificate, entry(live, certificate=garbage), "x")
@@ -175,7 +175,7 @@ def test_wrong_types_are_named(given, expected):
 
 
 def test_every_wrong_entry_of_a_list_is_reported_together(files):
-    live, _ = files
+    live, _other = files
     entries = [entry(live), entry(live, name="bad", key=str(live / "other-key.pem")), {"name": "half"}]
     with pytest.raises(inputs.InputProblem) as caught:
         inputs.check_certificates(entries)
@@ -189,7 +189,7 @@ def test_every_wrong_entry_of_a_list_is_reported_together(files):
 
 
 def test_the_planner_accepts_a_lineage_and_names_the_key_key(files):
-    live, _ = files
+    live, _other = files
     (source,) = remediation.certificate_sources([{"name": "shop", "lineage": str(live), "hosts": ["web"]}])
     assert source["key"] == str(live / "privkey.pem") and source["chain"] == str(live / "chain.pem")
     assert remediation.certificate_names([{"lineage": str(live)}]) == [["shop.test", "www.shop.test"]]
@@ -239,7 +239,7 @@ def test_wrong_scalars_are_named(name, value, expected):
 
 
 def test_unset_variables_are_skipped_and_trust_anchors_are_read(files):
-    live, _ = files
+    live, _other = files
     assert inputs.check_variables({"tlsfleet_become": None}) == {}
     anchors = inputs.check_variables({"tlsfleet_cert_trust_anchors": [str(live / "root.pem")]})
     assert anchors == {"tlsfleet_cert_trust_anchors": [str(live / "root.pem")]}
