@@ -11,8 +11,11 @@ Compact by construction:
   by that fingerprint;
 - per hostname, the protocols that were served the same chain and staple share one ``Verdict``
   (``Served.verdicts``); each protocol's ``Handshake`` names its verdict by index;
-- ``to_dict("compact")`` (node_audit's default) leaves out what no consumer reads (cipher, negotiated protocol,
-  timings and byte counts per handshake, the chain verdicts' sentences); ``to_dict("full")`` keeps everything.
+- ``to_dict("compact")`` (node_audit's default) keeps what the diagnosis, the report, the drift check and the
+  remediation planner read, and leaves out the rest: per handshake the cipher, negotiated protocol, timings and
+  byte counts; the chain verdicts' path and sentences; the staple verdicts' signer and timestamps beyond
+  nextUpdate; the files' stat beyond mtime. ``to_dict("full")`` keeps everything. The diagnosis of either dict
+  form is the diagnosis of the records (tests/unit/plugins/module_utils/test_evidence.py holds it to that).
 
 The dict form is described by docs/evidence-schema.json. ``VERSION`` changes whenever that shape does;
 ``Evidence.from_dict`` refuses any other version with one sentence.
@@ -46,14 +49,60 @@ def _known(cls, data: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     return {k: v for k, v in (data or {}).items() if k in names}
 
 
+# Required fields of a certificate record that evidence: compact may leave out.
+_CERTIFICATE_DEFAULTS = {"sha1": None}
+
+
 def certificate_from_dict(data: Dict[str, Any]) -> Certificate:
-    return CertInfo(**_known(CertInfo, data))
+    return CertInfo(**_known(CertInfo, dict(_CERTIFICATE_DEFAULTS, **data)))
 
 
 def staple_from_dict(data: Optional[Dict[str, Any]]) -> Optional[OcspVerdict]:
     if data is None:
         return None
     return OcspVerdict(**_known(OcspVerdict, dict({"response_status": None}, **data)))
+
+
+# The fields of a staple verdict (ocsp.OcspVerdict) that evidence: compact keeps: what the diagnosis reads.
+STAPLE_COMPACT = (
+    "response_status",
+    "cert_status",
+    "revocation_time",
+    "next_update",
+    "seconds_until_next_update",
+    "signature_valid",
+    "signer_authorized",
+    "cert_id_matches",
+    "valid",
+    "good",
+    "problems",
+)
+# The fields of a chain verdict that evidence: compact keeps.
+CHAIN_COMPACT = (
+    "order_ok",
+    "complete",
+    "anchored",
+    "missing_issuer",
+    "missing_issuer_of",
+    "issuer_found_in",
+    "extra",
+    "duplicates",
+    "root_sent",
+    "presented_count",
+)
+# What evidence: compact keeps of the stat of a file a site references.
+FILE_COMPACT = ("exists", "mtime", "error")
+# What evidence: compact leaves out of a certificate record (identifiers besides sha256 that nothing reads) and of
+# a server record (the stat of every configuration file, build details).
+CERTIFICATE_DETAIL = ("sha1", "subject_key_id", "authority_key_id")
+SERVER_DETAIL = ("config_files", "details", "master_cmdline", "version_tuple")
+
+
+def _staple_dict(verdict: Optional[OcspVerdict], detail: str) -> Optional[Dict[str, Any]]:
+    if verdict is None:
+        return None
+    out = verdict.to_dict()
+    return out if detail == FULL else {name: out[name] for name in STAPLE_COMPACT}
 
 
 class Certificates(dict):
@@ -94,7 +143,7 @@ class ChainVerdict:
     path_validated: Optional[bool] = None
     path_validation_error: Optional[str] = None
     presented_count: int = 0
-    problems: List[str] = field(default_factory=list)  # sentences for people: full detail only
+    problems: List[str] = field(default_factory=list)
 
     @classmethod
     def from_report(cls, report: Optional[Dict[str, Any]], certificates: Certificates) -> Optional[ChainVerdict]:
@@ -124,9 +173,7 @@ class ChainVerdict:
 
     def to_dict(self, detail: str = COMPACT) -> Dict[str, Any]:
         out = dataclasses.asdict(self)
-        if detail != FULL:
-            del out["problems"]
-        return out
+        return out if detail == FULL else {name: out[name] for name in CHAIN_COMPACT}
 
     @classmethod
     def from_dict(cls, data: Optional[Dict[str, Any]]) -> Optional[ChainVerdict]:
@@ -150,7 +197,7 @@ class Verdict:
             "presented": list(self.presented),
             "chain": self.chain.to_dict(detail) if self.chain is not None else None,
             "chain_error": self.chain_error,
-            "staple": self.staple.to_dict() if self.staple is not None else None,
+            "staple": _staple_dict(self.staple, detail),
             "staple_error": self.staple_error,
         }
 
@@ -356,7 +403,7 @@ class Configured:
             "chain": self.chain.to_dict(detail) if self.chain is not None else None,
             "key_matches": self.key_matches,
             "trusted": dataclasses.asdict(self.trusted) if self.trusted is not None else None,
-            "staple_file": _staple_file_dict(self.staple_file),
+            "staple_file": _staple_file_dict(self.staple_file, detail),
         }
 
     @classmethod
@@ -382,11 +429,11 @@ class Configured:
         )
 
 
-def _staple_file_dict(staple_file: Optional[StapleFile]) -> Optional[Dict[str, Any]]:
+def _staple_file_dict(staple_file: Optional[StapleFile], detail: str) -> Optional[Dict[str, Any]]:
     if staple_file is None:
         return None
-    out = dataclasses.asdict(staple_file)
-    out["verdict"] = staple_file.verdict.to_dict() if staple_file.verdict is not None else None
+    out = {f.name: getattr(staple_file, f.name) for f in dataclasses.fields(staple_file)}
+    out["verdict"] = _staple_dict(staple_file.verdict, detail)
     return out
 
 
@@ -424,12 +471,21 @@ class Site:
 
     def to_dict(self, detail: str = COMPACT) -> Dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        files = dict(self.files)
+        if detail != FULL:
+            # The server's stapling capability is in its own record (Evidence.servers); of each file, the diagnosis
+            # reads when it changed.
+            del out["stapling_capable"], out["stapling_capable_reason"]
+            files = {
+                path: {k: v for k, v in stat.items() if k in FILE_COMPACT} if isinstance(stat, dict) else stat
+                for path, stat in files.items()
+            }
         out.update(
             server_names=list(self.server_names),
             hostnames=list(self.hostnames),
             endpoint=dataclasses.asdict(self.endpoint),
             stapling=dict(self.stapling),
-            files=dict(self.files),
+            files=files,
             configured=self.configured.to_dict(detail),
             served={name: served.to_dict(detail) for name, served in self.served.items()},
             resolver_checks=list(self.resolver_checks),
@@ -484,14 +540,30 @@ class Evidence:
     def to_dict(self, detail: str = COMPACT) -> Dict[str, Any]:
         if detail not in DETAILS:
             raise InputError("evidence must be one of %s, not %r." % (", ".join(DETAILS), detail))
+        sites = [site.to_dict(detail) for site in self.sites]
+        extra = [served.to_dict(detail, where=True) for served in self.extra_endpoints]
+        servers = list(self.servers)
+        certificates = {fp: cert.to_dict() for fp, cert in sorted(self.certificates.items())}
+        if detail != FULL:
+            servers = [
+                {k: v for k, v in record.items() if k not in SERVER_DETAIL} if isinstance(record, dict) else record
+                for record in servers
+            ]
+            # Only the certificates the compact form names (a chain's path, which names the roots, is full only).
+            named = _named_certificates(sites, extra)
+            certificates = {
+                fp: {k: v for k, v in cert.items() if k not in CERTIFICATE_DETAIL}
+                for fp, cert in certificates.items()
+                if fp in named
+            }
         return {
             "version": VERSION,
             "detail": detail,
             "node": dict(self.node),
-            "servers": list(self.servers),
-            "certificates": {fp: cert.to_dict() for fp, cert in sorted(self.certificates.items())},
-            "sites": [site.to_dict(detail) for site in self.sites],
-            "extra_endpoints": [served.to_dict(detail, where=True) for served in self.extra_endpoints],
+            "servers": servers,
+            "certificates": certificates,
+            "sites": sites,
+            "extra_endpoints": extra,
             "responders": dict(self.responders),
             "certificate_responders": dict(self.certificate_responders),
             "log_events": list(self.log_events),
@@ -528,6 +600,29 @@ class Evidence:
             errors=list(data.get("errors") or []),
             timings=dict(data.get("timings") or {}),
         )
+
+
+def _named_certificates(sites: List[Dict[str, Any]], extra: List[Dict[str, Any]]) -> set:
+    """The fingerprints the dict forms of ``sites`` and ``extra`` (endpoints) name."""
+    named = set()
+
+    def chain(verdict):
+        if verdict:
+            named.update(fp for key in ("leaf", "issuer") if verdict.get(key) for fp in [verdict[key]])
+            for key in ("extra", "duplicates", "path"):
+                named.update(verdict.get(key) or ())
+
+    served_records = list(extra)
+    for site in sites:
+        named.add(site["configured"]["leaf"])
+        chain(site["configured"]["chain"])
+        served_records.extend(site["served"].values())
+    for served in served_records:
+        for verdict in served["verdicts"]:
+            named.update(verdict["presented"])
+            chain(verdict["chain"])
+    named.discard(None)
+    return named
 
 
 # --------------------------------------------------------------------------------------------------------------
