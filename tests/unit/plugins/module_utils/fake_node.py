@@ -54,6 +54,9 @@ class FakeNode:
         proc.add(100, "nginx", ["nginx: master process /usr/sbin/nginx"], ppid=1)
         proc.add(101, "nginx", ["nginx: worker process"], ppid=100)
         monkeypatch.setattr(servers, "discover", functools.partial(servers.discover, proc_root=str(proc.root)))
+        self.which = which_from({"nginx": "/usr/sbin/nginx"})
+        monkeypatch.setattr(servers, "default_which", self.which)  # what node_audit's run() finds on PATH
+        monkeypatch.setattr(servers, "module_runner", lambda module: self.runner)  # and its main() runs
         monkeypatch.setattr(servers, "log_events", lambda info, since: [])
         monkeypatch.setattr(tls_probe, "probe_endpoint", self.probe)
         monkeypatch.setattr(audit, "_check_responder", self.responder)
@@ -63,7 +66,7 @@ class FakeNode:
         return audit.Settings(trust_anchor_paths=[str(self.tmp / "root.pem")], time_budget=0, **kwargs)
 
     def gather(self, **kwargs):
-        return audit.gather(self.settings(**kwargs), self.runner, which=which_from({"nginx": "/usr/sbin/nginx"}))
+        return audit.gather(self.settings(**kwargs), self.runner, which=self.which)
 
     def probe(self, target, protocols=tls_probe.PROTOCOLS, **_kwargs) -> tls_probe.EndpointProbe:
         """Both protocols get the name's chain and (unless ``staple`` is False) one good response."""
