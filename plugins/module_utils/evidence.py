@@ -50,7 +50,7 @@ def _known(cls, data: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 # Required fields of a certificate record that evidence: compact may leave out.
-_CERTIFICATE_DEFAULTS = {"sha1": None}
+_CERTIFICATE_DEFAULTS = {"sha1": None, "ca_issuers_urls": [], "signature_algorithm": None, "key_type": None}
 
 
 def certificate_from_dict(data: Dict[str, Any]) -> Certificate:
@@ -94,7 +94,15 @@ CHAIN_COMPACT = (
 FILE_COMPACT = ("exists", "mtime", "error")
 # What evidence: compact leaves out of a certificate record (identifiers besides sha256 that nothing reads) and of
 # a server record (the stat of every configuration file, build details).
-CERTIFICATE_DETAIL = ("sha1", "subject_key_id", "authority_key_id")
+CERTIFICATE_DETAIL = (
+    "sha1",
+    "subject_key_id",
+    "authority_key_id",
+    "ca_issuers_urls",
+    "signature_algorithm",
+    "key_type",
+    "is_ca",
+)
 SERVER_DETAIL = ("config_files", "details", "master_cmdline", "version_tuple")
 
 
@@ -544,6 +552,8 @@ class Evidence:
         extra = [served.to_dict(detail, where=True) for served in self.extra_endpoints]
         servers = list(self.servers)
         certificates = {fp: cert.to_dict() for fp, cert in sorted(self.certificates.items())}
+        responders = dict(self.responders)
+        certificate_responders = dict(self.certificate_responders)
         if detail != FULL:
             servers = [
                 {k: v for k, v in record.items() if k not in SERVER_DETAIL} if isinstance(record, dict) else record
@@ -556,6 +566,11 @@ class Evidence:
                 for fp, cert in certificates.items()
                 if fp in named
             }
+            responders = {url: _responder_dict(check) for url, check in self.responders.items()}
+            certificate_responders = {
+                fp: {url: _responder_dict(check) for url, check in checks.items()}
+                for fp, checks in self.certificate_responders.items()
+            }
         return {
             "version": VERSION,
             "detail": detail,
@@ -564,8 +579,8 @@ class Evidence:
             "certificates": certificates,
             "sites": sites,
             "extra_endpoints": extra,
-            "responders": dict(self.responders),
-            "certificate_responders": dict(self.certificate_responders),
+            "responders": responders,
+            "certificate_responders": certificate_responders,
             "log_events": list(self.log_events),
             "logs_since": self.logs_since,
             "trust_anchors": self.trust_anchors,
@@ -600,6 +615,13 @@ class Evidence:
             errors=list(data.get("errors") or []),
             timings=dict(data.get("timings") or {}),
         )
+
+
+def _responder_dict(check: Any) -> Any:
+    """A responder check with its answer's verdict reduced as a staple's is (evidence: compact)."""
+    if not isinstance(check, dict) or not isinstance(check.get("ocsp"), dict):
+        return check
+    return dict(check, ocsp={k: v for k, v in check["ocsp"].items() if k in STAPLE_COMPACT})
 
 
 def _named_certificates(sites: List[Dict[str, Any]], extra: List[Dict[str, Any]]) -> set:
