@@ -638,6 +638,7 @@ NAMES_ROWS = (
     "2 200 names: s_client loop time / node_audit time",
     "2 200 names: node_audit peak RSS",
     "3 responder dropping: node_audit time",
+    "2 200 names: node_audit result size",
 )
 
 
@@ -694,6 +695,7 @@ def run_audit(node: str, payload: Path) -> dict:
         "served": len(served),
         "good": sum(1 for s in served if (s.get("summary") or {}).get("staple_state") == "good"),
         "codes": sorted({f.get("code") for f in result.get("findings") or []}),
+        "result_kib": len(json.dumps(result, separators=(",", ":"))) / 1024,
     }
 
 
@@ -721,7 +723,7 @@ def bench_names(lab: Lab, runs: int, work: Path) -> list[dict]:
     )
     targets = SHARED_TMP / "sslyze-targets.txt"
     targets.write_text("".join("%s:443{127.0.0.1}\n" % n for n in names))
-    audits, loops, scans, rss, sslyze_ratio, loop_ratio = [], [], [], [], [], []
+    audits, loops, scans, rss, sslyze_ratio, loop_ratio, sizes = [], [], [], [], [], [], []
     loop_ok = scan_ok = None
     for i in range(runs):
         audit = run_audit(node, payload)
@@ -729,6 +731,7 @@ def bench_names(lab: Lab, runs: int, work: Path) -> list[dict]:
             raise Skip("node_audit saw %d names, %d good staples (want 200)" % (audit["served"], audit["good"]))
         audits.append(audit["wall_s"])
         rss.append(audit["maxrss_mib"])
+        sizes.append(audit["result_kib"])
         out, measure = measured(in_node(node, "sh", loop), timeout=900)
         loops.append(measure["wall_s"])
         loop_ok = int((out.stdout.strip().splitlines() or ["0"])[-1] or 0)
@@ -751,6 +754,8 @@ def bench_names(lab: Lab, runs: int, work: Path) -> list[dict]:
     note = "loop %.2f s, %s of 200 handshakes with a successful staple" % (median(loops), loop_ok)
     rows.append(figure(NAMES_ROWS[2], median(loop_ratio), "x", 1.0, ">", note, runs, loop_ratio))
     rows.append(figure(NAMES_ROWS[3], median(rss), "MiB", 100.0, "<=", "AnsiballZ process on the node", runs, rss))
+    note = "JSON without whitespace, default options (evidence: compact)"
+    rows.append(figure(NAMES_ROWS[5], median(sizes), "KiB", 1024.0, "<=", note, runs, sizes))
     rows += bench_outage(lab, node, payload, runs)
     return rows
 
