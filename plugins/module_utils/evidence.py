@@ -90,8 +90,15 @@ CHAIN_COMPACT = (
     "root_sent",
     "presented_count",
 )
-# What evidence: compact keeps of the stat of a file a site references.
+# What evidence: compact keeps of the stat of the certificate file (the only file whose stat the diagnosis reads).
 FILE_COMPACT = ("exists", "mtime", "error")
+# What evidence: compact keeps of a responder check (the rest: addresses, per-stage timings, the proxy).
+RESPONDER_COMPACT = ("url", "reachable", "failed_stage", "error", "certificate_sha256", "http", "ocsp")
+HTTP_COMPACT = ("status", "truncated", "content_type")
+# What evidence: compact keeps of a log event, and how many of the newest events per server, code and site hint:
+# the diagnosis quotes at most the newest 3 of the events it selects by those three fields.
+LOG_EVENT_COMPACT = ("server", "code", "site_hint", "file", "line_no", "message", "time")
+LOG_EVENTS_PER_KIND = 3
 # What evidence: compact leaves out of a certificate record (identifiers besides sha256 that nothing reads) and of
 # a server record (the stat of every configuration file, build details).
 CERTIFICATE_DETAIL = (
@@ -481,12 +488,13 @@ class Site:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         files = dict(self.files)
         if detail != FULL:
-            # The server's stapling capability is in its own record (Evidence.servers); of each file, the diagnosis
-            # reads when it changed.
+            # The server's stapling capability is in its own record (Evidence.servers); of the files, the diagnosis
+            # reads when the certificate file changed.
             del out["stapling_capable"], out["stapling_capable_reason"]
             files = {
                 path: {k: v for k, v in stat.items() if k in FILE_COMPACT} if isinstance(stat, dict) else stat
                 for path, stat in files.items()
+                if path == self.configured.certificate_file
             }
         out.update(
             server_names=list(self.server_names),
@@ -555,10 +563,7 @@ class Evidence:
         responders = dict(self.responders)
         certificate_responders = dict(self.certificate_responders)
         if detail != FULL:
-            servers = [
-                {k: v for k, v in record.items() if k not in SERVER_DETAIL} if isinstance(record, dict) else record
-                for record in servers
-            ]
+            servers = [_server_dict(record) for record in servers]
             # Only the certificates the compact form names (a chain's path, which names the roots, is full only).
             named = _named_certificates(sites, extra)
             certificates = {
@@ -581,7 +586,7 @@ class Evidence:
             "extra_endpoints": extra,
             "responders": responders,
             "certificate_responders": certificate_responders,
-            "log_events": list(self.log_events),
+            "log_events": list(self.log_events) if detail == FULL else _log_events_compact(self.log_events),
             "logs_since": self.logs_since,
             "trust_anchors": self.trust_anchors,
             "errors": list(self.errors),
@@ -618,10 +623,42 @@ class Evidence:
 
 
 def _responder_dict(check: Any) -> Any:
-    """A responder check with its answer's verdict reduced as a staple's is (evidence: compact)."""
-    if not isinstance(check, dict) or not isinstance(check.get("ocsp"), dict):
+    """A responder check as evidence: compact keeps it: its outcome, the HTTP status, the answer's verdict reduced
+    as a staple's is."""
+    if not isinstance(check, dict):
         return check
-    return dict(check, ocsp={k: v for k, v in check["ocsp"].items() if k in STAPLE_COMPACT})
+    out = {k: v for k, v in check.items() if k in RESPONDER_COMPACT}
+    if isinstance(out.get("http"), dict):
+        out["http"] = {k: v for k, v in out["http"].items() if k in HTTP_COMPACT}
+    if isinstance(out.get("ocsp"), dict):
+        out["ocsp"] = {k: v for k, v in out["ocsp"].items() if k in STAPLE_COMPACT}
+    return out
+
+
+def _server_dict(record: Any) -> Any:
+    """A server record as evidence: compact keeps it; the output of a configuration test only when it failed (what
+    the diagnosis quotes; Apache's lists every included file)."""
+    if not isinstance(record, dict):
+        return record
+    out = {k: v for k, v in record.items() if k not in SERVER_DETAIL}
+    if out.get("config_test_ok") is not False:
+        out.pop("config_test_output", None)
+    return out
+
+
+def _log_events_compact(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The newest LOG_EVENTS_PER_KIND events per server, code and site hint, in their order, with the fields the
+    diagnosis reads (it quotes the newest 3 of a selection made by those fields, so it quotes the same lines)."""
+    kept, seen = [], {}
+    for event in reversed(events):
+        if not isinstance(event, dict):
+            kept.append(event)
+            continue
+        kind = (event.get("server"), event.get("code"), event.get("site_hint"))
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= LOG_EVENTS_PER_KIND:
+            kept.append({k: v for k, v in event.items() if k in LOG_EVENT_COMPACT})
+    return kept[::-1]
 
 
 def _named_certificates(sites: List[Dict[str, Any]], extra: List[Dict[str, Any]]) -> set:

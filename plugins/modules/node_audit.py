@@ -133,7 +133,9 @@ options:
         certificate described once (RV(evidence.certificates)) and the protocols that were served the same chain
         and staple sharing one verdict. A node with 200 hostnames returns well under 1 MB.
       - V(full) adds the per-handshake detail (requested and negotiated protocol, cipher, staple and chain sizes,
-        milliseconds), where each hostname was probed, and the chain verdicts' sentences.
+        milliseconds), where each hostname was probed, the chain verdicts' paths and sentences, the staple verdicts
+        in full, the stat of every file a site references, the servers' configuration file stats and test output,
+        the responder probes' timings and every stapling-related log line read.
       - The findings are the same either way.
     type: str
     choices: [compact, full]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import diagnosis, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import diagnosis, servers, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.fake_node import URL, FakeNode
@@ -124,3 +124,39 @@ def test_200_names_each_with_its_own_certificate_stay_under_1_mb(pki, tmp_path, 
     assert len(compact["sites"]) == 200 and len(compact["certificates"]) == 200 + 1
     assert diagnosis.diagnose(evidence) == []
     assert size(compact) <= MAX_200_NAMES_BYTES, size(compact)
+
+
+class _Event:
+    def __init__(self, line_no, code, hint):
+        self.data = {
+            "server": "nginx",
+            "code": code,
+            "site_hint": hint,
+            "file": "/var/log/nginx/error.log",
+            "line_no": line_no,
+            "message": "line %d" % line_no,
+            "level": "warn",
+            "offset": line_no * 80,
+        }
+
+    def to_dict(self):
+        return dict(self.data)
+
+
+def test_compact_log_events_keep_every_line_the_diagnosis_quotes(pki, tmp_path, monkeypatch):
+    node = FakeNode(pki, tmp_path, monkeypatch, [["www.example.test"], ["api.example.test"]], staple=False)
+    kinds = [
+        ("staple_missing", ""),
+        ("staple_missing", "www.example.test"),
+        ("responder_unreachable", "api.example.test"),
+        ("responder_unreachable", ""),
+    ]
+    events = [_Event(n, *kinds[(n * 7) % len(kinds)]) for n in range(1, 41)]  # the kinds interleaved
+    monkeypatch.setattr(servers, "log_events", lambda info, since: events)
+    evidence = node.gather()
+    compact = evidence.to_dict()
+    assert len(evidence.log_events) == 40 and len(compact["log_events"]) == 3 * len(kinds)
+    assert [e["line_no"] for e in compact["log_events"]] == sorted(e["line_no"] for e in compact["log_events"])
+    found = diagnosis.diagnose(evidence)
+    quoted = [line for f in found for line in f["evidence"] if line.startswith("log ")]
+    assert quoted and diagnosis.diagnose(compact) == found
