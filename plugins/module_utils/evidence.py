@@ -12,10 +12,12 @@ Compact by construction:
 - per hostname, the protocols that were served the same chain and staple share one ``Verdict``
   (``Served.verdicts``); each protocol's ``Handshake`` names its verdict by index;
 - ``to_dict("compact")`` (node_audit's default) keeps what the diagnosis, the report, the drift check and the
-  remediation planner read, and leaves out the rest: per handshake the cipher, negotiated protocol, timings and
-  byte counts; the chain verdicts' path and sentences; the staple verdicts' signer and timestamps beyond
-  nextUpdate; the files' stat beyond mtime. ``to_dict("full")`` keeps everything. The diagnosis of either dict
-  form is the diagnosis of the records (tests/unit/plugins/module_utils/test_evidence.py holds it to that).
+  remediation planner read, and leaves out the rest (the ``*_COMPACT`` and ``*_DETAIL`` names below): per
+  handshake the cipher, negotiated protocol, timings and byte counts; the chain verdicts' paths and sentences;
+  the staple verdicts' signer and timestamps beyond nextUpdate; the stat of files other than the certificate
+  file; a passing configuration test's output; the responder probes' timings; log lines the diagnosis would not
+  quote. ``to_dict("full")`` keeps everything. The diagnosis of either dict form is the diagnosis of the records
+  (tests/unit/plugins/module_utils/test_evidence.py holds it to that).
 
 The dict form is described by docs/evidence-schema.json. ``VERSION`` changes whenever that shape does;
 ``Evidence.from_dict`` refuses any other version with one sentence.
@@ -49,12 +51,9 @@ def _known(cls, data: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     return {k: v for k, v in (data or {}).items() if k in names}
 
 
-# Required fields of a certificate record that evidence: compact may leave out.
-_CERTIFICATE_DEFAULTS = {"sha1": None, "ca_issuers_urls": [], "signature_algorithm": None, "key_type": None}
-
-
 def certificate_from_dict(data: Dict[str, Any]) -> Certificate:
-    return CertInfo(**_known(CertInfo, dict(_CERTIFICATE_DEFAULTS, **data)))
+    # sha1 is required by CertInfo, and evidence: compact leaves it out (see CERTIFICATE_DETAIL).
+    return CertInfo(**_known(CertInfo, dict({"sha1": None}, **data)))
 
 
 def staple_from_dict(data: Optional[Dict[str, Any]]) -> Optional[OcspVerdict]:
