@@ -12,7 +12,8 @@ The whole audit has a time budget (Settings.time_budget): once it is spent no ne
 command, file read, handshake, probe or log read), work in flight is no longer waited for, and the evidence
 holds what was done with one ``errors`` sentence naming what was cut short.
 
-The evidence is JSON-safe and never holds key material: a key file is reduced to "matches the certificate".
+The evidence is an evidence.Evidence record (its dict form is JSON-safe, docs/evidence-schema.json) and never holds
+key material: a key file is reduced to "matches the certificate".
 
 This file is PRIVATE to the collection: its API may change at any time.
 """
@@ -33,6 +34,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
     chain,
     dns_probe,
+    evidence,
     ocsp,
     responder_probe,
     servers,
@@ -133,7 +135,7 @@ class Unit:
     leaf: Any = None
     issuer: Any = None
     bundle: List[Any] = field(default_factory=list)
-    configured: Dict[str, Any] = field(default_factory=dict)
+    configured: evidence.Configured = field(default_factory=evidence.Configured)
 
 
 def _now() -> datetime.datetime:
@@ -199,17 +201,17 @@ def _units(discovered: List[servers.ServerInfo]) -> List[Unit]:
     return units
 
 
-def _read_configured(unit: Unit, anchors: List[Any], skew: int) -> None:
+def _read_configured(unit: Unit, anchors: List[Any], skew: int, certificates: evidence.Certificates) -> None:
     """Fill ``unit.configured`` from the files the configuration names (never reading key material out)."""
-    info: Dict[str, Any] = {"certificate_file": unit.certificate_file, "key_file": unit.key_file, "errors": []}
+    info = evidence.Configured(certificate_file=unit.certificate_file, key_file=unit.key_file)
     unit.configured = info
     if not unit.certificate_file:
-        info["errors"].append("the certificate is loaded through variables; its file is only known per request.")
+        info.errors.append("the certificate is loaded through variables; its file is only known per request.")
         return
     try:
         certs = x509.load_certificates_from_path(unit.certificate_file, "certificate file")
     except InputError as exc:
-        info["errors"].append(str(exc))
+        info.errors.append(str(exc))
         return
     unit.leaf, unit.bundle = certs[0], certs[1:]
     # Files outside the certificate file that the server also reads its chain from.
@@ -224,17 +226,17 @@ def _read_configured(unit: Unit, anchors: List[Any], skew: int) -> None:
             try:
                 extra_pool.extend(x509.load_certificates_from_path(path, description))
             except InputError as exc:
-                info["errors"].append(str(exc))
-    info["leaf"] = x509.describe(unit.leaf).to_dict()
+                info.errors.append(str(exc))
+    info.leaf = certificates.add(x509.describe(unit.leaf).to_dict())
     report = chain.analyze_chain([unit.leaf, *unit.bundle], pool=extra_pool, anchors=anchors)
-    info["chain"] = report.to_dict()
+    info.chain = evidence.ChainVerdict.from_report(report.to_dict(), certificates)
     unit.issuer = report.issuer_certificate
-    info["key_matches"] = _key_matches(unit, info)
-    info["trusted"] = _trusted_file(unit, info)
-    info["staple_file"] = _staple_file(unit, info, skew)
+    info.key_matches = _key_matches(unit, info)
+    info.trusted = _trusted_file(unit)
+    info.staple_file = _staple_file(unit, skew)
 
 
-def _key_matches(unit: Unit, info: Dict[str, Any]) -> Optional[bool]:
+def _key_matches(unit: Unit, info: evidence.Configured) -> Optional[bool]:
     if not unit.key_file:
         return None
     try:
@@ -242,61 +244,60 @@ def _key_matches(unit: Unit, info: Dict[str, Any]) -> Optional[bool]:
             x509.read_input_file(unit.key_file, "private key file"), "private key file %s" % unit.key_file
         )
     except InputError as exc:
-        info["errors"].append(str(exc))
+        info.errors.append(str(exc))
         return None
     return x509.public_key_matches(unit.leaf, key)
 
 
-def _trusted_file(unit: Unit, info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def _trusted_file(unit: Unit) -> Optional[evidence.TrustedFile]:
     """nginx ssl_trusted_certificate (Apache SSLCACertificateFile): does it hold the leaf's issuer?"""
     path = unit.site.trusted_certificate
     if not path:
         return None
-    result: Dict[str, Any] = {"path": path, "has_issuer": False, "error": None}
+    result = evidence.TrustedFile(path=path)
     try:
         certs = x509.load_certificates_from_path(path, "trusted certificate file")
     except InputError as exc:
-        result["error"] = str(exc)
+        result.error = str(exc)
         return result
-    result["count"] = len(certs)
-    result["has_issuer"] = chain.find_issuer(unit.leaf, certs) is not None
+    result.count = len(certs)
+    result.has_issuer = chain.find_issuer(unit.leaf, certs) is not None
     # OCSP_basic_verify() needs a trusted root: the trusted file must complete the chain up to a self-signed
     # certificate of its own (certificates the server sends are untrusted intermediates only).
     report = chain.analyze_chain([unit.leaf, *unit.bundle], pool=certs)
-    result["anchors_issuer"] = bool(
+    result.anchors_issuer = bool(
         report.complete and report.path and report.path[-1].self_signed and report.path_sources[-1] == "pool"
     )
-    if unit.issuer is None and result["has_issuer"]:
+    if unit.issuer is None and result.has_issuer:
         unit.issuer = chain.find_issuer(unit.leaf, certs)
     return result
 
 
-def _staple_file(unit: Unit, info: Dict[str, Any], skew: int) -> Optional[Dict[str, Any]]:
+def _staple_file(unit: Unit, skew: int) -> Optional[evidence.StapleFile]:
     """A staple the server reads from disk (HAProxy .ocsp, nginx ssl_stapling_file), validated in full."""
     facts = servers.facts_of(unit.server.type)
     path = facts.staple_file_path(unit.stapling) if facts is not None else None
     if not path:
         return None
-    result: Dict[str, Any] = {"path": path, "exists": os.path.exists(path), "verdict": None, "error": None}
-    if not result["exists"]:
+    result = evidence.StapleFile(path=path, exists=os.path.exists(path))
+    if not result.exists:
         return result
     try:
         stat = os.stat(path)
-        result["mtime"] = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat()
+        result.mtime = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat()
         if unit.issuer is None:
-            result["error"] = "the issuer of the certificate is not available to validate the staple file."
+            result.error = "the issuer of the certificate is not available to validate the staple file."
             return result
-        verdict = ocsp.validate_response(
+        result.verdict = ocsp.validate_response(
             x509.read_input_file(path, "staple file"), unit.leaf, unit.issuer, skew_seconds=skew, source=path
         )
-        result["verdict"] = verdict.to_dict()
     except (InputError, OSError) as exc:
-        result["error"] = str(exc)
+        result.error = str(exc)
     return result
 
 
-def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
-    """Everything the diagnosis needs from this node, as one JSON-safe document.
+def gather(settings: Settings, run, which=None) -> evidence.Evidence:
+    """Everything the diagnosis needs from this node, as one evidence record (``to_dict()`` for its JSON form).
 
     ``run(argv, timeout) -> (rc, stdout, stderr)`` runs the servers' dump commands (servers.module_runner).
     """
@@ -320,6 +321,7 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         )
     anchors = _load_anchors(settings.trust_anchor_paths, errors)
     units = _units(discovered)
+    certificates = evidence.Certificates()
     # One pool for the responder checks and the handshakes. A responder check starts as soon as the first
     # certificate naming its URL is read, so a responder that hangs (up to responder_timeout) overlaps with reading
     # the files, the handshakes and the judging instead of adding to them.
@@ -331,15 +333,15 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         unread: List[str] = []
         for unit in units:
             if budget.spent():
-                unit.configured = {
-                    "certificate_file": unit.certificate_file,
-                    "key_file": unit.key_file,
-                    "errors": ["the files of this site were not read: the audit's time budget was spent."],
-                }
+                unit.configured = evidence.Configured(
+                    certificate_file=unit.certificate_file,
+                    key_file=unit.key_file,
+                    errors=["the files of this site were not read: the audit's time budget was spent."],
+                )
                 unit.hostnames = _names_for(unit.site, None)
                 unread.append(unit.key)
                 continue
-            _read_configured(unit, anchors, settings.clock_skew)
+            _read_configured(unit, anchors, settings.clock_skew, certificates)
             unit.hostnames = _names_for(unit.site, unit.leaf)
             for url, (cert, issuer) in _responder_jobs([unit]).items():
                 if url not in responder_futures:
@@ -371,8 +373,8 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
 
         # Sites with several certificates (RSA + ECDSA) share their endpoints: judge each endpoint once per pool.
         phase = time.monotonic()
-        judged: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
-        sites = []
+        judged: Dict[Tuple[Any, ...], evidence.Served] = {}
+        sites: List[evidence.Site] = []
         for unit in units:
             pool_certs = [c for c in [*unit.bundle, unit.issuer] if c is not None]
             pool_key = tuple(sorted(x509.fingerprint(c) for c in pool_certs))
@@ -383,8 +385,11 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
                     continue
                 key = (unit.host, unit.port, name, pool_key)
                 if key not in judged:
-                    judged[key] = endpoint_judge.judge_probe(
-                        probe, pool=pool_certs, anchors=anchors, skew_seconds=settings.clock_skew
+                    judged[key] = evidence.Served.from_report(
+                        endpoint_judge.judge_probe(
+                            probe, pool=pool_certs, anchors=anchors, skew_seconds=settings.clock_skew
+                        ),
+                        certificates,
                     )
                 served[name or ""] = judged[key]
             sites.append(_site_evidence(unit, served))
@@ -414,7 +419,7 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
         resolver_checks, late = budget.collect(resolver_futures)
         budget.note(len(late), len(resolver_futures), "resolver queries not finished", [job[2] for job in late])
         for unit, site in zip(units, sites):
-            site["resolver_checks"] = [resolver_checks[job] for job in _resolver_jobs(unit) if job in resolver_checks]
+            site.resolver_checks = [resolver_checks[job] for job in _resolver_jobs(unit) if job in resolver_checks]
         timings["responders_wait_ms"] = int((time.monotonic() - phase) * 1000)
     finally:
         # Past the budget, work in flight is not waited for; each piece ends by its own timeout.
@@ -423,7 +428,11 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
     for target in _extra_endpoints(settings):
         probe = probes.get((target.host, target.port, target.server_name))
         if probe is not None:
-            extra.append(endpoint_judge.judge_probe(probe, anchors=anchors, skew_seconds=settings.clock_skew))
+            extra.append(
+                evidence.Served.from_report(
+                    endpoint_judge.judge_probe(probe, anchors=anchors, skew_seconds=settings.clock_skew), certificates
+                )
+            )
 
     phase = time.monotonic()
     since = settings.since or (_now() - datetime.timedelta(hours=1))
@@ -440,19 +449,20 @@ def gather(settings: Settings, run, which=None) -> Dict[str, Any]:
     cut_short = budget.sentence()
     if cut_short:
         errors.append(cut_short)
-    return {
-        "node": {"hostname": socket.gethostname(), "checked_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")},
-        "servers": [_server_summary(server) for server in discovered],
-        "sites": sites,
-        "extra_endpoints": extra,
-        "responders": checks,
-        "certificate_responders": certificate_checks,
-        "log_events": log_events,
-        "logs_since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "trust_anchors": len(anchors),
-        "errors": errors,
-        "timings": timings,
-    }
+    return evidence.Evidence(
+        node={"hostname": socket.gethostname(), "checked_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")},
+        servers=[_server_summary(server) for server in discovered],
+        certificates=certificates,
+        sites=sites,
+        extra_endpoints=extra,
+        responders=checks,
+        certificate_responders=certificate_checks,
+        log_events=log_events,
+        logs_since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        trust_anchors=len(anchors),
+        errors=errors,
+        timings=timings,
+    )
 
 
 def _probe_in_budget(target: tls_probe.Endpoint, settings: Settings, deadline: Optional[float]):
@@ -511,7 +521,7 @@ SHARED_STAGES = ("dns", "connect", "proxy")
 
 
 def _per_certificate_jobs(
-    units: List[Unit], sites: List[Dict[str, Any]], checks: Dict[str, Any], asked_with: Dict[str, str], limit: int
+    units: List[Unit], sites: List[evidence.Site], checks: Dict[str, Any], asked_with: Dict[str, str], limit: int
 ) -> Dict[Tuple[str, str], Tuple[Any, Any]]:
     """(fingerprint, url) -> (certificate, issuer) for every certificate whose own answer the diagnosis needs.
 
@@ -526,8 +536,8 @@ def _per_certificate_jobs(
         fp = x509.fingerprint(unit.leaf)
         not_good = any(
             state not in ("good", "unreachable")  # nothing served: the responder explains nothing
-            for served in (site.get("served") or {}).values()
-            for state in ((served.get("summary") or {}).get("staple_states") or {}).values()
+            for served in site.served.values()
+            for state in served.summary.staple_states.values()
         )
         for url in x509.ocsp_urls(unit.leaf):
             check = checks.get(url) or {}
@@ -583,23 +593,23 @@ def _server_summary(server: servers.ServerInfo) -> Dict[str, Any]:
     return data
 
 
-def _site_evidence(unit: Unit, served: Dict[str, Any]) -> Dict[str, Any]:
-    return {
-        "key": unit.key,
-        "server": unit.server.type,
-        "server_version": unit.server.version,
-        "server_running": unit.server.running,
-        "server_started_at": unit.server.master_started_at,
-        "stapling_capable": unit.server.stapling_capable,
-        "stapling_capable_reason": unit.server.stapling_capable_reason,
-        "site": unit.site.site_id,
-        "source": unit.site.source,
-        "server_names": list(unit.site.server_names),
-        "hostnames": list(unit.hostnames),
-        "endpoint": {"host": unit.host, "port": unit.port},
-        "stapling": unit.stapling,
-        "trusted_certificate": unit.site.trusted_certificate,
-        "files": unit.site.files,
-        "configured": unit.configured,
-        "served": served,
-    }
+def _site_evidence(unit: Unit, served: Dict[str, evidence.Served]) -> evidence.Site:
+    return evidence.Site(
+        key=unit.key,
+        server=unit.server.type,
+        server_version=unit.server.version,
+        server_running=unit.server.running,
+        server_started_at=unit.server.master_started_at,
+        stapling_capable=unit.server.stapling_capable,
+        stapling_capable_reason=unit.server.stapling_capable_reason,
+        site=unit.site.site_id,
+        source=unit.site.source,
+        server_names=list(unit.site.server_names),
+        hostnames=list(unit.hostnames),
+        endpoint=evidence.Endpoint(host=unit.host, port=unit.port),
+        stapling=unit.stapling,
+        trusted_certificate=unit.site.trusted_certificate,
+        files=unit.site.files,
+        configured=unit.configured,
+        served=served,
+    )

@@ -3,11 +3,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """From evidence to findings: a pure function, rule by rule, per site and hostname.
 
-The evidence is what audit.gather() returns. Each rule reads it and may add findings from the cause catalogue
-(findings.py). The rules name the root cause, not every symptom: a staple that is missing because the node
-cannot reach its responder is reported as ``responder_unreachable``; ``staple_missing`` is left for a missing
-staple that no other evidence explains. A certificate without an OCSP URL is not a stapling failure
-(``no_ocsp_url``, info) unless it is Must-Staple.
+The evidence is what audit.gather() returns (an evidence.Evidence, or its dict form). Each rule reads it and
+may add findings from the cause catalogue (findings.py). The rules name the root cause, not every symptom: a
+staple that is missing because the node cannot reach its responder is reported as ``responder_unreachable``;
+``staple_missing`` is left for a missing staple that no other evidence explains. A certificate without an OCSP
+URL is not a stapling failure (``no_ocsp_url``, info) unless it is Must-Staple.
 
 This file is PRIVATE to the collection: its API may change at any time.
 """
@@ -18,9 +18,17 @@ import datetime
 import ipaddress
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence import (
+    ChainVerdict,
+    Evidence,
+    Served,
+    Site,
+    Verdict,
+)
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.ocsp import OcspVerdict
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import LABELS, facts_of
 
 # Stages where the path to the responder broke. At the HTTP stage it depends: an error status or an answer far
@@ -32,6 +40,8 @@ UNREACHABLE_STAGES = ("dns", "connect", "timeout", "proxy")
 SHARED_STAGES = ("dns", "connect", "proxy")
 # Words that mark the lines of a server's own configuration test worth quoting.
 CONFIG_TEST_MARKERS = ("emerg", "alert", "error", "fail", "ah0", "invalid", "unable", "cannot", "can't")
+# Read in place of a staple that was not sent: every field None or empty.
+_NO_STAPLE = OcspVerdict(response_status=None)
 
 
 def _responder_answered(check: Dict[str, Any]) -> bool:
@@ -70,25 +80,26 @@ def _is_ip(host: str) -> bool:
 class _Hostname:
     """What one hostname of one site shows, with helpers the rules share."""
 
-    def __init__(self, site: Dict[str, Any], hostname: str, served: Optional[Dict[str, Any]], evidence, limits):
+    def __init__(self, site: Site, hostname: str, served: Optional[Served], evidence: Evidence, limits, site_leaves):
         self.site = site
         self.hostname = hostname or None
-        self.served = served or {}
+        self.served = served or Served()
         self.evidence = evidence
         self.limits = limits
         self.findings: List[Finding] = []
-        self.configured = site.get("configured") or {}
-        self.stapling = site.get("stapling") or {}
-        self.server = site.get("server")
+        self.configured = site.configured
+        self.stapling = site.stapling or {}
+        self.server = site.server
         self.facts = facts_of(self.server)  # what the server type's configuration means; None when unknown
-        reports = [r for r in (self.served.get("protocols") or {}).values() if r.get("ok") and r.get("presented")]
+        # The verdicts of the protocols whose handshake presented a certificate, in protocol order.
+        self.protocols = {p: hs for p, hs in self.served.protocols.items() if hs.ok}
+        reports = [v for v in map(self.served.verdict_of, self.protocols) if v is not None and v.presented]
         self.reports = reports
-        self.served_leaf = reports[0]["presented"][0] if reports else None
-        self.configured_leaf = self.configured.get("leaf")
+        self.served_leaf = evidence.certificate(reports[0].presented[0]) if reports else None
+        self.configured_leaf = evidence.certificate(self.configured.leaf)
         self.leaf = self.served_leaf or self.configured_leaf
-        self.now = _parse_time((evidence.get("node") or {}).get("checked_at")) or datetime.datetime.now(
-            datetime.timezone.utc
-        )
+        self.site_leaves = site_leaves  # fingerprints of every certificate the site's configuration deploys
+        self.now = _parse_time(evidence.node.get("checked_at")) or datetime.datetime.now(datetime.timezone.utc)
 
     def add(self, code: str, *evidence: str, severity: Optional[str] = None, **details) -> None:
         self.findings.append(
@@ -97,22 +108,26 @@ class _Hostname:
                 [e for e in evidence if e],
                 severity=severity,
                 server=self.server,
-                site=self.site.get("site"),
+                site=self.site.site,
                 hostname=self.hostname,
                 details=details,
             )
         )
 
+    def subject(self, fingerprint: str) -> str:
+        cert = self.evidence.certificate(fingerprint)
+        return cert.subject if cert is not None else "?"
+
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)
 
     def name(self) -> str:
-        return self.hostname or "%s:%s" % (self.site["endpoint"]["host"], self.site["endpoint"]["port"])
+        return self.hostname or "%s:%s" % (self.site.endpoint.host, self.site.endpoint.port)
 
     def log_lines(self, *codes: str) -> List[str]:
         """Log events of this server with one of ``codes``, as evidence lines (newest last, at most 3)."""
         lines = []
-        for event in self.evidence.get("log_events") or []:
+        for event in self.evidence.log_events:
             if event.get("server") != self.server or (codes and event.get("code") not in codes):
                 continue
             hint = event.get("site_hint") or ""
@@ -122,17 +137,17 @@ class _Hostname:
         return ["log " + line for line in lines[-3:]]
 
     def _hint_is_own_file(self, hint: str) -> bool:
-        files = [self.configured.get("certificate_file"), self.stapling.get("ssl_stapling_file")]
+        files = [self.configured.certificate_file, self.stapling.get("ssl_stapling_file")]
         return any(f and (f in hint or hint in f) for f in files)
 
     def responders(self) -> List[Dict[str, Any]]:
         """The responder checks that speak for this certificate: answers about it, or a URL's probe whose path
         broke before any certificate was named. Another certificate's answer never stands for this one."""
-        fp = (self.leaf or {}).get("sha256")
-        own = (self.evidence.get("certificate_responders") or {}).get(fp) or {}
-        checks = self.evidence.get("responders") or {}
+        fp = self.leaf.sha256 if self.leaf else None
+        own = self.evidence.certificate_responders.get(fp) or {}
+        checks = self.evidence.responders
         out = []
-        for url in (self.leaf or {}).get("ocsp_urls") or []:
+        for url in self.leaf.ocsp_urls if self.leaf else []:
             check = own.get(url) or checks.get(url)
             if check is not None and _speaks_for(check, fp):
                 out.append(check)
@@ -141,11 +156,11 @@ class _Hostname:
     def unasked(self) -> List[str]:
         """Responder URLs of this certificate that were probed, but only about another certificate."""
         asked = {check.get("url") for check in self.responders()}
-        checks = self.evidence.get("responders") or {}
-        return [u for u in (self.leaf or {}).get("ocsp_urls") or [] if u in checks and u not in asked]
+        checks = self.evidence.responders
+        return [u for u in (self.leaf.ocsp_urls if self.leaf else []) if u in checks and u not in asked]
 
     def server_record(self) -> Dict[str, Any]:
-        for record in self.evidence.get("servers") or []:
+        for record in self.evidence.servers:
             if isinstance(record, dict) and record.get("type") == self.server:
                 return record
         return {}
@@ -173,14 +188,13 @@ def rule_serving(h: _Hostname) -> bool:
     Whatever else is found from the configuration is still reported: the server being down is never the only
     thing a node says when its configuration names a cause too.
     """
-    protocols = h.served.get("protocols") or {}
+    protocols = h.served.protocols
     if not protocols or h.reports:
         return False
     record = h.server_record()
-    running = h.site.get("server_running", record.get("running"))
-    endpoint = h.site.get("endpoint") or {}
-    where = "%s:%s" % (endpoint.get("host"), endpoint.get("port"))
-    errors = list(dict.fromkeys(str(r.get("error") or "no handshake") for r in protocols.values()))
+    running = h.site.server_running if h.site.server_running is not None else record.get("running")
+    where = "%s:%s" % (h.site.endpoint.host, h.site.endpoint.port)
+    errors = list(dict.fromkeys(str(r.error or "no handshake") for r in protocols.values()))
     if running is False:
         first = "%s is not running on this node, so nothing serves %s (%s)" % (h.server, h.name(), where)
     else:
@@ -200,16 +214,16 @@ def rule_serving(h: _Hostname) -> bool:
 def rule_certificate_validity(h: _Hostname) -> bool:
     if h.leaf is None:
         return False
-    not_after = _parse_time(h.leaf.get("not_after"))
+    not_after = _parse_time(h.leaf.not_after)
     if not_after is None:
         return False
     if not_after < h.now:
-        h.add("cert_expired", "%s serves %s, expired on %s" % (h.name(), h.leaf["subject"], h.leaf["not_after"]))
+        h.add("cert_expired", "%s serves %s, expired on %s" % (h.name(), h.leaf.subject, h.leaf.not_after))
     elif not_after - h.now < datetime.timedelta(days=h.limits.cert_warning_days):
         days = (not_after - h.now).days
         h.add(
             "cert_expiring",
-            "%s serves %s, which expires on %s (%d days)" % (h.name(), h.leaf["subject"], h.leaf["not_after"], days),
+            "%s serves %s, which expires on %s (%d days)" % (h.name(), h.leaf.subject, h.leaf.not_after, days),
         )
     return False
 
@@ -218,36 +232,36 @@ def rule_stale_certificate(h: _Hostname) -> bool:
     """The server serves another certificate than its configured files hold (renewed, not reloaded)."""
     if h.served_leaf is None or h.configured_leaf is None:
         return False
-    configured = set(h.site.get("site_leaf_sha256") or [h.configured_leaf["sha256"]])
-    if h.served_leaf["sha256"] in configured:
+    configured = set(h.site_leaves or [h.configured_leaf.sha256])
+    if h.served_leaf.sha256 in configured:
         return False
-    cert_file = h.configured.get("certificate_file")
-    file_stat = (h.site.get("files") or {}).get(cert_file) or {}
+    cert_file = h.configured.certificate_file
+    file_stat = h.site.files.get(cert_file) or {}
     h.add(
         "stale_cert_path",
         "%s serves serial %s (valid from %s), but %s holds serial %s (valid from %s)"
         % (
             h.name(),
-            h.served_leaf["serial"],
-            h.served_leaf["not_before"],
+            h.served_leaf.serial,
+            h.served_leaf.not_before,
             cert_file,
-            h.configured_leaf["serial"],
-            h.configured_leaf["not_before"],
+            h.configured_leaf.serial,
+            h.configured_leaf.not_before,
         ),
         "%s was modified at %s; the server's master process started at %s"
-        % (cert_file, file_stat.get("mtime"), h.site.get("server_started_at")),
-        served_sha256=h.served_leaf["sha256"],
-        configured_sha256=h.configured_leaf["sha256"],
+        % (cert_file, file_stat.get("mtime"), h.site.server_started_at),
+        served_sha256=h.served_leaf.sha256,
+        configured_sha256=h.configured_leaf.sha256,
     )
     return False
 
 
 def rule_key(h: _Hostname) -> bool:
-    if h.configured.get("key_matches") is False:
+    if h.configured.key_matches is False:
         h.add(
             "key_mismatch",
             "the private key in %s does not belong to the certificate in %s (%s)"
-            % (h.configured.get("key_file"), h.configured.get("certificate_file"), h.configured_leaf["subject"]),
+            % (h.configured.key_file, h.configured.certificate_file, h.configured_leaf.subject),
         )
     return False
 
@@ -259,16 +273,15 @@ def _stapling_switched_on(h: _Hostname) -> bool:
 
 
 def rule_no_ocsp_url(h: _Hostname) -> bool:
-    if h.leaf is None or h.leaf.get("ocsp_urls"):
+    if h.leaf is None or h.leaf.ocsp_urls:
         return False
-    if not h.leaf.get("must_staple") and not _stapling_switched_on(h):
+    if not h.leaf.must_staple and not _stapling_switched_on(h):
         return True  # stapling is off for a certificate that cannot be stapled: as it should be
-    h.add("no_ocsp_url", "%s names no OCSP responder (no AIA OCSP URL): there is nothing to staple" % h.leaf["subject"])
-    if h.leaf.get("must_staple"):
+    h.add("no_ocsp_url", "%s names no OCSP responder (no AIA OCSP URL): there is nothing to staple" % h.leaf.subject)
+    if h.leaf.must_staple:
         h.add(
             "must_staple_unmet",
-            "%s is Must-Staple but names no OCSP responder: clients that honour "
-            "Must-Staple refuse it" % h.leaf["subject"],
+            "%s is Must-Staple but names no OCSP responder: clients that honour Must-Staple refuse it" % h.leaf.subject,
         )
     return True
 
@@ -287,44 +300,44 @@ def rule_stapling_configured(h: _Hostname) -> bool:
 
 def rule_staple_file(h: _Hostname) -> bool:
     """A staple read from disk (HAProxy .ocsp, nginx ssl_stapling_file): the server serves what it holds."""
-    staple_file = h.configured.get("staple_file") or {}
-    verdict = staple_file.get("verdict")
-    if not staple_file.get("exists") or verdict is None:
+    staple_file = h.configured.staple_file
+    verdict = staple_file.verdict if staple_file else None
+    if not staple_file or not staple_file.exists or verdict is None:
         return False
-    where = "the staple file %s" % staple_file["path"]
+    where = "the staple file %s" % staple_file.path
     stale = next((f for f in h.findings if f.code == "stale_cert_path"), None)
-    if stale is not None and verdict.get("response_status") == "successful" and not verdict.get("cert_id_matches"):
+    if stale is not None and verdict.response_status == "successful" and not verdict.cert_id_matches:
         # The running server loaded the certificate and its staple file together; both predate the files on
         # disk. Part of the same stale deployment: the staple file must be renewed with the certificate.
         stale.evidence.append(
             "%s belongs to the served certificate, not to the one on disk: renew it with the certificate" % where
         )
         return False
-    if verdict.get("response_status") != "successful":
-        h.add("responder_error", "%s holds a '%s' response" % (where, verdict.get("response_status")))
-    elif verdict.get("valid"):
-        if verdict.get("cert_status") == "revoked":
-            h.add("cert_revoked", "%s says revoked since %s" % (where, verdict.get("revocation_time")))
-        elif verdict.get("cert_status") == "unknown":
+    if verdict.response_status != "successful":
+        h.add("responder_error", "%s holds a '%s' response" % (where, verdict.response_status))
+    elif verdict.valid:
+        if verdict.cert_status == "revoked":
+            h.add("cert_revoked", "%s says revoked since %s" % (where, verdict.revocation_time))
+        elif verdict.cert_status == "unknown":
             h.add("cert_status_unknown", "%s says the certificate is unknown" % where)
         return False
     elif _only_expired(verdict):
         h.add(
             "staple_expired",
-            "%s expired: nextUpdate %s" % (where, verdict.get("next_update")),
+            "%s expired: nextUpdate %s" % (where, verdict.next_update),
             *h.log_lines("staple_expired"),
         )
     else:
-        h.add("staple_invalid", "%s fails validation: %s" % (where, "; ".join(verdict.get("problems") or [])))
+        h.add("staple_invalid", "%s fails validation: %s" % (where, "; ".join(verdict.problems or [])))
     return True
 
 
-def _only_expired(verdict: Dict[str, Any]) -> bool:
-    left = verdict.get("seconds_until_next_update")
+def _only_expired(verdict) -> bool:
+    left = verdict.seconds_until_next_update
     return bool(
-        verdict.get("signature_valid")
-        and verdict.get("signer_authorized")
-        and verdict.get("cert_id_matches")
+        verdict.signature_valid
+        and verdict.signer_authorized
+        and verdict.cert_id_matches
         and left is not None
         and left < 0
     )
@@ -333,29 +346,29 @@ def _only_expired(verdict: Dict[str, Any]) -> bool:
 def rule_chain(h: _Hostname) -> bool:
     if not h.reports:
         return _rule_configured_chain(h)
-    report = h.reports[0]["chain"] or {}
-    if report.get("issuer_found_in") != "presented" or (
-        h.limits.explicit_trust_anchors and report.get("anchored") is False and report.get("missing_issuer")
+    report = h.reports[0].chain or ChainVerdict()
+    if report.issuer_found_in != "presented" or (
+        h.limits.explicit_trust_anchors and report.anchored is False and report.missing_issuer
     ):
         h.add(
             "chain_incomplete",
             "%s presents %d certificate(s) without the issuer '%s' of '%s'"
             % (
                 h.name(),
-                report.get("presented_count", 0),
-                report.get("missing_issuer") or h.leaf.get("issuer"),
-                report.get("missing_issuer_of") or h.leaf.get("subject"),
+                report.presented_count,
+                report.missing_issuer or h.leaf.issuer,
+                report.missing_issuer_of or h.leaf.subject,
             ),
             *h.log_lines("chain_incomplete"),
         )
-    if report.get("order_ok") is False:
+    if report.order_ok is False:
         h.add(
             "chain_misordered",
             "%s presents its certificates out of order: %s"
-            % (h.name(), " | ".join(c.get("subject", "?") for c in h.reports[0]["presented"])),
+            % (h.name(), " | ".join(h.subject(fp) for fp in h.reports[0].presented)),
         )
-    extras = [c["subject"] for c in report.get("extra") or []] + [c["subject"] for c in report.get("duplicates") or []]
-    if extras or report.get("root_sent"):
+    extras = [h.subject(fp) for fp in report.extra] + [h.subject(fp) for fp in report.duplicates]
+    if extras or report.root_sent:
         h.add(
             "chain_extra",
             "%s presents certificates that are not needed: %s"
@@ -366,19 +379,19 @@ def rule_chain(h: _Hostname) -> bool:
 
 def _rule_configured_chain(h: _Hostname) -> bool:
     """Nothing is served: judge the chain the configuration gives the server (often why it will not start)."""
-    report = h.configured.get("chain") or {}
+    report = h.configured.chain
     if not h.has("server_down") or not report or h.configured_leaf is None:
         return False
-    if report.get("issuer_found_in") in ("presented", "pool") or (h.configured_leaf or {}).get("self_signed"):
+    if report.issuer_found_in in ("presented", "pool") or h.configured_leaf.self_signed:
         return False
     h.add(
         "chain_incomplete",
         "%s holds %d certificate(s) without the issuer '%s' of '%s'%s"
         % (
-            h.configured.get("certificate_file"),
-            report.get("presented_count") or 1,
-            report.get("missing_issuer") or h.configured_leaf.get("issuer"),
-            report.get("missing_issuer_of") or h.configured_leaf.get("subject"),
+            h.configured.certificate_file,
+            report.presented_count or 1,
+            report.missing_issuer or h.configured_leaf.issuer,
+            report.missing_issuer_of or h.configured_leaf.subject,
             ", and no other file the server reads holds it" if h.facts is None or h.facts.READS_CHAIN_ELSEWHERE else "",
         ),
         *h.log_lines("chain_incomplete"),
@@ -390,41 +403,40 @@ def rule_staple(h: _Hostname) -> bool:
     """Judge what was stapled; a missing staple is explained by the rules after this one."""
     if not h.reports:
         return True
-    states = (h.served.get("summary") or {}).get("staple_states") or {}
-    by_protocol = {p: r for p, r in (h.served.get("protocols") or {}).items() if r.get("ok")}
+    states = h.served.summary.staple_states
+    by_protocol = {p: h.served.verdict_of(p) or Verdict() for p in h.protocols}
     for protocol, report in by_protocol.items():
         state = states.get(protocol)
-        staple = report.get("staple") or {}
+        staple = report.staple or _NO_STAPLE
         if state == "good":
-            left = staple.get("seconds_until_next_update")
+            left = staple.seconds_until_next_update
             if left is not None and left < h.limits.staple_warning_seconds and not h.has("staple_expiring"):
                 h.add(
                     "staple_expiring",
                     "%s staples a response whose nextUpdate %s is %d s away (%s)"
-                    % (h.name(), staple.get("next_update"), left, protocol),
+                    % (h.name(), staple.next_update, left, protocol),
                 )
         elif state == "expired" and not h.has("staple_expired"):
             h.add(
                 "staple_expired",
-                "%s staples a response that expired at %s (%s)" % (h.name(), staple.get("next_update"), protocol),
+                "%s staples a response that expired at %s (%s)" % (h.name(), staple.next_update, protocol),
                 *h.log_lines("staple_expired"),
             )
         elif state == "revoked" and not h.has("cert_revoked"):
             h.add(
                 "cert_revoked",
-                "%s staples a valid response saying revoked since %s" % (h.name(), staple.get("revocation_time")),
+                "%s staples a valid response saying revoked since %s" % (h.name(), staple.revocation_time),
             )
         elif state == "unknown" and not h.has("cert_status_unknown"):
             h.add("cert_status_unknown", "%s staples a valid response saying the certificate is unknown" % h.name())
         elif state == "invalid":
-            if staple and staple.get("response_status") not in (None, "successful"):
+            if report.staple and staple.response_status not in (None, "successful"):
                 _explain_responder(
                     h,
-                    "%s staples an unsuccessful '%s' response (%s)"
-                    % (h.name(), staple.get("response_status"), protocol),
+                    "%s staples an unsuccessful '%s' response (%s)" % (h.name(), staple.response_status, protocol),
                 )
             elif not h.has("staple_invalid"):
-                why = "; ".join(staple.get("problems") or []) or report.get("staple_error") or "cannot be validated"
+                why = "; ".join(staple.problems or []) or report.staple_error or "cannot be validated"
                 h.add(
                     "staple_invalid",
                     "%s staples a response that fails validation (%s): %s" % (h.name(), protocol, why),
@@ -463,12 +475,11 @@ def _explain_responder(h: _Hostname, symptom: str) -> bool:
 
 def rule_missing_staple(h: _Hostname) -> bool:
     """No staple after warm-up although stapling is on and the leaf names a responder: find out why."""
-    symptom = "%s sends no staple after %d handshakes" % (h.name(), max(r.get("handshakes_made", 1) for r in h.reports))
+    made = max(hs.handshakes_made for p, hs in h.protocols.items() if (h.served.verdict_of(p) or Verdict()).presented)
+    symptom = "%s sends no staple after %d handshakes" % (h.name(), made)
     if h.has("chain_incomplete"):
         return True
-    verify = (
-        h.facts.verify_problem(h.stapling, h.configured.get("trusted") or {}, h.leaf.get("issuer")) if h.facts else None
-    )
+    verify = h.facts.verify_problem(h.stapling, h.configured.trusted, h.leaf.issuer) if h.facts else None
     if verify:
         h.add("trusted_cert_missing", symptom, verify, *h.log_lines("trusted_cert_missing", "staple_invalid"))
         return True
@@ -476,7 +487,7 @@ def rule_missing_staple(h: _Hostname) -> bool:
         return True
     if _explain_responder(h, symptom):
         return True
-    hosts = [urllib.parse.urlsplit(u).hostname or "" for u in (h.leaf.get("ocsp_urls") or [])]
+    hosts = [urllib.parse.urlsplit(u).hostname or "" for u in h.leaf.ocsp_urls]
     if h.facts is not None and any(host and not _is_ip(host) for host in hosts):
         resolver = h.facts.resolver_problem(h.stapling, hosts)
         if resolver:
@@ -512,7 +523,7 @@ def _failing_resolvers(h: _Hostname) -> List[Dict[str, Any]]:
     if any(check.get("failed_stage") == "dns" for check in h.responders()):
         return []
     by_name: Dict[str, List[Dict[str, Any]]] = {}
-    for check in h.site.get("resolver_checks") or []:
+    for check in h.site.resolver_checks:
         if isinstance(check, dict) and check.get("outcome") != "not_checked":
             by_name.setdefault(str(check.get("name")), []).append(check)
     for checks in by_name.values():
@@ -536,9 +547,9 @@ def _explain_resolver(h: _Hostname, symptom: str) -> bool:
 
 
 def rule_must_staple(h: _Hostname) -> bool:
-    if not (h.leaf or {}).get("must_staple"):
+    if not (h.leaf and h.leaf.must_staple):
         return False
-    states = (h.served.get("summary") or {}).get("staple_states") or {}
+    states = h.served.summary.staple_states
     bad = {p: s for p, s in states.items() if s != "good"}
     if bad or not states:
         h.add(
@@ -557,13 +568,11 @@ def rule_responder_at_risk(h: _Hostname) -> None:
     """
     if h.has("responder_unreachable") or h.has("responder_error") or h.has("resolver_failing"):
         return
-    states = (h.served.get("summary") or {}).get("staple_states") or {}
+    states = h.served.summary.staple_states
     if not states or any(state != "good" for state in states.values()):
         return
     lefts = [
-        (r.get("staple") or {}).get("seconds_until_next_update")
-        for r in (h.served.get("protocols") or {}).values()
-        if r.get("ok")
+        ((h.served.verdict_of(p) or Verdict()).staple or _NO_STAPLE).seconds_until_next_update for p in h.protocols
     ]
     lefts = [left for left in lefts if left is not None]
     until = "for about %s" % _duration(min(lefts)) if lefts else "until its nextUpdate"
@@ -616,8 +625,8 @@ RULES = (
 )
 
 
-def diagnose_hostname(site, hostname, served, evidence, limits: Thresholds) -> List[Finding]:
-    h = _Hostname(site, hostname, served, evidence, limits)
+def diagnose_hostname(site: Site, hostname, served, evidence: Evidence, limits: Thresholds, site_leaves=()):
+    h = _Hostname(site, hostname, served, evidence, limits, list(site_leaves))
     for rule in RULES:
         if rule(h):
             break
@@ -626,22 +635,21 @@ def diagnose_hostname(site, hostname, served, evidence, limits: Thresholds) -> L
     return h.findings
 
 
-def diagnose(evidence: Dict[str, Any], limits: Optional[Thresholds] = None) -> List[Dict[str, Any]]:
+def diagnose(evidence: Union[Evidence, Dict[str, Any]], limits: Optional[Thresholds] = None) -> List[Dict[str, Any]]:
     """Every finding for the node, deduplicated; sites with several certificates are diagnosed per certificate."""
+    if not isinstance(evidence, Evidence):
+        evidence = Evidence.from_dict(evidence)
     limits = limits or Thresholds()
     findings: List[Dict[str, Any]] = [f.to_dict() for f in diagnose_node(evidence, limits)]
     by_site: Dict[str, List[str]] = {}
-    for site in evidence.get("sites") or []:
-        leaf = (site.get("configured") or {}).get("leaf")
-        if leaf:
-            by_site.setdefault(site.get("site"), []).append(leaf["sha256"])
+    for site in evidence.sites:
+        if evidence.certificate(site.configured.leaf) is not None:
+            by_site.setdefault(site.site, []).append(site.configured.leaf)
     seen = set()
-    for given in evidence.get("sites") or []:
-        site = dict(given, site_leaf_sha256=by_site.get(given.get("site"), []))
-        hostnames = site.get("hostnames") or [""]
-        for hostname in hostnames:
-            served = (site.get("served") or {}).get(hostname)
-            for finding in diagnose_hostname(site, hostname, served, evidence, limits):
+    for site in evidence.sites:
+        for hostname in site.hostnames or [""]:
+            served = site.served.get(hostname)
+            for finding in diagnose_hostname(site, hostname, served, evidence, limits, by_site.get(site.site, [])):
                 key = (finding.code, finding.server, finding.site, finding.hostname)
                 if key not in seen:
                     seen.add(key)
@@ -649,11 +657,11 @@ def diagnose(evidence: Dict[str, Any], limits: Optional[Thresholds] = None) -> L
     return findings
 
 
-def diagnose_node(evidence: Dict[str, Any], limits: Thresholds) -> List[Finding]:
+def diagnose_node(evidence: Evidence, limits: Thresholds) -> List[Finding]:
     """Findings about the node and its servers rather than one hostname: no site at all, a failing config test."""
     out: List[Finding] = []
-    records = [r for r in evidence.get("servers") or [] if isinstance(r, dict)]
-    if not evidence.get("sites"):
+    records = [r for r in evidence.servers if isinstance(r, dict)]
+    if not evidence.sites:
         found = [
             "%s%s: %s, %d TLS site(s)%s"
             % (

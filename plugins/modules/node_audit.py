@@ -106,6 +106,20 @@ options:
     type: str
     choices: [info, warning, error, critical]
     default: warning
+  evidence:
+    description:
+      - How much of what was gathered RV(evidence) carries.
+      - V(compact) carries what the report, the drift check and the remediation planner read, with every
+        certificate described once (RV(evidence.certificates)) and the protocols that were served the same chain
+        and staple sharing one verdict. A node with 200 hostnames returns well under 1 MB.
+      - V(full) adds the per-handshake detail (requested and negotiated protocol, cipher, staple and chain sizes,
+        milliseconds), where each hostname was probed, the chain verdicts' paths and sentences, the staple verdicts
+        in full, the stat of every file a site references, the servers' configuration file stats and test output,
+        the responder probes' timings and every stapling-related log line read.
+      - The findings are the same either way.
+    type: str
+    choices: [compact, full]
+    default: compact
 notes:
   - Run it as root (C(become)) so that it can read key files and run the servers' dump commands.
   - Hostnames come from the sites' C(server_name) / C(ServerName) / C(ServerAlias); for HAProxy, from the DNS names
@@ -218,16 +232,21 @@ summary:
       type: int
 evidence:
   description:
-    - Everything gathered, for reports and for people who want to see for themselves; C(servers) (discovery),
-      C(sites) (per site and certificate, the configured files and, per hostname, what was served, as
-      M(tlsfleet.stapling.tls_endpoint_info) reports it), C(responders) (per URL, as
-      M(tlsfleet.stapling.ocsp_responder_check) reports it, with the fingerprint of the certificate it asked
-      about), C(certificate_responders) (per certificate fingerprint and URL, the answers about that certificate),
-      per site C(resolver_checks) (the server's own resolver asked for the responder's name), C(log_events),
-      C(errors) and C(timings).
+    - Everything gathered, for reports and for people who want to see for themselves, in the shape described by
+      docs/evidence-schema.json in the collection (version 2). Every certificate is described once, in
+      C(certificates), and named by its SHA-256 fingerprint everywhere else.
+    - O(evidence) chooses how much per-handshake detail it carries; the default V(compact) carries what the report,
+      the drift check and the remediation planner need.
   returned: always
   type: dict
   contains:
+    version:
+      description: The version of this shape; changes whenever the shape does.
+      type: int
+      sample: 2
+    detail:
+      description: V(compact) or V(full), as O(evidence) asked.
+      type: str
     node:
       description: C(hostname) and C(checked_at) (ISO 8601 UTC) of the audit.
       type: dict
@@ -238,6 +257,15 @@ evidence:
         checked_at:
           description: When the audit ran.
           type: str
+    certificates:
+      description:
+        - Every certificate seen on the node (configured, presented, on a chain's path), keyed by its SHA-256
+          fingerprint (the keys are data, so none is listed); each value describes the certificate as
+          M(tlsfleet.stapling.tls_endpoint_info) does in RV(tlsfleet.stapling.tls_endpoint_info#module:endpoints)
+          (C(subject), C(issuer), C(serial), C(sha256), C(not_before), C(not_after), C(san_dns), C(ocsp_urls),
+          C(must_staple), C(public_key_sha256), ...).
+      type: dict
+      contains: {}
     servers:
       description:
         - Per server type found, what M(tlsfleet.stapling.tls_server_info) returns in
@@ -264,13 +292,93 @@ evidence:
       type: list
       elements: dict
       contains:
+        key:
+          description: The site and the index of its certificate (C(<site_id>#<n>)).
+          type: str
         site:
           description: The site's C(site_id).
+          type: str
+        server:
+          description: V(nginx), V(apache) or V(haproxy).
           type: str
         hostnames:
           description: The hostnames audited on the site.
           type: list
           elements: str
+        endpoint:
+          description: Where the node connected to for the site's handshakes.
+          type: dict
+          contains:
+            host:
+              description: The address.
+              type: str
+            port:
+              description: The port.
+              type: int
+        stapling:
+          description: The server's stapling settings for the site, as M(tlsfleet.stapling.tls_server_info) reports
+            them.
+          type: dict
+          contains: {}
+        configured:
+          description: The files the site's configuration names, as read on the node (never any key material).
+          type: dict
+          contains:
+            certificate_file:
+              description: The certificate file, or V(null) when the server loads it through variables.
+              type: str
+            key_file:
+              description: The key file.
+              type: str
+            leaf:
+              description: Fingerprint of the certificate the file holds (its record is in RV(evidence.certificates)).
+              type: str
+            chain:
+              description:
+                - The chain the configuration gives the server, judged as in
+                  RV(tlsfleet.stapling.tls_endpoint_info#module:endpoints[].protocols.chain), with every certificate
+                  (C(leaf), C(issuer), C(path), C(extra), C(duplicates)) named by fingerprint.
+              type: dict
+              contains: {}
+            key_matches:
+              description: Whether the key file holds the certificate's key (V(null) when not read).
+              type: bool
+            trusted:
+              description: The trusted certificate file (C(path), C(has_issuer), C(anchors_issuer), C(error)).
+              type: dict
+              contains: {}
+            staple_file:
+              description:
+                - A staple the server reads from disk (C(path), C(exists), C(mtime), C(error)) and its C(verdict),
+                  as M(tlsfleet.stapling.ocsp_response_info) judges a response.
+              type: dict
+              contains: {}
+            errors:
+              description: What could not be read, one sentence each.
+              type: list
+              elements: str
+        served:
+          description:
+            - Keyed by hostname (the keys are data, so no fixed keys are listed); what the node was served when it
+              handshaked to the site with that name.
+            - Each value has C(reachable), C(leaf_sha256), C(summary) (C(staple_state), per protocol
+              C(staple_states), C(seconds_left)), C(protocols) (per protocol key such as C(tls1_3), C(ok),
+              C(error), C(error_stage), C(staple_present), C(handshakes_made) and C(verdict), the index of its
+              verdict) and C(verdicts) (each with the C(protocols) that share it, the C(presented) fingerprints,
+              leaf first, the C(chain) verdict, the C(staple) verdict, C(chain_error) and C(staple_error)).
+          type: dict
+          contains: {}
+        resolver_checks:
+          description: The server's own resolver asked for the responder's name, one entry per address and name.
+          type: list
+          elements: dict
+          contains:
+            name:
+              description: The name asked for.
+              type: str
+            outcome:
+              description: V(ok), V(timeout), V(nxdomain), V(servfail), V(refused), V(unreachable) or V(no_address).
+              type: str
     responders:
       description:
         - Keyed by responder URL (the keys are data, so no fixed keys are listed); each value is what
@@ -278,10 +386,16 @@ evidence:
           RV(tlsfleet.stapling.ocsp_responder_check#module:responders) entries.
       type: dict
       contains: {}
+    certificate_responders:
+      description:
+        - Keyed by certificate fingerprint, then by responder URL (the keys are data, so none is listed); the
+          answers about that certificate, asked when its diagnosis depends on its own status.
+      type: dict
+      contains: {}
     extra_endpoints:
       description:
-        - What M(tlsfleet.stapling.tls_endpoint_info) reports in its
-          RV(tlsfleet.stapling.tls_endpoint_info#module:endpoints) for O(extra_endpoints).
+        - For each of O(extra_endpoints), what was served, in the shape of an entry of C(served) of
+          RV(evidence.sites) with where it was probed (C(label), C(host), C(port), C(server_name)).
       type: list
       elements: dict
       contains:
@@ -354,6 +468,7 @@ evidence:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, ocsp, servers, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import (
     CLOCK_SKEW,
     ENDPOINT_OPTIONS,
@@ -371,14 +486,14 @@ def summarize(found, evidence) -> dict:
     for item in found:
         by_code[item["code"]] = by_code.get(item["code"], 0) + 1
         by_severity[item["severity"]] = by_severity.get(item["severity"], 0) + 1
-    hostnames = {(s["site"], h) for s in evidence["sites"] for h in s["hostnames"]}
+    hostnames = {(s.site, h) for s in evidence.sites for h in s.hostnames}
     return {
         "findings": len(found),
         "by_code": by_code,
         "by_severity": by_severity,
         "worst_severity": findings.worst_severity(found),
-        "servers": [s["type"] for s in evidence["servers"]],
-        "sites": len({s["site"] for s in evidence["sites"]}),
+        "servers": [s["type"] for s in evidence.servers],
+        "sites": len({s.site for s in evidence.sites}),
         "hostnames": len(hostnames),
     }
 
@@ -411,7 +526,11 @@ def run(params, runner) -> dict:
         no_site_severity=params["no_site_severity"],
     )
     found = diagnosis.diagnose(evidence, limits)
-    return {"findings": found, "summary": summarize(found, evidence), "evidence": evidence}
+    return {
+        "findings": found,
+        "summary": summarize(found, evidence),
+        "evidence": evidence.to_dict(params.get("evidence") or records.COMPACT),
+    }
 
 
 def main() -> None:
@@ -437,6 +556,7 @@ def main() -> None:
                 "default": "warning",
                 "choices": ["info", "warning", "error", "critical"],
             },
+            "evidence": {"type": "str", "default": records.COMPACT, "choices": list(records.DETAILS)},
         },
         supports_check_mode=True,
     )

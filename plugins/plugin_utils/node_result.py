@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import re
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence import VERSION as EVIDENCE_VERSION
+
 # Size limits for one node's result. Generous: a real node with hundreds of sites sends well under 10 MiB.
 MAX_STRING = 65536  # characters in any one string (a log line, a PEM subject, a path)
 MAX_KEY = 1024  # characters in any one dictionary key (hostnames are keys of ``served``)
@@ -36,12 +38,22 @@ _NAME = {"type": ["string", "null"], "maxLength": MAX_NAME}
 _NULLABLE_TEXT = {"type": ["string", "null"], "maxLength": MAX_STRING}
 _FLAG = {"type": ["boolean", "null"]}
 _SHA256 = {"type": ["string", "null"], "pattern": "^[0-9A-Fa-f:]{1,200}$"}
-_CERTIFICATES = {
-    "type": ["array", "null"],
-    "maxItems": 64,
-    "items": {"type": "object", "properties": {"sha256": _SHA256}},
+_FINGERPRINT = {"type": "string", "pattern": "^[0-9A-Fa-f:]{1,200}$"}
+# The evidence names certificates by fingerprint (docs/evidence-schema.json): the report and the drift check read
+# the presented fingerprints of a verdict, the planner the configured leaf's record in ``certificates``.
+_PROTOCOL = {"type": ["object", "null"], "properties": {"verdict": {"type": ["integer", "null"], "minimum": 0}}}
+_VERDICT = {
+    "type": "object",
+    "properties": {
+        "protocols": {"type": ["array", "null"], "maxItems": 16, "items": {"type": "string", "maxLength": MAX_NAME}},
+        "presented": {"type": ["array", "null"], "maxItems": 64, "items": _FINGERPRINT},
+    },
 }
-_PROTOCOL = {"type": ["object", "null"], "properties": {"presented": _CERTIFICATES}}
+_CERTIFICATE = {
+    "type": "object",
+    "required": ["sha256"],
+    "properties": {"sha256": _FINGERPRINT, "public_key_sha256": _SHA256, "ocsp_urls": {"type": ["array", "null"]}},
+}
 _SERVED = {
     "type": "object",
     "description": "What the node served for one hostname of the site (tls_endpoint_info's endpoint).",
@@ -65,6 +77,7 @@ _SERVED = {
             "maxProperties": 16,
             "additionalProperties": _PROTOCOL,
         },
+        "verdicts": {"type": ["array", "null"], "maxItems": 16, "items": _VERDICT},
     },
 }
 _SITE = {
@@ -84,6 +97,7 @@ _SITE = {
             "propertyNames": {"maxLength": MAX_NAME},
             "additionalProperties": _SERVED,
         },
+        "configured": {"type": ["object", "null"], "properties": {"leaf": _SHA256}},
     },
 }
 _FINDING = {
@@ -124,7 +138,15 @@ SCHEMA = {
         "summary": {"type": ["object", "null"]},
         "evidence": {
             "type": "object",
+            "description": "node_audit's evidence; docs/evidence-schema.json describes it in full.",
+            "required": ["version"],
             "properties": {
+                "version": {"type": "integer", "minimum": EVIDENCE_VERSION, "maximum": EVIDENCE_VERSION},
+                "certificates": {
+                    "type": ["object", "null"],
+                    "propertyNames": {"maxLength": 200},
+                    "additionalProperties": _CERTIFICATE,
+                },
                 "servers": {
                     "type": ["array", "null"],
                     "maxItems": 64,

@@ -25,6 +25,7 @@ import copy
 import os
 import posixpath
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as evidence_records
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE
@@ -180,6 +181,15 @@ def _site_key(site: dict) -> str:
     return str(site.get("key") or site.get("site"))
 
 
+def _site_view(evidence: dict, site: dict) -> dict:
+    """The site with its configured leaf's certificate record in place of the fingerprint that names it (the
+    evidence describes each certificate once, in ``certificates``); the planner reads the record."""
+    configured = site.get("configured")
+    if not isinstance(configured, dict):
+        return site
+    return dict(site, configured=dict(configured, leaf=evidence_records.configured_leaf(evidence, site) or None))
+
+
 def _site_findings(audit: dict, drift: list, host: str) -> dict:
     """Evidence site key -> findings about it.
 
@@ -239,7 +249,7 @@ def plan(
     if not isinstance(audit, dict) or not isinstance(audit.get("evidence"), dict):
         return result
     evidence = audit["evidence"]
-    sites = {_site_key(s): s for s in evidence.get("sites") or [] if isinstance(s, dict)}
+    sites = {_site_key(s): _site_view(evidence, s) for s in evidence.get("sites") or [] if isinstance(s, dict)}
     by_site = _site_findings(audit, list(drift or []), host)
 
     for item in audit.get("findings") or []:
@@ -682,9 +692,7 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
     if not in_scope(certificate, host, groups):
         result["refused"].append(scope_refusal(certificate, host))
         return result
-    for site in evidence.get("sites") or []:
-        if not isinstance(site, dict):
-            continue
+    for site in [_site_view(evidence, s) for s in evidence.get("sites") or [] if isinstance(s, dict)]:
         hostnames = list(site.get("hostnames") or [])
         if not hostnames or certificate_for(hostnames, [certificate]) is None:
             continue

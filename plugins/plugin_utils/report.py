@@ -18,6 +18,7 @@ import copy
 import datetime
 import hashlib
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as evidence_records
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import (
     CATALOGUE,
     SEVERITIES,
@@ -58,10 +59,8 @@ def at_threshold(items: list[dict], threshold: str) -> list[dict]:
 
 def _chain_sha256(served: dict) -> str | None:
     """One fingerprint for the chain a hostname presents: SHA-256 over the presented certificates' SHA-256s."""
-    protocols = served.get("protocols") or {}
     for name in PROTOCOL_ORDER:
-        presented = (protocols.get(name) or {}).get("presented") or []
-        prints = [str(cert.get("sha256")) for cert in presented if isinstance(cert, dict) and cert.get("sha256")]
+        prints = evidence_records.presented_fingerprints(served, name)
         if prints:
             return hashlib.sha256(":".join(prints).encode("ascii", "replace")).hexdigest()
     return None
@@ -70,11 +69,10 @@ def _chain_sha256(served: dict) -> str | None:
 def _leaf_sha256(served: dict) -> str | None:
     if served.get("leaf_sha256"):
         return served["leaf_sha256"]
-    protocols = served.get("protocols") or {}
     for name in PROTOCOL_ORDER:
-        presented = (protocols.get(name) or {}).get("presented") or []
-        if presented and isinstance(presented[0], dict) and presented[0].get("sha256"):
-            return presented[0]["sha256"]
+        prints = evidence_records.presented_fingerprints(served, name)
+        if prints:
+            return prints[0]
     return None
 
 

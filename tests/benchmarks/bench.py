@@ -274,38 +274,76 @@ print(json.dumps({"build_s": built - started, "write_s": done - built, "total_s"
 """
 
 
-def _synthetic_served(index: int, name: str, leaf: str, state: str) -> dict:
-    intermediate = "11" * 32
-    staple = {
-        "present": state != "none",
-        "response_status": "successful",
-        "cert_status": state,
-        "this_update": "2026-01-01T00:00:00Z",
-        "next_update": "2026-01-05T00:00:00Z",
-        "produced_at": "2026-01-01T00:00:00Z",
-        "responder_id": "CN=int-a-rsa OCSP",
-        "serial_matches": True,
-        "signature_valid": True,
-        "signer": "issuer",
-        "seconds_left": 302400 + index % 1000,
-    }
-    chain = {"complete": True, "ordered": True, "extra": [], "missing_issuer": False, "length": 2}
-    presented = [
-        {"sha256": leaf, "subject": "CN=%s" % name, "issuer": "CN=int-a-rsa", "not_after": "2026-04-01T00:00:00Z"},
-        {"sha256": intermediate, "subject": "CN=int-a-rsa", "issuer": "CN=root-a", "not_after": "2030-01-01T00:00:00Z"},
-    ]
-    protocol = {"presented": presented, "chain": chain, "staple": staple, "handshake_ms": 12}
+INTERMEDIATE = "11" * 32
+
+
+def _synthetic_certificate(sha256: str, subject: str, issuer: str, not_after: str) -> dict:
     return {
-        "label": "%s:443" % name,
+        "subject": subject,
+        "issuer": issuer,
+        "serial": sha256[:16],
+        "sha256": sha256,
+        "not_before": "2026-01-01T00:00:00Z",
+        "not_after": not_after,
+        "san_dns": [subject[3:]],
+        "ocsp_urls": ["http://ocsp.tlsfleet.test/int-a-rsa"],
+        "must_staple": False,
+        "self_signed": False,
+        "public_key_sha256": sha256[::-1],
+    }
+
+
+def _synthetic_served(index: int, name: str, leaf: str, state: str) -> dict:
+    """What one hostname served, in node_audit's compact evidence (docs/evidence-schema.json)."""
+    staple = None
+    if state != "none":
+        staple = {
+            "response_status": "successful",
+            "cert_status": state,
+            "revocation_time": None,
+            "next_update": "2026-01-05T00:00:00Z",
+            "seconds_until_next_update": 302400 + index % 1000,
+            "signature_valid": True,
+            "signer_authorized": True,
+            "cert_id_matches": True,
+            "valid": True,
+            "good": state == "good",
+            "problems": [],
+        }
+    chain = {
+        "order_ok": True,
+        "complete": True,
+        "anchored": True,
+        "missing_issuer": None,
+        "missing_issuer_of": None,
+        "issuer_found_in": "presented",
+        "extra": [],
+        "duplicates": [],
+        "root_sent": False,
+        "presented_count": 2,
+    }
+    handshake = {"ok": True, "error": None, "error_stage": None, "staple_present": state != "none", "verdict": 0}
+    verdict = {
+        "protocols": ["tls1_3", "tls1_2"],
+        "presented": [leaf, INTERMEDIATE],
+        "chain": chain,
+        "chain_error": None,
+        "staple": staple,
+        "staple_error": None,
+    }
+    return {
         "reachable": True,
         "leaf_sha256": leaf,
+        "same_leaf_for_all_protocols": True,
+        "warmup_used": state == "none",
         "summary": {"staple_state": state, "staple_states": {"tls1_3": state, "tls1_2": state}, "seconds_left": 302400},
-        "protocols": {"tls1_3": protocol, "tls1_2": dict(protocol)},
+        "protocols": {"tls1_3": dict(handshake, handshakes_made=1), "tls1_2": dict(handshake, handshakes_made=1)},
+        "verdicts": [verdict],
     }
 
 
 def synthetic_results(nodes: int, hostnames: int) -> tuple[dict, dict]:
-    """node_audit results in the shape of tests/unit/plugins/plugin_utils/test_report.py, for a whole fleet.
+    """node_audit results with compact evidence (docs/evidence-schema.json), for a whole fleet.
 
     Every node serves the same ``hostnames`` names (5 sites of 2 names, or fewer), so fleet drift compares
     ``nodes`` leaves per name. A realistic mix: 1 % unreachable, 0.5 % failed, 5 % with an expiring staple,
@@ -325,6 +363,9 @@ def synthetic_results(nodes: int, hostnames: int) -> tuple[dict, dict]:
             results[host] = {"failed": True, "msg": "pyOpenSSL is missing on the node"}
             continue
         findings, sites = [], []
+        certificates = {
+            INTERMEDIATE: _synthetic_certificate(INTERMEDIATE, "CN=int-a-rsa", "CN=root-a", "2030-01-01T00:00:00Z")
+        }
         for s in range(0, hostnames, 2):
             group = names[s : s + 2]
             site = "nginx:/etc/nginx/sites-enabled/site%d.conf:1" % s
@@ -338,6 +379,9 @@ def synthetic_results(nodes: int, hostnames: int) -> tuple[dict, dict]:
                     state = "none"
                     findings.append(_finding("staple_missing", "error", site, name))
                 leaf = leaf_old[name] if n % 50 == 17 else leaf_now[name]
+                certificates[leaf] = _synthetic_certificate(
+                    leaf, "CN=%s" % name, "CN=int-a-rsa", "2026-04-01T00:00:00Z"
+                )
                 served[name] = _synthetic_served(n, name, leaf, state)
             sites.append(
                 {
@@ -346,9 +390,19 @@ def synthetic_results(nodes: int, hostnames: int) -> tuple[dict, dict]:
                     "site": site,
                     "hostnames": group,
                     "endpoint": {"host": "127.0.0.1", "port": 443},
-                    "stapling": {"enabled": True, "verify": True, "resolver": ["198.18.0.4"]},
-                    "configured": {"certificate": "/etc/tlsfleet/certs/site%d.crt" % s},
+                    "stapling": {"ssl_stapling": True, "ssl_stapling_verify": True, "resolver": ["198.18.0.4"]},
+                    "configured": {
+                        "certificate_file": "/etc/tlsfleet/certs/site%d.crt" % s,
+                        "key_file": "/etc/tlsfleet/private/site%d.key" % s,
+                        "errors": [],
+                        "leaf": served[group[0]]["leaf_sha256"],
+                        "chain": None,
+                        "key_matches": True,
+                        "trusted": None,
+                        "staple_file": None,
+                    },
                     "served": served,
+                    "resolver_checks": [],
                 }
             )
         results[host] = {
@@ -356,10 +410,20 @@ def synthetic_results(nodes: int, hostnames: int) -> tuple[dict, dict]:
             "findings": findings,
             "summary": {"findings": len(findings)},
             "evidence": {
-                "node": host,
+                "version": 2,
+                "detail": "compact",
+                "node": {"hostname": host, "checked_at": "2026-01-01T12:00:00Z"},
                 "servers": [{"type": "nginx", "version": "1.22.1"}],
+                "certificates": certificates,
                 "sites": sites,
-                "responders": {"http://ocsp.tlsfleet.test": {"reachable": True, "status": "successful"}},
+                "responders": {
+                    "http://ocsp.tlsfleet.test/int-a-rsa": {
+                        "url": "http://ocsp.tlsfleet.test/int-a-rsa",
+                        "reachable": True,
+                        "failed_stage": None,
+                        "error": None,
+                    }
+                },
                 "log_events": [],
                 "errors": [],
                 "timings": {"total_ms": 400},
@@ -639,6 +703,7 @@ NAMES_ROWS = (
     "2 200 names: s_client loop time / node_audit time",
     "2 200 names: node_audit peak RSS",
     "3 responder dropping: node_audit time",
+    "2 200 names: node_audit result size",
 )
 
 
@@ -695,6 +760,7 @@ def run_audit(node: str, payload: Path) -> dict:
         "served": len(served),
         "good": sum(1 for s in served if (s.get("summary") or {}).get("staple_state") == "good"),
         "codes": sorted({f.get("code") for f in result.get("findings") or []}),
+        "result_kib": len(json.dumps(result, separators=(",", ":"))) / 1024,
     }
 
 
@@ -722,7 +788,7 @@ def bench_names(lab: Lab, runs: int, work: Path) -> list[dict]:
     )
     targets = SHARED_TMP / "sslyze-targets.txt"
     targets.write_text("".join("%s:443{127.0.0.1}\n" % n for n in names))
-    audits, loops, scans, rss, sslyze_ratio, loop_ratio = [], [], [], [], [], []
+    audits, loops, scans, rss, sslyze_ratio, loop_ratio, sizes = [], [], [], [], [], [], []
     loop_ok = scan_ok = None
     for i in range(runs):
         audit = run_audit(node, payload)
@@ -730,6 +796,7 @@ def bench_names(lab: Lab, runs: int, work: Path) -> list[dict]:
             raise Skip("node_audit saw %d names, %d good staples (want 200)" % (audit["served"], audit["good"]))
         audits.append(audit["wall_s"])
         rss.append(audit["maxrss_mib"])
+        sizes.append(audit["result_kib"])
         out, measure = measured(in_node(node, "sh", loop), timeout=900)
         loops.append(measure["wall_s"])
         loop_ok = int((out.stdout.strip().splitlines() or ["0"])[-1] or 0)
@@ -752,6 +819,8 @@ def bench_names(lab: Lab, runs: int, work: Path) -> list[dict]:
     note = "loop %.2f s, %s of 200 handshakes with a successful staple" % (median(loops), loop_ok)
     rows.append(figure(NAMES_ROWS[2], median(loop_ratio), "x", 1.0, ">", note, runs, loop_ratio))
     rows.append(figure(NAMES_ROWS[3], median(rss), "MiB", 100.0, "<=", "AnsiballZ process on the node", runs, rss))
+    note = "JSON without whitespace, default options (evidence: compact)"
+    rows.append(figure(NAMES_ROWS[5], median(sizes), "KiB", 1024.0, "<=", note, runs, sizes))
     rows += bench_outage(lab, node, payload, runs)
     return rows
 

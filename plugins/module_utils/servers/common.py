@@ -559,6 +559,19 @@ def list_processes(proc_root: str, names: Tuple[str, ...]) -> List[ProcInfo]:
     return sorted(found, key=lambda proc: proc.pid)
 
 
+def field(record: Any, name: str, default: Any = None) -> Any:
+    """``name`` of an audit record (plugins/module_utils/evidence.py) or of its dict form; ``default`` when absent.
+
+    The facts functions of each server type read the audit's records on the node and their dict form where the
+    controller has only that.
+    """
+    if record is None:
+        return default
+    if isinstance(record, dict):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
 def masters(processes: List[ProcInfo], one_shot: Optional[Callable[[List[str]], bool]] = None) -> List[ProcInfo]:
     """The processes whose parent is not one of them: nginx/Apache/HAProxy masters.
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import SEVERITIES, Finding
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
@@ -53,19 +54,13 @@ HOSTILE_EVIDENCE = 'nginx: OCSP responder sent <img src="http://attacker.invalid
 
 def _served(hostname, state, seconds_left):
     leaf = hashlib.sha256(hostname.encode()).hexdigest()
-    presented = [{"sha256": leaf, "subject": "CN=%s" % hostname}, {"sha256": "11" * 32, "subject": "CN=Int"}]
-    protocol = {"presented": presented, "chain": {}, "staple": {}}
-    return {
-        "label": hostname,
-        "reachable": True,
-        "leaf_sha256": leaf,
-        "summary": {
-            "staple_state": state,
-            "staple_states": {"tls1_3": state, "tls1_2": state},
-            "seconds_left": seconds_left,
-        },
-        "protocols": {"tls1_3": protocol, "tls1_2": protocol},
-    }
+    return records.Served(
+        reachable=True,
+        leaf_sha256=leaf,
+        summary=records.StapleSummary(state, {"tls1_3": state, "tls1_2": state}, seconds_left),
+        protocols={"tls1_3": records.Handshake(ok=True, verdict=0), "tls1_2": records.Handshake(ok=True, verdict=0)},
+        verdicts=[records.Verdict(protocols=["tls1_3", "tls1_2"], presented=[leaf, "11" * 32])],
+    )
 
 
 def _audit(served, findings=(), server="nginx"):
@@ -75,31 +70,20 @@ def _audit(served, findings=(), server="nginx"):
         Finding(code, evidence, server=server, site=site, hostname=hostname).to_dict()
         for code, hostname, evidence in findings
     ]
-    return {
-        "changed": False,
-        "findings": found,
-        "summary": {"findings": len(found)},
-        "evidence": {
-            "node": "n",
-            "servers": [{"type": server}],
-            "sites": [
-                {
-                    "key": site,
-                    "server": server,
-                    "site": site,
-                    "hostnames": sorted(served),
-                    "endpoint": {"host": "127.0.0.1", "port": 443},
-                    "stapling": {},
-                    "configured": {},
-                    "served": {name: _served(name, *state) for name, state in served.items()},
-                }
-            ],
-            "responders": {},
-            "log_events": [],
-            "errors": [],
-            "timings": {},
-        },
-    }
+    evidence = records.Evidence(
+        node={"hostname": "n"},
+        servers=[{"type": server}],
+        sites=[
+            records.Site(
+                key=site,
+                server=server,
+                site=site,
+                hostnames=sorted(served),
+                served={name: _served(name, *state) for name, state in served.items()},
+            )
+        ],
+    )
+    return {"changed": False, "findings": found, "summary": {"findings": len(found)}, "evidence": evidence.to_dict()}
 
 
 GOOD = ("good", 4 * 86400)

@@ -10,7 +10,8 @@ hostnames a scenario expects nothing of must report nothing of severity error or
 report nothing at all.
 
 Usage: audit_scenarios.py [--core VENV] [--connection ssh|paramiko_ssh] [--keep] SCENARIO.yml ...
-Prints one line per scenario and a closing "N passed, N failed" line; exits 1 when any scenario fails.
+Prints one line per scenario (with the size of node_audit's result per node: JSON without whitespace, as
+registered) and a closing "N passed, N failed" line; exits 1 when any scenario fails.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,7 +167,11 @@ def main() -> int:
             if timing is not None:
                 module_ms.append(timing)
         status = "PASS" if not problems else "FAIL"
-        print("%s %s: %d nodes, audit %.1f s" % (status, name, len(expect), audit["elapsed"]))
+        sizes = [len(json.dumps(result, separators=(",", ":"))) / 1024 for result in audit["results"].values()]
+        print(
+            "%s %s: %d nodes, audit %.1f s, result per node: median %.1f KiB, max %.1f KiB"
+            % (status, name, len(expect), audit["elapsed"], statistics.median(sizes or [0]), max(sizes or [0]))
+        )
         for problem in problems:
             print("    " + problem)
         passed += not problems

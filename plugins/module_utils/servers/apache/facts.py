@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What Apache httpd's stapling configuration means, in the terms diagnosis, audit and remediation share.
 
-Pure functions over the discovered ``stapling`` and the audit's ``configured`` dicts: no I/O. The
+Pure functions over the discovered ``stapling`` and the audit's ``configured`` records (or their dict form): no I/O. The
 contract (every server type defines the same names) is in ``servers/__init__.py``.
 """
 
@@ -38,7 +38,7 @@ def stapling_problem(
 ) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
     """``(code, evidence, log codes)`` when the configuration keeps Apache from stapling this certificate."""
     if not stapling.get("SSLUseStapling"):
-        return ("stapling_disabled", "SSLUseStapling is off for %s (%s)" % (name, site.get("source")), ())
+        return ("stapling_disabled", "SSLUseStapling is off for %s (%s)" % (name, common.field(site, "source")), ())
     if not stapling.get("SSLStaplingCache"):
         return (
             "stapling_cache_missing",

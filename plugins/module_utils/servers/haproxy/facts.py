@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What HAProxy's stapling configuration means, in the terms diagnosis, audit and remediation share.
 
-Pure functions over the discovered ``stapling`` and the audit's ``configured`` dicts: no I/O. The
+Pure functions over the discovered ``stapling`` and the audit's ``configured`` records (or their dict form): no I/O. The
 contract (every server type defines the same names) is in ``servers/__init__.py``.
 """
 
@@ -35,7 +35,7 @@ def stapling_enabled(stapling: Dict[str, Any], configured: Optional[Dict[str, An
     if stapling.get("ocsp_update") == "on":
         return True
     if configured is not None:
-        return bool((configured.get("staple_file") or {}).get("exists"))
+        return bool(common.field(common.field(configured, "staple_file"), "exists"))
     return bool(stapling.get("ocsp_exists"))
 
 
@@ -44,16 +44,16 @@ def stapling_problem(
 ) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
     """``(code, evidence, log codes)`` when HAProxy neither fetches a staple nor has a staple file."""
     self_fetch = stapling.get("ocsp_update") == "on" and stapling.get("ocsp_update_supported")
-    staple_file = configured.get("staple_file") or {}
-    if self_fetch or staple_file.get("exists"):
+    staple_file = common.field(configured, "staple_file")
+    if self_fetch or common.field(staple_file, "exists"):
         return None
     return (
         "stapling_unsupported",
         "HAProxy %s does not fetch OCSP responses itself%s, and no staple file %s is deployed"
         % (
-            site.get("server_version") or "",
+            common.field(site, "server_version") or "",
             "" if stapling.get("ocsp_update_supported") else " (ocsp-update needs 2.8 or later)",
-            staple_file.get("path") or stapling.get("ocsp_file"),
+            common.field(staple_file, "path") or stapling.get("ocsp_file"),
         ),
         (),
     )

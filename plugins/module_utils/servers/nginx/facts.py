@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What nginx's stapling configuration means, in the terms diagnosis, audit and remediation share.
 
-Pure functions over the discovered stapling and the audit's configured dicts: no I/O. The
+Pure functions over the discovered stapling and the audit's configured records (or their dict form): no I/O. The
 contract (every server type defines the same names) is in servers/__init__.py.
 """
 
@@ -46,7 +46,7 @@ def stapling_problem(
             (),
         )
     if not stapling.get("ssl_stapling"):
-        return ("stapling_disabled", "ssl_stapling is off for %s (%s)" % (name, site.get("source")), ())
+        return ("stapling_disabled", "ssl_stapling is off for %s (%s)" % (name, common.field(site, "source")), ())
     return None
 
 
@@ -54,12 +54,12 @@ def verify_problem(stapling: Dict[str, Any], trusted: Dict[str, Any], issuer: Op
     """Why nginx rejects the staples it fetches (ssl_stapling_verify without a trusted file anchoring the chain)."""
     if not stapling.get("ssl_stapling_verify"):
         return None
-    if trusted and trusted.get("anchors_issuer"):
+    if trusted and common.field(trusted, "anchors_issuer"):
         return None
     return "ssl_stapling_verify is on but %s" % (
         "no ssl_trusted_certificate is configured"
         if not trusted
-        else "%s does not hold the chain up to a root for '%s'" % (trusted.get("path"), issuer)
+        else "%s does not hold the chain up to a root for '%s'" % (common.field(trusted, "path"), issuer)
     )
 
 

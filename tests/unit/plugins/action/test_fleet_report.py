@@ -59,3 +59,32 @@ def test_an_unexpected_failure_is_a_clear_message_and_leaves_the_previous_files(
     odd = mock.patch.object(rep, "build_report", side_effect=TypeError("odd"))
     with odd, pytest.raises(AnsibleActionFail, match=r"fleet_report could not build the report \(TypeError: odd\)"):
         action({"dest": str(tmp_path)}).run(task_vars=task_vars(results))
+
+
+def test_real_node_audit_results_feed_the_report_and_an_older_evidence_version_fails_alone(
+    pki, tmp_path, monkeypatch, capsys
+):
+    """Two nodes audited by node_audit (on fake nodes) serve the same hostname with different certificates; a
+    third answers with evidence of another version: the controller reports it failed and reads the others."""
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
+    from ansible_collections.tlsfleet.stapling.tests.unit.plugins.modules import test_node_audit as na
+
+    results, leaves = {}, {}
+    for host in ("eu-web-1", "eu-web-2", "eu-web-3"):
+        node, results[host] = na.audit(pki, tmp_path / host, monkeypatch, capsys)
+        leaves[host] = x509.fingerprint(node.leaves["www.example.test"].cert)
+    results["eu-web-3"]["evidence"]["version"] = 1
+    dest = tmp_path / "report"
+    result = action({"dest": str(dest)}).run(task_vars=task_vars(results))
+    document = json.loads((dest / "report.json").read_text(encoding="utf-8"))
+    nodes = {node["host"]: node for node in document["nodes"]}
+    assert nodes["eu-web-3"]["status"] == "failed"
+    assert nodes["eu-web-3"]["message"] == "malformed node_audit result from eu-web-3: evidence.version is 1, below 2"
+    for host in ("eu-web-1", "eu-web-2"):
+        www = next(entry for entry in nodes[host]["hostnames"] if entry["hostname"] == "www.example.test")
+        assert (www["leaf_sha256"], www["staple_state"]) == (leaves[host], "good") and www["chain_sha256"]
+    assert result["failing"]["eu-web-3"] == [
+        "failed: malformed node_audit result from eu-web-3: evidence.version is 1, below 2"
+    ]
+    drift = [item for item in result["fleet_findings"] if item["code"] == "node_drift"]
+    assert {item["hostname"] for item in drift} == {"www.example.test", "shop.example.test", "api.example.test"}

@@ -69,16 +69,16 @@ def test_hung_handshake_is_cut_at_the_budget(node, release, monkeypatch):
     elapsed = time.monotonic() - started
     assert elapsed < 1.0 + MARGIN
     assert deadlines and deadlines[0] is not None  # the probe itself was told when to stop starting handshakes
-    [sentence] = [e for e in evidence["errors"] if "time budget" in e]
+    [sentence] = [e for e in evidence.errors if "time budget" in e]
     assert sentence.startswith("the audit's time budget of 1 s ran out after ")
     assert "1 of 1 handshakes not finished (127.0.0.1:443 www.example.test)" in sentence
     assert "1 of 1 servers' error logs not read (nginx)" in sentence
     assert node["logs_read"] == []
     # What was done before the budget ran out is still there: the site, its files, the responder check.
-    [site] = evidence["sites"]
-    assert site["configured"]["leaf"]["subject"]
-    assert site["served"] == {}
-    assert evidence["responders"]["http://ocsp.example.test/"]["ok"] is True
+    [site] = evidence.sites
+    assert evidence.certificate(site.configured.leaf).subject
+    assert site.served == {}
+    assert evidence.responders["http://ocsp.example.test/"]["ok"] is True
 
 
 def test_hung_responder_is_cut_and_the_rest_is_kept(node, release, monkeypatch):
@@ -93,11 +93,11 @@ def test_hung_responder_is_cut_and_the_rest_is_kept(node, release, monkeypatch):
     started = time.monotonic()
     evidence = audit.gather(_settings(1.0), run=None, which=lambda name: None)
     assert time.monotonic() - started < 1.0 + MARGIN
-    [sentence] = [e for e in evidence["errors"] if "time budget" in e]
+    [sentence] = [e for e in evidence.errors if "time budget" in e]
     assert "1 of 1 responder probes not finished (http://ocsp.example.test/)" in sentence
     assert "handshakes" not in sentence
-    assert evidence["responders"] == {}
-    assert list(evidence["sites"][0]["served"]) == ["www.example.test"]
+    assert evidence.responders == {}
+    assert list(evidence.sites[0].served) == ["www.example.test"]
 
 
 def test_slow_discovery_stops_running_commands(tmp_path, monkeypatch):
@@ -119,9 +119,9 @@ def test_slow_discovery_stops_running_commands(tmp_path, monkeypatch):
     started = time.monotonic()
     evidence = audit.gather(_settings(1.0), run=slow_runner, which=lambda name: None)
     assert time.monotonic() - started < 1.2 + MARGIN  # the second 1.2 s command never ran
-    [sentence] = [e for e in evidence["errors"] if "time budget" in e]
+    [sentence] = [e for e in evidence.errors if "time budget" in e]
     assert "1 server command(s) not run (nginx -T)" in sentence
-    assert "could not run" in evidence["servers"][0]["errors"][0]
+    assert "could not run" in evidence.servers[0]["errors"][0]
 
 
 def test_without_a_budget_everything_is_waited_for(node, monkeypatch):
@@ -135,8 +135,8 @@ def test_without_a_budget_everything_is_waited_for(node, monkeypatch):
     monkeypatch.setattr(tls_probe, "probe_endpoint", slow_probe)
     monkeypatch.setattr(audit, "_check_responder", lambda *args: {"url": args[0], "ok": True})
     evidence = audit.gather(_settings(0), run=None, which=lambda name: None)
-    assert not [e for e in evidence["errors"] if "time budget" in e]
-    assert list(evidence["sites"][0]["served"]) == ["www.example.test"]
+    assert not [e for e in evidence.errors if "time budget" in e]
+    assert list(evidence.sites[0].served) == ["www.example.test"]
     assert node["logs_read"] == ["nginx"]
 
 

@@ -3,21 +3,31 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """diagnosis.diagnose(): evidence in, findings out, rule by rule.
 
-The evidence is built the way audit.gather() builds it, from real certificates and OCSP responses made by
-the test PKI and judged by endpoint.py, so a change in the records' shape breaks these tests.
+The evidence is built the way audit.gather() builds it, through the evidence records (evidence.py), from real
+certificates and OCSP responses made by the test PKI and judged by endpoint.py, so a change in the records' shape
+breaks these tests. diagnose() is given the evidence's dict form: what node_audit returns.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import diagnosis, endpoint, tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
 
 HOST = "www.example.test"
 URL = "http://ocsp.example.test/int"
+# The certificates of the test's evidence, described once (Evidence.certificates); emptied for every test.
+CERTS = records.Certificates()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_certificates():
+    CERTS.clear()
 
 
 @pytest.fixture
@@ -60,35 +70,33 @@ def site(world, server="nginx", stapling=None, configured=None, served_report=No
     conf = {
         "certificate_file": "/etc/tls/www.pem",
         "key_file": "/etc/tls/www.key",
-        "leaf": x509.describe(leaf.cert).to_dict(),
+        "leaf": CERTS.add(x509.describe(leaf.cert).to_dict()),
         "key_matches": True,
-        "errors": [],
-        "trusted": None,
-        "staple_file": None,
     }
     conf.update(configured or {})
-    return {
-        "key": "%s:/etc/%s/site.conf:1#0" % (server, server),
-        "server": server,
-        "server_version": "1.22.1",
-        "site": "%s:/etc/%s/site.conf:1" % (server, server),
-        "source": "/etc/%s/site.conf:1" % server,
-        "hostnames": [HOST],
-        "endpoint": {"host": "127.0.0.1", "port": 443},
-        "stapling": dict(defaults, **(stapling or {})),
-        "configured": conf,
-        "files": {},
-        "served": {HOST: served_report if served_report is not None else served(world)},
-    }
+    report = served_report if served_report is not None else served(world)
+    return records.Site(
+        key="%s:/etc/%s/site.conf:1#0" % (server, server),
+        server=server,
+        server_version="1.22.1",
+        site="%s:/etc/%s/site.conf:1" % (server, server),
+        source="/etc/%s/site.conf:1" % server,
+        hostnames=[HOST],
+        stapling=dict(defaults, **(stapling or {})),
+        configured=records.Configured.from_dict(conf),
+        served={HOST: records.Served.from_report(report, CERTS)},
+    )
 
 
 def evidence(*sites, responder=None, events=()):
-    return {
-        "node": {"checked_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
-        "sites": list(sites),
-        "responders": {URL: responder or {"url": URL, "reachable": True, "failed_stage": None, "ocsp": None}},
-        "log_events": list(events),
-    }
+    """The node's evidence around ``sites``, in the dict form node_audit returns."""
+    return records.Evidence(
+        node={"checked_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        certificates=CERTS,
+        sites=list(sites),
+        responders={URL: responder or {"url": URL, "reachable": True, "failed_stage": None, "ocsp": None}},
+        log_events=list(events),
+    ).to_dict()
 
 
 def codes(ev, **limits):
@@ -357,8 +365,8 @@ def test_two_certificates_of_one_site_are_not_stale(world):
     ecdsa = site(world)
     rsa_leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[URL], kind="rsa")
     rsa = copy.deepcopy(ecdsa)
-    rsa["key"] = rsa["key"].replace("#0", "#1")
-    rsa["configured"]["leaf"] = x509.describe(rsa_leaf.cert).to_dict()
+    rsa.key = rsa.key.replace("#0", "#1")
+    rsa.configured.leaf = CERTS.add(x509.describe(rsa_leaf.cert).to_dict())
     assert codes(evidence(ecdsa, rsa)) == []
 
 
@@ -439,7 +447,7 @@ def test_a_server_that_does_not_start_is_down_with_its_own_words_and_the_root_ca
         "chain": {"issuer_found_in": None, "presented_count": 1, "missing_issuer": "CN=Int"},
         "staple_file": {"path": "/etc/tls/www.pem.ocsp", "exists": True, "verdict": None, "error": "no issuer"},
     }
-    s = dict(site(world, "haproxy", configured=leaf_only, served_report=refused()), server_running=False)
+    s = dataclasses.replace(site(world, "haproxy", configured=leaf_only, served_report=refused()), server_running=False)
     ev = dict(evidence(s), servers=[server_record(output=HAPROXY_ALERT)])
     found = diagnosis.diagnose(ev)
     by_code = {f["code"]: f for f in found}
@@ -460,14 +468,16 @@ def test_a_server_that_does_not_start_is_down_with_its_own_words_and_the_root_ca
 @pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
 def test_a_stopped_server_is_never_healthy(world, server):
     self_fetch = {"haproxy": {"ocsp_update": "on", "ocsp_update_supported": True}}.get(server)
-    s = dict(site(world, server, stapling=self_fetch, served_report=refused()), server_running=False)
+    s = dataclasses.replace(site(world, server, stapling=self_fetch, served_report=refused()), server_running=False)
     ev = dict(evidence(s), servers=[server_record(server, running=False, test_ok=True)])
     found = diagnosis.diagnose(ev)
     assert [(f["code"], f["severity"]) for f in found] == [("server_down", "critical")]
 
 
 def test_a_running_server_nobody_can_handshake_with_is_down_too(world):
-    s = dict(site(world, "nginx", served_report=refused(stage="handshake", error="TLS alert")), server_running=True)
+    s = dataclasses.replace(
+        site(world, "nginx", served_report=refused(stage="handshake", error="TLS alert")), server_running=True
+    )
     ev = dict(evidence(s), servers=[server_record("nginx", running=True, test_ok=True)])
     found = diagnosis.diagnose(ev)
     assert [f["code"] for f in found] == ["server_down"]
@@ -484,11 +494,11 @@ def test_a_failing_config_test_on_a_running_server_is_a_node_finding(world):
 
 
 def test_no_site_on_the_node_is_a_finding_with_what_discovery_saw():
-    ev = {"sites": [], "servers": [server_record("nginx", running=True, test_ok=True)], "responders": {}}
+    ev = records.Evidence(servers=[server_record("nginx", running=True, test_ok=True)])
     found = diagnosis.diagnose(ev)
     assert [(f["code"], f["severity"]) for f in found] == [("no_tls_site", "warning")]
     assert "nginx: running, 0 TLS site(s)" in found[0]["evidence"][1]
-    found = diagnosis.diagnose({"sites": [], "servers": []}, diagnosis.Thresholds(no_site_severity="error"))
+    found = diagnosis.diagnose(records.Evidence().to_dict(), diagnosis.Thresholds(no_site_severity="error"))
     assert [(f["code"], f["severity"]) for f in found] == [("no_tls_site", "error")]
     assert "no nginx, Apache httpd or HAProxy found" in found[0]["evidence"][1]
 
@@ -548,7 +558,7 @@ def resolver_check(outcome, error=None):
 @pytest.mark.parametrize("outcome", ["timeout", "nxdomain", "servfail", "unreachable", "no_address", "refused"])
 def test_nginx_resolver_that_fails_is_the_cause(world, outcome):
     s = site(world, served_report=served(world, staple=None))
-    s["resolver_checks"] = [resolver_check(outcome, "198.18.0.5: %s" % outcome)]
+    s.resolver_checks = [resolver_check(outcome, "198.18.0.5: %s" % outcome)]
     event = {
         "server": "nginx",
         "code": "responder_unreachable",
@@ -565,19 +575,19 @@ def test_nginx_resolver_that_fails_is_the_cause(world, outcome):
 
 def test_nginx_resolver_answering_from_one_address_is_fine(world):
     s = site(world, served_report=served(world, staple=None))
-    s["resolver_checks"] = [resolver_check("timeout", "no answer"), resolver_check("ok")]
+    s.resolver_checks = [resolver_check("timeout", "no answer"), resolver_check("ok")]
     assert [f["code"] for f in diagnosis.diagnose(evidence(s))] == ["staple_missing"]
 
 
 def test_a_good_staple_with_a_failing_resolver_is_a_warning(world):
     s = site(world)
-    s["resolver_checks"] = [resolver_check("nxdomain", "NXDOMAIN")]
+    s.resolver_checks = [resolver_check("nxdomain", "NXDOMAIN")]
     found = diagnosis.diagnose(evidence(s))
     assert [(f["code"], f["severity"]) for f in found] == [("resolver_failing", "warning")]
 
 
 def test_when_the_node_cannot_resolve_either_the_path_is_the_cause_not_nginx_resolver(world):
     s = site(world, served_report=served(world, staple=None))
-    s["resolver_checks"] = [resolver_check("unreachable", "198.18.0.4: Connection refused")]
+    s.resolver_checks = [resolver_check("unreachable", "198.18.0.4: Connection refused")]
     probe = {"url": URL, "reachable": False, "failed_stage": "dns", "error": "cannot resolve ocsp.example.test"}
     assert [f["code"] for f in diagnosis.diagnose(evidence(s, responder=probe))] == ["responder_unreachable"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, files, logscan, servers, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, evidence, files, logscan, servers, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
 
@@ -136,13 +136,13 @@ def test_audit_reports_a_fifo_as_an_error_of_its_site_and_reads_the_rest(fifo, t
 
     def read_all():
         for unit in units:
-            audit._read_configured(unit, [], 300)
+            audit._read_configured(unit, [], 300, evidence.Certificates())
 
     _within(5, read_all)
-    assert units[0].configured["errors"] == [f"certificate file {fifo} is a FIFO, not a regular file."]
+    assert units[0].configured.errors == [f"certificate file {fifo} is a FIFO, not a regular file."]
     assert units[1].leaf is not None
-    assert units[1].configured["key_matches"] is None
-    assert units[1].configured["errors"] == [f"private key file {fifo} is a FIFO, not a regular file."]
+    assert units[1].configured.key_matches is None
+    assert units[1].configured.errors == [f"private key file {fifo} is a FIFO, not a regular file."]
 
 
 # ---------------------------------------------------------------------------------------------------------------

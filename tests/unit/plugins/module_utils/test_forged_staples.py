@@ -28,7 +28,14 @@ import pytest
 from cryptography.x509 import ocsp as x509_ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import diagnosis, endpoint, ocsp, tls_probe, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
+    diagnosis,
+    endpoint,
+    evidence,
+    ocsp,
+    tls_probe,
+    x509,
+)
 from ansible_collections.tlsfleet.stapling.tests.unit.pki import Issued, Pki, make_key
 
 HOST = "www.example.test"
@@ -302,36 +309,34 @@ def test_endpoint_summary_never_says_good(world, name):
 # layer 2 and 3 through a real handshake: s_server staples it, tls_endpoint_info judges it, diagnosis names it
 
 
-def _evidence(world, served: Dict[str, Any]) -> Dict[str, Any]:
+def _evidence(world, served: Dict[str, Any]) -> evidence.Evidence:
+    """node_audit's evidence around what tls_endpoint_info reported for HOST, built through its records."""
     leaf = world["leaf"]
     url = x509.ocsp_urls(leaf.cert)[0]
-    site = {
-        "key": "nginx:/etc/nginx/site.conf:1#0",
-        "server": "nginx",
-        "server_version": "1.22.1",
-        "site": "nginx:/etc/nginx/site.conf:1",
-        "source": "/etc/nginx/site.conf:1",
-        "hostnames": [HOST],
-        "endpoint": {"host": "127.0.0.1", "port": served["port"]},
-        "stapling": {"ssl_stapling": True, "ssl_stapling_verify": False, "resolver": ["198.18.0.2"]},
-        "configured": {
-            "certificate_file": "/etc/tls/www.pem",
-            "key_file": "/etc/tls/www.key",
-            "leaf": x509.describe(leaf.cert).to_dict(),
-            "key_matches": True,
-            "errors": [],
-            "trusted": None,
-            "staple_file": None,
-        },
-        "files": {},
-        "served": {HOST: served},
-    }
-    return {
-        "node": {"checked_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
-        "sites": [site],
-        "responders": {url: {"url": url, "reachable": True, "failed_stage": None, "ocsp": None}},
-        "log_events": [],
-    }
+    certificates = evidence.Certificates()
+    site = evidence.Site(
+        key="nginx:/etc/nginx/site.conf:1#0",
+        server="nginx",
+        server_version="1.22.1",
+        site="nginx:/etc/nginx/site.conf:1",
+        source="/etc/nginx/site.conf:1",
+        hostnames=[HOST],
+        endpoint=evidence.Endpoint(host="127.0.0.1", port=served["port"]),
+        stapling={"ssl_stapling": True, "ssl_stapling_verify": False, "resolver": ["198.18.0.2"]},
+        configured=evidence.Configured(
+            certificate_file="/etc/tls/www.pem",
+            key_file="/etc/tls/www.key",
+            leaf=certificates.add(x509.describe(leaf.cert).to_dict()),
+            key_matches=True,
+        ),
+        served={HOST: evidence.Served.from_report(served, certificates)},
+    )
+    return evidence.Evidence(
+        node={"checked_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        certificates=certificates,
+        sites=[site],
+        responders={url: {"url": url, "reachable": True, "failed_stage": None, "ocsp": None}},
+    )
 
 
 def _serve_and_probe(world, staple: bytes, tmp_path, capsys, monkeypatch) -> Dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation as rem
 
 OLD, NEW = "aa" * 32, "bb" * 32
@@ -47,8 +48,27 @@ def finding(code, entry, hostname=None, severity="error"):
     return {"code": code, "site": entry["site"], "hostname": hostname or entry["hostnames"][0], "severity": severity}
 
 
+# What a certificate record holds beyond the fields a test chooses (sha256, ocsp_urls, must_staple, ...).
+CERTIFICATE = {
+    "subject": "CN=leaf",
+    "issuer": "CN=int",
+    "serial": "01",
+    "sha1": "00" * 20,
+    "not_before": "2026-01-01T00:00:00Z",
+    "not_after": "2027-01-01T00:00:00Z",
+}
+
+
 def audit(sites, findings):
-    return {"evidence": {"sites": sites}, "findings": findings}
+    """The node_audit result around ``sites``: evidence built through its records, each configured leaf
+    described once in ``certificates`` and named by its fingerprint in the site."""
+    certificates = records.Certificates()
+    typed = []
+    for entry in sites:
+        leaf = entry["configured"].get("leaf")
+        fingerprint = certificates.add(dict(CERTIFICATE, **leaf)) if leaf else None
+        typed.append(records.Site.from_dict(dict(entry, configured=dict(entry["configured"], leaf=fingerprint))))
+    return {"evidence": records.Evidence(certificates=certificates, sites=typed).to_dict(), "findings": findings}
 
 
 def test_nginx_stapling_on_and_resolver_from_the_nodes_nameservers():

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import diagnosis, endpoint, tls_probe
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE, Finding
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
@@ -28,50 +29,34 @@ OTHER_INTERMEDIATE = "22" * 32
 
 
 def served(leaf=LEAF_A, intermediate=INTERMEDIATE, state="good", seconds_left=86400, reachable=True):
-    presented = [{"sha256": leaf, "subject": "CN=leaf"}, {"sha256": intermediate, "subject": "CN=int"}]
-    protocol = {"presented": presented, "chain": {}, "staple": {}}
-    return {
-        "label": "x",
-        "reachable": reachable,
-        "leaf_sha256": leaf,
-        "summary": {
-            "staple_state": state,
-            "staple_states": {"tls1_3": state, "tls1_2": state},
-            "seconds_left": seconds_left,
-        },
-        "protocols": {"tls1_3": protocol, "tls1_2": protocol},
-    }
+    """What one hostname served: both protocols the same chain (one shared verdict)."""
+    return records.Served(
+        reachable=reachable,
+        leaf_sha256=leaf,
+        summary=records.StapleSummary(state, {"tls1_3": state, "tls1_2": state}, seconds_left),
+        protocols={"tls1_3": records.Handshake(ok=True, verdict=0), "tls1_2": records.Handshake(ok=True, verdict=0)},
+        verdicts=[records.Verdict(protocols=["tls1_3", "tls1_2"], presented=[leaf, intermediate])],
+    )
 
 
 def audit(names, findings=(), server="nginx", **served_args):
     """A node_audit result with one site serving ``names``."""
     site = "%s:/etc/nginx/sites-enabled/shop.conf:1" % server
     found = [item.to_dict() if isinstance(item, Finding) else item for item in findings]
-    return {
-        "changed": False,
-        "findings": found,
-        "summary": {"findings": len(found)},
-        "evidence": {
-            "node": "n",
-            "servers": [{"type": server}],
-            "sites": [
-                {
-                    "key": site,
-                    "server": server,
-                    "site": site,
-                    "hostnames": list(names),
-                    "endpoint": {"host": "127.0.0.1", "port": 443},
-                    "stapling": {},
-                    "configured": {},
-                    "served": {name: served(**served_args) for name in names},
-                }
-            ],
-            "responders": {},
-            "log_events": [],
-            "errors": [],
-            "timings": {},
-        },
-    }
+    evidence = records.Evidence(
+        node={"hostname": "n"},
+        servers=[{"type": server}],
+        sites=[
+            records.Site(
+                key=site,
+                server=server,
+                site=site,
+                hostnames=list(names),
+                served={name: served(**served_args) for name in names},
+            )
+        ],
+    )
+    return {"changed": False, "findings": found, "summary": {"findings": len(found)}, "evidence": evidence.to_dict()}
 
 
 def parse_xml(text):
@@ -499,29 +484,28 @@ def real_result(pki, chain, staple=True):
             protocol_requested=protocol, ok=True, protocol=protocol, chain_der=[leaf.der, inter.der], staple=data
         )
         probe.attempts[protocol] = 1
-    judged = endpoint.judge_probe(probe, anchors=[root.cert])
-    site = {
-        "key": "nginx:/etc/nginx/site.conf:1#0",
-        "server": "nginx",
-        "site": "nginx:/etc/nginx/site.conf:1",
-        "hostnames": [REAL_HOST],
-        "endpoint": {"host": "127.0.0.1", "port": 443},
-        "stapling": {"ssl_stapling": True, "ssl_stapling_verify": False, "resolver": ["198.18.0.2"]},
-        "configured": {"leaf": None, "key_matches": True, "errors": [], "trusted": None, "staple_file": None},
-        "files": {},
-        "served": {REAL_HOST: judged},
-    }
-    evidence = {
-        "node": {"checked_at": STAMP},
-        "servers": [{"type": "nginx"}],
-        "sites": [site],
-        "responders": {REAL_URL: {"url": REAL_URL, "reachable": True, "failed_stage": None, "ocsp": None}},
-        "log_events": [],
-        "errors": [],
-        "timings": {},
-    }
+    certificates = records.Certificates()
+    site = records.Site(
+        key="nginx:/etc/nginx/site.conf:1#0",
+        server="nginx",
+        site="nginx:/etc/nginx/site.conf:1",
+        hostnames=[REAL_HOST],
+        stapling={"ssl_stapling": True, "ssl_stapling_verify": False, "resolver": ["198.18.0.2"]},
+        configured=records.Configured(key_matches=True),
+        served={REAL_HOST: records.Served.from_report(endpoint.judge_probe(probe, anchors=[root.cert]), certificates)},
+    )
+    evidence = records.Evidence(
+        node={"checked_at": STAMP},
+        servers=[{"type": "nginx"}],
+        certificates=certificates,
+        sites=[site],
+        responders={REAL_URL: {"url": REAL_URL, "reachable": True, "failed_stage": None, "ocsp": None}},
+    )
     found = diagnosis.diagnose(evidence, diagnosis.Thresholds())
-    return {"findings": [item.to_dict() if isinstance(item, Finding) else item for item in found], "evidence": evidence}
+    return {
+        "findings": [item.to_dict() if isinstance(item, Finding) else item for item in found],
+        "evidence": evidence.to_dict(),
+    }
 
 
 def test_real_evidence_feeds_the_report_and_drift(pki):
@@ -558,7 +542,16 @@ ADDRESSES = {"eu1": ["198.18.0.11"], "eu2": ["198.18.0.12"], "us1": ["198.18.0.1
 def external_probe(address, name, state="good", ocsp=True, resolve_error=None):
     if resolve_error:
         return {"host": name, "resolved_from": name, "resolve_error": resolve_error, "summary": {}}
-    probe = served(state=state)
+    # tls_endpoint_info's endpoint (the external view keeps that shape: each certificate described in place)
+    presented = [{"sha256": LEAF_A, "subject": "CN=leaf"}, {"sha256": INTERMEDIATE, "subject": "CN=int"}]
+    protocol = {"presented": presented, "chain": {}, "staple": {}}
+    probe = {
+        "label": "x",
+        "reachable": True,
+        "leaf_sha256": LEAF_A,
+        "summary": {"staple_state": state, "staple_states": {"tls1_3": state, "tls1_2": state}, "seconds_left": 86400},
+        "protocols": {"tls1_3": protocol, "tls1_2": protocol},
+    }
     if ocsp:
         probe["protocols"]["tls1_2"]["presented"][0]["ocsp_urls"] = ["http://ocsp.test/"]
     probe.update({"host": address, "server_name": name, "resolved_from": name, "resolve_error": None})

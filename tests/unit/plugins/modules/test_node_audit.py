@@ -1,0 +1,71 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""node_audit on a fake node (tests/unit/plugins/module_utils/fake_node.py): findings, summary, and the evidence
+in the shape its RETURN and docs/evidence-schema.json describe, compact unless asked otherwise."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
+from ansible_collections.tlsfleet.stapling.plugins.modules import node_audit
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import node_result
+from ansible_collections.tlsfleet.stapling.tests.unit import modrun
+from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.fake_node import FakeNode
+
+SITES = [["www.example.test", "shop.example.test"], ["api.example.test"]]
+
+
+def audit(pki, tmp_path, monkeypatch, capsys, staple=True, **args):
+    tmp_path.mkdir(exist_ok=True)
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES, staple=staple)
+    args = dict({"trust_anchor_paths": [str(tmp_path / "root.pem")], "time_budget": 0}, **args)
+    return node, modrun.run_module(node_audit.main, args, capsys, monkeypatch)[0]
+
+
+def test_run_returns_findings_a_summary_and_compact_evidence(pki, tmp_path, monkeypatch, capsys):
+    node, result = audit(pki, tmp_path, monkeypatch, capsys, staple=False)
+    assert not result.get("failed"), result.get("msg")
+    assert sorted((f["code"], f["hostname"]) for f in result["findings"]) == [
+        ("staple_missing", "api.example.test"),
+        ("staple_missing", "shop.example.test"),
+        ("staple_missing", "www.example.test"),
+    ]
+    assert result["summary"] == {
+        "findings": 3,
+        "by_code": {"staple_missing": 3},
+        "by_severity": {"error": 3},
+        "worst_severity": "error",
+        "servers": ["nginx"],
+        "sites": 2,
+        "hostnames": 3,
+    }
+    evidence = result["evidence"]
+    assert (evidence["version"], evidence["detail"]) == (records.VERSION, "compact")
+    www = evidence["sites"][0]
+    leaf = x509.fingerprint(node.leaves["www.example.test"].cert)
+    assert www["configured"]["leaf"] == leaf and evidence["certificates"][leaf]["sha256"] == leaf
+    served = www["served"]["www.example.test"]
+    assert served["verdicts"][0]["presented"][0] == leaf and "cipher" not in served["protocols"]["tls1_3"]
+    # the controller accepts it as it is
+    clean, problem = node_result.validate_node_result("web-1", result)
+    assert problem is None and clean["evidence"] == evidence
+
+
+def test_full_evidence_carries_the_handshake_detail_and_the_same_findings(pki, tmp_path, monkeypatch, capsys):
+    _node, compact = audit(pki, tmp_path / "a", monkeypatch, capsys, staple=False)
+    _node, full = audit(pki, tmp_path / "b", monkeypatch, capsys, staple=False, evidence="full")
+    assert full["evidence"]["detail"] == "full"
+    handshake = full["evidence"]["sites"][0]["served"]["www.example.test"]["protocols"]["tls1_3"]
+    assert (handshake["protocol"], handshake["cipher"]) == ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
+    assert [(f["code"], f["hostname"]) for f in full["findings"]] == [
+        (f["code"], f["hostname"]) for f in compact["findings"]
+    ]
+    assert len(json.dumps(full)) > len(json.dumps(compact))
+
+
+def test_an_unknown_evidence_detail_is_refused_by_its_name(pki, tmp_path, monkeypatch, capsys):
+    _node, result = audit(pki, tmp_path, monkeypatch, capsys, evidence="everything")
+    assert result["failed"] and "evidence" in result["msg"] and "compact, full" in result["msg"]
