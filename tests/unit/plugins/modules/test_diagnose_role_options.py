@@ -68,3 +68,11 @@ def test_the_role_has_no_default_of_its_own_for_an_audit_option():
         option = name[len(PREFIX) :]
         assert option in _module_options(), name
         assert "O(tlsfleet.stapling.node_audit#module:%s)" % option in " ".join(spec["description"]), name
+
+
+def test_the_evidence_detail_reaches_node_audit_with_the_module_choices():
+    # node_audit's evidence option decides what report.json carries per node; the role must let users ask for full.
+    assert _audit_task()["evidence"] == "{{ %sevidence | default(omit) }}" % PREFIX
+    spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][PREFIX + "evidence"]
+    records = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence")
+    assert spec["type"] == "str" and spec["choices"] == list(records.DETAILS)
