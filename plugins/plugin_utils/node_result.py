@@ -97,7 +97,17 @@ _SITE = {
             "propertyNames": {"maxLength": MAX_NAME},
             "additionalProperties": _SERVED,
         },
-        "configured": {"type": ["object", "null"], "properties": {"leaf": _SHA256}},
+        # What the remediation planner reads as mappings: the server's stapling facts (servers/<type>/facts.py),
+        # where the site is served, and the trusted file of its configuration.
+        "stapling": {"type": ["object", "null"]},
+        "endpoint": {
+            "type": ["object", "null"],
+            "properties": {"host": _NAME, "port": {"type": ["integer", "null"], "minimum": 0, "maximum": 65535}},
+        },
+        "configured": {
+            "type": ["object", "null"],
+            "properties": {"leaf": _SHA256, "trusted": {"type": ["object", "null"], "properties": {"path": _NAME}}},
+        },
     },
 }
 _FINDING = {

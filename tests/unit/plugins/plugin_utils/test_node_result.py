@@ -446,3 +446,47 @@ def test_a_failing_renderer_leaves_the_previous_five_files_byte_identical(tmp_pa
     assert "previous report files in %s are unchanged" % tmp_path in message
     assert {name: Path(path).read_bytes() for name, path in written.items()} == before
     assert sorted(os.listdir(tmp_path)) == sorted(renderers.FILES.values())  # no temporary file left behind
+
+
+def test_type_mutation_sweep_never_breaks_the_remediation_planner(realistic, tmp_path):
+    """What the schema lets through, the planners read without a traceback: a plan, or one AnsibleFilterError."""
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.tlsfleet.stapling.plugins.filter.remediation_plan import remediation_plan, rollout_plan
+    from ansible_collections.tlsfleet.stapling.tests.unit.pki import Pki
+
+    result = json.loads(json.dumps(realistic))
+    site = result["evidence"]["sites"][0]
+    served = next(iter(site["served"].values()))
+    site.update(source="/etc/nginx/site.conf:1", endpoint={"host": "127.0.0.1", "port": 443})
+    site["configured"].update(
+        certificate_file="/etc/tls/site.pem",
+        key_file="/etc/tls/site.key",
+        leaf=served["leaf_sha256"],
+        trusted={"path": "/etc/tls/trusted.pem", "has_issuer": True, "anchors_issuer": False},
+    )
+    fixes = ("stapling_disabled", "resolver_missing", "chain_incomplete", "trusted_cert_missing", "key_mismatch")
+    hostname = site["hostnames"][0]
+    result["findings"] += [{"code": code, "site": site["site"], "hostname": hostname} for code in fixes]
+    pki = Pki()
+    _root, (inter,), leaf = pki.chain(ocsp_urls=[fx.REAL_URL], dns=[hostname])
+    (tmp_path / "cert.pem").write_bytes(leaf.pem + inter.pem)
+    (tmp_path / "key.pem").write_bytes(leaf.key_pem())
+    certificates = [{"certificate": str(tmp_path / "cert.pem"), "key": str(tmp_path / "key.pem"), "hosts": ["n1"]}]
+
+    def plans(value):
+        deploying = remediation_plan(value, "n1", certificates=certificates, resolvers=["198.18.0.4"])
+        rebuilding = remediation_plan(value, "n1", resolvers=["198.18.0.4"])  # no certificate: the chain in place
+        return deploying, rebuilding, rollout_plan(value, certificates[0], "n1")
+
+    deploying, rebuilding, rollout = plans(result)  # the sweep starts from plans taking every step the roles read
+    assert deploying["stapling"] and deploying["deployments"] and deploying["verify"]
+    assert rebuilding["bundles"][0]["trusted_dest"] == "/etc/tls/trusted.pem"
+    assert rollout["deployments"] and rollout["verify"]
+    swept = [path for path in paths(result) if path[:2] in (("evidence", "sites"), ("evidence", "certificates"))]
+    for path in swept:
+        for new in MUTATIONS:
+            try:
+                plans(replaced(result, path, new))
+            except AnsibleFilterError:
+                pass
