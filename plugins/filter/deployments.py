@@ -8,11 +8,10 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs, remediation
 
 display = Display()
-
-SERVERS = ("nginx", "apache", "haproxy")
 
 
 def _deployment(entry, index: int, host: str, groups: dict, need_server: bool) -> dict:
@@ -45,10 +44,11 @@ def _deployment(entry, index: int, host: str, groups: dict, need_server: bool) -
             "%s needs key_dest (the key file on the node), or combined: true (key and chain in one file)" % where
         )
     server = checked.get("server")
-    if (server is not None and server not in SERVERS) or (need_server and server is None):
+    # The registered server types (servers.REGISTRY), read when called: a new type needs no change here.
+    if (server is not None and server not in servers.TYPES) or (need_server and server is None):
         raise inputs.InputProblem(
             "%s: server must be one of %s (the server the handler reloads), not %r"
-            % (where, ", ".join(SERVERS), server)
+            % (where, ", ".join(servers.TYPES), server)
         )
     checked.setdefault("site", checked["fullchain_dest"])
     checked.setdefault("key_dest", None)

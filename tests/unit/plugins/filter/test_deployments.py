@@ -71,3 +71,17 @@ def test_wrong_entries_are_named(given, need_server, message):
     entry = {k: v for k, v in {**BASE, **DEST, **given}.items() if v is not None}
     with pytest.raises(AnsibleFilterError, match=message):
         certificate_deployments([entry], "web-1", need_server=need_server)
+
+
+def test_the_server_is_one_of_the_registered_types(monkeypatch):
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
+
+    with pytest.raises(
+        AnsibleFilterError,
+        match=r"server must be one of nginx, apache, haproxy \(the server the handler reloads\), not 'caddy'",
+    ):
+        certificate_deployments([dict(BASE, **dict(DEST, server="caddy"))], "web-1")
+    # A type added to the registry is a server the handler can reload: nothing else to change.
+    monkeypatch.setattr(servers, "TYPES", (*servers.TYPES, "caddy"))
+    (entry,) = certificate_deployments([dict(BASE, **dict(DEST, server="caddy"))], "web-1", need_server=True)
+    assert entry["server"] == "caddy"
