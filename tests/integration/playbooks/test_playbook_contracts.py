@@ -290,3 +290,27 @@ def test_cert_deploy_standalone_takes_the_one_certificate_shape(project, install
         assert (node / f"{name}.key").stat().st_mode & 0o777 == 0o600
     assert "private_key is the old name of key" in run.stdout + run.stderr
     assert "PRIVATE KEY" not in run.stdout + run.stderr
+
+
+def _node_audit_args(tasks):
+    """The arguments of the node_audit task in a list of tasks (blocks walked)."""
+    for task in tasks:
+        if "tlsfleet.stapling.node_audit" in task:
+            return task["tlsfleet.stapling.node_audit"] or {}
+        found = _node_audit_args(task.get("block", []))
+        if found is not None:
+            return found
+    return None
+
+
+def test_rollout_audits_with_the_same_options_as_diagnose():
+    """A survey's tlsfleet_audit_* answers reach the rollout's audit as they reach diagnose's (evidence aside:
+    the rollout plans from the compact default)."""
+    import yaml
+
+    role = yaml.safe_load((ROOT / "roles/diagnose/tasks/main.yml").read_text())
+    rollout = yaml.safe_load((ROOT / "playbooks/rollout.yml").read_text())
+    diagnose_args = _node_audit_args(role)
+    rollout_args = next(a for a in (_node_audit_args(p.get("tasks", [])) for p in rollout) if a is not None)
+    expected = {key: value for key, value in diagnose_args.items() if key != "evidence"}
+    assert rollout_args == expected
