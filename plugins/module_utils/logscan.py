@@ -142,9 +142,45 @@ class LogPattern:
     refine: Optional[Callable[[re.Match[str]], Dict[str, Any]]] = None
 
 
+class LazyRegex:
+    """A regular expression compiled on first use, standing in for the compiled ``re.Pattern``.
+
+    Each server type declares tens of log rules at import time; node_audit runs from a fresh interpreter on
+    every node and compiles none of them again from a cache, while most runs classify no line at all (the
+    prefilter lets few lines through). Compiling only the rules a line reaches keeps that cost off every run
+    (docs/performance.md, "What limits the figures").
+    """
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self.pattern = source
+        self.flags = flags
+        self._compiled: Optional[Pattern[str]] = None
+
+    def compiled(self) -> Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def search(self, string: str, *args: Any) -> Optional[re.Match[str]]:
+        return self.compiled().search(string, *args)
+
+    def __getattr__(self, name: str) -> Any:  # match, finditer, groupindex, ...: the compiled pattern's own
+        if name.startswith("_"):  # copy and pickle probe for hooks; _compiled unset: never recurse
+            raise AttributeError(name)
+        return getattr(self.compiled(), name)
+
+    def __repr__(self) -> str:
+        return "LazyRegex(%r, %r)" % (self.pattern, self.flags)
+
+
 def pattern(pid: str, regex: str, code: str, **kwargs: Any) -> LogPattern:
-    """Build a case-insensitive rule (server messages changed case across versions, e.g. AH02217)."""
-    return LogPattern(id=pid, regex=re.compile(regex, re.IGNORECASE), code=code, **kwargs)
+    """Build a case-insensitive rule (server messages changed case across versions, e.g. AH02217).
+
+    The regex is compiled when a message first reaches the rule (:class:`LazyRegex`).
+    """
+    return LogPattern(id=pid, regex=LazyRegex(regex, re.IGNORECASE), code=code, **kwargs)  # type: ignore[arg-type]
 
 
 def classify_message(

@@ -91,8 +91,9 @@ REGISTRY = {
 TYPES = tuple(REGISTRY)
 #: The types' display names, in registry order (``nginx``, ``Apache httpd``, ``HAProxy``).
 LABELS = tuple(module.FACTS.LABEL for module in REGISTRY.values())
-#: The types whose stapling is set by editing directives (site_stapling's ``server`` choices).
-EDITABLE_TYPES = tuple(name for name, module in REGISTRY.items() if module.EDITOR is not None)
+#: The types whose stapling is set by editing directives (site_stapling's ``server`` choices). Read from FACTS, not
+#: EDITOR, which is imported on first use; tests/unit/plugins/module_utils/servers/test_registry.py keeps the two equal.
+EDITABLE_TYPES = tuple(name for name, module in REGISTRY.items() if module.FACTS.STAPLING_REMEDY == "directives")
 
 
 def server_module(server_type: str):

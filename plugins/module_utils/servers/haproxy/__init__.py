@@ -994,13 +994,23 @@ def make_classifier(info: Optional[ServerInfo] = None) -> Callable[[ParsedLine],
 
 
 # The type's other parts, reached through the registry (servers/__init__.py): they build on the reader above.
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import (  # noqa: E402  pylint: disable=wrong-import-position
-    control,
-    facts,
-)
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import facts  # noqa: E402  pylint: disable=wrong-import-position
 
 #: The parts the registry hands out (the contract is in servers/__init__.py).
-CONTROL = control
 FACTS = facts
 #: HAProxy staples from files deployed beside the certificate (or fetches itself): no directive editor.
 EDITOR = None
+
+
+def __getattr__(name: str):
+    """``CONTROL`` (server_reload), imported on first use.
+
+    node_audit does not need it: its payload runs from a zip, so every module it imports is compiled again on every
+    node at every run (docs/performance.md, "What limits the figures").
+    """
+    if name == "CONTROL":
+        from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import control  # noqa: PLC0415
+
+        globals()["CONTROL"] = control
+        return control
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -820,13 +820,26 @@ def make_classifier(info: Optional[ServerInfo] = None) -> Callable[[ParsedLine],
 
 
 # The type's other parts, reached through the registry (servers/__init__.py): they build on the reader above.
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import (  # noqa: E402  pylint: disable=wrong-import-position
-    control,
-    edit,
-    facts,
-)
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import facts  # noqa: E402  pylint: disable=wrong-import-position
 
 #: The parts the registry hands out (the contract is in servers/__init__.py).
-CONTROL = control
 FACTS = facts
-EDITOR = edit
+
+
+def __getattr__(name: str):
+    """``CONTROL`` (server_reload) and ``EDITOR`` (site_stapling), imported on first use.
+
+    node_audit needs neither: its payload runs from a zip, so every module it imports is compiled again on every
+    node at every run (docs/performance.md, "What limits the figures").
+    """
+    if name == "CONTROL":
+        from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import control  # noqa: PLC0415
+
+        globals()["CONTROL"] = control
+        return control
+    if name == "EDITOR":
+        from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import edit  # noqa: PLC0415
+
+        globals()["EDITOR"] = edit
+        return edit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

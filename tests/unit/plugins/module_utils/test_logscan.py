@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import gzip
 import io
+import re
 
 import pytest
 
@@ -191,3 +193,30 @@ def test_classify_text_numbers_command_output():
 def test_trim_message():
     assert logscan.trim_message("  short ") == "short"
     assert len(logscan.trim_message("x" * 1000)) == logscan.MESSAGE_TRIM
+
+
+def test_log_rules_compile_on_first_use_and_match_as_compiled():
+    rule = logscan.pattern("t1", r"OCSP response: (?P<hint>\S+) is (?P<state>good|revoked)", "responder_error")
+    assert rule.regex._compiled is None  # nothing compiled at import time
+    expected = re.compile(rule.regex.pattern, re.IGNORECASE)
+    for line in ("ocsp RESPONSE: www.example.test is Good", "no match here"):
+        got, want = rule.regex.search(line), expected.search(line)
+        assert (got and got.groupdict()) == (want and want.groupdict())
+    assert rule.regex._compiled is not None
+    assert rule.regex.groupindex == expected.groupindex and rule.regex.flags & re.IGNORECASE
+
+
+def test_lazy_regex_survives_copy():
+    lazy = logscan.LazyRegex(r"stapl(ing|e)", re.IGNORECASE)
+    for clone in (copy.copy(lazy), copy.deepcopy(lazy)):
+        assert clone.search("SSL_STAPLING").group(1) == "ING"
+
+
+def test_server_types_load_control_and_editor_on_first_use():
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
+
+    for name, package in servers.REGISTRY.items():
+        assert package.CONTROL.LABEL == package.FACTS.LABEL
+        assert (package.EDITOR is not None) == (name in servers.EDITABLE_TYPES)
+    with pytest.raises(AttributeError):
+        servers.REGISTRY["nginx"].NO_SUCH_PART  # noqa: B018
