@@ -321,6 +321,11 @@ def rule_no_ocsp_url(h: _Hostname) -> bool:
         *h.log_lines(*log_codes),
         severity=severity,
     )
+    # A server-wide stapling setting that is missing still matters (Apache will not start without its cache while
+    # any vhost says SSLUseStapling on); whether this certificate can be stapled does not.
+    other = h.facts.stapling_problem(h.stapling, h.configured, h.site, h.name()) if h.facts else None
+    if other is not None and other[0] not in ("stapling_disabled", "stapling_unsupported"):
+        h.add(other[0], other[1], *(h.log_lines(*other[2]) if other[2] else ()))
     return True
 
 

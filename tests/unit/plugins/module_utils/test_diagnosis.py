@@ -743,3 +743,17 @@ def test_short_lived_expiry_warning_is_relative_to_its_lifetime(world):
     found = diagnosis.diagnose(evidence(site(world, leaf=late, served_report=served(world, leaf=late))))
     expiring = [f for f in found if f["code"] == "cert_expiring"]
     assert expiring and "short-lived" in expiring[0]["evidence"][0]
+
+
+def test_stapling_without_ocsp_still_names_a_missing_apache_cache(world):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    ev = evidence(
+        site(
+            world,
+            server="apache",
+            stapling={"SSLStaplingCache": None},
+            leaf=leaf,
+            served_report=served(world, leaf=leaf, staple=None),
+        )
+    )
+    assert codes(ev) == ["stapling_cache_missing", "stapling_without_ocsp"]
