@@ -89,7 +89,7 @@ def no_responder_problem(
             "error",
             "HAProxy %s has ocsp-update on for %s (%s), which names no OCSP URI: HAProxy refuses to load it, so its "
             "configuration test fails and it will not start or reload" % (version, crt, where),
-            ("stapling_without_ocsp",),
+            codes,
         )
     staple_file = common.field(configured, "staple_file")
     exists = common.field(staple_file, "exists") if staple_file else stapling.get("ocsp_exists")
@@ -98,7 +98,7 @@ def no_responder_problem(
             "warning",
             "HAProxy loads the staple file %s with %s, which names no OCSP URI: nothing will ever refresh it"
             % (common.field(staple_file, "path") or stapling.get("ocsp_file"), crt),
-            ("stapling_without_ocsp",),
+            codes,
         )
     if stapling.get("ocsp_update") == "on":
         if stapling.get("ocsp_update_supported"):
