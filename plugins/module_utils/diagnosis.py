@@ -7,7 +7,8 @@ The evidence is what audit.gather() returns (an evidence.Evidence, or its dict f
 may add findings from the cause catalogue (findings.py). The rules name the root cause, not every symptom: a
 staple that is missing because the node cannot reach its responder is reported as ``responder_unreachable``;
 ``staple_missing`` is left for a missing staple that no other evidence explains. A certificate without an OCSP
-URL is not a stapling failure (``no_ocsp_url``, info) unless it is Must-Staple.
+URL is not a stapling failure: stapling switched on for it is ``stapling_without_ocsp`` (switch it off for that
+certificate), and only a Must-Staple one is ``no_ocsp_url`` with ``must_staple_unmet``.
 
 This file is PRIVATE to the collection: its API may change at any time.
 """
@@ -217,13 +218,26 @@ def rule_certificate_validity(h: _Hostname) -> bool:
     not_after = _parse_time(h.leaf.not_after)
     if not_after is None:
         return False
+    window = datetime.timedelta(days=h.limits.cert_warning_days)
+    not_before = _parse_time(h.leaf.not_before)
+    if h.leaf.short_lived and not_before is not None:
+        # A short-lived certificate lives less than the usual window: it is late once a third of its life is left
+        # (ACME clients renew at two thirds), not from the day it was issued.
+        window = min(window, (not_after - not_before) / 3)
     if not_after < h.now:
         h.add("cert_expired", "%s serves %s, expired on %s" % (h.name(), h.leaf.subject, h.leaf.not_after))
-    elif not_after - h.now < datetime.timedelta(days=h.limits.cert_warning_days):
-        days = (not_after - h.now).days
+    elif not_after - h.now < window:
+        left = not_after - h.now
+        remaining = "%s; short-lived" % _duration(left.total_seconds()) if h.leaf.short_lived else "%d days" % left.days
         h.add(
             "cert_expiring",
-            "%s serves %s, which expires on %s (%d days)" % (h.name(), h.leaf.subject, h.leaf.not_after, days),
+            "%s serves %s, which expires on %s (%s)"
+            % (
+                h.name(),
+                h.leaf.subject,
+                h.leaf.not_after,
+                remaining,
+            ),
         )
     return False
 
@@ -273,16 +287,45 @@ def _stapling_switched_on(h: _Hostname) -> bool:
 
 
 def rule_no_ocsp_url(h: _Hostname) -> bool:
+    """A certificate that names no OCSP responder: stapling can only be switched off for it.
+
+    Stapling switched on for it is ``stapling_without_ocsp`` (the server type says how bad: a warning at every
+    reload, a staple file nothing refreshes, or HAProxy 2.8+ with ocsp-update on refusing to load it). A
+    Must-Staple certificate without a responder is ``no_ocsp_url`` beside ``must_staple_unmet`` instead: only a
+    new certificate helps, so the two never both stand for one certificate. A short-lived certificate (7 days or
+    less) needs no revocation: without a responder and with stapling off, it is as it should be.
+    """
     if h.leaf is None or h.leaf.ocsp_urls:
         return False
-    if not h.leaf.must_staple and not _stapling_switched_on(h):
-        return True  # stapling is off for a certificate that cannot be stapled: as it should be
-    h.add("no_ocsp_url", "%s names no OCSP responder (no AIA OCSP URL): there is nothing to staple" % h.leaf.subject)
+    short = " (short-lived: it needs no revocation check)" if h.leaf.short_lived else ""
     if h.leaf.must_staple:
+        h.add(
+            "no_ocsp_url",
+            "%s is Must-Staple but names no OCSP responder (no AIA OCSP URL): no server can staple it" % h.leaf.subject,
+        )
         h.add(
             "must_staple_unmet",
             "%s is Must-Staple but names no OCSP responder: clients that honour Must-Staple refuse it" % h.leaf.subject,
         )
+        return True
+    if not _stapling_switched_on(h):
+        return True  # stapling is off for a certificate that cannot be stapled: as it should be
+    problem = h.facts.no_responder_problem(h.stapling, h.configured, h.site, h.name()) if h.facts else None
+    if h.facts is not None and problem is None:
+        return False  # the server names a responder for it itself (nginx ssl_stapling_responder, SSLStaplingForceURL)
+    severity, text, log_codes = problem or ("warning", "stapling is switched on for %s" % h.name(), ())
+    h.add(
+        "stapling_without_ocsp",
+        "%s names no OCSP responder (no AIA OCSP URL)%s: there is nothing to staple" % (h.leaf.subject, short),
+        text,
+        *h.log_lines(*log_codes),
+        severity=severity,
+    )
+    # A server-wide stapling setting that is missing still matters (Apache will not start without its cache while
+    # any vhost says SSLUseStapling on); whether this certificate can be stapled does not.
+    other = h.facts.stapling_problem(h.stapling, h.configured, h.site, h.name()) if h.facts else None
+    if other is not None and other[0] not in ("stapling_disabled", "stapling_unsupported"):
+        h.add(other[0], other[1], *(h.log_lines(*other[2]) if other[2] else ()))
     return True
 
 

@@ -31,6 +31,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.ocsp import OcspVerdict
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import CertInfo
@@ -53,7 +54,22 @@ def _known(cls, data: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 
 def certificate_from_dict(data: Dict[str, Any]) -> Certificate:
     # sha1 is required by CertInfo, and evidence: compact leaves it out (see CERTIFICATE_DETAIL).
-    return CertInfo(**_known(CertInfo, dict({"sha1": None}, **data)))
+    info = CertInfo(**_known(CertInfo, dict({"sha1": None}, **data)))
+    if "short_lived" not in data:  # evidence written before the field: read it from the validity window
+        info.short_lived = short_lived_of(data)
+    return info
+
+
+def short_lived_of(record: Dict[str, Any]) -> bool:
+    """Whether a certificate record (dict form) is short-lived: its ``short_lived``, else its validity window."""
+    if not isinstance(record, dict):
+        return False
+    if "short_lived" in record:
+        return record["short_lived"] is True
+    try:
+        return x509.is_short_lived(x509.parse_time(record["not_before"]), x509.parse_time(record["not_after"]))
+    except (InputError, KeyError, TypeError, ValueError, IndexError, OverflowError):
+        return False
 
 
 def staple_from_dict(data: Optional[Dict[str, Any]]) -> Optional[OcspVerdict]:

@@ -32,9 +32,19 @@ _CAUSES = [
     Cause(
         "no_ocsp_url",
         "info",
-        "The certificate names no OCSP responder, yet stapling is switched on for it: there is nothing to staple.",
-        "Turn stapling off for this certificate (nothing to fetch); if it is Must-Staple, get a certificate "
-        "from a CA that runs OCSP.",
+        "The certificate is Must-Staple but names no OCSP responder: no server can ever staple it (reported beside "
+        "must_staple_unmet; stapling switched on for a certificate without a responder is stapling_without_ocsp).",
+        "Replace the certificate: one without Must-Staple, or one from a CA that runs OCSP.",
+        None,
+    ),
+    Cause(
+        "stapling_without_ocsp",
+        "warning",
+        "Stapling is switched on for a certificate that names no OCSP responder (its CA dropped OCSP): nginx and "
+        "Apache log it at every reload, a HAProxy staple file for it is never refreshed, and HAProxy 2.8+ with "
+        "ocsp-update on refuses to load it (error).",
+        "Turn stapling off for this certificate only (nginx ssl_stapling off, Apache SSLUseStapling off in its "
+        "vhost, HAProxy: remove its .ocsp file or set ocsp-update off on its line); keep it on elsewhere.",
         "stapling_config",
     ),
     Cause(

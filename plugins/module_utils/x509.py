@@ -115,6 +115,18 @@ def not_after(cert) -> datetime.datetime:
     return compat_time(cert, "not_valid_after")
 
 
+#: A short-lived certificate (CA/Browser Forum Baseline Requirements, from 2026-03-15): its validity period, from
+#: notBefore through notAfter inclusive, is 7 days or less. It needs no OCSP or CRL (docs/causes.md).
+SHORT_LIVED_SECONDS = 7 * 86400
+
+
+def is_short_lived(start: Optional[datetime.datetime], end: Optional[datetime.datetime]) -> bool:
+    """Whether a validity window is short-lived (both ends inclusive, so the period is ``end - start + 1 s``)."""
+    if start is None or end is None:
+        return False
+    return (end - start).total_seconds() + 1 <= SHORT_LIVED_SECONDS
+
+
 # ---------------------------------------------------------------------------------------------
 # reading inputs
 
@@ -683,6 +695,7 @@ class CertInfo:
     ocsp_urls: List[str] = field(default_factory=list)
     ca_issuers_urls: List[str] = field(default_factory=list)
     must_staple: bool = False
+    short_lived: bool = False
     is_ca: bool = False
     self_signed: bool = False
     key_type: str = "unknown"
@@ -738,6 +751,7 @@ def _describe(cert) -> CertInfo:
         ocsp_urls=ocsp_urls(cert),
         ca_issuers_urls=ca_issuers_urls(cert),
         must_staple=must_staple(cert),
+        short_lived=is_short_lived(not_before(cert), not_after(cert)),
         is_ca=is_ca(cert),
         self_signed=is_self_signed(cert),
         key_type=ktype,

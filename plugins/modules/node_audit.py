@@ -263,7 +263,7 @@ evidence:
           fingerprint (the keys are data, so none is listed); each value describes the certificate as
           M(tlsfleet.stapling.tls_endpoint_info) does in RV(tlsfleet.stapling.tls_endpoint_info#module:endpoints)
           (C(subject), C(issuer), C(serial), C(sha256), C(not_before), C(not_after), C(san_dns), C(ocsp_urls),
-          C(must_staple), C(public_key_sha256), ...).
+          C(must_staple), C(short_lived), C(public_key_sha256), ...).
       type: dict
       contains: {}
     servers:

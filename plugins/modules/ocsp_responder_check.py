@@ -156,6 +156,10 @@ certificate:
     must_staple:
       description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
       type: bool
+    short_lived:
+      description: Whether the validity period (notBefore through notAfter, inclusive) is 7 days or less
+        (a short-lived certificate, CA/Browser Forum); such a certificate needs no OCSP or CRL.
+      type: bool
     is_ca:
       description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
       type: bool

@@ -276,6 +276,10 @@ endpoints:
             must_staple:
               description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
               type: bool
+            short_lived:
+              description: Whether the validity period (notBefore through notAfter, inclusive) is 7 days or less
+                (a short-lived certificate, CA/Browser Forum); such a certificate needs no OCSP or CRL.
+              type: bool
             is_ca:
               description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
               type: bool
@@ -343,6 +347,10 @@ endpoints:
                   elements: str
                 must_staple:
                   description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                short_lived:
+                  description: Whether the validity period (notBefore through notAfter, inclusive) is 7 days or less
+                    (a short-lived certificate, CA/Browser Forum); such a certificate needs no OCSP or CRL.
                   type: bool
                 is_ca:
                   description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
@@ -425,6 +433,10 @@ endpoints:
                 must_staple:
                   description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
                   type: bool
+                short_lived:
+                  description: Whether the validity period (notBefore through notAfter, inclusive) is 7 days or less
+                    (a short-lived certificate, CA/Browser Forum); such a certificate needs no OCSP or CRL.
+                  type: bool
                 is_ca:
                   description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
                   type: bool
@@ -492,6 +504,10 @@ endpoints:
                 must_staple:
                   description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
                   type: bool
+                short_lived:
+                  description: Whether the validity period (notBefore through notAfter, inclusive) is 7 days or less
+                    (a short-lived certificate, CA/Browser Forum); such a certificate needs no OCSP or CRL.
+                  type: bool
                 is_ca:
                   description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
                   type: bool
@@ -555,6 +571,10 @@ endpoints:
                   elements: str
                 must_staple:
                   description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                short_lived:
+                  description: Whether the validity period (notBefore through notAfter, inclusive) is 7 days or less
+                    (a short-lived certificate, CA/Browser Forum); such a certificate needs no OCSP or CRL.
                   type: bool
                 is_ca:
                   description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).
@@ -622,6 +642,10 @@ endpoints:
                   elements: str
                 must_staple:
                   description: Whether the certificate carries the TLS feature status_request (OCSP Must-Staple).
+                  type: bool
+                short_lived:
+                  description: Whether the validity period (notBefore through notAfter, inclusive) is 7 days or less
+                    (a short-lived certificate, CA/Browser Forum); such a certificate needs no OCSP or CRL.
                   type: bool
                 is_ca:
                   description: Whether the certificate is a CA certificate (basicConstraints CA:TRUE).

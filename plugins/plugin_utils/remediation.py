@@ -435,10 +435,11 @@ def _plan_site(
     remedy = facts.STAPLING_REMEDY if facts is not None else None
     if remedy == "directives" and path:
         entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
-        if "no_ocsp_url" in codes and not leaf.get("must_staple"):
+        if "stapling_without_ocsp" in codes and not leaf.get("must_staple"):
+            # This site's certificate only: every other site keeps its stapling (never switched off wholesale).
             entry["stapling"] = "off"
             staple_on = False
-            entry["codes"].append("no_ocsp_url")
+            entry["codes"].append("stapling_without_ocsp")
         elif codes & STAPLING_ON and leaf.get("ocsp_urls"):
             entry["stapling"] = "on"
             staple_on = True
@@ -470,6 +471,12 @@ def _plan_site(
             result["stapling"].append(entry)
             handled |= set(entry["codes"])
     elif remedy == "staple_file":
+        if "stapling_without_ocsp" in codes:
+            refuse(
+                {"stapling_without_ocsp"},
+                "not automated yet for %s: remove the staple file %s of this certificate, or set ocsp-update off on "
+                "its line, then reload" % (server, facts.staple_file_path(stapling) or "-"),
+            )
         needs = codes & ({"stapling_unsupported", "stapling_disabled"} | STAPLE_FILE_REFRESH)
         staple_path = facts.staple_file_path(stapling)
         if needs and leaf.get("ocsp_urls") and staple_path and configured.get("certificate_file"):

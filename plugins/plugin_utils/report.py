@@ -76,6 +76,10 @@ def _leaf_sha256(served: dict) -> str | None:
     return None
 
 
+def _short_lived(evidence: dict, fingerprint: str | None) -> bool:
+    return evidence_records.short_lived_of(evidence_records.certificate_of(evidence, fingerprint))
+
+
 def _served_entries(evidence: dict) -> list[dict]:
     entries = []
     for site in evidence.get("sites") or []:
@@ -84,17 +88,20 @@ def _served_entries(evidence: dict) -> list[dict]:
         for hostname, raw in sorted((site.get("served") or {}).items()):
             served = raw if isinstance(raw, dict) else {}
             summary = served.get("summary") or {}
+            leaf = _leaf_sha256(served)
             entries.append(
                 {
                     "site": site.get("site"),
                     "server": site.get("server"),
                     "hostname": hostname or None,
                     "reachable": bool(served.get("reachable")),
-                    "leaf_sha256": _leaf_sha256(served),
+                    "leaf_sha256": leaf,
                     "chain_sha256": _chain_sha256(served),
                     "staple_state": summary.get("staple_state"),
                     "staple_states": dict(summary.get("staple_states") or {}),
                     "seconds_left": summary.get("seconds_left"),
+                    # 7 days or less (x509.SHORT_LIVED_SECONDS): needs no revocation; the report says so.
+                    "short_lived": _short_lived(evidence, leaf),
                 }
             )
     entries.sort(key=lambda item: (item["hostname"] or "", item["site"] or "", item["server"] or ""))

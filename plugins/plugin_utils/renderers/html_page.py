@@ -48,7 +48,7 @@ LEGEND = (*SEVERITIES, "ok", "none", "down", "empty")
 # What the grid's template reads per node and per cell (named tuples: a template reads their fields fastest).
 Row = namedtuple("Row", "node state wide cells")
 Wide = namedtuple("Wide", "severity text")
-Cell = namedtuple("Cell", "severity title codes states left")
+Cell = namedtuple("Cell", "severity title codes states left short_lived")
 
 
 def _finalize(value) -> Markup:
@@ -87,7 +87,8 @@ worst severity <strong>{{ summary.worst_severity or "none" }}</strong>; fail thr
 {% if cell is none %}<td class="cell sev-none">-</td>{% else %}\
 <td class="cell sev-{{ cell.severity }}" title="{{ cell.title }}">{{ cell.severity }}\
 {% if cell.codes %}<small><code>{{ cell.codes }}</code></small>{% endif %}\
-<small>staple {{ cell.states }}</small><small>{{ cell.left }}</small></td>\
+<small>staple {{ cell.states }}</small><small>{{ cell.left }}</small>\
+{% if cell.short_lived %}<small>short-lived</small>{% endif %}</td>\
 {% endif %}\
 {% endfor %}\
 {% endif %}\
@@ -172,6 +173,7 @@ def _rows(report: dict, hostnames: list):
                         codes=", ".join(sorted({i["code"] for i in found})),
                         states=", ".join(sorted({str(e["staple_state"]) for e in entries})) or "?",
                         left=duration(min(lefts)) if lefts else "-",
+                        short_lived=any(e.get("short_lived") for e in entries),
                     )
                 )
         yield Row(node, node_state(node), wide, cells)

@@ -116,6 +116,18 @@ By code: {% for code, count in summary.by_code.items() %}{{ code | md_code }} {{
 Nodes a client may be handed with a broken staple: {{ external_broken or Trusted("none") }}.
 {% endif %}
 
+{% if short_lived %}
+## Short-lived certificates
+
+Valid 7 days or less: no OCSP or CRL is needed for them, and none is expected.
+
+| region | node | hostname | site |
+|---|---|---|---|
+{% for node, entry in short_lived %}
+| {{ node.region }} | {{ node.host }} | {{ entry.hostname or "-" }} | {{ entry.server or "" }} {{ entry.site or "" }} |
+{% endfor %}
+
+{% endif %}
 ## Findings
 
 {% if not report.findings %}
@@ -169,6 +181,9 @@ def render_markdown(report: dict) -> str:
         summary=report["summary"],
         external=external,
         external_broken=broken,
+        short_lived=[
+            (node, entry) for node in report["nodes"] for entry in node["hostnames"] if entry.get("short_lived")
+        ],
         NO_SITE=NO_SITE,
         Trusted=Trusted,
     )

@@ -19,6 +19,7 @@ from .netns import MAX_NODES, LabError
 CAUSE_CODES = frozenset(
     {
         "no_ocsp_url",
+        "stapling_without_ocsp",
         "stapling_disabled",
         "stapling_unsupported",
         "chain_incomplete",

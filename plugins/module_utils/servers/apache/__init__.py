@@ -929,7 +929,7 @@ def _refine_http(match: re.Match[str]) -> Dict[str, Any]:
     return {"detail": "http_" + code.group(1) if code else "no_status"}
 
 
-_INIT_AMBIGUOUS = ("chain_incomplete", "no_ocsp_url")
+_INIT_AMBIGUOUS = ("chain_incomplete", "stapling_without_ocsp")
 
 PATTERNS = [
     # docs/servers.md, Apache httpd AH01958 (fatal: SSLUseStapling without SSLStaplingCache); 7 cache_not_configured.
@@ -946,12 +946,12 @@ PATTERNS = [
         "apache.AH02217", r"AH02217: ssl_stapling_init_cert: can't retrieve issuer certificate", "chain_incomplete"
     ),
     # docs/servers.md, Apache httpd AH02218; 7 no_responder_url.
-    pattern("apache.AH02218", r"AH02218: ssl_stapling_init_cert: no OCSP URI in certificate", "no_ocsp_url"),
+    pattern("apache.AH02218", r"AH02218: ssl_stapling_init_cert: no OCSP URI in certificate", "stapling_without_ocsp"),
     # docs/servers.md, Apache httpd AH02814 (certificate shared across vhosts); 7 no_responder_url.
     pattern(
         "apache.AH02814",
         r"AH02814: ssl_stapling_init_cert: no OCSP URI in certificate.*?for server (?P<hint>\S+)",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
     ),
     # docs/servers.md, Apache httpd AH02604 / AH02567: follow AH02217 or AH02218; the certificate gets no staple.
     pattern(
@@ -970,7 +970,7 @@ PATTERNS = [
         ambiguous_with=_INIT_AMBIGUOUS,
     ),
     # docs/servers.md, Apache httpd AH02621.
-    pattern("apache.AH02621", r"AH02621: stapling_renew_response: no uri for responder", "no_ocsp_url"),
+    pattern("apache.AH02621", r"AH02621: stapling_renew_response: no uri for responder", "stapling_without_ocsp"),
     # docs/servers.md, Apache httpd AH01939; 7 unsupported_responder_url.
     pattern(
         "apache.AH01939",
@@ -1135,7 +1135,7 @@ PATTERNS = [
     pattern(
         "apache.md_no_responder_url",
         r"md\[(?P<hint>[^\]]*)\]: certificate with serial (?P<serial>\S+) has no OCSP responder URL",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
     ),
     # docs/servers.md, Apache httpd AH10269 (issuer missing from the chain); 7 issuer_missing.
     pattern(

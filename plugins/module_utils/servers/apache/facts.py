@@ -48,6 +48,24 @@ def stapling_problem(
     return None
 
 
+def no_responder_problem(
+    stapling: Dict[str, Any], configured: Dict[str, Any], site: Dict[str, Any], name: str
+) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
+    """``(severity, evidence, log codes)`` when stapling is on for a certificate that names no OCSP responder.
+
+    mod_ssl skips stapling for it and logs AH02218 (no OCSP URI in certificate) at every start and reload. None
+    when stapling is off, or when ``SSLStaplingForceURL`` names a responder for it.
+    """
+    if not stapling.get("SSLUseStapling") or stapling.get("SSLStaplingForceURL"):
+        return None
+    return (
+        "warning",
+        "SSLUseStapling is on for %s (%s), but mod_ssl cannot staple a certificate without an OCSP URI: it logs "
+        "AH02218 at every reload" % (name, common.field(site, "source")),
+        ("stapling_without_ocsp",),
+    )
+
+
 def verify_problem(stapling: Dict[str, Any], trusted: Dict[str, Any], issuer: Optional[str]) -> Optional[str]:
     """mod_ssl verifies staples against its own chain: no separate trusted file can be missing."""
     return None

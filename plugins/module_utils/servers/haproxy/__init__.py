@@ -320,13 +320,20 @@ class _Certs:
         filters: List[str],
         directory: Optional[str] = None,
         store: Optional[Dict[str, Any]] = None,
+        update_source: Optional[str] = None,
     ) -> Dict[str, Any]:
         ocsp, issuer, key = side_files(crt, self.settings["ssl_load_extra_del_ext"])
+        # Where ocsp-update comes from, most specific first: the crt-list line (or the bind line for a crt),
+        # then the crt-store load line, then the global ocsp-update.mode.
+        update_source = update_source if ocsp_update is not None else None
         if store:
             ocsp = store.get("ocsp") or ocsp
             issuer = store.get("issuer") or issuer
             key = store.get("key") or key
-            ocsp_update = ocsp_update or store.get("ocsp-update")
+            if ocsp_update is None and store.get("ocsp-update") is not None:
+                ocsp_update, update_source = store.get("ocsp-update"), "crt-store"
+        if ocsp_update is None and self.settings["ocsp_update_mode"]:
+            update_source = "global"
         ocsp_stat = common.stat_record(ocsp)
         extra = self.settings["ssl_load_extra_files"]
         loads = "all" in extra or "ocsp" in extra or (store is not None and store.get("ocsp") is not None)
@@ -347,9 +354,12 @@ class _Certs:
             "issuer_exists": os.path.exists(issuer),
             "ocsp_update": effective.lower(),
             "ocsp_update_explicit": ocsp_update is not None,
+            "ocsp_update_source": update_source,
         }
 
-    def expand(self, kind: str, value: str, bind: str) -> List[Dict[str, Any]]:
+    def expand(self, kind: str, value: str, bind: str, bind_update: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Certificate records of one ``crt``/``crt-list`` argument; ``bind_update`` is the bind line's own
+        ``ocsp-update`` word, which a crt-list line's own option overrides."""
         base = self.settings["crt_base"]
         if kind == "crt":
             if value.startswith("@"):
@@ -357,11 +367,14 @@ class _Certs:
                 if store is None:
                     self.errors.append(f"{bind}: crt {value} names no crt-store entry.")
                     return []
-                return [self.record(store["crt"], store["where"], bind, None, [], store=store)]
+                return [
+                    self.record(store["crt"], store["where"], bind, bind_update, [], store=store, update_source="bind")
+                ]
             path = _join(base, value)
             if os.path.isdir(path):
-                return self.directory(path, bind)
-            return [self.record(path, bind, bind, None, [], store=self.stores.get(path))]
+                return self.directory(path, bind, bind_update)
+            store = self.stores.get(path)
+            return [self.record(path, bind, bind, bind_update, [], store=store, update_source="bind")]
         if kind == "crt-list":
             # crt-base does not apply to the list file itself, only to its entries (bind_parse_crt_list).
             path = _join(self.settings["cwd"], value)
@@ -376,20 +389,22 @@ class _Certs:
                 crt_path = store["crt"] if store else _join(base, crt)
                 if store is None:
                     store = self.stores.get(crt_path)
+                own = _option(entry["options"], "ocsp-update")
                 records.append(
                     self.record(
                         crt_path,
                         entry["where"],
                         bind,
-                        _option(entry["options"], "ocsp-update"),
+                        own if own is not None else bind_update,
                         entry["filters"],
                         store=store,
+                        update_source="crt-list" if own is not None else "bind",
                     )
                 )
             return records
         return []
 
-    def directory(self, path: str, bind: str) -> List[Dict[str, Any]]:
+    def directory(self, path: str, bind: str, bind_update: Optional[str] = None) -> List[Dict[str, Any]]:
         try:
             names = sorted(os.listdir(path))
         except OSError as exc:
@@ -405,7 +420,7 @@ class _Certs:
             if len(records) >= MAX_CERTS_PER_DIRECTORY:
                 self.errors.append(f"{bind}: more than {MAX_CERTS_PER_DIRECTORY} files in {path}; the rest skipped.")
                 break
-            records.append(self.record(full, bind, bind, None, [], directory=path))
+            records.append(self.record(full, bind, bind, bind_update, [], directory=path, update_source="bind"))
         return records
 
 
@@ -523,10 +538,11 @@ def build_sites(
             ssl = "ssl" in params or quic
             for address in addresses:
                 listens.append({"address": address, "ssl": ssl, "bind": where})
+            bind_update = _option(params, "ocsp-update")  # as written; `haproxy -c` says whether it is accepted
             for index, word in enumerate(params):
                 if word in ("crt", "crt-list", "default-crt") and index + 1 < len(params):
                     kind = "crt-list" if word == "crt-list" else "crt"
-                    records.extend(certs.expand(kind, params[index + 1], where))
+                    records.extend(certs.expand(kind, params[index + 1], where, bind_update))
         if not any(entry["ssl"] for entry in listens):
             continue
         names: List[str] = []
@@ -942,14 +958,14 @@ PATTERNS = [
     pattern(
         "haproxy.update_init_2_8",
         r"'(?P<hint>[^']+)' has an OCSP URI and OCSP auto-update is set to 'on' but an error occurred",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         ambiguous_with=("chain_incomplete",),
     ),
     # docs/servers.md, HAProxy 3.0+ wording of the same ALERT; 7 no_responder_url (ambiguous with the issuer).
     pattern(
         "haproxy.update_init",
         r"'(?P<hint>[^']+)' has an OCSP auto-update set to 'on' but an error occurred",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         ambiguous_with=("chain_incomplete",),
     ),
     # docs/servers.md, HAProxy ALERT (ssl_ckch.c, permissions).

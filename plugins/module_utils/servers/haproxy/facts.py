@@ -43,7 +43,7 @@ def stapling_problem(
     stapling: Dict[str, Any], configured: Dict[str, Any], site: Dict[str, Any], name: str
 ) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
     """``(code, evidence, log codes)`` when HAProxy neither fetches a staple nor has a staple file."""
-    self_fetch = stapling.get("ocsp_update") == "on" and stapling.get("ocsp_update_supported")
+    self_fetch = self_fetches(stapling)
     staple_file = common.field(configured, "staple_file")
     if self_fetch or common.field(staple_file, "exists"):
         return None
@@ -57,6 +57,56 @@ def stapling_problem(
         ),
         (),
     )
+
+
+def self_fetches(stapling: Dict[str, Any]) -> bool:
+    """Whether HAProxy fetches this certificate's staple itself: ``ocsp-update on`` on 2.8+, not disabled globally.
+
+    Then a missing ``.ocsp`` file is no problem: HAProxy keeps the response in memory and refreshes it.
+    """
+    return (
+        stapling.get("ocsp_update") == "on"
+        and bool(stapling.get("ocsp_update_supported"))
+        and not stapling.get("ocsp_update_disable")
+    )
+
+
+def no_responder_problem(
+    stapling: Dict[str, Any], configured: Dict[str, Any], site: Dict[str, Any], name: str
+) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
+    """``(severity, evidence, log codes)`` when HAProxy staples, or tries to, a certificate without an OCSP URL.
+
+    With ``ocsp-update on`` (2.8+) HAProxy refuses to load such a certificate: the configuration test fails with
+    an ALERT and HAProxy does not start or reload (docs/servers.md, HAProxy): an error. A ``.ocsp`` file beside it
+    is loaded but nothing will ever refresh it: a warning. None when neither applies.
+    """
+    codes = ("stapling_without_ocsp",)
+    crt = stapling.get("crt") or common.field(configured, "certificate_file")
+    version = common.field(site, "server_version") or ""
+    where = stapling.get("source") or common.field(site, "source")
+    if self_fetches(stapling):
+        return (
+            "error",
+            "HAProxy %s has ocsp-update on for %s (%s), which names no OCSP URI: HAProxy refuses to load it, so its "
+            "configuration test fails and it will not start or reload" % (version, crt, where),
+            codes,
+        )
+    staple_file = common.field(configured, "staple_file")
+    exists = common.field(staple_file, "exists") if staple_file else stapling.get("ocsp_exists")
+    if exists:
+        return (
+            "warning",
+            "HAProxy loads the staple file %s with %s, which names no OCSP URI: nothing will ever refresh it"
+            % (common.field(staple_file, "path") or stapling.get("ocsp_file"), crt),
+            codes,
+        )
+    if stapling.get("ocsp_update") == "on":
+        if stapling.get("ocsp_update_supported"):
+            why = "the global ocsp-update.disable keeps HAProxy from fetching"
+        else:
+            why = "HAProxy %s cannot fetch responses itself (ocsp-update needs 2.8)" % version
+        return ("warning", "%s (%s) has ocsp-update on but names no OCSP URI; %s" % (crt, where, why), codes)
+    return None
 
 
 def verify_problem(stapling: Dict[str, Any], trusted: Dict[str, Any], issuer: Optional[str]) -> Optional[str]:

@@ -634,7 +634,7 @@ PATTERNS = [
     pattern(
         "nginx.no_responder_url",
         r'"ssl_stapling" ignored, no OCSP responder URL in the certificate "(?P<hint>[^"]+)"',
-        "no_ocsp_url",
+        "stapling_without_ocsp",
     ),
     # docs/servers.md, nginx row "invalid URL prefix" (only http:// responders); 7 unsupported_responder_url.
     pattern(

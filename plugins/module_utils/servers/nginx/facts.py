@@ -50,6 +50,31 @@ def stapling_problem(
     return None
 
 
+def no_responder_problem(
+    stapling: Dict[str, Any], configured: Dict[str, Any], site: Dict[str, Any], name: str
+) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
+    """``(severity, evidence, log codes)`` when stapling is on for a certificate that names no OCSP responder.
+
+    nginx skips stapling for it and logs '"ssl_stapling" ignored, no OCSP responder URL' at every (re)load; a
+    static ``ssl_stapling_file`` is served without ever being refreshed. None when stapling is off, or when
+    ``ssl_stapling_responder`` names a responder for it.
+    """
+    if not stapling.get("ssl_stapling") or stapling.get("ssl_stapling_responder"):
+        return None
+    staple_file = stapling.get("ssl_stapling_file")
+    return (
+        "warning",
+        "ssl_stapling is on for %s (%s), but nginx cannot fetch a staple for a certificate without an OCSP "
+        "responder URL: it logs '\"ssl_stapling\" ignored' at every reload%s"
+        % (
+            name,
+            common.field(site, "source"),
+            "; the static ssl_stapling_file %s is never refreshed" % staple_file if staple_file else "",
+        ),
+        ("stapling_without_ocsp",),
+    )
+
+
 def verify_problem(stapling: Dict[str, Any], trusted: Dict[str, Any], issuer: Optional[str]) -> Optional[str]:
     """Why nginx rejects the staples it fetches (ssl_stapling_verify without a trusted file anchoring the chain)."""
     if not stapling.get("ssl_stapling_verify"):

@@ -115,10 +115,16 @@ def test_stapling_switched_off(world, server):
 
 
 @pytest.mark.parametrize(
-    ("server", "stapling"),
-    [("nginx", {"ssl_stapling": True}), ("apache", {"SSLUseStapling": True}), ("haproxy", {"ocsp_update": "on"})],
+    ("server", "stapling", "severity", "says"),
+    [
+        ("nginx", {"ssl_stapling": True}, "warning", "logs '\"ssl_stapling\" ignored' at every reload"),
+        ("apache", {"SSLUseStapling": True}, "warning", "AH02218"),
+        # HAProxy 2.6: ocsp-update is not known there; 2.8+ refuses to load the certificate (an error).
+        ("haproxy", {"ocsp_update": "on"}, "warning", "ocsp-update needs 2.8"),
+        ("haproxy", {"ocsp_update": "on", "ocsp_update_supported": True}, "error", "refuses to load it"),
+    ],
 )
-def test_no_ocsp_url_with_stapling_on_is_info_and_stops_there(world, server, stapling):
+def test_stapling_on_without_ocsp_url_is_stapling_without_ocsp_and_stops_there(world, server, stapling, severity, says):
     pki = world["pki"]
     leaf = pki.leaf(world["inter"], cn=HOST, ocsp_urls=[])
     ev = evidence(
@@ -131,7 +137,89 @@ def test_no_ocsp_url_with_stapling_on_is_info_and_stops_there(world, server, sta
         )
     )
     found = diagnosis.diagnose(ev)
-    assert [(f["code"], f["severity"]) for f in found] == [("no_ocsp_url", "info")]
+    assert [(f["code"], f["severity"]) for f in found] == [("stapling_without_ocsp", severity)]
+    assert says in " ".join(found[0]["evidence"])
+    assert found[0]["fixed_by"] == "stapling_config"
+
+
+def test_haproxy_staple_file_for_a_certificate_without_url_is_never_refreshed(world):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    staple = {"path": "/etc/haproxy/x.pem.ocsp", "exists": True}
+    ev = evidence(
+        site(
+            world,
+            server="haproxy",
+            configured={"staple_file": staple},
+            leaf=leaf,
+            served_report=served(world, leaf=leaf, staple=None),
+        )
+    )
+    found = diagnosis.diagnose(ev)
+    assert [(f["code"], f["severity"]) for f in found] == [("stapling_without_ocsp", "warning")]
+    assert "nothing will ever refresh it" in " ".join(found[0]["evidence"])
+
+
+def test_haproxy_without_staple_file_or_ocsp_update_and_without_url_is_fine(world):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    ev = evidence(
+        site(
+            world,
+            server="haproxy",
+            configured={"staple_file": {"path": "/etc/haproxy/x.pem.ocsp", "exists": False}},
+            leaf=leaf,
+            served_report=served(world, leaf=leaf, staple=None),
+        )
+    )
+    assert diagnosis.diagnose(ev) == []
+
+
+def test_haproxy_2_8_ocsp_update_on_needs_no_staple_file(world):
+    """HAProxy fetches its own staple with ocsp-update on (2.8+): a missing .ocsp file is no problem then."""
+    ev = evidence(
+        site(
+            world,
+            server="haproxy",
+            stapling={"ocsp_update": "on", "ocsp_update_supported": True},
+            configured={"staple_file": {"path": "/etc/haproxy/x.pem.ocsp", "exists": False}},
+        )
+    )
+    assert codes(ev) == []
+    ev = evidence(
+        site(
+            world,
+            server="haproxy",
+            stapling={"ocsp_update": "on", "ocsp_update_supported": True, "ocsp_update_disable": True},
+            configured={"staple_file": {"path": "/etc/haproxy/x.pem.ocsp", "exists": False}},
+            served_report=served(world, staple=None),
+        )
+    )
+    assert codes(ev) == ["stapling_unsupported"]
+
+
+@pytest.mark.parametrize(
+    ("server", "stapling"),
+    [("nginx", {"ssl_stapling_responder": "http://ocsp.example.test/"}), ("apache", {"SSLStaplingForceURL": URL})],
+)
+def test_a_responder_named_by_the_configuration_is_not_stapling_without_ocsp(world, server, stapling):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    ev = evidence(site(world, server=server, stapling=stapling, leaf=leaf, served_report=served(world, leaf=leaf)))
+    assert "stapling_without_ocsp" not in codes(ev)
+
+
+def test_stapling_without_ocsp_quotes_the_servers_log(world):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    event = {
+        "server": "nginx",
+        "code": "stapling_without_ocsp",
+        "site_hint": "/etc/tls/www.pem",
+        "file": "/var/log/nginx/error.log",
+        "line_no": 3,
+        "message": '"ssl_stapling" ignored, no OCSP responder URL in the certificate "/etc/tls/www.pem"',
+    }
+    ev = evidence(site(world, leaf=leaf, served_report=served(world, leaf=leaf, staple=None)), events=[event])
+    found = diagnosis.diagnose(ev)
+    assert found[0]["code"] == "stapling_without_ocsp"
+    assert any(line.startswith("log /var/log/nginx/error.log:3") for line in found[0]["evidence"])
 
 
 @pytest.mark.parametrize(
@@ -152,10 +240,62 @@ def test_no_ocsp_url_with_stapling_off_is_as_it_should_be(world, server, staplin
     assert diagnosis.diagnose(ev) == []
 
 
-def test_must_staple_without_url_is_unmet(world):
+@pytest.mark.parametrize("on", [True, False])
+def test_must_staple_without_url_is_unmet_and_never_also_stapling_without_ocsp(world, on):
     leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[], must_staple=True)
+    ev = evidence(
+        site(world, leaf=leaf, stapling={"ssl_stapling": on}, served_report=served(world, leaf=leaf, staple=None))
+    )
+    found = diagnosis.diagnose(ev)
+    assert sorted((f["code"], f["severity"]) for f in found) == [
+        ("must_staple_unmet", "critical"),
+        ("no_ocsp_url", "info"),
+    ]
+    assert [f["fixed_by"] for f in found if f["code"] == "no_ocsp_url"] == [None]
+
+
+def _short_lived_leaf(world, days, **kw):
+    pki = world["pki"]
+    start = pki.now - datetime.timedelta(days=1)
+    return pki.leaf(world["inter"], cn=HOST, not_before=start, not_after=start + datetime.timedelta(days=days), **kw)
+
+
+def test_short_lived_is_recognised_in_the_certificate_record(world):
+    seven = x509.describe(_short_lived_leaf(world, 7).cert)
+    assert seven.short_lived is False  # 7 days + 1 s inclusive: one second too long
+    just = x509.describe(
+        world["pki"]
+        .leaf(
+            world["inter"],
+            cn=HOST,
+            not_before=world["pki"].now,
+            not_after=world["pki"].now + datetime.timedelta(days=7, seconds=-1),
+        )
+        .cert
+    )
+    assert just.short_lived is True
+    assert x509.describe(world["leaf"].cert).short_lived is False
+    # Evidence written before the field reads it from the validity window.
+    old = just.to_dict()
+    del old["short_lived"]
+    assert records.certificate_from_dict(old).short_lived is True
+    assert records.certificate_from_dict(dict(old, short_lived=False)).short_lived is False
+
+
+def test_short_lived_without_url_and_stapling_off_is_fine(world):
+    leaf = _short_lived_leaf(world, 6, ocsp_urls=[])
+    ev = evidence(
+        site(world, leaf=leaf, stapling={"ssl_stapling": False}, served_report=served(world, leaf=leaf, staple=None))
+    )
+    assert diagnosis.diagnose(ev) == []
+
+
+def test_short_lived_without_url_and_stapling_on_says_so(world):
+    leaf = _short_lived_leaf(world, 6, ocsp_urls=[])
     ev = evidence(site(world, leaf=leaf, served_report=served(world, leaf=leaf, staple=None)))
-    assert codes(ev) == ["must_staple_unmet", "no_ocsp_url"]
+    found = diagnosis.diagnose(ev)
+    assert [f["code"] for f in found] == ["stapling_without_ocsp"]
+    assert "short-lived" in found[0]["evidence"][0]
 
 
 def test_must_staple_with_stapling_off(world):
@@ -591,3 +731,29 @@ def test_when_the_node_cannot_resolve_either_the_path_is_the_cause_not_nginx_res
     s.resolver_checks = [resolver_check("unreachable", "198.18.0.4: Connection refused")]
     probe = {"url": URL, "reachable": False, "failed_stage": "dns", "error": "cannot resolve ocsp.example.test"}
     assert [f["code"] for f in diagnosis.diagnose(evidence(s, responder=probe))] == ["responder_unreachable"]
+
+
+def test_short_lived_expiry_warning_is_relative_to_its_lifetime(world):
+    pki = world["pki"]
+    fresh = _short_lived_leaf(world, 6)  # 5 days of 6 left
+    ev = evidence(site(world, leaf=fresh, served_report=served(world, leaf=fresh)))
+    assert "cert_expiring" not in codes(ev)
+    start = pki.now - datetime.timedelta(days=5)
+    late = pki.leaf(world["inter"], cn=HOST, not_before=start, not_after=start + datetime.timedelta(days=6))
+    found = diagnosis.diagnose(evidence(site(world, leaf=late, served_report=served(world, leaf=late))))
+    expiring = [f for f in found if f["code"] == "cert_expiring"]
+    assert expiring and "short-lived" in expiring[0]["evidence"][0]
+
+
+def test_stapling_without_ocsp_still_names_a_missing_apache_cache(world):
+    leaf = world["pki"].leaf(world["inter"], cn=HOST, ocsp_urls=[])
+    ev = evidence(
+        site(
+            world,
+            server="apache",
+            stapling={"SSLStaplingCache": None},
+            leaf=leaf,
+            served_report=served(world, leaf=leaf, staple=None),
+        )
+    )
+    assert codes(ev) == ["stapling_cache_missing", "stapling_without_ocsp"]

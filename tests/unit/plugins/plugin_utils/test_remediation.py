@@ -114,10 +114,11 @@ def test_a_failing_nginx_resolver_is_replaced_only_by_another_nameserver():
     assert "tlsfleet_nginx_resolver" in same["unfixable"][0]["reason"]
 
 
-def test_no_ocsp_url_turns_stapling_off_and_expects_no_staple():
+def test_stapling_without_ocsp_turns_stapling_off_and_expects_no_staple():
     legacy = site("nginx", "legacy", ["legacy.test"], port=8443, leaf={"ocsp_urls": []})
-    plan = rem.plan(audit([legacy], [finding("no_ocsp_url", legacy, severity="info")]), "n1")
+    plan = rem.plan(audit([legacy], [finding("stapling_without_ocsp", legacy, severity="warning")]), "n1")
     assert plan["stapling"][0]["stapling"] == "off"
+    assert plan["stapling"][0]["codes"] == ["stapling_without_ocsp"]
     assert plan["verify"] == [
         {
             "site": legacy["site"],
@@ -130,6 +131,24 @@ def test_no_ocsp_url_turns_stapling_off_and_expects_no_staple():
             "staple": "none",
         }
     ]
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_stapling_without_ocsp_switches_off_only_that_site(server):
+    sunset = site(server, "sunset", ["sunset.test"], leaf={"ocsp_urls": [], "sha256": "ab" * 32})
+    still = site(server, "still", ["still.test"], number=1)
+    plan = rem.plan(audit([sunset, still], [finding("stapling_without_ocsp", sunset, severity="warning")]), "n1")
+    assert [(e["path"], e["stapling"]) for e in plan["stapling"]] == [(sunset["source"].rsplit(":", 1)[0], "off")]
+    assert [v["hostnames"] for v in plan["verify"]] == [["sunset.test"]]
+    assert plan["unfixable"] == []
+
+
+def test_haproxy_stapling_without_ocsp_is_not_automated_yet():
+    lb = site("haproxy", "lb", ["lb.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    plan = rem.plan(audit([lb], [finding("stapling_without_ocsp", lb, severity="warning")]), "lb")
+    assert plan["staple_files"] == [] and plan["reload"] == []
+    assert [u["code"] for u in plan["unfixable"]] == ["stapling_without_ocsp"]
+    assert "/etc/haproxy/certs/lb.pem.ocsp" in plan["unfixable"][0]["reason"]
 
 
 def test_must_staple_without_url_is_not_switched_off():

@@ -39,11 +39,25 @@ def served(leaf=LEAF_A, intermediate=INTERMEDIATE, state="good", seconds_left=86
     )
 
 
-def audit(names, findings=(), server="nginx", **served_args):
-    """A node_audit result with one site serving ``names``."""
+def audit(names, findings=(), server="nginx", short_lived=None, **served_args):
+    """A node_audit result with one site serving ``names`` (with ``short_lived``, its leaf's record says so)."""
     site = "%s:/etc/nginx/sites-enabled/shop.conf:1" % server
     found = [item.to_dict() if isinstance(item, Finding) else item for item in findings]
+    certificates = records.Certificates()
+    if short_lived is not None:
+        certificates.add(
+            {
+                "subject": "CN=shop.test",
+                "issuer": "CN=int",
+                "serial": "0a",
+                "sha256": served_args.get("leaf", LEAF_A),
+                "not_before": "2026-11-20T00:00:00Z",
+                "not_after": "2026-11-26T00:00:00Z" if short_lived else "2027-02-18T00:00:00Z",
+                "short_lived": short_lived,
+            }
+        )
     evidence = records.Evidence(
+        certificates=certificates,
         node={"hostname": "n"},
         servers=[{"type": server}],
         sites=[
@@ -79,7 +93,7 @@ def fleet():
         "eu1": audit(["shop.test", "api.test"], [finding("staple_expiring"), finding("chain_extra", "api.test")]),
         "eu2": audit(["shop.test", "api.test"], [finding("responder_unreachable"), finding("staple_missing")]),
         "us1": audit(["shop.test", "api.test"], [finding("staple_expired")], seconds_left=-60),
-        "us2": audit(["shop.test", "api.test"]),
+        "us2": audit(["shop.test", "api.test"], short_lived=True),
         "ap1": {"unreachable": True, "msg": "ssh: connect to host ap1 port 22: No route to host"},
         "ap2": {"failed": True, "msg": "pyOpenSSL missing"},
     }
@@ -662,3 +676,20 @@ def test_streamed_html_and_junit_equal_the_strings(tmp_path):
     paths = renderers.write_report(report, str(tmp_path))
     assert Path(paths["html"]).read_text(encoding="utf-8") == html_page.render_html(report)
     assert Path(paths["junit"]).read_text(encoding="utf-8") == junit.render_junit(report, "error")
+
+
+def test_short_lived_certificates_are_named_in_every_human_report():
+    report = build()
+    by_node = {n["host"]: n for n in report["nodes"]}
+    assert [e["short_lived"] for e in by_node["us2"]["hostnames"]] == [True, True]
+    assert [e["short_lived"] for e in by_node["eu1"]["hostnames"]] == [False, False]
+    text = md.render_markdown(report)
+    assert "## Short-lived certificates" in text
+    assert "| us | us2 | shop.test |" in text and "| eu | eu1 |" not in text.split("## Short-lived")[1].split("##")[0]
+    page = html_page.render_html(report)
+    assert page.count("<small>short-lived</small>") == 2
+    # A record without the field (an older node side) is read from its validity window.
+    old = audit(["a.test"], short_lived=True)
+    del old["evidence"]["certificates"][LEAF_A]["short_lived"]
+    assert build({"n1": old}, {"n1": "eu"})["nodes"][0]["hostnames"][0]["short_lived"] is True
+    assert "Short-lived" not in md.render_markdown(build({"n1": audit(["a.test"], short_lived=False)}, {"n1": "eu"}))

@@ -484,14 +484,14 @@ LOG_CASES = [
     (
         PFX + "AH02218: ssl_stapling_init_cert: no OCSP URI in certificate and no SSLStaplingForceURL set "
         "[subject: CN=shop.example.com / issuer: CN=E7]",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         None,
         None,
     ),
     (
         PFX + "AH02814: ssl_stapling_init_cert: no OCSP URI in certificate and no SSLStaplingForceURL configured for "
         "server shop.example.com:443",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         None,
         None,
     ),
@@ -508,7 +508,7 @@ LOG_CASES = [
         None,
         "stapling_init_failed",
     ),
-    (PFX + "AH02621: stapling_renew_response: no uri for responder", "no_ocsp_url", None, None),
+    (PFX + "AH02621: stapling_renew_response: no uri for responder", "stapling_without_ocsp", None, None),
     (
         PFX + "AH01939: stapling_renew_response: Error parsing uri http://[bad",
         "stapling_unsupported",
@@ -616,7 +616,7 @@ LOG_CASES = [
     (
         "[Mon Nov 23 19:31:00.1 2026] [md:error] [pid 1:tid 2] md[managed.example.com]: certificate with serial "
         "04a1f3 has no OCSP responder URL",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         None,
         None,
     ),
@@ -696,7 +696,7 @@ def test_hints_responders_and_levels():
     assert event.site_hint == "serial:04a1f3"
     event = classify(apache.parse_line(LOG_CASES[6][0], tz=UTC))
     assert event.site_hint == "shop.example.com:443"
-    assert event.ambiguous_with == ["chain_incomplete", "no_ocsp_url"]
+    assert event.ambiguous_with == ["chain_incomplete", "stapling_without_ocsp"]
 
 
 @pytest.mark.parametrize(

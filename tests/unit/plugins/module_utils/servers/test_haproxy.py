@@ -378,7 +378,7 @@ LOG_CASES = [
     (
         "[ALERT]    (1) : config : '/etc/haproxy/certs/le.pem' has an OCSP URI and OCSP auto-update is set to 'on' but "
         "an error occurred (maybe the issuer could not be found)'.",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         None,
         None,
         "/etc/haproxy/certs/le.pem",
@@ -386,7 +386,7 @@ LOG_CASES = [
     (
         "[ALERT]    (1) : config : '/etc/haproxy/certs/le.pem' has an OCSP auto-update set to 'on' but an error "
         "occurred (maybe the OCSP URI or the issuer could not be found)'.",
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         None,
         None,
         "/etc/haproxy/certs/le.pem",

@@ -312,7 +312,7 @@ LOG_CASES = [
     (
         '2026/11/23 19:31:00 [warn] 1#1: "ssl_stapling" ignored, no OCSP responder URL in the certificate '
         '"/etc/letsencrypt/live/a/fullchain.pem"',
-        "no_ocsp_url",
+        "stapling_without_ocsp",
         None,
         None,
         "/etc/letsencrypt/live/a/fullchain.pem",
@@ -638,13 +638,13 @@ def test_log_scan_reads_error_log_and_config_test_output(tmp_path):
     result = servers.log_scan(info, since, tz=UTC)
     assert [(event.code, event.file, event.line_no) for event in result.events] == [
         ("responder_error", str(log), 2),
-        ("no_ocsp_url", "/usr/sbin/nginx -T", 1),
+        ("stapling_without_ocsp", "/usr/sbin/nginx -T", 1),
     ]
     assert result.events[0].time == "2026-11-23T19:31:00Z"
     assert result.events[0].detail == "unauthorized"
     assert result.events[1].site_hint == "/etc/letsencrypt/live/shop.example.com-ecdsa/fullchain.pem"
     assert result.files[0].reached_since
-    assert result.counts == {"responder_error": 1, "no_ocsp_url": 1}
+    assert result.counts == {"responder_error": 1, "stapling_without_ocsp": 1}
 
 
 def test_oversized_dump_is_reported(monkeypatch):

@@ -40,6 +40,7 @@ FACTS_NAMES = (
     "STAPLE_FILE_FOLLOWS_CERTIFICATE",
     "stapling_enabled",
     "stapling_problem",
+    "no_responder_problem",
     "verify_problem",
     "resolver_problem",
     "resolver_addresses",
