@@ -24,6 +24,17 @@ CERTIFICATE_INPUT = {
     "issuer_path": {"type": "path"},
     "issuer_content": {"type": "str"},
 }
+# A candidate certificate to judge before it is deployed (node_audit's preflight; module_utils/preflight.py).
+PREFLIGHT = {
+    "preflight": {
+        "type": "dict",
+        "options": {
+            "certificate": {"type": "str", "required": True},
+            "chain": {"type": "str"},
+            "at": {"type": "str"},
+        },
+    }
+}
 # The suboptions of one TLS endpoint to handshake with (node_audit's extra_endpoints, ocsp_responder_check's
 # endpoint); documented in each module, as a fragment cannot extend a suboption.
 ENDPOINT_OPTIONS = {

@@ -19,7 +19,7 @@ What every ``servers/<type>/`` package defines:
   ``READS_CHAIN_ELSEWHERE``, ``KEY_IN_CERTIFICATE_FILE``, ``STAPLING_REMEDY`` (``directives`` or
   ``staple_file``), ``TAKES_RESOLVER``, ``NEEDS_STAPLING_CACHE``, ``STAPLE_FILE_FOLLOWS_CERTIFICATE``,
   ``stapling_enabled``, ``stapling_problem``, ``verify_problem``, ``resolver_problem``, ``resolver_addresses``,
-  ``staple_file_path``, ``staple_issuer_path``, ``certificate_units``;
+  ``staple_file_path``, ``staple_issuer_path``, ``certificate_units``, ``no_ocsp_url_problem``;
 - ``control.py``, for server_reload: ``LABEL``, ``UNITS``, ``PROCESS_NAMES``, ``BINARIES``,
   ``DEFAULT_CONFIG``, ``RELOAD_SIGNAL``, ``BIND_FAILURE_CONSEQUENCE``, ``DOWN_CAUSE``,
   ``master_settings``, ``find_ctl``, ``complete_target``, ``config_test_command``,

@@ -76,3 +76,9 @@ def staple_issuer_path(stapling: Dict[str, Any]) -> Optional[str]:
 def certificate_units(site: common.SiteInfo) -> List[Tuple[Optional[str], Optional[str], Dict[str, Any]]]:
     """``(certificate file, key file, stapling)`` per SSLCertificateFile of the site."""
     return common.paired_certificate_units(site)
+
+
+def no_ocsp_url_problem(stapling: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """``(severity, sentence)`` for a certificate without an OCSP URL (the preflight of a candidate,
+    module_utils/preflight.py): mod_ssl skips stapling for it and serves the site."""
+    return None

@@ -89,3 +89,15 @@ def certificate_units(site: common.SiteInfo) -> List[Tuple[Optional[str], Option
     records = site.stapling.get("certificates") or []
     shared = {key: value for key, value in site.stapling.items() if key != "certificates"}
     return [(record.get("crt"), record.get("key_file"), dict(shared, **record)) for record in records]
+
+
+def no_ocsp_url_problem(stapling: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """``(severity, sentence)`` for a certificate without an OCSP URL on a site with this stapling (the preflight of a
+    candidate, module_utils/preflight.py): HAProxy 2.8+ with ``ocsp-update on`` refuses to load it."""
+    if stapling.get("ocsp_update") == "on" and stapling.get("ocsp_update_supported"):
+        return (
+            "fail",
+            "ocsp-update is on and the certificate has no OCSP URL: HAProxy 2.8+ refuses to load such a certificate, "
+            "so the configuration no longer starts",
+        )
+    return None

@@ -97,3 +97,14 @@ def certificate_units(site: common.SiteInfo) -> List[Tuple[Optional[str], Option
     if not units and site.stapling.get("certificate_uses_variables"):
         units = [(None, None, dict(site.stapling))]
     return units
+
+
+def no_ocsp_url_problem(stapling: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """``(severity, sentence)`` for a certificate without an OCSP URL on a site with this stapling (the preflight of a
+    candidate, module_utils/preflight.py): nginx loads it, warns at every reload and staples nothing."""
+    if not stapling.get("ssl_stapling"):
+        return None
+    return (
+        "warning",
+        "ssl_stapling is on and the certificate has no OCSP URL: nginx warns at every reload and staples nothing",
+    )

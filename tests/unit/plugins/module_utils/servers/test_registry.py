@@ -46,6 +46,7 @@ FACTS_NAMES = (
     "staple_file_path",
     "staple_issuer_path",
     "certificate_units",
+    "no_ocsp_url_problem",
 )
 CONTROL_NAMES = (
     "LABEL",
