@@ -29,8 +29,10 @@ PREFLIGHT = {
     "preflight": {
         "type": "dict",
         "options": {
-            "certificate": {"type": "str", "required": True},
-            "chain": {"type": "str"},
+            # no_log: the candidate is public, but a key given by mistake must not reach the node's syslog
+            # (AnsibleModule logs its arguments) nor the invocation shown at -vvv before it is refused.
+            "certificate": {"type": "str", "required": True, "no_log": True},
+            "chain": {"type": "str", "no_log": True},
             "at": {"type": "str"},
         },
     }

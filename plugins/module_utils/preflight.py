@@ -163,11 +163,17 @@ def covers(pattern: str, name: str) -> bool:
     return False
 
 
-def covered_names(site: Any, san_dns: Sequence[str]) -> List[str]:
+def covered_names(site: Any, san_dns: Sequence[str], configured_san: Optional[Sequence[str]] = None) -> List[str]:
+    """The site's names the candidate covers. With ``configured_san`` (the DNS names of the certificate this site
+    unit deploys), only names that certificate covers too: the candidate replaces the certificate serving them,
+    not the other certificates of a site that binds several (HAProxy crt-list)."""
     names = []
     for name in [*site.hostnames, *site.server_names]:
-        if isinstance(name, str) and name not in names and any(covers(san, name) for san in san_dns):
-            names.append(name)
+        if not isinstance(name, str) or name in names or not any(covers(san, name) for san in san_dns):
+            continue
+        if configured_san is not None and not any(covers(san, name) for san in configured_san):
+            continue
+        names.append(name)
     return names
 
 
@@ -260,7 +266,8 @@ def judge(
     )
     results = []
     for site in evidence.sites:
-        names = covered_names(site, candidate.info.san_dns)
+        configured = evidence.certificate(site.configured.leaf)
+        names = covered_names(site, candidate.info.san_dns, configured.san_dns if configured is not None else None)
         if not names:
             continue
         result = SitePreflight(key=site.key, site=site.site, server=site.server, hostnames=names)

@@ -101,6 +101,11 @@ def test_only_covered_sites_are_judged_with_rfc6125_wildcards(world):
     result = judge(world, candidate, ev)
     assert result.hostnames == ["www.example.test"]
     assert preflight.judge(world.evidence(hostnames=["www.other.test"]), world.candidate(dns=["x.test"])) == []
+    # a site binding several certificates (HAProxy): only the unit whose certificate serves the names
+    ev = world.evidence(hostnames=["www.example.test", "api.example.test"])
+    assert judge(world, world.candidate(dns=["www.example.test", "api.example.test"]), ev).hostnames == [
+        "www.example.test"
+    ]
     assert preflight.covers("*.Example.test", "WWW.example.test.")
     assert not preflight.covers("*.example.test", "example.test")
     assert not preflight.covers("w*.example.test", "www.example.test")
@@ -251,6 +256,7 @@ def test_the_argspec_and_its_fragment_agree():
     documented = yaml.safe_load(ModuleDocFragment.PREFLIGHT)["options"]["preflight"]
     spec = argspec.PREFLIGHT["preflight"]
     assert documented["type"] == spec["type"]
+    assert spec["options"]["certificate"]["no_log"] and spec["options"]["chain"]["no_log"]
     assert sorted(documented["suboptions"]) == sorted(spec["options"])
     for name, definition in spec["options"].items():
         assert documented["suboptions"][name]["type"] == definition["type"]

@@ -129,6 +129,8 @@ def test_preflight_refuses_a_private_key_and_never_echoes_it(pki, tmp_path, monk
         assert result["failed"] and "private key" in result["msg"]
         assert "PRIVATE KEY" not in result["msg"] and key.splitlines()[1] not in json.dumps(result)
         assert "findings" not in result  # refused before any work
+        args_seen = json.dumps(result.get("invocation") or {})
+        assert key.splitlines()[1] not in args_seen  # no_log: not echoed, not logged
 
 
 def test_preflight_will_break_on_a_not_yet_valid_candidate_at_now_but_not_later(pki, tmp_path, monkeypatch, capsys):
