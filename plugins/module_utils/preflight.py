@@ -238,6 +238,7 @@ class _Context:
     side_files: Dict[str, Any]
     at: datetime.datetime
     warning_days: int
+    explicit_anchors: bool = False
 
 
 def judge(
@@ -248,6 +249,7 @@ def judge(
     anchors: Sequence[Any] = (),
     at: Optional[datetime.datetime] = None,
     warning_days: int = DEFAULT_WARNING_DAYS,
+    explicit_anchors: bool = False,
 ) -> List[SitePreflight]:
     """One verdict per site of ``evidence`` whose hostnames the candidate covers (see the module docstring).
 
@@ -263,6 +265,7 @@ def judge(
         side_files=side_files or {},
         at=at,
         warning_days=warning_days,
+        explicit_anchors=explicit_anchors,
     )
     results = []
     for site in evidence.sites:
@@ -386,7 +389,18 @@ def _chain(ctx: _Context) -> Check:
     report = ctx.deployed
     sent = report.ordered or [ctx.candidate.leaf]
     names = " <- ".join("'%s'" % _subject(cert) for cert in sent)
-    if not report.complete:
+    # As the diagnosis judges a served chain (diagnosis.py rule_chain): the leaf's issuer must come with the chain;
+    # a missing root is a failure only against trust anchors the user named (the system bundle may lack a private
+    # root that clients hold).
+    missing = report.issuer_found_in != chain.SOURCE_PRESENTED or (
+        ctx.explicit_anchors and report.anchored is False and report.missing_issuer
+    )
+    if not report.complete and not missing:
+        check.evidence.append(
+            "the chain ends below '%s', which is not among the node's trust anchors; clients must hold it"
+            % report.missing_issuer
+        )
+    if missing:
         check.status = FAIL
         check.evidence.append(
             "the chain the server would send (%s) is incomplete: %s"
@@ -404,7 +418,7 @@ def _chain(ctx: _Context) -> Check:
         check.evidence.append(
             "%d certificate(s) of the candidate's chain are not on its path and are left out" % len(report.extra)
         )
-    if report.anchored is False:
+    if report.complete and report.anchored is False:
         check.status = WARNING
         check.evidence.append("the chain does not end at one of the node's trust anchors")
     return check

@@ -603,7 +603,14 @@ def judge_candidate(params, settings, evidence) -> list:
         answer = audit._check_responder(candidate.info.ocsp_urls[0], candidate.leaf, issuer, settings)
     side_files = preflight.read_side_files(preflight.side_file_paths(evidence))
     verdicts = preflight.judge(
-        evidence, candidate, answer, side_files, anchors, at=at, warning_days=params["cert_warning_days"]
+        evidence,
+        candidate,
+        answer,
+        side_files,
+        anchors,
+        at=at,
+        warning_days=params["cert_warning_days"],
+        explicit_anchors=bool(settings.trust_anchor_paths),
     )
     return [verdict.to_dict() for verdict in verdicts]
 

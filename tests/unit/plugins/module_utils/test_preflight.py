@@ -138,6 +138,10 @@ def test_no_private_key_material_enters_the_result_or_the_candidate(world):
 def test_an_incomplete_chain_will_break_and_a_root_is_left_out(world):
     broken = judge(world, world.candidate(chain=[]))
     assert broken.verdict == preflight.WILL_BREAK and any(r.startswith("chain: ") for r in broken.reasons)
+    # a root the node does not hold: a failure only against trust anchors the user named
+    elsewhere = world.pki.root(cn="Another Root")
+    assert judge(world, world.candidate(), anchors=[elsewhere.cert]).verdict == preflight.READY
+    assert judge(world, world.candidate(), anchors=[elsewhere.cert], explicit_anchors=True).verdict == "will_break"
     with_root = judge(world, world.candidate(chain=[world.root, world.inter]))
     assert with_root.verdict == preflight.READY
     assert any("leaves it out" in line for line in check(with_root, "chain").evidence)
