@@ -95,3 +95,28 @@ options:
     description: The issuer certificate as PEM text, used like O(issuer_path).
     type: str
 """
+
+    # Use with: extends_documentation_fragment: [tlsfleet.stapling.options.preflight]; argspec.PREFLIGHT
+    PREFLIGHT = r"""
+options:
+  preflight:
+    description:
+      - A candidate certificate (a renewal, a new CA) to judge against this node before it is deployed, with
+        nothing changed. Each site whose hostnames the candidate's names cover gets a verdict in RV(preflight).
+      - The candidate is public material only. A private key in O(preflight.certificate) or O(preflight.chain)
+        is refused; the key's match is judged by comparing public keys.
+      - docs/preflight.md in the collection says what each check means.
+    type: dict
+    suboptions:
+      certificate:
+        description: The candidate leaf certificate as PEM text (further certificates after it count as chain).
+        type: str
+        required: true
+      chain:
+        description: The candidate's intermediates as PEM text, in any order; a root among them is left out.
+        type: str
+      at:
+        description:
+          - When the candidate is planned to be deployed (ISO 8601), for the validity check; default now.
+        type: str
+"""

@@ -24,6 +24,19 @@ CERTIFICATE_INPUT = {
     "issuer_path": {"type": "path"},
     "issuer_content": {"type": "str"},
 }
+# A candidate certificate to judge before it is deployed (node_audit's preflight; module_utils/preflight.py).
+PREFLIGHT = {
+    "preflight": {
+        "type": "dict",
+        "options": {
+            # no_log: the candidate is public, but a key given by mistake must not reach the node's syslog
+            # (AnsibleModule logs its arguments) nor the invocation shown at -vvv before it is refused.
+            "certificate": {"type": "str", "required": True, "no_log": True},
+            "chain": {"type": "str", "no_log": True},
+            "at": {"type": "str"},
+        },
+    }
+}
 # The suboptions of one TLS endpoint to handshake with (node_audit's extra_endpoints, ocsp_responder_check's
 # endpoint); documented in each module, as a fragment cannot extend a suboption.
 ENDPOINT_OPTIONS = {

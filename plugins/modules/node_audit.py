@@ -30,6 +30,10 @@ description:
     (such as V(/dev/zero)) is reported as an error of its site, never read or waited on.
   - Never changes anything. Private keys are read only to check that they match their certificate; no key
     material appears in the result.
+  - With O(preflight), it also judges a candidate certificate against what it found, per site the candidate
+    covers (RV(preflight)), checking the key match, the chain a standard deployment sends, the trusted or issuer
+    file, the OCSP URL against the stapling configuration, static staple files, the candidate's responder asked
+    from this node, Must-Staple and the validity window.
 author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -39,6 +43,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.discovery
   - tlsfleet.stapling.requirements.pyopenssl
   - tlsfleet.stapling.options.clock_skew
+  - tlsfleet.stapling.options.preflight
   - tlsfleet.stapling.options.proxy
   - tlsfleet.stapling.options.trust_anchors
   - tlsfleet.stapling.options.warmup
@@ -230,6 +235,82 @@ summary:
     hostnames:
       description: How many (site, hostname) pairs were audited.
       type: int
+preflight:
+  description:
+    - With O(preflight), one verdict per site (per certificate of a site) whose hostnames the candidate's names
+      cover (RFC 6125 wildcards, left-most label only); empty otherwise.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    key:
+      description: The site and the index of its certificate, as in RV(evidence.sites[].key).
+      type: str
+    site:
+      description: The site's C(site_id).
+      type: str
+    server:
+      description: V(nginx), V(apache) or V(haproxy).
+      type: str
+    hostnames:
+      description: The site's names the candidate covers.
+      type: list
+      elements: str
+    verdict:
+      description:
+        - V(ready), V(ready_after_change) (C(changes) names what to change first) or V(will_break)
+          (C(reasons) says why).
+      type: str
+      choices: [ready, ready_after_change, will_break]
+    reasons:
+      description: Why the site would break, one sentence per failed check, prefixed by the check's name.
+      type: list
+      elements: str
+    warnings:
+      description: What works but deserves attention, one sentence each.
+      type: list
+      elements: str
+    changes:
+      description: The changes that make the site ready, as remediation would make them.
+      type: list
+      elements: dict
+      contains:
+        by:
+          description: The role that makes the change (V(cert_deploy) or V(stapling_config)).
+          type: str
+        action:
+          description: >-
+            What it does (V(deploy_key), V(add_trusted), V(replace_issuer_file), V(replace_chain_file),
+            V(refresh_staple_file), V(remove_staple_file), V(enable_stapling)).
+          type: str
+        path:
+          description: The file the change touches.
+          type: str
+        text:
+          description: The change in one sentence.
+          type: str
+    checks:
+      description: Every check with its status and what was observed.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: >-
+            V(validity), V(key_match), V(chain), V(issuer_file), V(ocsp_url), V(staple_file), V(responder)
+            or V(must_staple).
+          type: str
+        status:
+          description: V(ok), V(warning), V(change) or V(fail).
+          type: str
+        evidence:
+          description: What was observed, one sentence each.
+          type: list
+          elements: str
+        changes:
+          description: For V(change), the changes, each shaped as an entry of the site's C(changes).
+          type: list
+          elements: dict
+          contains: {}
 evidence:
   description:
     - Everything gathered, for reports and for people who want to see for themselves, in the shape described by
@@ -467,11 +548,19 @@ evidence:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, findings, ocsp, servers, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
+    audit,
+    diagnosis,
+    findings,
+    ocsp,
+    servers,
+    x509,
+)
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import (
     CLOCK_SKEW,
     ENDPOINT_OPTIONS,
+    PREFLIGHT,
     PROXY,
     TRUST_ANCHORS,
     WARMUP,
@@ -498,7 +587,47 @@ def summarize(found, evidence) -> dict:
     }
 
 
+def _preflight():
+    """module_utils/preflight.py, imported only when a candidate is given: every other run skips compiling it
+    (AnsiballZ compiles the modules it ships at every run; docs/performance.md). AnsiballZ still ships it: its
+    module finder reads imports inside functions too."""
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils import preflight  # noqa: PLC0415
+
+    return preflight
+
+
+def judge_candidate(params, settings, evidence) -> list:
+    """node_audit's ``preflight``: the candidate judged against this node's evidence (module_utils/preflight.py)."""
+    wanted = params.get("preflight")
+    if not wanted:
+        return []
+    preflight = _preflight()
+    candidate = preflight.load_candidate(wanted.get("certificate"), wanted.get("chain"))
+    at = x509.parse_time(wanted["at"], "preflight.at") if wanted.get("at") else None
+    errors: list = []
+    anchors = audit._load_anchors(settings.trust_anchor_paths, errors)
+    issuer = preflight.candidate_issuer(candidate, anchors, at)
+    answer = None
+    if candidate.info.ocsp_urls and issuer is not None:
+        answer = audit._check_responder(candidate.info.ocsp_urls[0], candidate.leaf, issuer, settings)
+    side_files = preflight.read_side_files(preflight.side_file_paths(evidence))
+    verdicts = preflight.judge(
+        evidence,
+        candidate,
+        answer,
+        side_files,
+        anchors,
+        at=at,
+        warning_days=params["cert_warning_days"],
+        explicit_anchors=bool(settings.trust_anchor_paths),
+    )
+    return [verdict.to_dict() for verdict in verdicts]
+
+
 def run(params, runner) -> dict:
+    if params.get("preflight"):
+        # Refused before any work: a private key in the candidate never goes further than this check.
+        _preflight().load_candidate(params["preflight"].get("certificate"), params["preflight"].get("chain"))
     since = None
     if params["since"]:
         since = x509.parse_time(params["since"], "since")
@@ -528,6 +657,7 @@ def run(params, runner) -> dict:
     found = diagnosis.diagnose(evidence, limits)
     return {
         "findings": found,
+        "preflight": judge_candidate(params, settings, evidence),
         "summary": summarize(found, evidence),
         "evidence": evidence.to_dict(params.get("evidence") or records.COMPACT),
     }
@@ -546,7 +676,7 @@ def main() -> None:
             "handshake_timeout": {"type": "float", "default": 5.0},
             "responder_timeout": {"type": "float", "default": 5.0},
             "time_budget": {"type": "float", "default": 120.0},
-            **spec(WARMUP, TRUST_ANCHORS, PROXY, CLOCK_SKEW),
+            **spec(WARMUP, TRUST_ANCHORS, PROXY, CLOCK_SKEW, PREFLIGHT),
             "staple_warning_seconds": {"type": "int", "default": 1800},
             "cert_warning_days": {"type": "int", "default": 21},
             "max_workers": {"type": "int", "default": 16},

@@ -126,6 +126,69 @@ _FINDING = {
         "details": {"type": ["object", "null"]},
     },
 }
+# node_audit's preflight (plugins/module_utils/preflight.py): per site a verdict from a closed set, checks from a
+# closed set, sentences bounded; the report renders them as text only.
+_PREFLIGHT_CHECKS = (
+    "validity",
+    "key_match",
+    "chain",
+    "issuer_file",
+    "ocsp_url",
+    "staple_file",
+    "responder",
+    "must_staple",
+)
+MAX_PREFLIGHT_LINES = 64  # sentences of one check, or reasons, warnings, changes of one site
+_PREFLIGHT_LINES = {
+    "type": ["array", "null"],
+    "maxItems": MAX_PREFLIGHT_LINES,
+    "items": {"type": "string", "maxLength": 4096},
+}
+_PREFLIGHT_CHANGE = {
+    "type": "object",
+    "required": ["by", "action"],
+    "properties": {
+        "by": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
+        "action": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
+        "path": _NAME,
+        "text": {"type": ["string", "null"], "maxLength": 4096},
+    },
+}
+_PREFLIGHT_SITE = {
+    "type": "object",
+    "required": ["verdict"],
+    "properties": {
+        "key": _NAME,
+        "site": _NAME,
+        "server": _NAME,
+        "hostnames": {
+            "type": ["array", "null"],
+            "maxItems": MAX_ITEMS,
+            "items": {"type": "string", "maxLength": MAX_NAME},
+        },
+        "verdict": {"type": "string", "pattern": "^(ready|ready_after_change|will_break)$"},
+        "reasons": _PREFLIGHT_LINES,
+        "warnings": _PREFLIGHT_LINES,
+        "changes": {"type": ["array", "null"], "maxItems": MAX_PREFLIGHT_LINES, "items": _PREFLIGHT_CHANGE},
+        "checks": {
+            "type": ["array", "null"],
+            "maxItems": 16,
+            "items": {
+                "type": "object",
+                "required": ["name", "status"],
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "pattern": "^(%s)$" % "|".join(_PREFLIGHT_CHECKS),
+                    },
+                    "status": {"type": "string", "pattern": "^(ok|warning|change|fail)$"},
+                    "evidence": _PREFLIGHT_LINES,
+                    "changes": {"type": ["array", "null"], "maxItems": MAX_PREFLIGHT_LINES, "items": _PREFLIGHT_CHANGE},
+                },
+            },
+        },
+    },
+}
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://galaxy.ansible.com/tlsfleet/stapling/node-audit-result-schema.json",
@@ -146,6 +209,7 @@ SCHEMA = {
         "skip_reason": _NULLABLE_TEXT,
         "findings": {"type": "array", "maxItems": MAX_FINDINGS, "items": _FINDING},
         "summary": {"type": ["object", "null"]},
+        "preflight": {"type": ["array", "null"], "maxItems": MAX_SITES, "items": _PREFLIGHT_SITE},
         "evidence": {
             "type": "object",
             "description": "node_audit's evidence; docs/evidence-schema.json describes it in full.",

@@ -69,3 +69,89 @@ def test_full_evidence_carries_the_handshake_detail_and_the_same_findings(pki, t
 def test_an_unknown_evidence_detail_is_refused_by_its_name(pki, tmp_path, monkeypatch, capsys):
     _node, result = audit(pki, tmp_path, monkeypatch, capsys, evidence="everything")
     assert result["failed"] and "evidence" in result["msg"] and "compact, full" in result["msg"]
+
+
+def _renewal(node, name="www.example.test", **kw):
+    """A renewal of the deployed leaf of ``name`` (same key, same issuer, same names), as PEM."""
+    from ansible_collections.tlsfleet.stapling.tests.unit.pki import _name
+
+    old = node.leaves[name]
+    kw.setdefault("dns", ["www.example.test", "shop.example.test"])
+    kw.setdefault("ocsp_urls", [fake_node_url()])
+    return node.pki._build(_name(name), old.key, node.inter, ca=False, **kw).pem.decode()
+
+
+def fake_node_url():
+    from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.fake_node import URL
+
+    return URL
+
+
+def test_preflight_judges_the_candidate_per_covered_site(pki, tmp_path, monkeypatch, capsys):
+    asked = []
+
+    def good(url, cert, issuer, settings):
+        asked.append((url, x509.fingerprint(cert)))
+        return {"url": url, "reachable": True, "failed_stage": None, "error": None, "ocsp": {"good": True}}
+
+    tmp_path.mkdir(exist_ok=True)
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES)
+    monkeypatch.setattr(node_audit.audit, "_check_responder", good)
+    candidate = _renewal(node)
+    args = {
+        "trust_anchor_paths": [str(tmp_path / "root.pem")],
+        "time_budget": 0,
+        "preflight": {"certificate": candidate, "chain": node.inter.pem.decode()},
+    }
+    result = modrun.run_module(node_audit.main, args, capsys, monkeypatch)[0]
+    assert not result.get("failed"), result.get("msg")
+    (site,) = result["preflight"]
+    assert site["hostnames"] == ["www.example.test", "shop.example.test"]
+    assert site["verdict"] == "ready", site
+    assert [check["status"] for check in site["checks"]] == ["ok"] * 8
+    assert asked and asked[-1][0] == fake_node_url()
+    clean, problem = node_result.validate_node_result("web-1", result)
+    assert problem is None and clean["preflight"] == result["preflight"]
+
+
+def test_preflight_without_it_is_an_empty_list(pki, tmp_path, monkeypatch, capsys):
+    _node, result = audit(pki, tmp_path, monkeypatch, capsys)
+    assert result["preflight"] == []
+
+
+def test_preflight_refuses_a_private_key_and_never_echoes_it(pki, tmp_path, monkeypatch, capsys):
+    tmp_path.mkdir(exist_ok=True)
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES)
+    key = node.leaves["www.example.test"].key_pem().decode()
+    for preflight in ({"certificate": _renewal(node) + key}, {"certificate": _renewal(node), "chain": key}):
+        args = {"trust_anchor_paths": [str(tmp_path / "root.pem")], "time_budget": 0, "preflight": preflight}
+        result = modrun.run_module(node_audit.main, args, capsys, monkeypatch)[0]
+        assert result["failed"] and "private key" in result["msg"]
+        assert "PRIVATE KEY" not in result["msg"] and key.splitlines()[1] not in json.dumps(result)
+        assert "findings" not in result  # refused before any work
+        args_seen = json.dumps(result.get("invocation") or {})
+        assert key.splitlines()[1] not in args_seen  # no_log: not echoed, not logged
+
+
+def test_preflight_will_break_on_a_not_yet_valid_candidate_at_now_but_not_later(pki, tmp_path, monkeypatch, capsys):
+    import datetime
+
+    tmp_path.mkdir(exist_ok=True)
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES)
+    later = pki.now + datetime.timedelta(days=3)
+    candidate = _renewal(node, not_before=later)
+    base = {"trust_anchor_paths": [str(tmp_path / "root.pem")], "time_budget": 0}
+    now = modrun.run_module(
+        node_audit.main,
+        dict(base, preflight={"certificate": candidate, "chain": node.inter.pem.decode()}),
+        capsys,
+        monkeypatch,
+    )[0]
+    assert now["preflight"][0]["verdict"] == "will_break"
+    assert now["preflight"][0]["reasons"][0].startswith("validity: ")
+    planned = {
+        "certificate": candidate + node.inter.pem.decode(),
+        "at": (later + datetime.timedelta(hours=1)).isoformat(),
+    }
+    at = modrun.run_module(node_audit.main, dict(base, preflight=planned), capsys, monkeypatch)[0]
+    assert at["preflight"][0]["verdict"] != "will_break", at["preflight"][0]
