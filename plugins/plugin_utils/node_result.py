@@ -336,6 +336,14 @@ _EXACT_KIND = {str: "string", bool: "boolean", int: "integer", float: "number", 
 _EXACT_KIND[type(None)] = "null"
 
 
+def _compile_pattern(source: str) -> re.Pattern:
+    """A SCHEMA pattern as JSON Schema (ECMA-262) reads it: a final ``$`` ends the string. Python's ``$`` also
+    matches before a trailing newline, which would let ``"ready\\n"`` through a closed set."""
+    if source.endswith("$") and not source.endswith("\\$"):
+        source = source[:-1] + r"\Z"
+    return re.compile(source)
+
+
 class _Rule:
     """One SCHEMA node, prepared for checking (the validator never reads SCHEMA's dicts in its inner loop)."""
 
@@ -345,7 +353,7 @@ class _Rule:
         self.max_length = min(schema.get("maxLength", MAX_STRING), MAX_STRING)
         self.max_items = min(schema.get("maxItems", schema.get("maxProperties", MAX_ITEMS)), MAX_ITEMS)
         self.max_key = min(schema.get("propertyNames", {}).get("maxLength", MAX_KEY), MAX_KEY)
-        self.pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
+        self.pattern = _compile_pattern(schema["pattern"]) if "pattern" in schema else None
         self.minimum = schema.get("minimum")
         self.maximum = schema.get("maximum")
         self.required = tuple(schema.get("required", ()))

@@ -68,6 +68,11 @@ def test_a_real_answer_passes_unchanged():
         ({"checks": [{"name": "chain", "status": "ok", "changes": [{"by": "x", "action": "a;b"}]}]}, "action"),
         ({"checks": [{"name": "chain", "status": "ok"}] * 17}, "checks"),
         ({"site": "s" * 2000}, "site"),
+        # Python's $ matches before a final newline; JSON Schema's does not: a closed set stays closed.
+        ({"verdict": "ready\n"}, "verdict"),
+        ({"checks": [{"name": "chain\n", "status": "ok"}]}, "name"),
+        ({"checks": [{"name": "chain", "status": "ok\n"}]}, "status"),
+        ({"changes": [{"by": "cert_deploy\n", "action": "deploy_key"}]}, "by"),
     ],
 )
 def test_hostile_values_are_refused_by_field(hostile, where):
