@@ -103,8 +103,10 @@ options:
     description:
       - A candidate certificate (a renewal, a new CA) to judge against this node before it is deployed, with
         nothing changed. Each site whose hostnames the candidate's names cover gets a verdict in RV(preflight).
-      - The candidate is public material only. A private key in O(preflight.certificate) or O(preflight.chain)
-        is refused; the key's match is judged by comparing public keys.
+      - The candidate is public material only. O(preflight.certificate) and O(preflight.chain) must be
+        certificate PEM blocks and nothing else; anything else (a private key in any form, stray text) is refused
+        on the controller before the task is sent, so it never reaches a node. The key's match is judged by
+        comparing public keys.
       - docs/preflight.md in the collection says what each check means.
     type: dict
     suboptions:

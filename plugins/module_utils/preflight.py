@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, public_pem, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
 
@@ -48,9 +47,6 @@ BY_CERT_DEPLOY = "cert_deploy"
 BY_STAPLING_CONFIG = "stapling_config"
 
 DEFAULT_WARNING_DAYS = 21
-# Private key material in any PEM label ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
-# OpenSSH's): the candidate is public material only.
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -128,11 +124,11 @@ class Candidate:
 def load_candidate(certificate: str, chain_pem: Optional[str] = None) -> Candidate:
     """The candidate from PEM text; InputError for private key material or anything that is not certificates."""
     for text, what in ((certificate, "certificate"), (chain_pem, "chain")):
-        if text and _PRIVATE_KEY.search(text):
-            raise InputError(
-                "the preflight %s holds a private key: give the candidate's certificate and chain only; "
-                "the key never goes to the nodes." % what
-            )
+        # The controller refused the same already (plugins/action/node_audit.py); checked again here for a task
+        # that reached the node another way (a module run without the action plugin, e.g. ansible-test units).
+        refused = public_pem.problem(text, what)
+        if refused:
+            raise InputError(refused)
     if not certificate or not certificate.strip():
         raise InputError("the preflight needs the candidate's certificate (PEM).")
     certs = x509.load_certificates(certificate.encode(), "preflight certificate")

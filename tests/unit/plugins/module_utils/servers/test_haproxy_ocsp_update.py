@@ -91,7 +91,7 @@ def test_ocsp_update_on_means_the_site_fetches_its_own_staple(recorded):
 
 
 def _diagnose(pki, recorded, crt_name, ocsp_urls, version=VV_28):
-    _root, (inter,), _ = pki.chain(ocsp_urls=[URL])
+    _root, (inter,), _leaf = pki.chain(ocsp_urls=[URL])
     leaf = pki.leaf(inter, cn="www.sunset.example", ocsp_urls=ocsp_urls)
     info = _inspect(recorded, version)
     facts = facts_of("haproxy")

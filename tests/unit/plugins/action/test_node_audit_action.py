@@ -1,0 +1,94 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""node_audit's action plugin: a preflight candidate that is not certificates only never leaves the controller."""
+
+from __future__ import annotations
+
+import base64
+import re
+from unittest import mock
+
+import pytest
+
+from ansible_collections.tlsfleet.stapling.plugins.action import node_audit
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import public_pem
+
+
+@pytest.fixture
+def material(pki):
+    _root, (inter,), leaf = pki.chain(dns=["www.example.test"])
+    certificate = leaf.pem.decode()
+    key = leaf.key_pem().decode()
+    body = "".join(key.strip().splitlines()[1:-1])
+    return {"certificate": certificate, "chain": inter.pem.decode(), "key": key, "body": body}
+
+
+def _variants(m):
+    """A certificate followed by the key in armours a deny-list of labels would miss (found in review)."""
+    key = m["key"]
+    label = re.search(r"-----BEGIN ([A-Z ]+)-----", key).group(1)
+    return {
+        "plain": key,
+        "lower-case armour": key.replace("-----BEGIN " + label, "-----begin " + label.lower()).replace(
+            "-----END " + label, "-----end " + label.lower()
+        ),
+        "tab in the label": key.replace("BEGIN " + label, "BEGIN\t" + label),
+        "odd label": key.replace(label, "X9.42 DH PRIVATE KEY"),
+        "bare base64 body": m["body"] + "\n",
+        "base64 of the PEM": base64.b64encode(key.encode()).decode() + "\n",
+    }
+
+
+def test_certificates_only_pass(material):
+    for what in ("certificate", "chain"):
+        assert public_pem.problem(material[what], what) is None
+    both = material["certificate"] + "\n\n" + material["chain"]
+    assert public_pem.problem(both, "certificate") is None
+    assert public_pem.problem(both.replace("\n", "\r\n"), "certificate") is None
+    assert public_pem.problem(None, "chain") is None and public_pem.problem("  \n", "chain") is None
+
+
+@pytest.mark.parametrize("field", ["certificate", "chain"])
+def test_anything_beside_certificates_is_refused_without_being_quoted(material, field):
+    for name, extra in _variants(material).items():
+        args = {"preflight": {"certificate": material["certificate"], "chain": material["chain"]}}
+        args["preflight"][field] = args["preflight"][field] + extra
+        found = node_audit.candidate_problem(args)
+        assert found and "Nothing was sent" in found, name
+        assert material["body"][:24] not in found and "PRIVATE" not in found, name
+
+
+def test_no_candidate_no_problem():
+    assert node_audit.candidate_problem({}) is None
+    assert node_audit.candidate_problem({"preflight": None}) is None
+    assert node_audit.candidate_problem({"preflight": "not a dict"}) is None  # the module's argspec reports it
+
+
+def _action(args):
+    task = mock.MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = False
+    action = node_audit.ActionModule(task, mock.MagicMock(), mock.MagicMock(), None, None, None)
+    return action
+
+
+def test_a_refused_candidate_fails_the_task_without_running_the_module(material):
+    action = _action({"preflight": {"certificate": material["certificate"] + material["key"]}})
+    with mock.patch.object(node_audit.ActionBase, "run", return_value={}), mock.patch.object(
+        action, "_execute_module"
+    ) as execute:
+        result = action.run(task_vars={})
+    assert result["failed"] is True and "certificate PEM blocks only" in result["msg"]
+    execute.assert_not_called()
+
+
+def test_a_clean_candidate_runs_the_module(material):
+    action = _action({"preflight": {"certificate": material["certificate"], "chain": material["chain"]}})
+    with mock.patch.object(node_audit.ActionBase, "run", return_value={}), mock.patch.object(
+        action, "_execute_module", return_value={"changed": False, "findings": []}
+    ) as execute, mock.patch.object(action, "_remove_tmp_path"):
+        result = action.run(task_vars={})
+    execute.assert_called_once()
+    assert result == {"changed": False, "findings": []}
