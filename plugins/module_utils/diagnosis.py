@@ -299,9 +299,17 @@ def rule_no_ocsp_url(h: _Hostname) -> bool:
         return False
     short = " (short-lived: it needs no revocation check)" if h.leaf.short_lived else ""
     if h.leaf.must_staple:
+        # What the server does with it still matters when that is worse than the missing staple: HAProxy 2.8+ with
+        # ocsp-update on refuses the certificate, so its whole configuration no longer loads (found in review).
+        refusal = (
+            h.facts.no_responder_problem(h.stapling, h.configured, h.site, h.name())
+            if h.facts is not None and _stapling_switched_on(h)
+            else None
+        )
         h.add(
             "no_ocsp_url",
             "%s is Must-Staple but names no OCSP responder (no AIA OCSP URL): no server can staple it" % h.leaf.subject,
+            *([refusal[1]] if refusal is not None and refusal[0] in ("error", "critical") else []),
         )
         h.add(
             "must_staple_unmet",

@@ -572,7 +572,16 @@ def _staple_file(ctx: _Context, site: Any) -> Check:
                 BY_STAPLING_CONFIG,
                 "remove_staple_file",
                 staple.path,
-                "remove %s: the candidate has no OCSP URL" % staple.path,
+                # A staple file the configuration names (nginx ssl_stapling_file) must exist for it to load.
+                "remove %s: the candidate has no OCSP URL%s"
+                % (
+                    staple.path,
+                    " (first the directive that names it, or the server will not load its configuration)"
+                    if facts_of(site.server) is not None
+                    and facts_of(site.server).STAPLING_REMEDY == "directives"
+                    and facts_of(site.server).staple_file_path(site.stapling)
+                    else "",
+                ),
             )
         )
     return check

@@ -262,7 +262,11 @@ def plan(
             for item in by_site[key]:
                 _unfixable(result, item, "the site is not in the node's evidence")
             continue
-        context = {"host": host, "groups": groups or {}, "drift": list(drift or [])}
+        # The other certificates of the same block (nginx/Apache RSA + ECDSA pairs): stapling is switched per block.
+        siblings = [
+            other for other_key, other in sites.items() if other_key != key and other.get("site") == site.get("site")
+        ]
+        context = {"host": host, "groups": groups or {}, "drift": list(drift or []), "siblings": siblings}
         _plan_site(
             result,
             key,
@@ -435,7 +439,26 @@ def _plan_site(
     remedy = facts.STAPLING_REMEDY if facts is not None else None
     if remedy == "directives" and path:
         entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
-        if "stapling_without_ocsp" in codes and not leaf.get("must_staple"):
+        block_leaves = [leaf] + [(other.get("configured") or {}).get("leaf") or {} for other in context["siblings"]]
+        stapled = [other for other in block_leaves if isinstance(other, dict) and other.get("ocsp_urls")]
+        if "stapling_without_ocsp" in codes and stapled:
+            # A finding names a site and hostname, not which of the block's certificates lacks the URL; the
+            # directive is per block, so "off" would stop stapling for a certificate whose CA still runs OCSP.
+            refuse(
+                {"stapling_without_ocsp"},
+                "stapling is switched per server block, and this block also serves %s, which names an OCSP "
+                "responder: switching it off would stop its staple (serve the certificate without an OCSP URL "
+                "from a block of its own)" % (stapled[0].get("subject") or stapled[0].get("sha256")),
+            )
+        elif "stapling_without_ocsp" in codes and facts.staple_file_path(stapling):
+            # A static staple the configuration names: switching stapling off drops a response someone maintains,
+            # and removing the file alone would stop the server loading its configuration.
+            refuse(
+                {"stapling_without_ocsp"},
+                "the site staples the static file %s: remove that directive and the file yourself once nothing "
+                "maintains it" % facts.staple_file_path(stapling),
+            )
+        elif "stapling_without_ocsp" in codes and not leaf.get("must_staple"):
             # This site's certificate only: every other site keeps its stapling (never switched off wholesale).
             entry["stapling"] = "off"
             staple_on = False

@@ -143,6 +143,36 @@ def test_stapling_without_ocsp_switches_off_only_that_site(server):
     assert plan["unfixable"] == []
 
 
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_stapling_without_ocsp_never_switches_off_a_block_that_also_serves_an_ocsp_certificate(server):
+    """RSA + ECDSA in one block, only one with an OCSP URL: the directive is per block (found in review)."""
+    rsa = site(server, "dual", ["dual.test"], leaf={"sha256": "aa" * 32, "subject": "CN=dual rsa"}, number=0)
+    ecdsa = site(
+        server,
+        "dual",
+        ["dual.test"],
+        leaf={"sha256": "bb" * 32, "ocsp_urls": []},
+        number=1,
+        configured={"certificate_file": "/etc/tls/dual-ec.crt", "key_file": "/etc/tls/dual-ec.key"},
+    )
+    for pinned in (rsa, ecdsa):  # whichever entry the finding lands on
+        plan = rem.plan(audit([rsa, ecdsa], [finding("stapling_without_ocsp", pinned, severity="warning")]), "n1")
+        assert plan["stapling"] == [] and plan["verify"] == [] and plan["reload"] == []
+        assert [u["code"] for u in plan["unfixable"]] == ["stapling_without_ocsp"]
+        assert "CN=dual rsa" in plan["unfixable"][0]["reason"]
+
+
+def test_stapling_without_ocsp_leaves_an_nginx_static_staple_to_the_operator():
+    """nginx must find the file ssl_stapling_file names; switching off would drop a response someone maintains."""
+    legacy = site(
+        "nginx", "legacy", ["legacy.test"], leaf={"ocsp_urls": []}, stapling={"ssl_stapling_file": "/etc/nginx/l.ocsp"}
+    )
+    plan = rem.plan(audit([legacy], [finding("stapling_without_ocsp", legacy, severity="warning")]), "n1")
+    assert plan["stapling"] == [] and plan["reload"] == []
+    assert [u["code"] for u in plan["unfixable"]] == ["stapling_without_ocsp"]
+    assert "/etc/nginx/l.ocsp" in plan["unfixable"][0]["reason"]
+
+
 def test_haproxy_stapling_without_ocsp_is_not_automated_yet():
     lb = site("haproxy", "lb", ["lb.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
     plan = rem.plan(audit([lb], [finding("stapling_without_ocsp", lb, severity="warning")]), "lb")

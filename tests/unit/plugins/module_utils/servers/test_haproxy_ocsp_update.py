@@ -90,9 +90,9 @@ def test_ocsp_update_on_means_the_site_fetches_its_own_staple(recorded):
             assert (problem is None) is (Path(stapling["crt"]).name == "static.pem")
 
 
-def _diagnose(pki, recorded, crt_name, ocsp_urls, version=VV_28):
+def _diagnose(pki, recorded, crt_name, ocsp_urls, version=VV_28, **leaf_kw):
     _root, (inter,), _leaf = pki.chain(ocsp_urls=[URL])
-    leaf = pki.leaf(inter, cn="www.sunset.example", ocsp_urls=ocsp_urls)
+    leaf = pki.leaf(inter, cn="www.sunset.example", ocsp_urls=ocsp_urls, **leaf_kw)
     info = _inspect(recorded, version)
     facts = facts_of("haproxy")
     site, stapling = next(
@@ -132,6 +132,13 @@ def test_2_8_ocsp_update_on_a_certificate_without_url_is_an_error(pki, recorded)
     assert "refuses to load it" in found[0]["evidence"][1]
     bind = _diagnose(pki, recorded, "api.pem", [])
     assert [(f["code"], f["severity"]) for f in bind] == [("stapling_without_ocsp", "error")]
+
+
+def test_a_must_staple_certificate_without_url_still_says_haproxy_will_not_load_it(pki, recorded):
+    found = _diagnose(pki, recorded, "sunset.pem", [], must_staple=True)
+    codes = {f["code"]: f for f in found}
+    assert set(codes) == {"no_ocsp_url", "must_staple_unmet"}
+    assert any("refuses to load it" in line for line in codes["no_ocsp_url"]["evidence"])
 
 
 def test_2_8_ocsp_update_on_a_certificate_with_url_needs_no_staple_file(pki, recorded):

@@ -652,3 +652,18 @@ def test_oversized_dump_is_reported(monkeypatch):
     info = nginx.inspect(_runner(), "/usr/sbin/nginx")
     assert any("the rest of the dump was not read" in error for error in info.errors)
     assert info.config_source == "nginx -T"
+
+
+def test_no_responder_problem_of_a_static_staple_quotes_no_log_line():
+    """nginx staples ssl_stapling_file before it looks for a responder: no '"ssl_stapling" ignored' line then."""
+    facts = nginx.FACTS
+    site = {"source": "/etc/nginx/sites-enabled/l.conf:3"}
+    severity, sentence, log_codes = facts.no_responder_problem(
+        {"ssl_stapling": True, "ssl_stapling_file": "/etc/nginx/l.ocsp"}, {}, site, "legacy.test"
+    )
+    assert severity == "warning" and log_codes == () and "/etc/nginx/l.ocsp" in sentence and "ignored" not in sentence
+    severity, sentence, log_codes = facts.no_responder_problem({"ssl_stapling": True}, {}, site, "legacy.test")
+    assert log_codes == ("stapling_without_ocsp",) and "ignored" in sentence
+    assert (
+        facts.no_responder_problem({"ssl_stapling": True, "ssl_stapling_responder": "http://r/"}, {}, site, "x") is None
+    )
