@@ -290,7 +290,7 @@ def rule_no_ocsp_url(h: _Hostname) -> bool:
     """A certificate that names no OCSP responder: stapling can only be switched off for it.
 
     Stapling switched on for it is ``stapling_without_ocsp`` (the server type says how bad: a warning at every
-    reload, a staple file nothing refreshes, or HAProxy 2.8+ with ocsp-update on refusing to load it). A
+    reload, a staple file nothing refreshes, or HAProxy before 3.2 with ocsp-update on refusing to load it). A
     Must-Staple certificate without a responder is ``no_ocsp_url`` beside ``must_staple_unmet`` instead: only a
     new certificate helps, so the two never both stand for one certificate. A short-lived certificate (7 days or
     less) needs no revocation: without a responder and with stapling off, it is as it should be.
@@ -299,8 +299,8 @@ def rule_no_ocsp_url(h: _Hostname) -> bool:
         return False
     short = " (short-lived: it needs no revocation check)" if h.leaf.short_lived else ""
     if h.leaf.must_staple:
-        # What the server does with it still matters when that is worse than the missing staple: HAProxy 2.8+ with
-        # ocsp-update on refuses the certificate, so its whole configuration no longer loads (found in review).
+        # What the server does with it still matters when that is worse than the missing staple: HAProxy before 3.2
+        # with ocsp-update on refuses the certificate, so its whole configuration no longer loads (found in review).
         refusal = (
             h.facts.no_responder_problem(h.stapling, h.configured, h.site, h.name())
             if h.facts is not None and _stapling_switched_on(h)

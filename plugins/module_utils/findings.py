@@ -41,8 +41,8 @@ _CAUSES = [
         "stapling_without_ocsp",
         "warning",
         "Stapling is switched on for a certificate that names no OCSP responder (its CA dropped OCSP): nginx and "
-        "Apache log it at every reload, a HAProxy staple file for it is never refreshed, and HAProxy 2.8+ with "
-        "ocsp-update on refuses to load it (error).",
+        "Apache log it at every reload, a HAProxy staple file for it is never refreshed, and HAProxy before 3.2 "
+        "with ocsp-update on on its line refuses to load it (error).",
         "Turn stapling off for this certificate only (nginx ssl_stapling off, Apache SSLUseStapling off in its "
         "vhost, HAProxy: remove its .ocsp file or set ocsp-update off on its line); keep it on elsewhere.",
         "stapling_config",

@@ -71,24 +71,46 @@ def self_fetches(stapling: Dict[str, Any]) -> bool:
     )
 
 
+def refuses_without_uri(stapling: Dict[str, Any], version: Optional[str]) -> bool:
+    """Whether this HAProxy refuses a certificate without OCSP URI whose ocsp-update is on (docs/servers.md).
+
+    2.8 refuses it when the certificate's own line says ``ocsp-update on`` (the configuration test fails with an
+    ALERT). From 3.2 HAProxy skips such a certificate silently, and a mode that comes only from the global
+    ``ocsp-update.mode`` (3.0+) is skipped too; 3.0 and 3.1 with an explicit ``on`` are taken to refuse, as 2.8
+    does, until checked against their sources.
+    """
+    if not stapling.get("ocsp_update_explicit", True):
+        return False
+    numbers = common.parse_version(version)[1]
+    return numbers is None or not common.version_at_least(numbers, 3, 2)
+
+
 def no_responder_problem(
     stapling: Dict[str, Any], configured: Dict[str, Any], site: Dict[str, Any], name: str
 ) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
     """``(severity, evidence, log codes)`` when HAProxy staples, or tries to, a certificate without an OCSP URL.
 
-    With ``ocsp-update on`` (2.8+) HAProxy refuses to load such a certificate: the configuration test fails with
-    an ALERT and HAProxy does not start or reload (docs/servers.md, HAProxy): an error. A ``.ocsp`` file beside it
-    is loaded but nothing will ever refresh it: a warning. None when neither applies.
+    With ``ocsp-update on`` on its own line, HAProxy before 3.2 refuses to load such a certificate: the
+    configuration test fails with an ALERT and HAProxy does not start or reload (docs/servers.md, HAProxy): an
+    error. Later releases, and a mode set only globally, load it and staple nothing: a warning. A ``.ocsp`` file
+    beside it is loaded but nothing will ever refresh it: a warning. None when neither applies.
     """
     codes = ("stapling_without_ocsp",)
     crt = stapling.get("crt") or common.field(configured, "certificate_file")
     version = common.field(site, "server_version") or ""
     where = stapling.get("source") or common.field(site, "source")
     if self_fetches(stapling):
+        if refuses_without_uri(stapling, version):
+            return (
+                "error",
+                "HAProxy %s has ocsp-update on for %s (%s), which names no OCSP URI: HAProxy refuses to load it, so "
+                "its configuration test fails and it will not start or reload" % (version, crt, where),
+                codes,
+            )
         return (
-            "error",
-            "HAProxy %s has ocsp-update on for %s (%s), which names no OCSP URI: HAProxy refuses to load it, so its "
-            "configuration test fails and it will not start or reload" % (version, crt, where),
+            "warning",
+            "HAProxy %s has ocsp-update on for %s (%s), which names no OCSP URI: it loads the certificate and "
+            "staples nothing for it" % (version, crt, where),
             codes,
         )
     staple_file = common.field(configured, "staple_file")

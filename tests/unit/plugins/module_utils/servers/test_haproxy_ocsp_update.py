@@ -154,3 +154,19 @@ def test_a_staple_file_for_a_certificate_without_url_is_a_warning(pki, recorded)
     found = _diagnose(pki, recorded, "static.pem", [])
     assert [(f["code"], f["severity"]) for f in found] == [("stapling_without_ocsp", "warning")]
     assert "nothing will ever refresh it" in found[0]["evidence"][1]
+
+
+def test_3_2_and_later_skip_a_certificate_without_uri_so_it_is_a_warning(pki, recorded):
+    """HAProxy 3.2+ loads such a certificate and staples nothing for it (docs/servers.md)."""
+    vv_32 = VV_28.replace("HAProxy version 2.8.16-1~bpo12+1 2026/09/30", "HAProxy version 3.2.4-1 2026/08/12")
+    found = _diagnose(pki, recorded, "sunset.pem", [], version=vv_32)
+    assert [(f["code"], f["severity"]) for f in found] == [("stapling_without_ocsp", "warning")]
+    assert "staples nothing" in found[0]["evidence"][1]
+
+
+def test_only_an_explicit_ocsp_update_on_is_refused_and_only_before_3_2():
+    explicit = {"ocsp_update": "on", "ocsp_update_supported": True, "ocsp_update_explicit": True}
+    assert facts_of("haproxy").refuses_without_uri(explicit, "2.8.16")
+    assert facts_of("haproxy").refuses_without_uri(explicit, "3.1.9")
+    assert not facts_of("haproxy").refuses_without_uri(explicit, "3.2.0")
+    assert not facts_of("haproxy").refuses_without_uri(dict(explicit, ocsp_update_explicit=False), "2.8.16")
