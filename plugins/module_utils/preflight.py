@@ -153,7 +153,8 @@ def covers(pattern: str, name: str) -> bool:
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
     if pattern == name:
         return True
-    if pattern.startswith("*.") and "*" not in pattern[2:]:
+    # A wildcard needs at least two labels after it (``*.com`` covers nothing), as TLS clients require.
+    if pattern.startswith("*.") and "*" not in pattern[2:] and "." in pattern[2:].strip("."):
         head, dot, rest = name.partition(".")
         return bool(dot) and bool(head) and "*" not in head and rest == pattern[2:]
     return False

@@ -603,7 +603,9 @@ def judge_candidate(params, settings, evidence) -> list:
         return []
     preflight = _preflight()
     candidate = preflight.load_candidate(wanted.get("certificate"), wanted.get("chain"))
-    at = x509.parse_time(wanted["at"], "preflight.at") if wanted.get("at") else None
+    # A blank answer (an AWX survey pads with spaces) means now, as an empty one does.
+    at_text = (wanted.get("at") or "").strip()
+    at = x509.parse_time(at_text, "preflight.at") if at_text else None
     errors: list = []
     anchors = audit._load_anchors(settings.trust_anchor_paths, errors)
     issuer = preflight.candidate_issuer(candidate, anchors, at)
@@ -626,7 +628,11 @@ def judge_candidate(params, settings, evidence) -> list:
 
 def run(params, runner) -> dict:
     if params.get("preflight"):
-        # Refused before any work: a private key in the candidate never goes further than this check.
+        # Refused before any work: a private key in the candidate never goes further than this check, and a
+        # wrong planned time fails now rather than after the whole audit.
+        at_text = (params["preflight"].get("at") or "").strip()
+        if at_text:
+            x509.parse_time(at_text, "preflight.at")
         _preflight().load_candidate(params["preflight"].get("certificate"), params["preflight"].get("chain"))
     since = None
     if params["since"]:

@@ -110,6 +110,7 @@ def test_only_covered_sites_are_judged_with_rfc6125_wildcards(world):
     assert not preflight.covers("*.example.test", "example.test")
     assert not preflight.covers("w*.example.test", "www.example.test")
     assert not preflight.covers("*.*.test", "a.b.test")
+    assert not preflight.covers("*.test", "example.test")  # a wildcard needs two labels after it
 
 
 def test_a_new_key_is_ready_after_deploying_it(world):

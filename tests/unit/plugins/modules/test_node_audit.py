@@ -155,3 +155,18 @@ def test_preflight_will_break_on_a_not_yet_valid_candidate_at_now_but_not_later(
     }
     at = modrun.run_module(node_audit.main, dict(base, preflight=planned), capsys, monkeypatch)[0]
     assert at["preflight"][0]["verdict"] != "will_break", at["preflight"][0]
+
+
+def test_preflight_at_blank_is_now_and_a_wrong_at_fails_before_the_audit(pki, tmp_path, monkeypatch, capsys):
+    tmp_path.mkdir(exist_ok=True)
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES)
+    candidate = _renewal(node)
+    base = {"trust_anchor_paths": [str(tmp_path / "root.pem")], "time_budget": 0}
+    blank = {"certificate": candidate, "chain": node.inter.pem.decode(), "at": "   "}
+    result = modrun.run_module(node_audit.main, dict(base, preflight=blank), capsys, monkeypatch)[0]
+    assert not result.get("failed") and result["preflight"]
+    called = []
+    monkeypatch.setattr(node_audit.audit, "gather", lambda *a, **k: called.append(a))
+    wrong = dict(blank, at="next tuesday")
+    failed = modrun.run_module(node_audit.main, dict(base, preflight=wrong), capsys, monkeypatch)[0]
+    assert failed.get("failed") and "preflight.at" in failed["msg"] and called == []
