@@ -323,7 +323,7 @@ def _validity(ctx: _Context) -> Check:
         check.evidence.append(
             "the candidate is not valid before %s, after the planned time %s" % (info.not_before, when)
         )
-    elif ends <= ctx.at:
+    elif ends < ctx.at:  # valid through notAfter, that second included (RFC 5280 4.1.2.5)
         check.status = FAIL
         check.evidence.append("the candidate expired at %s, before the planned time %s" % (info.not_after, when))
     elif ends - ctx.at < datetime.timedelta(days=ctx.warning_days):
@@ -335,7 +335,7 @@ def _validity(ctx: _Context) -> Check:
     else:
         check.evidence.append("valid from %s to %s, at %s" % (info.not_before, info.not_after, when))
     for cert in ctx.deployed.ordered[1:]:
-        if x509.not_after(cert) <= ctx.at or x509.not_before(cert) > ctx.at:
+        if x509.not_after(cert) < ctx.at or x509.not_before(cert) > ctx.at:
             check.status = FAIL
             check.evidence.append("the chain certificate '%s' is not valid at %s" % (_subject(cert), when))
     return check

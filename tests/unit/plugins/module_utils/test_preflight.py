@@ -281,3 +281,16 @@ def test_the_controller_schema_names_exactly_the_judges_values():
     item = site["checks"]["items"]["properties"]
     assert item["name"]["pattern"] == "^(%s)$" % "|".join(preflight.CHECKS)
     assert item["status"]["pattern"] == "^(%s)$" % "|".join(preflight.STATUSES)
+
+
+def test_a_certificate_is_valid_through_its_not_after_second(world):
+    """RFC 5280 4.1.2.5: the validity period runs from notBefore through notAfter, both included."""
+    ends = world.pki.now.replace(microsecond=0) + datetime.timedelta(days=40)
+    inter = world.pki.intermediate(world.root, cn="tlsfleet Short Intermediate", not_after=ends)
+    candidate = world.candidate(leaf=world.renewal(parent=inter, not_after=ends), chain=[inter])
+    at_the_end = judge(world, candidate, at=ends)
+    assert check(at_the_end, "validity").status == preflight.WARNING, at_the_end.to_dict()
+    assert at_the_end.verdict != preflight.WILL_BREAK
+    after = judge(world, candidate, at=ends + datetime.timedelta(seconds=1))
+    assert check(after, "validity").status == preflight.FAIL
+    assert any("chain certificate" in line for line in check(after, "validity").evidence)
