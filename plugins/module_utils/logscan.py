@@ -174,6 +174,16 @@ class LazyRegex:
     def __repr__(self) -> str:
         return "LazyRegex(%r, %r)" % (self.pattern, self.flags)
 
+    # Value semantics, as re.Pattern has (equal when pattern and flags are): two rules written alike stay equal
+    # (LogPattern is a dataclass comparing its fields). Neither compiles anything.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LazyRegex):
+            return NotImplemented
+        return (self.pattern, self.flags) == (other.pattern, other.flags)
+
+    def __hash__(self) -> int:
+        return hash((LazyRegex, self.pattern, self.flags))
+
 
 def pattern(pid: str, regex: str, code: str, **kwargs: Any) -> LogPattern:
     """Build a case-insensitive rule (server messages changed case across versions, e.g. AH02217).

@@ -220,3 +220,17 @@ def test_server_types_load_control_and_editor_on_first_use():
         assert (package.EDITOR is not None) == (name in servers.EDITABLE_TYPES)
     with pytest.raises(AttributeError):
         servers.REGISTRY["nginx"].NO_SUCH_PART  # noqa: B018
+
+
+def test_lazy_regex_and_log_patterns_compare_by_value():
+    """Two rules written alike are equal, as they were with compiled patterns (re.Pattern compares pattern and
+    flags); comparing or hashing compiles nothing."""
+    one, two = logscan.LazyRegex(r"stapl(ing|e)", re.IGNORECASE), logscan.LazyRegex(r"stapl(ing|e)", re.IGNORECASE)
+    assert one == two and hash(one) == hash(two) and len({one, two}) == 1
+    assert one != logscan.LazyRegex(r"stapl(ing|e)") and one != logscan.LazyRegex(r"staple", re.IGNORECASE)
+    assert one != r"stapl(ing|e)"
+    assert one._compiled is None and two._compiled is None
+    rule = logscan.pattern("x.id", r"no OCSP (?P<hint>\S+)", "no_ocsp_url", stage="config")
+    assert rule == logscan.pattern("x.id", r"no OCSP (?P<hint>\S+)", "no_ocsp_url", stage="config")
+    assert rule != logscan.pattern("x.id", r"no OCSP (?P<hint>\S*)", "no_ocsp_url", stage="config")
+    assert copy.deepcopy(one) == one
