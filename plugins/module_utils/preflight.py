@@ -23,24 +23,20 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, public_pem, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, preflight_terms, public_pem, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
 
-READY = "ready"
-READY_AFTER_CHANGE = "ready_after_change"
-WILL_BREAK = "will_break"
-VERDICTS = (READY, READY_AFTER_CHANGE, WILL_BREAK)
-
-# A check's status: OK, WARNING (works, but something to know), CHANGE (works once the named change is made),
-# FAIL (the site breaks when the candidate is deployed).
-OK = "ok"
-WARNING = "warning"
-CHANGE = "change"
-FAIL = "fail"
-STATUSES = (OK, WARNING, CHANGE, FAIL)
-
-CHECKS = ("validity", "key_match", "chain", "issuer_file", "ocsp_url", "staple_file", "responder", "must_staple")
+# The verdicts, statuses and check names: one source with the controller's check of a node's answer.
+READY, READY_AFTER_CHANGE, WILL_BREAK = (
+    preflight_terms.READY,
+    preflight_terms.READY_AFTER_CHANGE,
+    preflight_terms.WILL_BREAK,
+)
+VERDICTS = preflight_terms.VERDICTS
+OK, WARNING, CHANGE, FAIL = preflight_terms.OK, preflight_terms.WARNING, preflight_terms.CHANGE, preflight_terms.FAIL
+STATUSES = preflight_terms.STATUSES
+CHECKS = preflight_terms.CHECKS
 
 # The roles that make a named change (remediation's names: docs/remediation.md).
 BY_CERT_DEPLOY = "cert_deploy"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import preflight_terms
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence import VERSION as EVIDENCE_VERSION
 
 # Size limits for one node's result. Generous: a real node with hundreds of sites sends well under 10 MiB.
@@ -128,16 +129,6 @@ _FINDING = {
 }
 # node_audit's preflight (plugins/module_utils/preflight.py): per site a verdict from a closed set, checks from a
 # closed set, sentences bounded; the report renders them as text only.
-_PREFLIGHT_CHECKS = (
-    "validity",
-    "key_match",
-    "chain",
-    "issuer_file",
-    "ocsp_url",
-    "staple_file",
-    "responder",
-    "must_staple",
-)
 MAX_PREFLIGHT_LINES = 64  # sentences of one check, or reasons, warnings, changes of one site
 _PREFLIGHT_LINES = {
     "type": ["array", "null"],
@@ -166,7 +157,7 @@ _PREFLIGHT_SITE = {
             "maxItems": MAX_ITEMS,
             "items": {"type": "string", "maxLength": MAX_NAME},
         },
-        "verdict": {"type": "string", "pattern": "^(ready|ready_after_change|will_break)$"},
+        "verdict": {"type": "string", "pattern": "^(%s)$" % "|".join(preflight_terms.VERDICTS)},
         "reasons": _PREFLIGHT_LINES,
         "warnings": _PREFLIGHT_LINES,
         "changes": {"type": ["array", "null"], "maxItems": MAX_PREFLIGHT_LINES, "items": _PREFLIGHT_CHANGE},
@@ -177,11 +168,8 @@ _PREFLIGHT_SITE = {
                 "type": "object",
                 "required": ["name", "status"],
                 "properties": {
-                    "name": {
-                        "type": "string",
-                        "pattern": "^(%s)$" % "|".join(_PREFLIGHT_CHECKS),
-                    },
-                    "status": {"type": "string", "pattern": "^(ok|warning|change|fail)$"},
+                    "name": {"type": "string", "pattern": "^(%s)$" % "|".join(preflight_terms.CHECKS)},
+                    "status": {"type": "string", "pattern": "^(%s)$" % "|".join(preflight_terms.STATUSES)},
                     "evidence": _PREFLIGHT_LINES,
                     "changes": {"type": ["array", "null"], "maxItems": MAX_PREFLIGHT_LINES, "items": _PREFLIGHT_CHANGE},
                 },

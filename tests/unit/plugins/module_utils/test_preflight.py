@@ -281,6 +281,10 @@ def test_the_controller_schema_names_exactly_the_judges_values():
     item = site["checks"]["items"]["properties"]
     assert item["name"]["pattern"] == "^(%s)$" % "|".join(preflight.CHECKS)
     assert item["status"]["pattern"] == "^(%s)$" % "|".join(preflight.STATUSES)
+    # one source: the controller takes the names from the module the judge takes them from, not from a copy
+    assert node_result.preflight_terms.CHECKS is preflight.CHECKS
+    assert node_result.preflight_terms.VERDICTS is preflight.VERDICTS
+    assert not [name for name in vars(node_result) if name.startswith("_PREFLIGHT_CHECK")]
 
 
 def test_a_certificate_is_valid_through_its_not_after_second(world):
