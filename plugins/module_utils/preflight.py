@@ -178,7 +178,9 @@ def side_file_paths(evidence: Any) -> List[str]:
     """The trusted, issuer and chain files the sites' servers read (their certificates decide the issuer check)."""
     paths = []
     for site in evidence.sites:
-        for path in (site.trusted_certificate, site.stapling.get("issuer_file"), _chain_file(site)):
+        facts = facts_of(site.server)
+        issuer_file = facts.staple_issuer_path(site.stapling) if facts is not None else None
+        for path in (site.trusted_certificate, issuer_file, _chain_file(site)):
             if isinstance(path, str) and path and path not in paths:
                 paths.append(path)
     return paths

@@ -298,3 +298,14 @@ def test_a_certificate_is_valid_through_its_not_after_second(world):
     after = judge(world, candidate, at=ends + datetime.timedelta(seconds=1))
     assert check(after, "validity").status == preflight.FAIL
     assert any("chain certificate" in line for line in check(after, "validity").evidence)
+
+
+def test_side_files_are_the_ones_each_server_type_reads(world):
+    """The issuer file comes from the server facts (staple_issuer_path), not from a key of the stapling dict: an
+    HAProxy .issuer path that does not exist is not read, and no other type has an issuer file at all."""
+    present = {"ocsp_update": "off", "issuer_file": ISSUER_FILE, "issuer_exists": True}
+    assert preflight.side_file_paths(world.evidence(server="haproxy", stapling=present)) == [ISSUER_FILE]
+    absent = dict(present, issuer_exists=False)
+    assert preflight.side_file_paths(world.evidence(server="haproxy", stapling=absent)) == []
+    stray = {"ssl_stapling": True, "issuer_file": ISSUER_FILE}
+    assert preflight.side_file_paths(world.evidence(server="nginx", stapling=stray, trusted=TRUSTED)) == [TRUSTED]
