@@ -201,8 +201,30 @@ def _units(discovered: List[servers.ServerInfo]) -> List[Unit]:
     return units
 
 
-def _read_configured(unit: Unit, anchors: List[Any], skew: int, certificates: evidence.Certificates) -> None:
+def _side_certificates(path: str, description: str, files_read: Dict[str, Any]) -> List[Any]:
+    """The certificates of a file beside the certificate (chain, issuer, trusted file), read once per audit:
+    ``files_read`` keeps path -> certificates, or the sentence saying why they could not be read (InputError)."""
+    known = files_read.get(path)
+    if known is None:
+        try:
+            known = x509.load_certificates_from_path(path, description)
+        except InputError as exc:
+            known = str(exc)
+        files_read[path] = known
+    if isinstance(known, str):
+        raise InputError(known)
+    return known
+
+
+def _read_configured(
+    unit: Unit,
+    anchors: List[Any],
+    skew: int,
+    certificates: evidence.Certificates,
+    files_read: Optional[Dict[str, Any]] = None,
+) -> None:
     """Fill ``unit.configured`` from the files the configuration names (never reading key material out)."""
+    files_read = {} if files_read is None else files_read
     info = evidence.Configured(certificate_file=unit.certificate_file, key_file=unit.key_file)
     unit.configured = info
     if not unit.certificate_file:
@@ -224,7 +246,7 @@ def _read_configured(unit: Unit, anchors: List[Any], skew: int, certificates: ev
     for path, description in side_files:
         if path:
             try:
-                extra_pool.extend(x509.load_certificates_from_path(path, description))
+                extra_pool.extend(_side_certificates(path, description, files_read))
             except InputError as exc:
                 info.errors.append(str(exc))
     info.leaf = certificates.add(x509.describe(unit.leaf).to_dict())
@@ -232,7 +254,7 @@ def _read_configured(unit: Unit, anchors: List[Any], skew: int, certificates: ev
     info.chain = evidence.ChainVerdict.from_report(report.to_dict(), certificates)
     unit.issuer = report.issuer_certificate
     info.key_matches = _key_matches(unit, info)
-    info.trusted = _trusted_file(unit)
+    info.trusted = _trusted_file(unit, files_read)
     info.staple_file = _staple_file(unit, skew)
 
 
@@ -249,14 +271,14 @@ def _key_matches(unit: Unit, info: evidence.Configured) -> Optional[bool]:
     return x509.public_key_matches(unit.leaf, key)
 
 
-def _trusted_file(unit: Unit) -> Optional[evidence.TrustedFile]:
+def _trusted_file(unit: Unit, files_read: Optional[Dict[str, Any]] = None) -> Optional[evidence.TrustedFile]:
     """nginx ssl_trusted_certificate (Apache SSLCACertificateFile): does it hold the leaf's issuer?"""
     path = unit.site.trusted_certificate
     if not path:
         return None
     result = evidence.TrustedFile(path=path)
     try:
-        certs = x509.load_certificates_from_path(path, "trusted certificate file")
+        certs = _side_certificates(path, "trusted certificate file", {} if files_read is None else files_read)
     except InputError as exc:
         result.error = str(exc)
         return result
@@ -296,10 +318,13 @@ def _staple_file(unit: Unit, skew: int) -> Optional[evidence.StapleFile]:
     return result
 
 
-def gather(settings: Settings, run, which=None) -> evidence.Evidence:
+def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, Any]] = None) -> evidence.Evidence:
     """Everything the diagnosis needs from this node, as one evidence record (``to_dict()`` for its JSON form).
 
     ``run(argv, timeout) -> (rc, stdout, stderr)`` runs the servers' dump commands (servers.module_runner).
+    ``side_files``, when given, receives what the audit read of the files beside the certificates (chain, issuer
+    and trusted files: path -> certificates, or the sentence saying why not), each read once, for a caller that
+    needs them again (the preflight).
     """
     started = time.monotonic()
     budget = Budget(settings.time_budget, started)
@@ -320,6 +345,7 @@ def gather(settings: Settings, run, which=None) -> evidence.Evidence:
             "%d server command(s) not run (%s)" % (len(skipped_commands), ", ".join(skipped_commands[:3]))
         )
     anchors = _load_anchors(settings.trust_anchor_paths, errors)
+    files_read: Dict[str, Any] = {} if side_files is None else side_files
     units = _units(discovered)
     certificates = evidence.Certificates()
     # One pool for the responder checks and the handshakes. A responder check starts as soon as the first
@@ -341,7 +367,7 @@ def gather(settings: Settings, run, which=None) -> evidence.Evidence:
                 unit.hostnames = _names_for(unit.site, None)
                 unread.append(unit.key)
                 continue
-            _read_configured(unit, anchors, settings.clock_skew, certificates)
+            _read_configured(unit, anchors, settings.clock_skew, certificates, files_read)
             unit.hostnames = _names_for(unit.site, unit.leaf)
             for url, (cert, issuer) in _responder_jobs([unit]).items():
                 if url not in responder_futures:

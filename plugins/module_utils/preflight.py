@@ -186,10 +186,14 @@ def side_file_paths(evidence: Any) -> List[str]:
     return paths
 
 
-def read_side_files(paths: Sequence[str]) -> Dict[str, Any]:
-    """path -> list of certificates, or the sentence saying why it could not be read."""
+def read_side_files(paths: Sequence[str], known: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """path -> list of certificates, or the sentence saying why it could not be read. A path in ``known`` (what
+    the audit already read: audit.gather's ``side_files``) is taken from there, not read again."""
     out: Dict[str, Any] = {}
     for path in paths:
+        if known is not None and path in known:
+            out[path] = known[path]
+            continue
         try:
             out[path] = x509.load_certificates_from_path(path, "side file")
         except InputError as exc:

@@ -596,7 +596,7 @@ def _preflight():
     return preflight
 
 
-def judge_candidate(params, settings, evidence) -> list:
+def judge_candidate(params, settings, evidence, side_files=None) -> list:
     """node_audit's ``preflight``: the candidate judged against this node's evidence (module_utils/preflight.py)."""
     wanted = params.get("preflight")
     if not wanted:
@@ -612,7 +612,7 @@ def judge_candidate(params, settings, evidence) -> list:
     answer = None
     if candidate.info.ocsp_urls and issuer is not None:
         answer = audit._check_responder(candidate.info.ocsp_urls[0], candidate.leaf, issuer, settings)
-    side_files = preflight.read_side_files(preflight.side_file_paths(evidence))
+    side_files = preflight.read_side_files(preflight.side_file_paths(evidence), side_files)
     verdicts = preflight.judge(
         evidence,
         candidate,
@@ -653,7 +653,9 @@ def run(params, runner) -> dict:
         responder_certificate_limit=params["responder_certificate_limit"],
         time_budget=params["time_budget"],
     )
-    evidence = audit.gather(settings, runner)
+    # What the audit read of the chain, issuer and trusted files, for the preflight to reuse.
+    side_files: dict = {}
+    evidence = audit.gather(settings, runner, side_files=side_files)
     limits = diagnosis.Thresholds(
         staple_warning_seconds=params["staple_warning_seconds"],
         cert_warning_days=params["cert_warning_days"],
@@ -663,7 +665,7 @@ def run(params, runner) -> dict:
     found = diagnosis.diagnose(evidence, limits)
     return {
         "findings": found,
-        "preflight": judge_candidate(params, settings, evidence),
+        "preflight": judge_candidate(params, settings, evidence, side_files),
         "summary": summarize(found, evidence),
         "evidence": evidence.to_dict(params.get("evidence") or records.COMPACT),
     }

@@ -27,7 +27,9 @@ T_STDERR = "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"
 class FakeNode:
     """``sites`` is a list of lists of hostnames: one nginx server block (and certificate) per list."""
 
-    def __init__(self, pki, tmp_path: Path, monkeypatch, sites: List[List[str]], staple: bool = True):
+    def __init__(
+        self, pki, tmp_path: Path, monkeypatch, sites: List[List[str]], staple: bool = True, directives: str = ""
+    ):
         self.pki = pki
         self.root, (self.inter,), _leaf = pki.chain(ocsp_urls=[URL])
         self.tmp = tmp_path
@@ -45,8 +47,8 @@ class FakeNode:
                 self.leaves[name] = leaf
             blocks.append(
                 "    server {\n        listen 443 ssl;\n        server_name %s;\n        ssl_certificate %s;\n"
-                "        ssl_certificate_key %s;\n        ssl_stapling on;\n        resolver 198.18.0.2;\n    }\n"
-                % (" ".join(names), cert_file, key_file)
+                "        ssl_certificate_key %s;\n        ssl_stapling on;\n        resolver 198.18.0.2;\n%s    }\n"
+                % (" ".join(names), cert_file, key_file, directives)
             )
         dump = "# configuration file /etc/nginx/nginx.conf:\nevents {\n}\nhttp {\n%s}\n" % "".join(blocks)
         self.runner = FakeRunner({("-V",): (0, "", NGINX_V), ("-T",): (0, dump, T_STDERR)})

@@ -170,3 +170,31 @@ def test_preflight_at_blank_is_now_and_a_wrong_at_fails_before_the_audit(pki, tm
     wrong = dict(blank, at="next tuesday")
     failed = modrun.run_module(node_audit.main, dict(base, preflight=wrong), capsys, monkeypatch)[0]
     assert failed.get("failed") and "preflight.at" in failed["msg"] and called == []
+
+
+def test_preflight_reads_no_side_file_the_audit_already_read(pki, tmp_path, monkeypatch, capsys):
+    tmp_path.mkdir(exist_ok=True)
+    trusted = tmp_path / "trusted.pem"
+    directives = "        ssl_stapling_verify on;\n        ssl_trusted_certificate %s;\n" % trusted
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES, directives=directives)
+    trusted.write_bytes(node.inter.pem + node.root.pem)
+    reads = []
+    load = x509.load_certificates_from_path
+
+    def counting(path, *args, **kwargs):
+        reads.append(path)
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(x509, "load_certificates_from_path", counting)
+    args = {
+        "trust_anchor_paths": [str(tmp_path / "root.pem")],
+        "time_budget": 0,
+        "preflight": {"certificate": _renewal(node), "chain": node.inter.pem.decode()},
+    }
+    result = modrun.run_module(node_audit.main, args, capsys, monkeypatch)[0]
+    assert not result.get("failed"), result.get("msg")
+    (site,) = result["preflight"]
+    issuer_file = next(check for check in site["checks"] if check["name"] == "issuer_file")
+    assert issuer_file["status"] == "ok" and str(trusted) in issuer_file["evidence"][0], issuer_file
+    # two sites name the trusted file; the audit reads it once and the preflight reuses what it read
+    assert reads.count(str(trusted)) == 1, reads
