@@ -144,12 +144,34 @@ def candidate_issuer(candidate: Candidate, anchors: Sequence[Any] = (), at: Opti
 # names
 
 
+# The label separators IDNA accepts besides the full stop (RFC 3490 3.1).
+_DOTS = {ord(dot): "." for dot in "\u3002\uff0e\uff61"}
+
+
+def ascii_name(name: str) -> str:
+    """A DNS name as certificates hold it: lower case, no final dot, each Unicode label (U-label) as its A-label
+    (``bücher`` -> ``xn--bcher-kva``), with Python's IDNA codec - the one tls_probe.py sends SNI with. A label
+    the codec refuses is kept as it is (it then matches only itself)."""
+    labels = []
+    for label in name.translate(_DOTS).rstrip(".").split("."):
+        ascii_label = label
+        if not label.isascii():
+            try:
+                ascii_label = label.encode("idna").decode("ascii")
+            except UnicodeError:
+                pass
+        labels.append(ascii_label.lower())
+    return ".".join(labels)
+
+
 def covers(pattern: str, name: str) -> bool:
-    """RFC 6125: a name matches exactly (case-insensitively), or ``*.`` stands for exactly one left-most label."""
-    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    """RFC 6125: a name matches exactly (case-insensitively, U-labels compared as A-labels), or ``*.`` stands for
+    exactly one left-most label."""
+    pattern, name = ascii_name(pattern), ascii_name(name)
     if pattern == name:
         return True
-    # A wildcard needs at least two labels after it (``*.com`` covers nothing), as TLS clients require.
+    # A wildcard needs at least two labels after it (``*.com`` covers nothing), as OpenSSL's X509_check_host does.
+    # No public suffix list is shipped: ``*.co.uk`` covers ``shop.co.uk`` (docs/preflight.md).
     if pattern.startswith("*.") and "*" not in pattern[2:] and "." in pattern[2:].strip("."):
         head, dot, rest = name.partition(".")
         return bool(dot) and bool(head) and "*" not in head and rest == pattern[2:]

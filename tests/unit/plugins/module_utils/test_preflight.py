@@ -309,3 +309,22 @@ def test_side_files_are_the_ones_each_server_type_reads(world):
     assert preflight.side_file_paths(world.evidence(server="haproxy", stapling=absent)) == []
     stray = {"ssl_stapling": True, "issuer_file": ISSUER_FILE}
     assert preflight.side_file_paths(world.evidence(server="nginx", stapling=stray, trusted=TRUSTED)) == [TRUSTED]
+
+
+def test_internationalised_names_match_as_a_labels(world):
+    """A certificate holds A-labels (xn--); a configuration may name the site in U-labels, or the other way round."""
+    assert preflight.covers("xn--bcher-kva.example.test", "bücher.example.test")
+    assert preflight.covers("bücher.example.test", "XN--BCHER-KVA.example.test.")
+    assert preflight.covers("*.xn--mnchen-3ya.example", "www.münchen.example")
+    assert preflight.covers("*.münchen.example", "www.xn--mnchen-3ya.example")
+    assert preflight.covers("xn--bcher-kva.example.test", "Bücher.example.test")
+    assert not preflight.covers("xn--bcher-kva.example.test", "bucher.example.test")
+    assert not preflight.covers("*.xn--mnchen-3ya.example", "xn--mnchen-3ya.example")
+    candidate = world.candidate(dns=["xn--bcher-kva.example.test"])
+    ev = world.evidence(hostnames=["bücher.example.test"])
+    configured = world.pki._build(
+        _name("xn--bcher-kva.example.test"), world.old.key, world.inter, ca=False, dns=["xn--bcher-kva.example.test"]
+    )
+    ev.certificates = records.Certificates()
+    ev.sites[0].configured.leaf = ev.certificates.add(x509.describe(configured.cert).to_dict())
+    assert judge(world, candidate, ev).hostnames == ["bücher.example.test"]
