@@ -328,3 +328,16 @@ def test_internationalised_names_match_as_a_labels(world):
     ev.certificates = records.Certificates()
     ev.sites[0].configured.leaf = ev.certificates.add(x509.describe(configured.cert).to_dict())
     assert judge(world, candidate, ev).hostnames == ["bücher.example.test"]
+
+
+def test_wildcards_need_two_labels_after_them_and_no_public_suffix_list_is_shipped():
+    """The rule OpenSSL's X509_check_host applies: the wildcard is the whole left-most label, at least two labels
+    follow it, and it stands for exactly one label. Without a public suffix list, *.co.uk cannot be told apart from
+    *.example.com: it covers shop.co.uk (docs/preflight.md says so)."""
+    assert preflight.covers("*.co.uk", "shop.co.uk")
+    assert not preflight.covers("*.co.uk", "co.uk")
+    assert not preflight.covers("*.co.uk", "www.shop.co.uk")
+    assert not preflight.covers("*.uk", "co.uk")
+    assert not preflight.covers("*", "localhost")
+    assert not preflight.covers("*.", "example.")
+    assert not preflight.covers("*..example", "a..example")
