@@ -34,6 +34,7 @@ READY, READY_AFTER_CHANGE, WILL_BREAK = (
     preflight_terms.WILL_BREAK,
 )
 VERDICTS = preflight_terms.VERDICTS
+NOT_APPLICABLE = preflight_terms.NOT_APPLICABLE
 OK, WARNING, CHANGE, FAIL = preflight_terms.OK, preflight_terms.WARNING, preflight_terms.CHANGE, preflight_terms.FAIL
 STATUSES = preflight_terms.STATUSES
 CHECKS = preflight_terms.CHECKS
@@ -308,6 +309,27 @@ def judge(
         _conclude(result)
         results.append(result)
     return results
+
+
+def summarize(results: Sequence[SitePreflight], candidate: Candidate) -> Dict[str, Any]:
+    """The node's answer: the worst verdict of its sites, or ``not_applicable`` with a sentence saying so when the
+    candidate's names cover no site of this node (nothing was judged; that is not ``ready``)."""
+    if not results:
+        names = ", ".join(candidate.info.san_dns[:5]) + (", ..." if len(candidate.info.san_dns) > 5 else "")
+        return {
+            "verdict": NOT_APPLICABLE,
+            "sites": 0,
+            "msg": "the candidate (%s) covers no site on this node: it applies to no site here, so nothing was judged"
+            " (not a ready verdict)" % (names or "no DNS names"),
+        }
+    worst = max((result.verdict for result in results), key=VERDICTS.index)
+    counts = {verdict: sum(1 for result in results if result.verdict == verdict) for verdict in VERDICTS}
+    return {
+        "verdict": worst,
+        "sites": len(results),
+        "msg": "%d site(s) covered: %s"
+        % (len(results), ", ".join("%d %s" % (count, verdict) for verdict, count in counts.items() if count)),
+    }
 
 
 def _conclude(result: SitePreflight) -> None:

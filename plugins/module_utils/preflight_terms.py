@@ -26,3 +26,8 @@ FAIL = "fail"
 STATUSES = (OK, WARNING, CHANGE, FAIL)
 
 CHECKS = ("validity", "key_match", "chain", "issuer_file", "ocsp_url", "staple_file", "responder", "must_staple")
+
+# The answer for a whole node: the worst verdict of its sites, or NOT_APPLICABLE when the candidate's names cover
+# none of them (nothing there was judged: not the same as ready).
+NOT_APPLICABLE = "not_applicable"
+NODE_VERDICTS = (NOT_APPLICABLE, *VERDICTS)

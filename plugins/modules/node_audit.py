@@ -238,7 +238,8 @@ summary:
 preflight:
   description:
     - With O(preflight), one verdict per site (per certificate of a site) whose hostnames the candidate's names
-      cover (RFC 6125 wildcards, left-most label only); empty otherwise.
+      cover (RFC 6125 wildcards, left-most label only); empty otherwise, and then RV(preflight_summary) tells a
+      candidate that applies to no site here (V(not_applicable)) from no O(preflight) at all (V(null)).
   returned: always
   type: list
   elements: dict
@@ -311,6 +312,26 @@ preflight:
           type: list
           elements: dict
           contains: {}
+preflight_summary:
+  description:
+    - With O(preflight), this node's answer in one place; V(null) without O(preflight).
+    - An empty RV(preflight) does not mean that nothing breaks; it means that the candidate applies to no site of
+      this node, and RV(preflight_summary.verdict) says so with V(not_applicable).
+  returned: always
+  type: dict
+  contains:
+    verdict:
+      description:
+        - V(not_applicable) when the candidate's names cover no site of this node (nothing was judged), else the
+          worst verdict of RV(preflight) (V(ready), V(ready_after_change) or V(will_break)).
+      type: str
+      choices: [not_applicable, ready, ready_after_change, will_break]
+    sites:
+      description: How many sites (certificates of sites) were judged.
+      type: int
+    msg:
+      description: The answer in one sentence.
+      type: str
 evidence:
   description:
     - Everything gathered, for reports and for people who want to see for themselves, in the shape described by
@@ -596,11 +617,12 @@ def _preflight():
     return preflight
 
 
-def judge_candidate(params, settings, evidence, side_files=None) -> list:
-    """node_audit's ``preflight``: the candidate judged against this node's evidence (module_utils/preflight.py)."""
+def judge_candidate(params, settings, evidence, side_files=None) -> tuple:
+    """node_audit's ``preflight`` and ``preflight_summary``: the candidate judged against this node's evidence
+    (module_utils/preflight.py); ``([], None)`` without a candidate."""
     wanted = params.get("preflight")
     if not wanted:
-        return []
+        return [], None
     preflight = _preflight()
     candidate = preflight.load_candidate(wanted.get("certificate"), wanted.get("chain"))
     # A blank answer (an AWX survey pads with spaces) means now, as an empty one does.
@@ -623,7 +645,7 @@ def judge_candidate(params, settings, evidence, side_files=None) -> list:
         warning_days=params["cert_warning_days"],
         explicit_anchors=bool(settings.trust_anchor_paths),
     )
-    return [verdict.to_dict() for verdict in verdicts]
+    return [verdict.to_dict() for verdict in verdicts], preflight.summarize(verdicts, candidate)
 
 
 def run(params, runner) -> dict:
@@ -663,9 +685,11 @@ def run(params, runner) -> dict:
         no_site_severity=params["no_site_severity"],
     )
     found = diagnosis.diagnose(evidence, limits)
+    verdicts, summary = judge_candidate(params, settings, evidence, side_files)
     return {
         "findings": found,
-        "preflight": judge_candidate(params, settings, evidence, side_files),
+        "preflight": verdicts,
+        "preflight_summary": summary,
         "summary": summarize(found, evidence),
         "evidence": evidence.to_dict(params.get("evidence") or records.COMPACT),
     }

@@ -198,6 +198,15 @@ SCHEMA = {
         "findings": {"type": "array", "maxItems": MAX_FINDINGS, "items": _FINDING},
         "summary": {"type": ["object", "null"]},
         "preflight": {"type": ["array", "null"], "maxItems": MAX_SITES, "items": _PREFLIGHT_SITE},
+        "preflight_summary": {
+            "type": ["object", "null"],
+            "required": ["verdict"],
+            "properties": {
+                "verdict": {"type": "string", "pattern": "^(%s)$" % "|".join(preflight_terms.NODE_VERDICTS)},
+                "sites": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SITES},
+                "msg": {"type": ["string", "null"], "maxLength": 4096},
+            },
+        },
         "evidence": {
             "type": "object",
             "description": "node_audit's evidence; docs/evidence-schema.json describes it in full.",

@@ -198,3 +198,33 @@ def test_preflight_reads_no_side_file_the_audit_already_read(pki, tmp_path, monk
     assert issuer_file["status"] == "ok" and str(trusted) in issuer_file["evidence"][0], issuer_file
     # two sites name the trusted file; the audit reads it once and the preflight reuses what it read
     assert reads.count(str(trusted)) == 1, reads
+
+
+def test_preflight_that_covers_no_site_says_so_and_is_not_ready(pki, tmp_path, monkeypatch, capsys):
+    tmp_path.mkdir(exist_ok=True)
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES)
+    elsewhere = _renewal(node, dns=["www.other.test"])
+    args = {
+        "trust_anchor_paths": [str(tmp_path / "root.pem")],
+        "time_budget": 0,
+        "preflight": {"certificate": elsewhere, "chain": node.inter.pem.decode()},
+    }
+    result = modrun.run_module(node_audit.main, args, capsys, monkeypatch)[0]
+    assert not result.get("failed"), result.get("msg")
+    assert result["preflight"] == []
+    summary = result["preflight_summary"]
+    assert summary["verdict"] == "not_applicable" and summary["sites"] == 0
+    assert "www.other.test" in summary["msg"] and "no site" in summary["msg"]
+    clean, problem = node_result.validate_node_result("web-1", result)
+    assert problem is None and clean["preflight_summary"] == summary
+    # a covered site: the worst verdict of the sites
+    args["preflight"]["certificate"] = _renewal(node)
+    result = modrun.run_module(node_audit.main, args, capsys, monkeypatch)[0]
+    assert result["preflight_summary"]["verdict"] == result["preflight"][0]["verdict"]
+    assert result["preflight_summary"]["sites"] == 1
+    # no candidate: no summary
+    _node, plain = audit(pki, tmp_path / "plain", monkeypatch, capsys)
+    assert plain["preflight_summary"] is None
+    # the controller accepts no other verdict
+    forged = dict(result, preflight_summary=dict(summary, verdict="fine"))
+    assert node_result.validate_node_result("web-1", forged)[0] is None
