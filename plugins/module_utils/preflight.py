@@ -256,7 +256,7 @@ class _Context:
     evidence: Any
     candidate: Candidate
     deployed: chain.ChainReport
-    answer: Optional[Dict[str, Any]]
+    answers: Dict[str, Dict[str, Any]]
     side_files: Dict[str, Any]
     at: datetime.datetime
     warning_days: int
@@ -272,18 +272,23 @@ def judge(
     at: Optional[datetime.datetime] = None,
     warning_days: int = DEFAULT_WARNING_DAYS,
     explicit_anchors: bool = False,
+    answers: Optional[Dict[str, Dict[str, Any]]] = None,
 ) -> List[SitePreflight]:
     """One verdict per site of ``evidence`` whose hostnames the candidate covers (see the module docstring).
 
-    ``answer`` is responder_probe.check()'s report about the candidate from this node (None when it was not
-    asked: no OCSP URL, or the candidate's issuer is unknown).
+    ``answer`` is responder_probe.check()'s report about the candidate from this node, asked at the candidate's
+    own OCSP URL (None when it was not asked: no OCSP URL, or the candidate's issuer is unknown); ``answers`` maps
+    further URLs to their reports: the responders a configuration forces (``responder_urls``).
     """
+    answers = dict(answers or {})
+    if isinstance(answer, dict) and candidate.info.ocsp_urls:
+        answers.setdefault(candidate.info.ocsp_urls[0], answer)
     at = x509.to_utc(at) or x509.utc_now()
     ctx = _Context(
         evidence=evidence,
         candidate=candidate,
         deployed=chain.analyze_chain([candidate.leaf, *candidate.chain], anchors=anchors, at=at),
-        answer=answer,
+        answers=answers,
         side_files=side_files or {},
         at=at,
         warning_days=warning_days,
@@ -309,6 +314,33 @@ def judge(
         _conclude(result)
         results.append(result)
     return results
+
+
+def _forced(site: Any) -> Optional[str]:
+    """The responder the site's configuration makes its server ask instead of the certificate's own (nginx
+    ssl_stapling_responder, Apache SSLStaplingForceURL), while stapling is on; the servers' facts say which."""
+    facts = facts_of(site.server)
+    return facts.forced_responder(site.stapling) if facts is not None else None
+
+
+def _responder_url(ctx: _Context, site: Any) -> Optional[str]:
+    """The responder the site's server would ask about the candidate: a forced one, else the candidate's own."""
+    urls = ctx.candidate.info.ocsp_urls
+    return _forced(site) or (urls[0] if urls else None)
+
+
+def responder_urls(evidence: Any, candidate: Candidate) -> List[str]:
+    """Every responder the servers of the sites the candidate covers would ask about it, each once: the one a
+    site's configuration forces, else the candidate's own OCSP URL (what node_audit asks before judging)."""
+    urls: List[str] = []
+    for site in evidence.sites:
+        configured = evidence.certificate(site.configured.leaf)
+        if not covered_names(site, candidate.info.san_dns, configured.san_dns if configured is not None else None):
+            continue
+        url = _forced(site) or (candidate.info.ocsp_urls[0] if candidate.info.ocsp_urls else None)
+        if url and url not in urls:
+            urls.append(url)
+    return urls
 
 
 def summarize(results: Sequence[SitePreflight], candidate: Candidate) -> Dict[str, Any]:
@@ -569,10 +601,21 @@ def _anchors(ctx: _Context, path: str) -> bool:
 def _ocsp_url(ctx: _Context, site: Any) -> Check:
     check = Check("ocsp_url")
     urls = ctx.candidate.info.ocsp_urls
+    facts = facts_of(site.server)
+    forced = _forced(site)
+    if forced:
+        check.evidence.append(
+            "%s; the configuration names the responder %s, which %s asks instead"
+            % (
+                "the candidate names the OCSP responder %s" % urls[0] if urls else "the candidate has no OCSP URL",
+                forced,
+                facts.LABEL,
+            )
+        )
+        return check
     if urls:
         check.evidence.append("the candidate names the OCSP responder %s" % urls[0])
         return check
-    facts = facts_of(site.server)
     # The same per-server judgement as the diagnosis' stapling_without_ocsp (one source: servers/<type>/facts.py),
     # applied ahead of time: an error there (HAProxy 2.8+ ocsp-update refusing the certificate) will break.
     name = (site.hostnames or [site.site])[0]
@@ -641,16 +684,16 @@ def _answer_good(answer: Optional[Dict[str, Any]]) -> bool:
 
 def _responder(ctx: _Context, site: Any) -> Check:
     check = Check("responder")
-    urls = ctx.candidate.info.ocsp_urls
-    answer = ctx.answer
-    if not urls:
+    wanted = _responder_url(ctx, site)
+    answer = ctx.answers.get(wanted) if wanted else None
+    if not wanted:
         check.evidence.append("no OCSP URL: no responder to ask")
         return check
     if not isinstance(answer, dict):
         check.status = WARNING
-        check.evidence.append("the responder %s was not asked about the candidate (its issuer is unknown)" % urls[0])
+        check.evidence.append("the responder %s was not asked about the candidate (its issuer is unknown)" % wanted)
         return check
-    url = answer.get("url") or urls[0]
+    url = answer.get("url") or wanted
     verdict = answer.get("ocsp") if isinstance(answer.get("ocsp"), dict) else {}
     serial = ctx.candidate.info.serial
     if _answer_good(answer):
@@ -678,11 +721,11 @@ def _must_staple(ctx: _Context, site: Any) -> Check:
     if not ctx.candidate.info.must_staple:
         check.evidence.append("the candidate does not require stapling")
         return check
-    urls = ctx.candidate.info.ocsp_urls
-    if not urls:
+    wanted = _responder_url(ctx, site)
+    if not wanted:
         check.status = FAIL
         check.evidence.append("the candidate requires stapling (Must-Staple) but names no OCSP responder")
-    elif not _answer_good(ctx.answer):
+    elif not _answer_good(ctx.answers.get(wanted)):
         check.status = FAIL
         check.evidence.append(
             "the candidate requires stapling (Must-Staple) but its responder does not answer good from this node: "

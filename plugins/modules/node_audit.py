@@ -32,8 +32,9 @@ description:
     material appears in the result.
   - With O(preflight), it also judges a candidate certificate against what it found, per site the candidate
     covers (RV(preflight)), checking the key match, the chain a standard deployment sends, the trusted or issuer
-    file, the OCSP URL against the stapling configuration, static staple files, the candidate's responder asked
-    from this node, Must-Staple and the validity window.
+    file, the OCSP URL against the stapling configuration, static staple files, the responder the server would ask
+    about the candidate (one the configuration forces, else the candidate's own) asked from this node, Must-Staple
+    and the validity window.
 author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -608,6 +609,10 @@ def summarize(found, evidence) -> dict:
     }
 
 
+# Responders asked about a candidate on one node (each distinct URL once; one per forcing configuration at most).
+MAX_PREFLIGHT_RESPONDERS = 8
+
+
 def _preflight():
     """module_utils/preflight.py, imported only when a candidate is given: every other run skips compiling it
     (AnsiballZ compiles the modules it ships at every run; docs/performance.md). AnsiballZ still ships it: its
@@ -631,19 +636,23 @@ def judge_candidate(params, settings, evidence, side_files=None) -> tuple:
     errors: list = []
     anchors = audit._load_anchors(settings.trust_anchor_paths, errors)
     issuer = preflight.candidate_issuer(candidate, anchors, at)
-    answer = None
-    if candidate.info.ocsp_urls and issuer is not None:
-        answer = audit._check_responder(candidate.info.ocsp_urls[0], candidate.leaf, issuer, settings)
+    # Each responder a covered site's server would ask about the candidate, once: a responder the configuration
+    # forces (nginx ssl_stapling_responder, Apache SSLStaplingForceURL), else the candidate's own.
+    answers = {}
+    if issuer is not None:
+        for url in preflight.responder_urls(evidence, candidate)[:MAX_PREFLIGHT_RESPONDERS]:
+            answers[url] = audit._check_responder(url, candidate.leaf, issuer, settings)
     side_files = preflight.read_side_files(preflight.side_file_paths(evidence), side_files)
     verdicts = preflight.judge(
         evidence,
         candidate,
-        answer,
+        None,
         side_files,
         anchors,
         at=at,
         warning_days=params["cert_warning_days"],
         explicit_anchors=bool(settings.trust_anchor_paths),
+        answers=answers,
     )
     return [verdict.to_dict() for verdict in verdicts], preflight.summarize(verdicts, candidate)
 

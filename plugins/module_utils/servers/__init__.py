@@ -18,8 +18,8 @@ What every ``servers/<type>/`` package defines:
 - ``facts.py``, pure functions and constants over the discovered ``stapling`` dict: ``LABEL``,
   ``READS_CHAIN_ELSEWHERE``, ``KEY_IN_CERTIFICATE_FILE``, ``STAPLING_REMEDY`` (``directives`` or
   ``staple_file``), ``TAKES_RESOLVER``, ``NEEDS_STAPLING_CACHE``, ``STAPLE_FILE_FOLLOWS_CERTIFICATE``,
-  ``stapling_enabled``, ``stapling_problem``, ``no_responder_problem``, ``verify_problem``, ``resolver_problem``,
-  ``resolver_addresses``, ``staple_file_path``, ``staple_issuer_path``, ``certificate_units``;
+  ``stapling_enabled``, ``stapling_problem``, ``no_responder_problem``, ``forced_responder``, ``verify_problem``,
+  ``resolver_problem``, ``resolver_addresses``, ``staple_file_path``, ``staple_issuer_path``, ``certificate_units``;
 - ``control.py``, for server_reload: ``LABEL``, ``UNITS``, ``PROCESS_NAMES``, ``BINARIES``,
   ``DEFAULT_CONFIG``, ``RELOAD_SIGNAL``, ``BIND_FAILURE_CONSEQUENCE``, ``DOWN_CAUSE``,
   ``master_settings``, ``find_ctl``, ``complete_target``, ``config_test_command``,

@@ -56,7 +56,7 @@ def no_responder_problem(
     mod_ssl skips stapling for it and logs AH02218 (no OCSP URI in certificate) at every start and reload. None
     when stapling is off, or when ``SSLStaplingForceURL`` names a responder for it.
     """
-    if not stapling.get("SSLUseStapling") or stapling.get("SSLStaplingForceURL"):
+    if not stapling.get("SSLUseStapling") or forced_responder(stapling):
         return None
     return (
         "warning",
@@ -64,6 +64,13 @@ def no_responder_problem(
         "AH02218 at every reload" % (name, common.field(site, "source")),
         ("stapling_without_ocsp",),
     )
+
+
+def forced_responder(stapling: Dict[str, Any]) -> Optional[str]:
+    """The responder mod_ssl asks instead of the certificate's own (``SSLStaplingForceURL``), while stapling is on."""
+    if not stapling.get("SSLUseStapling"):
+        return None
+    return stapling.get("SSLStaplingForceURL") or None
 
 
 def verify_problem(stapling: Dict[str, Any], trusted: Dict[str, Any], issuer: Optional[str]) -> Optional[str]:

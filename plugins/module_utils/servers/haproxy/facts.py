@@ -131,6 +131,11 @@ def no_responder_problem(
     return None
 
 
+def forced_responder(stapling: Dict[str, Any]) -> Optional[str]:
+    """HAProxy always asks the certificate's own responder (its OCSP URI): no setting replaces it."""
+    return None
+
+
 def verify_problem(stapling: Dict[str, Any], trusted: Dict[str, Any], issuer: Optional[str]) -> Optional[str]:
     """HAProxy checks a staple against the issuer it loaded: no separate trusted file can be missing."""
     return None

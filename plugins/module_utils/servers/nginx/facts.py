@@ -59,7 +59,7 @@ def no_responder_problem(
     static ``ssl_stapling_file`` is served without ever being refreshed. None when stapling is off, or when
     ``ssl_stapling_responder`` names a responder for it.
     """
-    if not stapling.get("ssl_stapling") or stapling.get("ssl_stapling_responder"):
+    if not stapling.get("ssl_stapling") or forced_responder(stapling):
         return None
     staple_file = stapling.get("ssl_stapling_file")
     if staple_file:
@@ -77,6 +77,13 @@ def no_responder_problem(
         "responder URL: it logs '\"ssl_stapling\" ignored' at every reload" % (name, common.field(site, "source")),
         ("stapling_without_ocsp",),
     )
+
+
+def forced_responder(stapling: Dict[str, Any]) -> Optional[str]:
+    """The responder nginx asks instead of the certificate's own (``ssl_stapling_responder``), while stapling is on."""
+    if not stapling.get("ssl_stapling"):
+        return None
+    return stapling.get("ssl_stapling_responder") or None
 
 
 def verify_problem(stapling: Dict[str, Any], trusted: Dict[str, Any], issuer: Optional[str]) -> Optional[str]:

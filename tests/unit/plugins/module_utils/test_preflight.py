@@ -341,3 +341,47 @@ def test_wildcards_need_two_labels_after_them_and_no_public_suffix_list_is_shipp
     assert not preflight.covers("*", "localhost")
     assert not preflight.covers("*.", "example.")
     assert not preflight.covers("*..example", "a..example")
+
+
+FORCED = "http://forced-ocsp.example.test/"
+
+
+@pytest.mark.parametrize(
+    ("server", "stapling"),
+    [
+        ("nginx", {"ssl_stapling": True, "ssl_stapling_responder": FORCED}),
+        ("apache", {"SSLUseStapling": True, "SSLStaplingCache": "shmcb:x", "SSLStaplingForceURL": FORCED}),
+    ],
+)
+def test_a_forced_responder_is_the_one_judged(world, server, stapling):
+    """nginx ssl_stapling_responder and Apache SSLStaplingForceURL replace the certificate's own responder: the
+    server asks the forced one, so the responder, ocsp_url and must_staple checks judge that one."""
+    ev = world.evidence(server=server, stapling=stapling)
+    assert preflight.responder_urls(ev, world.candidate()) == [FORCED]
+    good = {"url": FORCED, "reachable": True, "failed_stage": None, "ocsp": {"good": True, "cert_status": "good"}}
+    down = {"url": URL, "reachable": False, "failed_stage": "connect", "error": "timed out", "ocsp": None}
+    # the certificate's own responder is down, the forced one answers: ready, and the evidence names the forced one
+    result = preflight.judge(ev, world.candidate(), down, {}, anchors=[world.root.cert], answers={FORCED: good})[0]
+    assert check(result, "responder").status == preflight.OK, result.to_dict()
+    assert FORCED in check(result, "responder").evidence[0]
+    assert FORCED in " ".join(check(result, "ocsp_url").evidence)
+    # a candidate without an OCSP URL is fetched from the forced responder: stapled, no warning
+    bare = world.candidate(ocsp_urls=[])
+    assert preflight.responder_urls(ev, bare) == [FORCED]
+    result = preflight.judge(ev, bare, None, {}, anchors=[world.root.cert], answers={FORCED: good})[0]
+    assert result.verdict == preflight.READY and not result.warnings, result.to_dict()
+    assert FORCED in " ".join(check(result, "ocsp_url").evidence)
+    # the forced responder revoked it: will break, whatever the certificate's own says
+    revoked = dict(good, ocsp={"good": False, "cert_status": "revoked"})
+    broken = preflight.judge(
+        ev, world.candidate(), world.good(None), {}, anchors=[world.root.cert], answers={FORCED: revoked}
+    )
+    assert broken[0].verdict == preflight.WILL_BREAK
+    # Must-Staple without an OCSP URL is met by the forced responder answering good
+    must = world.candidate(ocsp_urls=[], must_staple=True)
+    assert preflight.judge(ev, must, None, {}, anchors=[world.root.cert], answers={FORCED: good})[0].verdict == (
+        preflight.READY
+    )
+    # stapling off: the server fetches nothing, the candidate's own URL is the one named
+    off = world.evidence(server=server, stapling=dict(stapling, ssl_stapling=False, SSLUseStapling=False))
+    assert preflight.responder_urls(off, world.candidate()) == [URL]

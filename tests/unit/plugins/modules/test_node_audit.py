@@ -228,3 +228,28 @@ def test_preflight_that_covers_no_site_says_so_and_is_not_ready(pki, tmp_path, m
     # the controller accepts no other verdict
     forged = dict(result, preflight_summary=dict(summary, verdict="fine"))
     assert node_result.validate_node_result("web-1", forged)[0] is None
+
+
+def test_preflight_asks_the_responder_a_configuration_forces(pki, tmp_path, monkeypatch, capsys):
+    asked = []
+
+    def answer(url, cert, issuer, settings):
+        asked.append(url)
+        return {"url": url, "reachable": True, "failed_stage": None, "error": None, "ocsp": {"good": True}}
+
+    tmp_path.mkdir(exist_ok=True)
+    forced = "http://forced-ocsp.example.test/"
+    node = FakeNode(pki, tmp_path, monkeypatch, SITES, directives="        ssl_stapling_responder %s;\n" % forced)
+    monkeypatch.setattr(node_audit.audit, "_check_responder", answer)
+    args = {
+        "trust_anchor_paths": [str(tmp_path / "root.pem")],
+        "time_budget": 0,
+        "preflight": {"certificate": _renewal(node, ocsp_urls=[]), "chain": node.inter.pem.decode()},
+    }
+    result = modrun.run_module(node_audit.main, args, capsys, monkeypatch)[0]
+    assert not result.get("failed"), result.get("msg")
+    (site,) = result["preflight"]
+    assert site["verdict"] == "ready" and not site["warnings"], site
+    responder = next(check for check in site["checks"] if check["name"] == "responder")
+    assert forced in responder["evidence"][0]
+    assert asked.count(forced) == 1

@@ -41,6 +41,7 @@ FACTS_NAMES = (
     "stapling_enabled",
     "stapling_problem",
     "no_responder_problem",
+    "forced_responder",
     "verify_problem",
     "resolver_problem",
     "resolver_addresses",
