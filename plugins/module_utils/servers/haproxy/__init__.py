@@ -323,8 +323,8 @@ class _Certs:
         update_source: Optional[str] = None,
     ) -> Dict[str, Any]:
         ocsp, issuer, key = side_files(crt, self.settings["ssl_load_extra_del_ext"])
-        # Where ocsp-update comes from, most specific first: the crt-list line (or the bind line for a crt),
-        # then the crt-store load line, then the global ocsp-update.mode.
+        # Where ocsp-update comes from, most specific first: the crt-list line, then the crt-store load line, then
+        # the global ocsp-update.mode. A bind line takes no ocsp-update (build_sites reports one written there).
         update_source = update_source if ocsp_update is not None else None
         if store:
             ocsp = store.get("ocsp") or ocsp
@@ -357,9 +357,8 @@ class _Certs:
             "ocsp_update_source": update_source,
         }
 
-    def expand(self, kind: str, value: str, bind: str, bind_update: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Certificate records of one ``crt``/``crt-list`` argument; ``bind_update`` is the bind line's own
-        ``ocsp-update`` word, which a crt-list line's own option overrides."""
+    def expand(self, kind: str, value: str, bind: str) -> List[Dict[str, Any]]:
+        """Certificate records of one ``crt``/``crt-list`` argument."""
         base = self.settings["crt_base"]
         if kind == "crt":
             if value.startswith("@"):
@@ -367,14 +366,12 @@ class _Certs:
                 if store is None:
                     self.errors.append(f"{bind}: crt {value} names no crt-store entry.")
                     return []
-                return [
-                    self.record(store["crt"], store["where"], bind, bind_update, [], store=store, update_source="bind")
-                ]
+                return [self.record(store["crt"], store["where"], bind, None, [], store=store)]
             path = _join(base, value)
             if os.path.isdir(path):
-                return self.directory(path, bind, bind_update)
+                return self.directory(path, bind)
             store = self.stores.get(path)
-            return [self.record(path, bind, bind, bind_update, [], store=store, update_source="bind")]
+            return [self.record(path, bind, bind, None, [], store=store)]
         if kind == "crt-list":
             # crt-base does not apply to the list file itself, only to its entries (bind_parse_crt_list).
             path = _join(self.settings["cwd"], value)
@@ -395,16 +392,16 @@ class _Certs:
                         crt_path,
                         entry["where"],
                         bind,
-                        own if own is not None else bind_update,
+                        own,
                         entry["filters"],
                         store=store,
-                        update_source="crt-list" if own is not None else "bind",
+                        update_source="crt-list",
                     )
                 )
             return records
         return []
 
-    def directory(self, path: str, bind: str, bind_update: Optional[str] = None) -> List[Dict[str, Any]]:
+    def directory(self, path: str, bind: str) -> List[Dict[str, Any]]:
         try:
             names = sorted(os.listdir(path))
         except OSError as exc:
@@ -420,7 +417,7 @@ class _Certs:
             if len(records) >= MAX_CERTS_PER_DIRECTORY:
                 self.errors.append(f"{bind}: more than {MAX_CERTS_PER_DIRECTORY} files in {path}; the rest skipped.")
                 break
-            records.append(self.record(full, bind, bind, bind_update, [], directory=path, update_source="bind"))
+            records.append(self.record(full, bind, bind, None, [], directory=path))
         return records
 
 
@@ -538,11 +535,19 @@ def build_sites(
             ssl = "ssl" in params or quic
             for address in addresses:
                 listens.append({"address": address, "ssl": ssl, "bind": where})
-            bind_update = _option(params, "ocsp-update")  # as written; `haproxy -c` says whether it is accepted
+            if _option(params, "ocsp-update") is not None:
+                # HAProxy has no bind keyword ocsp-update (the option belongs to crt-list lines and, from 3.0,
+                # crt-store 'load' lines; docs/servers.md): the configuration test rejects the line, and the word
+                # sets nothing for the certificates.
+                errors.append(
+                    f"{where}: 'ocsp-update' is not a bind keyword (HAProxy takes it on crt-list lines, crt-store "
+                    "'load' lines or as the global ocsp-update.mode): the configuration check rejects this line, "
+                    "and it sets nothing for its certificates."
+                )
             for index, word in enumerate(params):
                 if word in ("crt", "crt-list", "default-crt") and index + 1 < len(params):
                     kind = "crt-list" if word == "crt-list" else "crt"
-                    records.extend(certs.expand(kind, params[index + 1], where, bind_update))
+                    records.extend(certs.expand(kind, params[index + 1], where))
         if not any(entry["ssl"] for entry in listens):
             continue
         names: List[str] = []
