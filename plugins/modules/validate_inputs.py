@@ -11,7 +11,8 @@ short_description: Check the playbooks' inputs on the controller before any node
 version_added: 0.1.0
 description:
   - Runs on the controller (an action plugin; no connection to any host is made). The C(remediate) and C(rollout)
-    playbooks run it in their first play, on C(localhost); any play can run it the same way.
+    playbooks run it in their first play, on C(localhost); the C(diagnose) role runs it once per play for
+    node_audit's numeric options; any play can run it the same way.
   - Checks every certificate entry in its one shape - C(certificate), C(key) and optionally C(chain) (paths on
     the controller), or C(lineage), a certbot live directory standing for its C(cert.pem), C(privkey.pem) and
     C(chain.pem); C(name); C(hosts), the inventory hosts and groups that may receive the key. Each file must
@@ -60,7 +61,11 @@ options:
         C(tlsfleet_hosts) (a host pattern); C(tlsfleet_nginx_resolver) (a list, or one comma-separated string);
         C(tlsfleet_rollout_batch_size) (a whole number, V(0) or more); C(tlsfleet_rollout_canary) (a host of the
         inventory, or empty); C(tlsfleet_cert_trust_anchors) (controller files holding certificates);
-        C(tlsfleet_intermediates) (PEM texts holding certificates). Any other name fails.
+        C(tlsfleet_intermediates) (PEM texts holding certificates); C(tlsfleet_audit_handshake_timeout) and
+        C(tlsfleet_audit_responder_timeout) (seconds, more than 0), C(tlsfleet_audit_staple_warning_seconds) and
+        C(tlsfleet_audit_cert_warning_days) (whole numbers, V(0) or more) - for these four an empty string (what AWX
+        passes for an integer or float survey field left empty) means not set, so the name is left out of
+        RV(variables) and node_audit's default applies. Any other name fails.
     type: dict
     default: {}
   reserved:

@@ -22,6 +22,7 @@ This file is PRIVATE to the collection: its API may change at any time.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 
@@ -196,6 +197,33 @@ def as_int(value, name: str, minimum: int = 0) -> int:
     return number
 
 
+def _blank(value) -> bool:
+    """An empty survey answer: AWX passes "" for an integer or float field left empty."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def as_count(value, name: str):
+    """A whole number, 0 or more; a blank answer is None: not given, the module's default applies."""
+    return None if _blank(value) else as_int(value, name)
+
+
+def as_seconds(value, name: str):
+    """A number of seconds, more than 0; a blank answer is None: not given, the module's default applies."""
+    if _blank(value):
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(value)
+        number = float(str(value).strip())
+        if not math.isfinite(number):
+            raise ValueError(value)
+    except ValueError:
+        raise InputProblem("%s must be a number of seconds, not %r" % (name, value)) from None
+    if number <= 0:
+        raise InputProblem("%s must be more than 0 seconds, not %s" % (name, value))
+    return number
+
+
 def as_list(value, name: str) -> list:
     """A list of strings; one string is split at commas, new lines and blanks (an AWX text or textarea answer)."""
     if value is None:
@@ -266,6 +294,11 @@ VARIABLES = {
     "tlsfleet_rollout_batch_size": as_int,
     "tlsfleet_cert_trust_anchors": as_certificate_files,
     "tlsfleet_intermediates": as_pem_list,
+    # node_audit's numeric options as the diagnose role passes them; a blank answer means node_audit's default.
+    "tlsfleet_audit_handshake_timeout": as_seconds,
+    "tlsfleet_audit_responder_timeout": as_seconds,
+    "tlsfleet_audit_staple_warning_seconds": as_count,
+    "tlsfleet_audit_cert_warning_days": as_count,
 }
 
 
@@ -283,7 +316,9 @@ def check_variables(variables: dict, inventory_hosts=None) -> dict:
                     raise InputProblem("tlsfleet_rollout_canary %s is not a host of the inventory" % canary)
                 checked[name] = canary or None
             elif name in VARIABLES:
-                checked[name] = VARIABLES[name](value, name)
+                read = VARIABLES[name](value, name)
+                if read is not None:  # None: a blank answer, not given (the default applies)
+                    checked[name] = read
             else:
                 raise InputProblem("%s is not an input the playbooks know" % name)
         except InputProblem as problem:

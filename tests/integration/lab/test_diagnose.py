@@ -297,6 +297,28 @@ def test_wrong_typed_role_variable_is_refused_before_any_audit(lab):
         "tlsfleet_report_dir=%s" % (lab["work"] / "refused"),
     )
     assert out.returncode != 0
-    assert "tlsfleet_audit_handshake_timeout" in out.stdout and "float" in out.stdout, out.stdout[-2000:]
-    assert "Validating arguments against arg spec" in out.stdout
+    # refused once, on the controller, by the role's run_once check, with one sentence naming it
+    assert "tlsfleet_audit_handshake_timeout must be a number of seconds" in out.stdout, out.stdout[-2000:]
+    assert "Audit certificates" not in out.stdout
     assert not (lab["work"] / "refused").exists()
+
+
+def test_blank_numeric_survey_answers_mean_the_modules_defaults(lab):
+    """AWX passes "" for an integer or float survey field left empty: the audit runs with node_audit's defaults."""
+    out = playbook(
+        VENV_MAIN,
+        lab["collections"],
+        "site.yml",
+        "--limit",
+        VANTAGE,
+        "-e",
+        '{"tlsfleet_audit_cert_warning_days": "", "tlsfleet_audit_handshake_timeout": "", '
+        '"tlsfleet_audit_responder_timeout": " ", "tlsfleet_audit_staple_warning_seconds": ""}',
+        "-e",
+        "tlsfleet_fail_severity=never",
+        "-e",
+        "tlsfleet_report_dir=%s" % (lab["work"] / "blank"),
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    report = load(lab["work"] / "blank")
+    assert [node["status"] for node in report["nodes"]] == ["ok"], report["nodes"]

@@ -48,13 +48,40 @@ def _module_options():
     return options
 
 
+# The options a blank survey answer ("" for an empty integer or float field) would break on every node: the role
+# takes them as the controller-side check read them (plugins/plugin_utils/inputs.py; blank = not there).
+CHECKED = "tlsfleet_diagnose_audit_inputs.variables."
+
+
 def test_every_audit_option_is_omitted_unless_its_variable_is_set():
     task = _audit_task()
     assert task, "the role passes no option to node_audit"
     for option, value in task.items():
-        match = re.fullmatch(r"\{\{ (%s\w+) \| default\(omit(, true)?\) \}\}" % PREFIX, value)
+        match = re.fullmatch(
+            r"\{\{ (%s)?(%s\w+) \| default\(omit(, true)?\) \}\}" % (re.escape(CHECKED), PREFIX), value
+        )
         assert match, "%s: %r is not '<variable> | default(omit)'" % (option, value)
-        assert match.group(1) == PREFIX + option  # the variable is named after the option it sets
+        assert match.group(2) == PREFIX + option  # the variable is named after the option it sets
+
+
+def test_numeric_audit_options_are_checked_once_on_the_controller():
+    inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
+    tasks = _load(ROLE / "tasks" / "main.yml")
+    (check,) = [task for task in tasks if "tlsfleet.stapling.validate_inputs" in task]
+    assert check.get("run_once") is True and check["register"] == "tlsfleet_diagnose_audit_inputs"
+    checked = check["tlsfleet.stapling.validate_inputs"]["variables"]
+    numeric = [option for option, value in _audit_task().items() if value.startswith("{{ " + CHECKED)]
+    assert sorted(numeric) == ["cert_warning_days", "handshake_timeout", "responder_timeout", "staple_warning_seconds"]
+    for option in numeric:
+        name = PREFIX + option
+        assert checked[name] == "{{ %s | default(none) }}" % name and name in inputs.VARIABLES
+        spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][name]
+        assert spec["type"] == "raw", name  # a blank string must reach the check, not fail the role's validation
+    # the check comes before the audit, once for the play
+    names = [
+        next(iter(key for key in task if "." in key and key != "ansible.builtin.set_fact"), None) for task in tasks
+    ]
+    assert names.index("tlsfleet.stapling.validate_inputs") < names.index("tlsfleet.stapling.node_audit")
 
 
 def test_the_role_has_no_default_of_its_own_for_an_audit_option():

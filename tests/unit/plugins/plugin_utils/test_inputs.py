@@ -245,3 +245,45 @@ def test_unset_variables_are_skipped_and_trust_anchors_are_read(files):
     assert anchors == {"tlsfleet_cert_trust_anchors": [str(live / "root.pem")]}
     message = problem(inputs.check_variables, {"tlsfleet_cert_trust_anchors": [str(live / "none.pem")]})
     assert message == "tlsfleet_cert_trust_anchors: file %s does not exist" % (live / "none.pem")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("tlsfleet_audit_cert_warning_days", "", None),
+        ("tlsfleet_audit_cert_warning_days", "  ", None),
+        ("tlsfleet_audit_cert_warning_days", "30", 30),
+        ("tlsfleet_audit_cert_warning_days", 0, 0),
+        ("tlsfleet_audit_staple_warning_seconds", "", None),
+        ("tlsfleet_audit_staple_warning_seconds", " 900 ", 900),
+        ("tlsfleet_audit_handshake_timeout", "", None),
+        ("tlsfleet_audit_handshake_timeout", "2.5", 2.5),
+        ("tlsfleet_audit_responder_timeout", 3, 3.0),
+        ("tlsfleet_audit_responder_timeout", "", None),
+    ],
+)
+def test_a_blank_numeric_survey_answer_means_the_default(name, value, expected):
+    """AWX passes "" for an integer or float survey field left empty: that means node_audit's default (the name is
+    left out of what is checked, so the role omits the option), not a failure on every node."""
+    checked = inputs.check_variables({name: value})
+    if expected is None:
+        assert name not in checked
+    else:
+        assert checked[name] == expected and type(checked[name]) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("tlsfleet_audit_cert_warning_days", "soon", "tlsfleet_audit_cert_warning_days must be a whole number"),
+        ("tlsfleet_audit_cert_warning_days", "-1", "must be 0 or more"),
+        ("tlsfleet_audit_handshake_timeout", "fast", "tlsfleet_audit_handshake_timeout must be a number of seconds"),
+        ("tlsfleet_audit_handshake_timeout", "0", "more than 0"),
+        ("tlsfleet_audit_responder_timeout", "nan", "must be a number of seconds"),
+        ("tlsfleet_audit_responder_timeout", True, "must be a number of seconds"),
+    ],
+)
+def test_a_wrong_numeric_audit_option_is_named_once_on_the_controller(name, value, expected):
+    with pytest.raises(inputs.InputProblem) as raised:
+        inputs.check_variables({name: value})
+    assert expected in str(raised.value)
