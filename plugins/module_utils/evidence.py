@@ -61,11 +61,12 @@ def certificate_from_dict(data: Dict[str, Any]) -> Certificate:
 
 
 def short_lived_of(record: Dict[str, Any]) -> bool:
-    """Whether a certificate record (dict form) is short-lived: its ``short_lived``, else its validity window."""
+    """Whether a certificate record (dict form) is short-lived, read from its validity window (``not_before``,
+    ``not_after``; x509.is_short_lived). The record's own ``short_lived`` is not read: on the controller the record is
+    a node's word, and a node must not make the report call a long-lived certificate short-lived. A record whose
+    dates cannot be read is not short-lived."""
     if not isinstance(record, dict):
         return False
-    if "short_lived" in record:
-        return record["short_lived"] is True
     try:
         return x509.is_short_lived(x509.parse_time(record["not_before"]), x509.parse_time(record["not_after"]))
     except (InputError, KeyError, TypeError, ValueError, IndexError, OverflowError):
