@@ -262,9 +262,11 @@ def _key_matches(unit: Unit, info: evidence.Configured) -> Optional[bool]:
     if not unit.key_file:
         return None
     try:
-        key = x509.load_private_key(
-            x509.read_input_file(unit.key_file, "private key file"), "private key file %s" % unit.key_file
-        )
+        data = x509.read_input_file(unit.key_file, "private key file")
+        public = x509.rsa_public_key_of_private_pem(data)  # an RSA key's public part, without loading it all
+        if public is not None:
+            return x509.public_key_matches(unit.leaf, public)
+        key = x509.load_private_key(data, "private key file %s" % unit.key_file)
     except InputError as exc:
         info.errors.append(str(exc))
         return None

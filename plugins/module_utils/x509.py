@@ -344,6 +344,74 @@ def load_private_key(data: bytes, source: str, password=None):
     raise InputError(f"{source} {describe_unusable(data)[0]}, not a private key.")
 
 
+#: DER of the rsaEncryption algorithm identifier's OID (1.2.840.113549.1.1.1), in a PKCS #8 PrivateKeyInfo.
+_RSA_ENCRYPTION_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
+
+
+def _der_item(der: bytes, pos: int):
+    """``(tag, content start, content end)`` of the DER item at ``pos``; ValueError when it does not fit."""
+    if pos + 2 > len(der):
+        raise ValueError("truncated")
+    tag, length, start = der[pos], der[pos + 1], pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 0 < count <= 4 or start + count > len(der):
+            raise ValueError("bad length")
+        length, start = int.from_bytes(der[start : start + count], "big"), start + count
+    if start + length > len(der):
+        raise ValueError("truncated")
+    return tag, start, start + length
+
+
+def rsa_public_key_of_private_pem(data: bytes):
+    """The public key of the first private key in ``data`` when it is an unencrypted PEM RSA key, else None.
+
+    Read from the key's own DER (PKCS #1 ``RSAPrivateKey``, or PKCS #8 ``PrivateKeyInfo`` holding one): the
+    modulus and public exponent, which is all that matching a certificate compares. Loading the whole key costs
+    far more: cryptography before 39 checks an RSA key's consistency on every load (about 50 ms for a 2048-bit key
+    with OpenSSL 3, the nodes' cryptography 38 - docs/performance.md). None for anything else (encrypted, EC,
+    damaged), which :func:`load_private_key` then loads and judges as before.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    block = next((m for m in _PEM_BLOCK_RE.finditer(data or b"") if m.group(1).strip().endswith(b"PRIVATE KEY")), None)
+    if block is None or block.group(1) not in (b"RSA PRIVATE KEY", b"PRIVATE KEY") or b":" in block.group(2):
+        return None  # not RSA-shaped, or RFC 1421 headers (Proc-Type: 4,ENCRYPTED)
+    try:
+        der = _pem_body_to_der(block.group(2))
+        tag, start, end = _der_item(der, 0)
+        if tag != 0x30:
+            return None
+        tag, pos, version_end = _der_item(der, start)  # version
+        if tag != 0x02:
+            return None
+        if block.group(1) == b"PRIVATE KEY":
+            tag, pos, algorithm_end = _der_item(der, version_end)
+            if tag != 0x30 or not der[pos:algorithm_end].startswith(_RSA_ENCRYPTION_OID):
+                return None
+            tag, pos, octets_end = _der_item(der, algorithm_end)
+            if tag != 0x04:
+                return None
+            der = der[pos:octets_end]
+            tag, start, end = _der_item(der, 0)
+            if tag != 0x30:
+                return None
+            tag, pos, version_end = _der_item(der, start)
+            if tag != 0x02:
+                return None
+        tag, pos, modulus_end = _der_item(der, version_end)
+        if tag != 0x02:
+            return None
+        modulus = int.from_bytes(der[pos:modulus_end], "big")
+        tag, pos, exponent_end = _der_item(der, modulus_end)
+        if tag != 0x02 or exponent_end > end:
+            return None
+        exponent = int.from_bytes(der[pos:exponent_end], "big")
+        return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+    except Exception:  # pylint: disable=broad-exception-caught  # anything odd: the full loader judges it
+        return None
+
+
 def _load_key(loader, data, password):
     try:
         return loader(data, password)

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -669,3 +670,24 @@ def paired_certificate_units(site: SiteInfo) -> List[Tuple[Optional[str], Option
         (cert, keys[index] if index < len(keys) else (keys[-1] if keys else None), dict(site.stapling))
         for index, cert in enumerate(site.certificate_files)
     ]
+
+
+def lazy_parts(module_name: str, names: Tuple[str, ...], load: Callable[[], Dict[str, Any]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) for the parts of a server type only some modules use, imported on first use.
+
+    ``names`` are the parts it answers for (any other name is an AttributeError, without importing anything);
+    ``load`` imports them all and returns ``{name: part}``, which is then kept in the module. ``load`` lives in the
+    type's package with literal ``from ... import`` statements, so that AnsiballZ's dependency finder still ships
+    the parts with every module that imports the package. node_audit needs none of them: its payload runs from a
+    zip, so every module it imports is compiled again on every node at every run (docs/performance.md, "What
+    limits the figures").
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        parts = load()
+        vars(sys.modules[module_name]).update(parts)
+        return parts[name]
+
+    return __getattr__

@@ -308,7 +308,7 @@ def test_rollout_audits_with_the_same_options_as_diagnose():
     the rollout plans from the compact default)."""
     import yaml
 
-    role = yaml.safe_load((ROOT / "roles/diagnose/tasks/main.yml").read_text())
+    role = yaml.safe_load((ROOT / "roles/diagnose/tasks/audit.yml").read_text())
     rollout = yaml.safe_load((ROOT / "playbooks/rollout.yml").read_text())
     diagnose_args = _node_audit_args(role)
     rollout_args = next(a for a in (_node_audit_args(p.get("tasks", [])) for p in rollout) if a is not None)

@@ -1205,20 +1205,11 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache i
 FACTS = facts
 
 
-def __getattr__(name: str):
-    """``CONTROL`` (server_reload) and ``EDITOR`` (site_stapling), imported on first use.
+def _load_parts():
+    """``CONTROL`` (server_reload) and ``EDITOR`` (site_stapling), for ``__getattr__`` below."""
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import control, edit  # noqa: PLC0415
 
-    node_audit needs neither: its payload runs from a zip, so every module it imports is compiled again on every
-    node at every run (docs/performance.md, "What limits the figures").
-    """
-    if name == "CONTROL":
-        from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import control  # noqa: PLC0415
+    return {"CONTROL": control, "EDITOR": edit}
 
-        globals()["CONTROL"] = control
-        return control
-    if name == "EDITOR":
-        from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import edit  # noqa: PLC0415
 
-        globals()["EDITOR"] = edit
-        return edit
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = common.lazy_parts(__name__, ("CONTROL", "EDITOR"), _load_parts)

@@ -1023,15 +1023,11 @@ FACTS = facts
 EDITOR = None
 
 
-def __getattr__(name: str):
-    """``CONTROL`` (server_reload), imported on first use.
+def _load_parts():
+    """``CONTROL`` (server_reload), for ``__getattr__`` below."""
+    from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import control  # noqa: PLC0415
 
-    node_audit does not need it: its payload runs from a zip, so every module it imports is compiled again on every
-    node at every run (docs/performance.md, "What limits the figures").
-    """
-    if name == "CONTROL":
-        from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import control  # noqa: PLC0415
+    return {"CONTROL": control}
 
-        globals()["CONTROL"] = control
-        return control
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__getattr__ = common.lazy_parts(__name__, ("CONTROL",), _load_parts)

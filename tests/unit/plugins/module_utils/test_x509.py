@@ -460,3 +460,43 @@ def test_extensions_are_read_through_a_busy_certificate(pki):
     busy = Busy(leaf.cert, 3)
     assert x509.ocsp_urls(busy) == ["http://ocsp.example.test/"]
     assert busy.left == 0
+
+
+@pytest.mark.parametrize("private_format", ["TraditionalOpenSSL", "PKCS8"])
+def test_rsa_public_key_of_private_pem_reads_the_public_part(pki, private_format):
+    rsa_root, other = pki.root(kind="rsa"), pki.root(kind="rsa")
+    pem = rsa_root.key.private_bytes(
+        serialization.Encoding.PEM, getattr(serialization.PrivateFormat, private_format), serialization.NoEncryption()
+    )
+    public = x509.rsa_public_key_of_private_pem(b"junk\n" + rsa_root.pem + pem)
+    assert public.public_numbers() == rsa_root.key.public_key().public_numbers()
+    assert x509.public_key_matches(rsa_root.cert, public) is True
+    assert x509.public_key_matches(other.cert, public) is False
+
+
+def test_rsa_public_key_of_private_pem_leaves_everything_else_to_the_full_loader(pki):
+    rsa_key, ec_key = pki.root(kind="rsa").key, pki.root(kind="ec").key
+    encrypted = [
+        rsa_key.private_bytes(
+            serialization.Encoding.PEM, private_format, serialization.BestAvailableEncryption(b"secret")
+        )
+        for private_format in (serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL)
+    ]
+    pkcs8 = rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    lines = pkcs8.splitlines(keepends=True)
+    damaged = b"".join([lines[0], lines[1][:10] + b"\n", *lines[-1:]])
+    for data in [
+        *encrypted,
+        ec_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        rsa_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        damaged,
+        b"",
+        b"no key here",
+    ]:
+        assert x509.rsa_public_key_of_private_pem(data) is None

@@ -25,7 +25,7 @@ def _load(path):
 
 
 def _audit_task():
-    (task,) = [task for task in _load(ROLE / "tasks" / "main.yml") if "tlsfleet.stapling.node_audit" in task]
+    (task,) = [task for task in _load(ROLE / "tasks" / "audit.yml") if "tlsfleet.stapling.node_audit" in task]
     return task["tlsfleet.stapling.node_audit"]
 
 
@@ -103,3 +103,26 @@ def test_the_evidence_detail_reaches_node_audit_with_the_module_choices():
     spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][PREFIX + "evidence"]
     records = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence")
     assert spec["type"] == "str" and spec["choices"] == list(records.DETAILS)
+
+
+def test_the_playbook_checks_the_role_spec_once_and_the_role_alone_keeps_its_checks():
+    """The diagnose playbook skips the role's per-host validation only because it validates the same spec itself,
+    for every host; the role alone (main) is the playbook's entry point plus the final per-host assert."""
+    (play, fail_play) = _load(ROOT / "playbooks" / "diagnose.yml")
+    validate, role, name_failing = play["tasks"]
+    assert "roles/diagnose/meta/argument_specs.yml" in validate["vars"]["tlsfleet_diagnose_spec"]
+    assert ".argument_specs.main.options" in validate["vars"]["tlsfleet_diagnose_spec"]
+    assert (
+        validate["run_once"] is True
+        and "ansible_play_hosts" in validate["ansible.builtin.validate_argument_spec"]["argument_spec"]
+    )
+    assert role["ansible.builtin.import_role"] == {
+        "name": "tlsfleet.stapling.diagnose",
+        "tasks_from": "audit",
+        "rolespec_validate": False,
+    }
+    assert name_failing["ansible.builtin.add_host"]["groups"] == "tlsfleet_diagnose_failing"
+    assert "tlsfleet_diagnose_failing" in fail_play["hosts"]
+    main = _load(ROLE / "tasks" / "main.yml")
+    assert main[0] == {"name": main[0]["name"], "ansible.builtin.import_tasks": "audit.yml"}
+    assert "ansible.builtin.assert" in main[-1]

@@ -228,3 +228,31 @@ def test_an_operators_config_test_beside_the_server_is_not_a_second_master(tmp_p
     found = common.list_processes(str(proc.root), ("nginx",))
     assert [p.pid for p in common.masters(found)] == [40, 42]
     assert [p.pid for p in common.masters(found, nginx.one_shot)] == [40]
+
+
+def test_lazy_parts_import_on_first_use_once_and_only_the_names_given(monkeypatch):
+    module = type(sys)("tlsfleet_lazy_parts_probe")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    loads = []
+
+    def load():
+        loads.append(1)
+        return {"CONTROL": "control part", "EDITOR": "editor part"}
+
+    module.__getattr__ = common.lazy_parts(module.__name__, ("CONTROL", "EDITOR"), load)
+    with pytest.raises(AttributeError, match="OTHER"):
+        assert module.OTHER
+    assert not hasattr(module, "__path__")
+    assert loads == []  # an unknown name imports nothing
+    assert module.CONTROL == "control part"
+    assert module.EDITOR == "editor part"  # kept in the module by the first use: no second import
+    assert loads == [1]
+
+
+@pytest.mark.parametrize("type_name", ["nginx", "apache", "haproxy"])
+def test_server_packages_import_control_and_editor_on_first_use(type_name):
+    package = __import__(
+        "ansible_collections.tlsfleet.stapling.plugins.module_utils.servers." + type_name, fromlist=["CONTROL"]
+    )
+    assert package.CONTROL.__name__ == package.__name__ + ".control"
+    assert package.EDITOR is None or package.EDITOR.__name__ == package.__name__ + ".edit"
