@@ -98,9 +98,9 @@ lab-unit: venv ## the lab's own tests that need no root: test PKI, the OCSP resp
 lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on the scenarios lab-audit does not bring up, clean down
 	TLSFLEET_LAB_SCENARIOS=$${TLSFLEET_LAB_SCENARIOS:-rest} $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
 
-lab-audit: venv lab-deps ## every lab scenario: the oracle, then node_audit vs its expect: 2.21 over ssh, 2.19 over paramiko (root)
+lab-audit: venv lab-deps ## every lab scenario: the oracle, then node_audit vs its expect (and preflight_expect): 2.21 over ssh, 2.19 over paramiko (root)
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --oracle tests/lab/scenarios/healthy.yml \
-	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml
+	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml tests/lab/scenarios/preflight/*.yml
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --core $(VENV_OLD) --connection paramiko_ssh \
 	  tests/lab/scenarios/healthy.yml tests/lab/scenarios/fleet.yml
 
