@@ -93,7 +93,7 @@ integration: venv ## ansible-test integration targets that run on the controller
 	tools/ansible-test $(VENV_MAIN) integration --venv --python 3.12 --color no
 
 lab-unit: venv ## the lab's own tests that need no root: test PKI, the OCSP responder, the sweep's generator and invariants
-	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests ../integration/lab/test_sweep.py
+	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests ../integration/lab/test_sweep.py ../integration/lab/test_audit_compare.py
 
 lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on the scenarios lab-audit does not bring up, clean down
 	TLSFLEET_LAB_SCENARIOS=$${TLSFLEET_LAB_SCENARIOS:-rest} $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
