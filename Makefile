@@ -93,14 +93,14 @@ integration: venv ## ansible-test integration targets that run on the controller
 	tools/ansible-test $(VENV_MAIN) integration --venv --python 3.12 --color no
 
 lab-unit: venv ## the lab's own tests that need no root: test PKI, the OCSP responder, the sweep's generator and invariants
-	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests ../integration/lab/test_sweep.py
+	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests ../integration/lab/test_sweep.py ../integration/lab/test_audit_compare.py
 
 lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on the scenarios lab-audit does not bring up, clean down
 	TLSFLEET_LAB_SCENARIOS=$${TLSFLEET_LAB_SCENARIOS:-rest} $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
 
-lab-audit: venv lab-deps ## every lab scenario: the oracle, then node_audit vs its expect: 2.21 over ssh, 2.19 over paramiko (root)
+lab-audit: venv lab-deps ## every lab scenario: the oracle, then node_audit vs its expect (and preflight_expect): 2.21 over ssh, 2.19 over paramiko (root)
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --oracle tests/lab/scenarios/healthy.yml \
-	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml
+	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml tests/lab/scenarios/preflight/*.yml
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --core $(VENV_OLD) --connection paramiko_ssh \
 	  tests/lab/scenarios/healthy.yml tests/lab/scenarios/fleet.yml
 

@@ -34,7 +34,16 @@ def _groups(groups) -> dict:
     return {str(name): [str(h) for h in members or []] for name, members in groups.items()}
 
 
-def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None, fetch_issuers=True, groups=None):
+def _sunset(value) -> bool:
+    try:
+        return inputs.as_opt_in(value, "tlsfleet_stapling_sunset")
+    except inputs.InputProblem as problem:
+        raise AnsibleFilterError("; ".join(problem.problems)) from None
+
+
+def remediation_plan(
+    audit, host, drift=None, certificates=None, resolvers=None, fetch_issuers=True, groups=None, sunset=False
+):
     """What the remediation roles change on ``host``, from its node_audit result (see plugin_utils/remediation)."""
     if audit is None or not isinstance(audit, dict):
         raise AnsibleFilterError("remediation_plan expects the node_audit result of one host")
@@ -49,6 +58,7 @@ def remediation_plan(audit, host, drift=None, certificates=None, resolvers=None,
         else [str(r) for r in resolvers or []],
         fetch_issuers=bool(fetch_issuers),
         groups=_groups(groups),
+        sunset=_sunset(sunset),
     )
 
 

@@ -24,6 +24,8 @@ description:
     O(timeout) seconds, the module fails with a message saying so and leaves O(dest) as it was.
   - Can also hand the response to a running HAProxy through its runtime API (O(haproxy_socket)), so that it is
     served without a reload.
+  - With O(state=absent), removes O(dest) instead, for a certificate whose CA dropped OCSP (the OCSP sunset), and
+    only when the certificate names no OCSP responder, so that a staple a CA still answers for is never removed.
 author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -106,6 +108,15 @@ options:
     description: Keep a copy of O(dest), with a timestamp in its name, before replacing it.
     type: bool
     default: false
+  state:
+    description:
+      - V(present) keeps O(dest) holding a good response, as described above.
+      - V(absent) removes O(dest) (with O(backup), a copy is kept first) and fetches nothing. The module refuses, and
+        removes nothing, when the certificate in O(certificate_path) names an OCSP responder. A server reads the file
+        only when it starts or reloads, so reload it afterwards.
+    type: str
+    choices: [present, absent]
+    default: present
   haproxy_socket:
     description:
       - Path of a running HAProxy's runtime API UNIX socket (C(stats socket ... level admin)) to send the response to
@@ -162,6 +173,12 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ staple.reason }}; staple valid until {{ staple.response.next_update }}"
 
+- name: Remove the staple file of a certificate whose CA dropped OCSP, keeping a backup
+  tlsfleet.stapling.ocsp_staple:
+    certificate_path: /etc/haproxy/certs/legacy.example.com.pem
+    state: absent
+    backup: true
+
 - name: Fetch through a proxy from an internal responder mirror, in check mode first
   tlsfleet.stapling.ocsp_staple:
     certificate_path: /etc/haproxy/certs/api.example.com.pem
@@ -183,9 +200,11 @@ reason:
       not for this certificate, badly signed, expired, or not V(good)), V(refresh_window) (good, but within
       O(refresh_window) or O(min_validity) of its nextUpdate), V(forced) (O(force)), or V(current) (good and outside
       the window; nothing was fetched).
+    - With O(state=absent), V(removed) (the file was, or in check mode would be, removed) or V(absent) (there was no
+      file).
   returned: success
   type: str
-  choices: [missing, invalid, refresh_window, forced, current]
+  choices: [missing, invalid, refresh_window, forced, current, removed, absent]
   sample: refresh_window
 fetched:
   description: Whether a responder was asked for a new response.
@@ -198,6 +217,10 @@ responder_url:
   sample: http://ocsp.example.com/
 written:
   description: Whether O(dest) was (or in check mode would be) replaced with the new response.
+  returned: success
+  type: bool
+removed:
+  description: Whether O(dest) was (or in check mode would be) removed (O(state=absent)).
   returned: success
   type: bool
 response:
@@ -338,9 +361,50 @@ def _write(module, dest: str, der: bytes, backup: bool) -> dict:
     return {"backup_file": saved} if saved else {}
 
 
+def remove(module, dest: str) -> dict:
+    """state=absent: remove ``dest`` when the certificate names no OCSP responder (the OCSP sunset)."""
+    params = module.params
+    cert = load_certificates_from_path(params["certificate_path"], "certificate file")[0]
+    urls = ocsp_urls(cert)
+    if urls:
+        raise InputError(
+            f"the certificate '{name_string(cert.subject)}' names the OCSP responder {urls[0]}: its staple file {dest} "
+            "is kept (state=absent is for certificates whose CA dropped OCSP)."
+        )
+    result = {
+        "changed": False,
+        "dest": dest,
+        "reason": "absent",
+        "fetched": False,
+        "responder_url": None,
+        "written": False,
+        "removed": False,
+        "response": None,
+        "previous": None,
+        "pushed": False,
+        "haproxy_reply": None,
+    }
+    if not os.path.lexists(dest):
+        return result
+    result.update(changed=True, removed=True, reason="removed")
+    if module._diff:
+        result["diff"] = {"before_header": dest, "after_header": dest, "before": "%s exists\n" % dest, "after": ""}
+    if not module.check_mode:
+        real = os.path.realpath(dest)
+        if params["backup"]:
+            result["backup_file"] = files.backup(module, real)
+        try:
+            os.unlink(dest)
+        except OSError as exc:
+            raise InputError(f"cannot remove {dest}: {exc.strerror or exc}.") from None
+    return result
+
+
 def run(module) -> dict:
     params = module.params
     dest = _check_params(params)
+    if params["state"] == "absent":
+        return remove(module, dest)
     cert, issuer = _certificate_and_issuer(params)
     skew, min_validity = params["clock_skew"], params["min_validity"]
 
@@ -361,6 +425,7 @@ def run(module) -> dict:
         "fetched": False,
         "responder_url": None,
         "written": False,
+        "removed": False,
         "response": assessment.previous if assessment.reason == staple.REASON_CURRENT else None,
         "previous": assessment.previous,
         "pushed": False,
@@ -453,6 +518,7 @@ def main() -> None:
             "min_validity": {"type": "int", "default": 300},
             "force": {"type": "bool", "default": False},
             "backup": {"type": "bool", "default": False},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "haproxy_socket": {"type": "path"},
             "haproxy_push": {"type": "str", "choices": ["never", "changed", "always"], "default": "changed"},
         },

@@ -188,6 +188,13 @@ def as_bool(value, name: str) -> bool:
     raise InputProblem("%s must be true or false (or yes/no, on/off, 1/0), not %r" % (name, value))
 
 
+def as_opt_in(value, name: str) -> bool:
+    """An opt-in flag: as_bool, where a blank answer (an AWX survey left empty) means not opted in."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return False
+    return as_bool(value, name)
+
+
 def as_int(value, name: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().lstrip("-").isdigit():
         raise InputProblem("%s must be a whole number, not %r" % (name, value))
@@ -286,6 +293,7 @@ VARIABLES = {
     "tlsfleet_cert_fetch_issuers": as_bool,
     "tlsfleet_external_check": as_bool,
     "tlsfleet_audit_use_proxy": as_bool,
+    "tlsfleet_stapling_sunset": as_opt_in,
     "tlsfleet_fail_severity": as_severity,
     "tlsfleet_report_dir": as_path,
     "tlsfleet_remediate_report_dir": as_path,

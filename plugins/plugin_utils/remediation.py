@@ -12,7 +12,11 @@ findings that name the node) and returns what each role must do on that node:
 - ``deployments``: certificates deployed from the controller, for drift and key mismatch (cert_deploy);
 - ``reload``: the servers to test and reload, and ``verify``: what each touched hostname must then serve
   (tls_reload);
-- ``unfixable``: findings no configuration change fixes, or that lack an input, each with the reason.
+- ``staple_removals``: HAProxy ``<crt>.ocsp`` files of certificates without an OCSP URL that ``ocsp_staple``
+  removes (stapling_config; only with the sunset opt-in);
+- ``unfixable``: findings no configuration change fixes, or that lack an input, each with the reason;
+- ``skipped``: findings a change would fix but that need an opt-in the run did not give (``stapling_without_ocsp``
+  without ``sunset``), each with the reason: reported, never dropped silently.
 
 The plan is data, so check mode, the report and the tests all see the same decisions.
 
@@ -39,6 +43,12 @@ DEPLOY_CODES = {"key_mismatch", "node_drift"}
 RELOAD_CODES = {"staple_missing", "staple_expired", "staple_expiring", "staple_invalid", "stale_cert_path"}
 # What a fresh staple file remedies, for a server that staples from a file (facts STAPLING_REMEDY "staple_file").
 STAPLE_FILE_REFRESH = {"staple_expired", "staple_expiring", "staple_invalid", "staple_missing"}
+# The OCSP sunset: switching stapling off for a certificate whose CA dropped OCSP is opt-in (tlsfleet_stapling_sunset).
+SUNSET_CODES = {"stapling_without_ocsp"}
+SUNSET_SKIPPED = (
+    "skipped (opt-in): the certificate names no OCSP responder, and switching stapling off for it is done only with "
+    "tlsfleet_stapling_sunset: true (%s)"
+)
 # Findings that keep a staple from being good whatever is changed here: verification then checks the leaf only.
 BLOCKING = {"responder_unreachable", "responder_error", "cert_revoked", "cert_status_unknown", "cert_expired"}
 
@@ -229,11 +239,14 @@ def plan(
     apache_cache_file: str = DEFAULT_APACHE_CACHE_FILE,
     fetch_issuers: bool = True,
     groups=None,
+    sunset: bool = False,
 ) -> dict:
     """The remediation plan for one node (see the module docstring).
 
     ``groups`` is the controller's inventory (group name -> host names): a certificate entry is deployed to
     ``host`` only when its ``hosts`` name the host or one of its groups (``in_scope``).
+    ``sunset`` (tlsfleet_stapling_sunset) allows switching stapling off for the sites of certificates without an
+    OCSP URL (``stapling_without_ocsp``), per certificate; without it those findings are listed under ``skipped``.
     """
     result = {
         "stapling": [],
@@ -243,6 +256,8 @@ def plan(
         "reload": [],
         "verify": [],
         "unfixable": [],
+        "skipped": [],
+        "staple_removals": [],
         "codes": [],
         "reload_always": [],
     }
@@ -266,7 +281,13 @@ def plan(
         siblings = [
             other for other_key, other in sites.items() if other_key != key and other.get("site") == site.get("site")
         ]
-        context = {"host": host, "groups": groups or {}, "drift": list(drift or []), "siblings": siblings}
+        context = {
+            "host": host,
+            "groups": groups or {},
+            "drift": list(drift or []),
+            "siblings": siblings,
+            "sunset": bool(sunset),
+        }
         _plan_site(
             result,
             key,
@@ -352,6 +373,24 @@ def _plan_site(
             if item["code"] in code_set:
                 _unfixable(result, item, reason)
         blocked.update(code_set & codes)
+
+    def skip(code_set, reason):
+        for item in found:
+            if item["code"] in code_set:
+                _listed(result, "skipped", item, reason)
+        blocked.update(code_set & codes)
+
+    if codes & SUNSET_CODES and not context.get("sunset"):
+        facts_here = facts_of(server)
+        what = (
+            "the staple file %s would be removed" % facts_here.staple_file_path(stapling)
+            if facts_here is not None
+            and facts_here.STAPLING_REMEDY == "staple_file"
+            and facts_here.staple_file_path(stapling)
+            else "stapling would be switched off for this site only"
+        )
+        skip(SUNSET_CODES, SUNSET_SKIPPED % what)
+        codes = codes - SUNSET_CODES
 
     for code in sorted(codes):
         cause = CATALOGUE.get(code)
@@ -495,11 +534,7 @@ def _plan_site(
             handled |= set(entry["codes"])
     elif remedy == "staple_file":
         if "stapling_without_ocsp" in codes:
-            refuse(
-                {"stapling_without_ocsp"},
-                "not automated yet for %s: remove the staple file %s of this certificate, or set ocsp-update off on "
-                "its line, then reload" % (server, facts.staple_file_path(stapling) or "-"),
-            )
+            staple_on = _plan_staple_sunset(result, key, site, refuse, handled)
         needs = codes & ({"stapling_unsupported", "stapling_disabled"} | STAPLE_FILE_REFRESH)
         staple_path = facts.staple_file_path(stapling)
         if needs and leaf.get("ocsp_urls") and staple_path and configured.get("certificate_file"):
@@ -556,7 +591,55 @@ def _stapling_on(server, stapling) -> bool:
     return facts is not None and facts.stapling_enabled(stapling)
 
 
+def _plan_staple_sunset(result, key, site, refuse, handled):
+    """HAProxy, ``stapling_without_ocsp`` with the sunset opt-in: remove this certificate's ``.ocsp`` file (and only
+    its own). A certificate HAProxy fetches for itself (``ocsp-update on``) needs its line edited, which is not
+    automated: refused, naming the line. Returns the staple the site should serve afterwards (False: none), or
+    None when nothing is planned."""
+    server = site.get("server")
+    stapling = site.get("stapling") or {}
+    configured = site.get("configured") or {}
+    facts = facts_of(server)
+    staple_file = configured.get("staple_file") or {}
+    path = facts.staple_file_path(stapling)
+    if stapling.get("ocsp_update") == "on":
+        certificate = configured.get("certificate_file") or stapling.get("crt") or "the certificate"
+        where = "%s, from %s" % (
+            stapling.get("source") or site.get("source") or "-",
+            stapling.get("ocsp_update_source"),
+        )
+        refuse(
+            {"stapling_without_ocsp"},
+            "%s has ocsp-update on (%s): to stop stapling it, write ocsp-update off on that line for this "
+            "certificate only, then test and reload; editing it is not automated yet" % (certificate, where),
+        )
+        return None
+    exists = staple_file.get("exists") if staple_file else stapling.get("ocsp_exists")
+    if not path or not exists or not configured.get("certificate_file"):
+        refuse(
+            {"stapling_without_ocsp"},
+            "no staple file of this certificate to remove (%s)" % (path or "none configured"),
+        )
+        return None
+    result["staple_removals"].append(
+        {
+            "site": site.get("site"),
+            "key": key,
+            "server": server,
+            "certificate_path": configured["certificate_file"],
+            "dest": path,
+            "codes": ["stapling_without_ocsp"],
+        }
+    )
+    handled.add("stapling_without_ocsp")
+    return False
+
+
 def _unfixable(result: dict, item: dict, reason: str) -> None:
+    _listed(result, "unfixable", item, reason)
+
+
+def _listed(result: dict, where: str, item: dict, reason: str) -> None:
     entry = {
         "code": item.get("code"),
         "site": item.get("site"),
@@ -564,8 +647,8 @@ def _unfixable(result: dict, item: dict, reason: str) -> None:
         "severity": item.get("severity"),
         "reason": reason,
     }
-    if entry not in result["unfixable"]:
-        result["unfixable"].append(copy.deepcopy(entry))
+    if entry not in result[where]:
+        result[where].append(copy.deepcopy(entry))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -692,6 +775,8 @@ def changed_files(results, existed=None) -> list:
         if "reason" in result:  # ocsp_staple
             if result.get("written"):
                 add(result.get("dest"), result.get("backup_file"), result.get("previous") is None)
+            elif result.get("removed"):  # state=absent: restored from its backup
+                add(result.get("dest"), result.get("backup_file"))
             continue
         path = result.get("dest") or result.get("path")  # ansible.builtin.copy
         add(path, result.get("backup_file"), existed.get(path) is False)

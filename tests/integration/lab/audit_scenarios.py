@@ -9,6 +9,12 @@ hostname: every expected code must be reported, and no other code of severity er
 hostnames a scenario expects nothing of must report nothing of severity error or worse; healthy.yml must
 report nothing at all.
 
+A scenario with a candidate (``preflight:``) is then renewed as it says (``labctl renew LEAF --variant V``) and
+node_audit runs again with the candidate (its ``preflight`` option): every site the candidate covers must get the
+verdict and check statuses of its ``preflight_expect:`` (with the statuses the oracle computes from the scenario,
+tlslab.oracle.expected_preflight), and no other site a verdict. With ``--oracle`` the scenario's
+``preflight_expect:`` must first agree with what the oracle computes.
+
 Usage: audit_scenarios.py [--core VENV] [--connection ssh|paramiko_ssh] [--keep] SCENARIO.yml ...
 Prints one line per scenario (with the size of node_audit's result per node: JSON without whitespace, as
 registered) and a closing "N passed, N failed" line; exits 1 when any scenario fails.
@@ -31,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 LABCTL = ROOT / "tests" / "lab" / "labctl"
 BAD = {"critical", "error"}
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
 
 def sh(argv, **kwargs):
@@ -45,8 +52,12 @@ def collections_path(venv: Path) -> str:
     return str(build)
 
 
-def run_audit(venv: Path, inventory: str, connection: str, collections: str, require_results: bool = True) -> dict:
-    """node_audit on every node: {"results": {host: the registered result}, "elapsed": s, "output": the play's}."""
+def run_audit(
+    venv: Path, inventory: str, connection: str, collections: str, require_results: bool = True, candidate=None
+) -> dict:
+    """node_audit on every node: {"results": {host: the registered result}, "elapsed": s, "output": the play's}.
+
+    ``candidate`` ({certificate, chain} PEM text): node_audit's preflight option."""
     results_dir = Path(tempfile.mkdtemp(prefix="tlsfleet-audit-"))
     env = dict(os.environ)
     env.update(
@@ -59,12 +70,17 @@ def run_audit(venv: Path, inventory: str, connection: str, collections: str, req
         AUDIT_RESULTS_DIR=str(results_dir),
     )
     argv = [str(venv / "bin" / "ansible-playbook"), "-i", inventory, "-c", connection, str(HERE / "audit.yml")]
+    if candidate is not None:
+        extra = results_dir / "candidate.vars.json"  # not *.json at the top level: read back as results below
+        extra.write_text(json.dumps({"tlsfleet_lab_candidate": candidate}))
+        argv += ["-e", "@%s" % extra]
     started = time.monotonic()
     out = sh(argv, env=env, timeout=600)
     elapsed = time.monotonic() - started
     results = {}
     for path in results_dir.glob("*.json"):
-        results[path.stem] = json.loads(path.read_text())
+        if not path.name.endswith(".vars.json"):
+            results[path.stem] = json.loads(path.read_text())
     shutil.rmtree(results_dir, ignore_errors=True)
     if not results and require_results:
         raise SystemExit("ansible-playbook produced no results (rc %s): %s" % (out.returncode, out.stdout[-3000:]))
@@ -131,6 +147,75 @@ def compare(scenario: str, expect: dict, results: dict) -> list:
     return problems
 
 
+def preflight_expectations(scenario_file: str, hostvars: dict) -> dict:
+    """host -> the sites the candidate covers, each with its verdict and the check statuses to compare: the
+    scenario's preflight_expect, completed with what the oracle computes from the scenario."""
+    from tlslab import oracle, scenario  # the lab's own package, on the path set above
+
+    computed = oracle.expected_preflight(scenario.load(scenario_file))
+    out = {}
+    for host, data in hostvars.items():
+        sites = []
+        for site in data.get("tlsfleet_lab_preflight_expect") or []:
+            mine = computed.get(host, {}).get("%s:%s:%s" % (site["server"], site["port"], site["name"])) or {}
+            checks = {name: status for name, status in (mine.get("checks") or {}).items() if status is not None}
+            checks.update(site["checks"])
+            sites.append(dict(site, checks=checks))
+        out[host] = sites
+    return out
+
+
+def renew_candidate(preflight: dict) -> dict:
+    """labctl renew as the scenario's candidate says: {certificate, chain} PEM text for node_audit's preflight."""
+    argv = [str(LABCTL), "renew", preflight["leaf"], "--variant", preflight["variant"]]
+    if not preflight.get("new_key"):
+        argv.append("--keep-key")
+    out = sh(argv, timeout=120)
+    if out.returncode != 0:
+        raise SystemExit("labctl renew failed: %s" % (out.stderr or out.stdout).strip())
+    files = json.loads(out.stdout)
+    return {"certificate": Path(files["certificate"]).read_text(), "chain": Path(files["chain"]).read_text()}
+
+
+def compare_preflight(expected: dict, results: dict) -> list:
+    """Per covered site: node_audit's verdict and check statuses as expected; no verdict for another site."""
+    problems = []
+    for host, sites in sorted(expected.items()):
+        result = results.get(host) or {}
+        if result.get("failed") or result.get("unreachable"):
+            problems.append("%s: node_audit with the candidate failed: %s" % (host, result.get("msg", "no result")))
+            continue
+        verdicts = list(result.get("preflight") or [])
+        for site in sites:
+            names = set(site["hostnames"])
+            found = [v for v in verdicts if v.get("server") == site["server"] and names & set(v.get("hostnames") or [])]
+            where = "%s %s %s" % (host, site["server"], site["name"])
+            if len(found) != 1:
+                problems.append("%s: %d preflight verdicts, expected one" % (where, len(found)))
+                continue
+            verdict = found[0]
+            verdicts.remove(verdict)
+            statuses = {check["name"]: check["status"] for check in verdict.get("checks") or []}
+            why = " / ".join(verdict.get("reasons", []) + [c.get("text", "") for c in verdict.get("changes", [])])
+            if verdict.get("verdict") != site["verdict"]:
+                problems.append(
+                    "%s: verdict %s, expected %s [%s]" % (where, verdict.get("verdict"), site["verdict"], why[:400])
+                )
+            for name, status in sorted(site["checks"].items()):
+                if statuses.get(name) != status:
+                    evidence = next((c["evidence"] for c in verdict["checks"] if c["name"] == name), [])
+                    problems.append(
+                        "%s: %s is %s, expected %s [%s]"
+                        % (where, name, statuses.get(name), status, " / ".join(evidence)[:300])
+                    )
+        for verdict in verdicts:
+            problems.append(
+                "%s: a preflight verdict for %s %s, which the scenario does not expect"
+                % (host, verdict.get("server"), ", ".join(verdict.get("hostnames") or []))
+            )
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="+")
@@ -143,7 +228,7 @@ def main() -> int:
     args = parser.parse_args()
     venv = Path(args.core)
     collections = collections_path(venv)
-    passed = failed = staples_compared = 0
+    passed = failed = staples_compared = preflight_sites = 0
     module_ms = []
     for index, scenario_file in enumerate(args.scenarios):
         name = Path(scenario_file).stem
@@ -161,6 +246,16 @@ def main() -> int:
         expect = {host: (data.get("tlsfleet_lab_expect") or {}) for host, data in hostvars.items()}
         audit = run_audit(venv, inventory, args.connection, collections)
         problems = compare(name, expect, audit["results"]) + compare_staples(hostvars, audit["results"])
+        preflight = next((data.get("tlsfleet_lab_preflight") for data in hostvars.values()), None)
+        if preflight:
+            from tlslab import oracle, scenario  # the lab's own package, on the path set above
+
+            if args.oracle:
+                problems += ["oracle: " + p for p in oracle.preflight_problems(scenario.load(scenario_file))]
+            wanted = preflight_expectations(scenario_file, hostvars)
+            checked = run_audit(venv, inventory, args.connection, collections, candidate=renew_candidate(preflight))
+            problems += compare_preflight(wanted, checked["results"])
+            preflight_sites += sum(len(sites) for sites in wanted.values())
         staples_compared += sum(len(data.get("tlsfleet_lab_staple") or {}) for data in hostvars.values())
         for result in audit["results"].values():
             timing = ((result.get("evidence") or {}).get("timings") or {}).get("total_ms")
@@ -181,6 +276,8 @@ def main() -> int:
     if module_ms:
         print("module-side time per node: min %d ms, max %d ms" % (min(module_ms), max(module_ms)))
     print("staple verdicts compared with the openssl oracle: %d" % staples_compared)
+    if preflight_sites:
+        print("preflight verdicts compared: %d sites" % preflight_sites)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

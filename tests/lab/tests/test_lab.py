@@ -262,9 +262,14 @@ def test_stopped_server_failing_resolvers_and_refused_start():
         labctl("down")
 
 
-# make lab-audit brings healthy.yml, causes/ and fleet.yml up with the oracle already (audit_scenarios.py
+# make lab-audit brings healthy.yml, causes/, fleet.yml and preflight/ up with the oracle already (audit_scenarios.py
 # --oracle); make test asks this test for the rest only (TLSFLEET_LAB_SCENARIOS=rest), to bring none up twice.
-AUDITED_WITH_ORACLE = {SCENARIOS / "healthy.yml", SCENARIOS / "fleet.yml", *(SCENARIOS / "causes").glob("*.yml")}
+AUDITED_WITH_ORACLE = {
+    SCENARIOS / "healthy.yml",
+    SCENARIOS / "fleet.yml",
+    *(SCENARIOS / "causes").glob("*.yml"),
+    *(SCENARIOS / "preflight").glob("*.yml"),
+}
 CHOSEN = {
     "all": ORACLE_SCENARIOS,
     "rest": [p for p in ORACLE_SCENARIOS if p not in AUDITED_WITH_ORACLE],

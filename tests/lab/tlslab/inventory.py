@@ -3,8 +3,9 @@
 Groups: ``tlsfleet_lab`` (every node) with one child group per region. Host variables: ssh
 connection details, ``tlsfleet_region``, and for tests ``tlsfleet_lab_expect`` (finding codes per
 hostname), ``tlsfleet_lab_staple`` (the staple state the oracle checks, per server:port:hostname) and
-``tlsfleet_lab_sites``. Fleet-level expectations (node_drift) are ``tlsfleet_lab_expect_fleet`` on the
-``tlsfleet_lab`` group.
+``tlsfleet_lab_sites``, ``tlsfleet_lab_preflight_expect`` (the sites the scenario's candidate covers, with the
+verdict and check statuses expected). Fleet-level expectations (node_drift) are ``tlsfleet_lab_expect_fleet`` on the
+``tlsfleet_lab`` group, the candidate ``tlsfleet_lab_preflight``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ import yaml
 
 from . import sshd
 from .scenario import Scenario, expect_by_hostname, staple_by_hostname
+
+
+def preflight_expect(spec) -> list:
+    """The sites the scenario's candidate covers, with the verdict and check statuses expected of node_audit."""
+    return [
+        {"server": s.server, "name": s.name, "port": s.port, "hostnames": s.hostnames, **s.preflight_expect}
+        for s in spec.sites
+        if s.preflight_expect is not None
+    ]
 
 
 def host_vars(node) -> dict:
@@ -33,6 +43,7 @@ def host_vars(node) -> dict:
         "tlsfleet_lab_node": {"ns": node.ns, "enter": str(node.enter), "servers": spec.servers},
         "tlsfleet_lab_expect": expect_by_hostname(spec),
         "tlsfleet_lab_staple": staple_by_hostname(spec),
+        "tlsfleet_lab_preflight_expect": preflight_expect(spec),
         "tlsfleet_lab_sites": [
             {"server": s.server, "name": s.name, "port": s.port, "hostnames": s.hostnames, "leaf": s.leaf}
             for s in spec.sites
@@ -83,6 +94,8 @@ def build(scenario: Scenario, nodes, leaf_files: dict | None = None) -> dict:
                     "vars": {
                         "tlsfleet_lab_scenario": scenario.name,
                         "tlsfleet_lab_expect_fleet": scenario.expect_fleet,
+                        # The candidate a preflight judges (labctl renew LEAF --variant V), or null.
+                        "tlsfleet_lab_preflight": vars(scenario.preflight) if scenario.preflight else None,
                         # The CA's output on the controller, as a renewal pipeline would hand it over, each
                         # scoped (hosts:) to the nodes that serve it.
                         "tlsfleet_lab_certificates": scoped(leaf_files or {}, nodes),

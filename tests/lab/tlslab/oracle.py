@@ -389,3 +389,138 @@ def format_results(results: list[dict]) -> str:
         + (f"; {bad} disagree" if bad else "")
     )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- preflight: computed from the scenario
+
+# The lab's CAs and their roots (tlslab.pki.HIERARCHY); a new-intermediate candidate moves to <root>-next.
+ROOT_OF = {"int-a-rsa": "root-a", "int-a-ec": "root-a", "int-b": "root-b", "int-n": "root-n"}
+PREFLIGHT_WARNING_DAYS = 21  # node_audit's default cert_warning_days
+
+
+def expected_preflight(scenario) -> dict:
+    """What node_audit's preflight of the scenario's candidate must say, computed from the scenario alone:
+    {node: {"server:port:site": {"verdict": v or None, "checks": {check: status or None}}}} for every site the
+    candidate covers. None where the scenario does not decide it (docs/preflight.md says what each check means)."""
+    from .scenario import preflight_covers
+
+    out: dict = {}
+    if scenario.preflight is None:
+        return out
+    for node in scenario.nodes:
+        not_running = set(node.server_down) | set(node.faults.stopped)
+        for site in node.sites:
+            if preflight_covers(scenario, site) and site.server not in not_running:
+                checks = _preflight_checks(scenario, node, site)
+                out.setdefault(node.name, {})[f"{site.server}:{site.port}:{site.name}"] = {
+                    "verdict": _preflight_verdict(checks),
+                    "checks": checks,
+                }
+    return out
+
+
+def _preflight_verdict(checks: dict) -> str | None:
+    statuses = set(checks.values())
+    if "fail" in statuses:
+        return "will_break"
+    if None in statuses:
+        return None
+    return "ready_after_change" if "change" in statuses else "ready"
+
+
+def _preflight_checks(scenario, node, site) -> dict:
+    candidate = scenario.preflight
+    leaf = scenario.leaves[candidate.leaf]
+    served = scenario.leaves[site.leaf]
+    variant = candidate.variant
+    issuer = leaf.issuer + "-next" if variant == "new-intermediate" else leaf.issuer
+    root = ROOT_OF[leaf.issuer] + ("-next" if variant == "new-intermediate" else "")
+    has_url = leaf.ocsp_url and variant != "no-ocsp-url"
+    must_staple = leaf.must_staple or variant == "must-staple"
+    mode = leaf.ocsp.get("mode")
+    answer = None  # what the responder answers from this node: good / revoked / not good; None: not decided
+    if "ocsp" in node.faults.egress:
+        answer = "unreachable"
+    elif mode in ("good", "expiring"):
+        answer = "good"
+    elif mode == "revoked":
+        answer = "revoked"
+    stapling_on = {
+        "nginx": site.stapling.get("enabled"),
+        "apache": site.stapling.get("enabled"),
+        "haproxy": site.stapling.get("ocsp_file") != "none",
+    }[site.server]
+    checks: dict = {}
+    if variant == "not-yet-valid" or leaf.validity == "expired":
+        checks["validity"] = "fail"
+    elif variant == "short-lived" or leaf.validity == "expiring":
+        checks["validity"] = "warning"
+    else:
+        checks["validity"] = "ok"
+    if site.after_start != "none":
+        checks["key_match"] = None
+    else:
+        checks["key_match"] = "change" if candidate.new_key or site.leaf != candidate.leaf else "ok"
+    checks["chain"] = "ok"  # labctl renew writes the issuer as chain.pem
+    checks["issuer_file"] = _preflight_issuer_file(site, served, issuer, root, stapling_on)
+    if has_url or not stapling_on:
+        checks["ocsp_url"] = "ok"
+    else:
+        checks["ocsp_url"] = "warning"  # nginx, Apache and HAProxy 2.6 (a .ocsp file) load it and staple nothing
+    staple_file = site.stapling.get("file" if site.server == "nginx" else "ocsp_file", "none")
+    checks["staple_file"] = "change" if site.server in ("nginx", "haproxy") and staple_file != "none" else "ok"
+    if not has_url or answer == "good":
+        checks["responder"] = "ok"
+    elif answer == "revoked":
+        checks["responder"] = "fail"
+    elif answer == "unreachable":
+        checks["responder"] = "warning"
+    else:
+        checks["responder"] = None
+    if not must_staple:
+        checks["must_staple"] = "ok"
+    elif not has_url or answer in ("revoked", "unreachable"):
+        checks["must_staple"] = "fail"
+    elif answer is None:
+        checks["must_staple"] = None
+    else:
+        checks["must_staple"] = "ok" if stapling_on else "change"
+    return checks
+
+
+def _preflight_issuer_file(site, served, issuer: str, root: str, stapling_on: bool) -> str | None:
+    """Files on the node that pin the issuer: nginx ssl_trusted_certificate (verified staples need the path from
+    the candidate's issuer to a root in it), HAProxy <crt>.issuer (must be the candidate's issuer)."""
+    if site.server == "nginx" and stapling_on and site.stapling.get("verify"):
+        trusted = site.stapling.get("trusted")
+        if trusted == "full":  # the served leaf's issuer and its root
+            return "ok" if ROOT_OF[served.issuer] == root else "change"
+        if trusted in ("issuer_only", "unrelated"):  # no root of its own: never completes a path
+            return "change"
+        return None
+    if site.server == "haproxy" and site.stapling.get("issuer_file"):
+        return "ok" if served.issuer == issuer else "change"
+    return "ok"
+
+
+def preflight_problems(scenario) -> list[str]:
+    """Where the scenario's preflight_expect disagrees with what the oracle computes from the scenario."""
+    problems = []
+    computed = expected_preflight(scenario)
+    for node in scenario.nodes:
+        for site in node.sites:
+            want = site.preflight_expect
+            got = computed.get(node.name, {}).get(f"{site.server}:{site.port}:{site.name}")
+            if want is None or got is None:
+                continue
+            where = f"{node.name} {site.server}:{site.port} {site.name}"
+            if got["verdict"] is not None and got["verdict"] != want["verdict"]:
+                problems.append(
+                    f"{where}: the scenario expects {want['verdict']}, the oracle computes {got['verdict']}"
+                )
+            for check, status in sorted(want["checks"].items()):
+                if got["checks"].get(check) not in (None, status):
+                    problems.append(
+                        f"{where}: {check}: the scenario expects {status}, the oracle computes {got['checks'][check]}"
+                    )
+    return problems

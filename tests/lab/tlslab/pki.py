@@ -93,7 +93,7 @@ LEAF_DEFAULT_AFTER = datetime.timedelta(days=90)
 RENEW_VARIANTS = ("plain", "new-intermediate", "no-ocsp-url", "must-staple", "short-lived", "not-yet-valid")
 SHORT_LIVED_AFTER = datetime.timedelta(days=6)  # with LEAF_DEFAULT_BEFORE: a validity of 6 days 1 hour (<= 7 days)
 NOT_YET_VALID_IN = datetime.timedelta(days=2)  # notBefore this far ahead; notAfter LEAF_DEFAULT_AFTER after it
-NEXT_INTERMEDIATE_SUFFIX = "-next"  # int-a-rsa -> int-a-rsa-next: new key and name, same root
+NEXT_SUFFIX = "-next"  # int-a-rsa -> int-a-rsa-next under root-a -> root-a-next: a new hierarchy
 AUTHORITY_LIFETIME = {"root": 3650, "intermediate": 1825, "ocsp_signer": 365}  # days
 
 
@@ -483,7 +483,7 @@ class Pki:
         write_file(self.roots_path, b"".join(root.cert_path.read_bytes() for root in roots))
         self.save()
 
-    def _create_authority(self, spec: AuthoritySpec) -> Dict[str, Any]:
+    def _create_authority(self, spec: AuthoritySpec, issues_with_ocsp: Optional[bool] = None) -> Dict[str, Any]:
         key = new_key(spec.key_type)
         now = utcnow()
         validity = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=AUTHORITY_LIFETIME[spec.kind]))
@@ -510,7 +510,7 @@ class Pki:
         if spec.kind != "ocsp_signer":
             entry["ocsp_url"] = self._ocsp_url(spec.name)
             entry["ocsp_signer"] = spec.ocsp_signer
-            entry["issues_with_ocsp"] = spec.issues_with_ocsp
+            entry["issues_with_ocsp"] = spec.issues_with_ocsp if issues_with_ocsp is None else issues_with_ocsp
         return entry
 
     def _authority_extensions(self, spec: AuthoritySpec) -> List[Tuple[Optional[x509.ExtensionType], bool]]:
@@ -527,8 +527,12 @@ class Pki:
             (key_usage(cert_sign=True), True),
         ]
         if spec.parent is not None:
-            parent_spec = SPECS_BY_NAME[spec.parent]
-            ocsp = [self._ocsp_url(spec.parent)] if parent_spec.issues_with_ocsp else []
+            parent = self.manifest["authorities"].get(spec.parent) or {}
+            parent_ocsp = parent.get(
+                "issues_with_ocsp",
+                SPECS_BY_NAME[spec.parent].issues_with_ocsp if spec.parent in SPECS_BY_NAME else True,
+            )
+            ocsp = [self._ocsp_url(spec.parent)] if parent_ocsp else []
             extensions.append((aia_extension(ocsp, [self._ca_issuers_url(spec.parent)]), False))
         return extensions
 
@@ -677,22 +681,38 @@ class Pki:
         return self._next_intermediate(params["issuer"])
 
     def _next_intermediate(self, ca_name: str) -> str:
-        """``<ca>-next``: a new intermediate (new key, new name) under the root ``ca`` chains to.
+        """``<ca>-next``: a new intermediate (new key, new name) under ``<root>-next``, a new root of a new hierarchy
+        that the lab trusts (roots.pem), as root-program changes move CAs: pinned trusted and issuer files of the old
+        hierarchy go stale.
 
-        Made under the PKI lock; reused while intact. Kept in the manifest like the fixed CAs, so the
-        responder answers OCSP for it (it signs its own answers) and serves it for caIssuers.
+        Made under the PKI lock; reused while intact. Kept in the manifest like the fixed CAs, so the responder
+        answers OCSP for it (each signs its own answers) and serves it for caIssuers.
         """
-        name = ca_name + NEXT_INTERMEDIATE_SUFFIX
-        if authority_problem(self.manifest["authorities"].get(name)) is None:
-            return name
-        old = self.manifest["authorities"][ca_name]
-        root = ca_name if old["kind"] == "root" else old["issuer"]
-        while self.manifest["authorities"][root]["kind"] != "root":
-            root = self.manifest["authorities"][root]["issuer"]
-        spec = AuthoritySpec(name, root, old["key_type"], issues_with_ocsp=bool(old.get("issues_with_ocsp", True)))
-        self.manifest["authorities"][name] = self._create_authority(spec)
+        authorities = self.manifest["authorities"]
+        old = authorities[ca_name]
+        root = ca_name
+        while authorities[root]["kind"] != "root":
+            root = authorities[root]["issuer"]
+        new_root = root + NEXT_SUFFIX
+        name = ca_name + NEXT_SUFFIX if old["kind"] != "root" else new_root + "-int"
+        if authority_problem(authorities.get(new_root)) is not None:
+            spec = AuthoritySpec(new_root, None, authorities[root]["key_type"], kind="root")
+            authorities[new_root] = self._create_authority(
+                spec, issues_with_ocsp=bool(old.get("issues_with_ocsp", True))
+            )
+            authorities.pop(name, None)  # an intermediate of a replaced root would no longer chain
+        if authority_problem(authorities.get(name)) is not None or authorities[name]["issuer"] != new_root:
+            spec = AuthoritySpec(
+                name, new_root, old["key_type"], issues_with_ocsp=bool(old.get("issues_with_ocsp", True))
+            )
+            authorities[name] = self._create_authority(spec, issues_with_ocsp=spec.issues_with_ocsp)
+        self._write_roots()
         self.save()
         return name
+
+    def _write_roots(self) -> None:
+        roots = [self.authority(n) for n, e in sorted(self.manifest["authorities"].items()) if e["kind"] == "root"]
+        write_file(self.roots_path, b"".join(root.cert_path.read_bytes() for root in roots))
 
     def _leaf_validity(self, params: Dict[str, Any]) -> Tuple[datetime.datetime, datetime.datetime]:
         settings = dict(PRESETS.get(params["preset"] or "", {}))

@@ -81,6 +81,23 @@ MAX_GENERATED = 1000
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
+# `preflight:` - the candidate a preflight judges (labctl renew LEAF --variant V; tlslab.pki.RENEW_VARIANTS) - and
+# `preflight_expect:` per site: node_audit's verdict and check statuses (plugins/module_utils/preflight.py, closed sets
+# checked by a unit test against the collection's).
+PREFLIGHT_VARIANTS = ("plain", "new-intermediate", "no-ocsp-url", "must-staple", "short-lived", "not-yet-valid")
+PREFLIGHT_VERDICTS = ("ready", "ready_after_change", "will_break")
+PREFLIGHT_CHECKS = (
+    "validity",
+    "key_match",
+    "chain",
+    "issuer_file",
+    "ocsp_url",
+    "staple_file",
+    "responder",
+    "must_staple",
+)
+PREFLIGHT_STATUSES = ("ok", "warning", "change", "fail")
+
 STAPLING_DEFAULTS = {
     "nginx": {
         "enabled": True,
@@ -91,7 +108,7 @@ STAPLING_DEFAULTS = {
         "cert_via_variable": False,
     },
     "apache": {"enabled": True, "cache": True},
-    "haproxy": {"enabled": True, "ocsp_file": "good"},
+    "haproxy": {"enabled": True, "ocsp_file": "good", "issuer_file": False},
 }
 STAPLING_CHOICES = {
     ("nginx", "resolver"): NGINX_RESOLVER,
@@ -125,6 +142,17 @@ class Site:
     after_start: str
     staple: str
     expect: list[str]
+    # {"verdict": ..., "checks": {check: status}}: what node_audit's preflight of the scenario's candidate says.
+    preflight_expect: dict | None = None
+
+
+@dataclass
+class Preflight:
+    """The scenario's candidate: ``labctl renew LEAF --variant VARIANT`` (with ``--keep-key`` unless new_key)."""
+
+    leaf: str
+    variant: str = "plain"
+    new_key: bool = False
 
 
 @dataclass
@@ -157,6 +185,7 @@ class Scenario:
     expect_fleet: list[dict]
     # A leaf with `generate:` -> the names of the leaves it stands for, in order.
     generated: dict[str, list[str]] = field(default_factory=dict)
+    preflight: Preflight | None = None
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -228,10 +257,69 @@ def parse(data, path: Path) -> Scenario:
         raise LabError(f"{path.name}: a scenario needs at least one node under nodes:")
     nodes = [_node(raw, f"{path.name}:nodes[{i}]", leaves, python, generated) for i, raw in enumerate(raw_nodes)]
     expect_fleet = _expect_fleet(top.get("expect_fleet", [], list), f"{path.name}:expect_fleet", nodes)
+    preflight = _preflight(top.get("preflight", None, dict), f"{path.name}:preflight", leaves)
     top.done()
-    scenario = Scenario(name, description, path, leaves, nodes, expect_fleet, generated)
+    scenario = Scenario(name, description, path, leaves, nodes, expect_fleet, generated, preflight)
     _check_unique_nodes(scenario)
+    _check_preflight_expect(scenario)
     return scenario
+
+
+def _preflight(raw, where: str, leaves: dict[str, Leaf]) -> Preflight | None:
+    if raw is None:
+        return None
+    m = _Map(raw, where)
+    leaf = m.get("leaf", None, str)
+    if leaf not in leaves:
+        raise LabError(f"{where}.leaf: {leaf!r} is not defined under leaves:")
+    preflight = Preflight(
+        leaf=leaf,
+        variant=m.get("variant", "plain", str, PREFLIGHT_VARIANTS),
+        new_key=m.get("new_key", False, bool),
+    )
+    m.done()
+    return preflight
+
+
+def _preflight_expect_of(raw, where: str) -> dict | None:
+    """``ready`` or {verdict: ready, checks: {issuer_file: change}} -> {"verdict": ..., "checks": {...}}."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"verdict": raw}
+    m = _Map(raw, where)
+    verdict = m.get("verdict", None, str, PREFLIGHT_VERDICTS)
+    if verdict is None:
+        raise LabError(f"{where}.verdict: give the verdict ({', '.join(PREFLIGHT_VERDICTS)})")
+    checks = _Map(m.get("checks", {}, dict), f"{where}.checks")
+    statuses = {name: checks.get(name, None, str, PREFLIGHT_STATUSES) for name in PREFLIGHT_CHECKS}
+    checks.done()
+    m.done()
+    return {"verdict": verdict, "checks": {k: v for k, v in statuses.items() if v is not None}}
+
+
+def preflight_covers(scenario: Scenario, site: Site) -> bool:
+    """Whether the scenario's candidate names one of the site's hostnames (the sites node_audit judges)."""
+    if scenario.preflight is None:
+        return False
+    return bool(set(site.hostnames) & set(scenario.leaves[scenario.preflight.leaf].hostnames))
+
+
+def _check_preflight_expect(scenario: Scenario) -> None:
+    """A scenario with a candidate says what is expected of every site it covers, and of no other."""
+    for node in scenario.nodes:
+        not_running = set(node.server_down) | set(node.faults.stopped)
+        for site in node.sites:
+            where = f"{scenario.path.name}: node {node.name}, site {site.server} {site.name}"
+            covered = preflight_covers(scenario, site)
+            if site.preflight_expect is not None and scenario.preflight is None:
+                raise LabError(f"{where}: preflight_expect without a candidate (give preflight: at the top)")
+            if site.preflight_expect is not None and not covered:
+                raise LabError(f"{where}: preflight_expect on a site the candidate's names do not cover")
+            if covered and site.server not in not_running and site.preflight_expect is None:
+                raise LabError(
+                    f"{where}: the candidate covers this site; say what its preflight gives (preflight_expect)"
+                )
 
 
 def _leaves(raw: dict, where: str) -> tuple[dict[str, Leaf], dict[str, list[str]]]:
@@ -371,7 +459,19 @@ def _sites(raw, where: str, leaves: dict[str, Leaf], generated: dict[str, list[s
 
 def _site(raw, where: str, leaves: dict[str, Leaf]) -> Site:
     m = _Map(raw, where)
-    m.allow("server", "leaf", "hostnames", "name", "expect", "port", "chain", "stapling", "after_start", "staple")
+    m.allow(
+        "server",
+        "leaf",
+        "hostnames",
+        "name",
+        "expect",
+        "port",
+        "chain",
+        "stapling",
+        "after_start",
+        "staple",
+        "preflight_expect",
+    )
     server = m.get("server", None, str, SERVERS)
     if server is None:
         raise LabError(f"{where}.server: say which server serves this site ({', '.join(SERVERS)})")
@@ -401,6 +501,7 @@ def _site(raw, where: str, leaves: dict[str, Leaf]) -> Site:
         after_start=m.get("after_start", "none", str, AFTER_START),
         staple=m.get("staple", None, str, STAPLE_STATES),  # default set by _default_staples
         expect=list(expect),
+        preflight_expect=_preflight_expect_of(m.get("preflight_expect", None), f"{where}.preflight_expect"),
     )
     m.done()
     return site

@@ -60,6 +60,11 @@ class Haproxy:
                 write_file(ocsp, material.staples[variant])
         elif ocsp.exists():
             ocsp.unlink()
+        issuer = node.host_path(f"{pem}.issuer")  # HAProxy loads <crt>.issuer beside the PEM (a pinned issuer)
+        if site.stapling.get("issuer_file"):
+            write_file(issuer, material.issuer)
+        elif issuer.exists():
+            issuer.unlink()
         return files
 
     def write_config(self, node, deployed) -> None:

@@ -29,9 +29,9 @@ def openssl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=20, check=False, env=env)
 
 
-def verify(pki, leaf, issuer_file=None, attime=None) -> subprocess.CompletedProcess:
-    """openssl verify of the leaf against root-a with the given intermediate (default: the leaf's chain)."""
-    args = ["verify", "-CAfile", str(pki.authority("root-a").cert_path)]
+def verify(pki, leaf, issuer_file=None, attime=None, root="root-a") -> subprocess.CompletedProcess:
+    """openssl verify of the leaf against the lab's roots with the given intermediate (default: the leaf's chain)."""
+    args = ["verify", "-CAfile", str(pki.authority(root).cert_path) if root else str(pki.roots_path)]
     args += ["-untrusted", str(issuer_file or leaf.chain_path), "-purpose", "sslserver"]
     if attime is not None:
         args += ["-attime", str(int(attime.timestamp()))]
@@ -75,12 +75,14 @@ def test_plain_is_todays_renewal(pki):
     assert verify(pki, after).returncode == 0
 
 
-def test_new_intermediate_has_a_new_key_and_name_under_the_same_root(pki):
+def test_new_intermediate_is_a_new_hierarchy_the_lab_trusts(pki):
     old_issuer = pki.leaf("nextint").issuer_path.read_bytes()
     leaf = pki.renew_leaf("nextint", variant="new-intermediate")
     assert leaf.variant == "new-intermediate" and leaf.issuer == "int-a-rsa-next"
     new_ca, old_ca = pki.authority("int-a-rsa-next"), pki.authority("int-a-rsa")
-    assert new_ca.kind == "intermediate" and new_ca.issuer == "root-a"
+    new_root = pki.authority("root-a-next")
+    assert new_ca.kind == "intermediate" and new_ca.issuer == "root-a-next"
+    assert new_root.kind == "root" and new_root.subject != pki.authority("root-a").subject
     assert new_ca.subject != old_ca.subject
     new_cert, old_cert = load_cert(new_ca.cert_path), load_cert(old_ca.cert_path)
     assert public_der(new_cert.public_key()) != public_der(old_cert.public_key())
@@ -88,27 +90,16 @@ def test_new_intermediate_has_a_new_key_and_name_under_the_same_root(pki):
     # What a standard deployment sends and pins: chain.pem and issuer.pem are the new intermediate.
     assert leaf.chain_path.read_bytes() == new_ca.cert_path.read_bytes() == leaf.issuer_path.read_bytes()
     assert load_cert(leaf.cert_path).issuer == new_cert.subject
-    assert verify(pki, leaf).returncode == 0
-    # A node's pinned issuer file of the old intermediate goes stale: it no longer completes the chain.
+    assert verify(pki, leaf, root="root-a-next").returncode == 0
+    assert verify(pki, leaf, root=None).returncode == 0  # the lab trusts the new root (roots.pem)
+    assert new_root.cert_path.read_bytes() in pki.roots_path.read_bytes()
+    # A node's pinned files of the old hierarchy go stale: the old intermediate, the old root.
     stale = pki.state_dir / "old-issuer.pem"
     stale.write_bytes(old_issuer)
-    assert verify(pki, leaf, stale).returncode != 0
+    assert verify(pki, leaf, stale, root=None).returncode != 0
+    assert verify(pki, leaf).returncode != 0
     assert aia(load_cert(leaf.cert_path)) == ([OCSP_BASE + "/int-a-rsa-next"], [CA_BASE + "/int-a-rsa-next.der"])
-    assert aia(new_cert) == ([OCSP_BASE + "/root-a"], [CA_BASE + "/root-a.der"])
-
-
-def test_new_intermediate_is_made_once_and_plain_goes_back_to_the_leafs_issuer(pki):
-    first = pki.renew_leaf("nextint", variant="new-intermediate")
-    serial = pki.authority("int-a-rsa-next").serial
-    again = pki.renew_leaf("nextint", variant="new-intermediate")
-    assert again.serial != first.serial and pki.authority("int-a-rsa-next").serial == serial
-    back = pki.renew_leaf("nextint")
-    assert (back.issuer, back.variant) == ("int-a-rsa", "plain")
-    assert back.issuer_path.read_bytes() == pki.authority("int-a-rsa").cert_path.read_bytes()
-    # The intermediate of a CA with a delegated OCSP signer signs its own answers.
-    ec_leaf = pki.renew_leaf("ec-b", variant="new-intermediate")
-    assert ec_leaf.issuer == "int-b-next" and pki.authority("int-b-next").issuer == "root-b"
-    assert pki.authority("int-b-next").ocsp_signer is None and pki.authority("int-b-next").key_type == "ecdsa"
+    assert aia(new_cert) == ([OCSP_BASE + "/root-a-next"], [CA_BASE + "/root-a-next.der"])
 
 
 def test_the_responder_answers_good_for_the_new_intermediates_certificates(pki, tmp_path):
@@ -126,7 +117,7 @@ def test_the_responder_answers_good_for_the_new_intermediates_certificates(pki, 
             "-url",
             url,
             "-CAfile",
-            str(pki.authority("root-a").cert_path),
+            str(pki.authority("root-a-next").cert_path),
             "-timeout",
             "5",
         )

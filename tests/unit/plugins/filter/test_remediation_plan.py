@@ -43,3 +43,22 @@ def test_a_malformed_result_is_refused_naming_the_field(path, value, message):
     assert message in str(caught.value)
     with pytest.raises(AnsibleFilterError, match="malformed node_audit result from this host: "):
         rollout_plan(result, {"certificate": "/tmp/c.pem", "key": "/tmp/k.pem"})
+
+
+def sunset_result():
+    legacy = fx.site("nginx", "legacy", ["legacy.test"], leaf={"ocsp_urls": []})
+    return fx.audit([legacy], [fx.finding("stapling_without_ocsp", legacy, severity="warning")])
+
+
+@pytest.mark.parametrize(
+    ("value", "switched"), [(True, True), ("true", True), ("false", False), ("", False), (None, False)]
+)
+def test_the_sunset_opt_in_takes_awx_strings(value, switched):
+    plan = remediation_plan(sunset_result(), "n1", sunset=value)
+    assert [e["stapling"] for e in plan["stapling"]] == (["off"] if switched else [])
+    assert [s["code"] for s in plan["skipped"]] == ([] if switched else ["stapling_without_ocsp"])
+
+
+def test_a_wrong_sunset_value_is_one_sentence():
+    with pytest.raises(AnsibleFilterError, match=r"^tlsfleet_stapling_sunset must be true or false .*not 'maybe'$"):
+        remediation_plan(sunset_result(), "n1", sunset="maybe")

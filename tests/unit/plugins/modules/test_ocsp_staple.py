@@ -318,6 +318,40 @@ def test_no_ocsp_url_and_missing_issuer_are_clear(pki, tmp_path, capsys, monkeyp
 
 
 # ---------------------------------------------------------------------------------------------
+# state=absent: the OCSP sunset
+
+
+def test_absent_removes_the_staple_of_a_certificate_without_ocsp_url_with_a_backup(pki, tmp_path, capsys, monkeypatch):
+    _root, (inter,), no_url = pki.chain(ocsp_urls=[])
+    bundle = tmp_path / "legacy.pem"
+    bundle.write_bytes(no_url.key_pem() + no_url.pem + inter.pem)
+    dest = tmp_path / "legacy.pem.ocsp"
+    dest.write_bytes(b"old staple")
+    args = {"certificate_path": str(bundle), "state": "absent", "backup": True}
+    result, _out = run(dict(args, _ansible_check_mode=True), capsys, monkeypatch)
+    assert (result["changed"], result["removed"], result["reason"]) == (True, True, "removed")
+    assert dest.read_bytes() == b"old staple" and "backup_file" not in result
+    result, _out = run(args, capsys, monkeypatch)
+    assert (result["changed"], result["removed"], result["reason"], result["fetched"]) == (True, True, "removed", False)
+    assert not dest.exists()
+    with open(result["backup_file"], "rb") as handle:
+        assert handle.read() == b"old staple"
+    result, _out = run(args, capsys, monkeypatch)
+    assert (result["changed"], result["removed"], result["reason"]) == (False, False, "absent")
+
+
+def test_absent_never_removes_the_staple_of_a_certificate_that_names_a_responder(lab, capsys, monkeypatch):
+    with open(lab["dest"], "wb") as handle:
+        handle.write(b"kept")
+    result, _out = run({"certificate_path": lab["bundle"], "state": "absent"}, capsys, monkeypatch)
+    assert result["failed"] is True and "names the OCSP responder %s" % lab["url"] in result["msg"]
+    assert "is kept" in result["msg"] and "BEGIN" not in result["msg"]
+    with open(lab["dest"], "rb") as handle:
+        assert handle.read() == b"kept"
+    assert Responder.requests == []
+
+
+# ---------------------------------------------------------------------------------------------
 # check mode
 
 

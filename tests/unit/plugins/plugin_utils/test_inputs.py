@@ -213,6 +213,11 @@ def test_the_planner_accepts_a_lineage_and_names_the_key_key(files):
         ("tlsfleet_hosts", "web:&eu", "web:&eu"),
         ("tlsfleet_rollout_canary", "web-1", "web-1"),
         ("tlsfleet_rollout_canary", "", None),
+        ("tlsfleet_stapling_sunset", "true", True),
+        ("tlsfleet_stapling_sunset", "false", False),
+        ("tlsfleet_stapling_sunset", "", False),
+        ("tlsfleet_stapling_sunset", "  ", False),
+        ("tlsfleet_stapling_sunset", True, True),
     ],
 )
 def test_survey_strings_are_read(name, value, expected):
@@ -224,6 +229,8 @@ def test_survey_strings_are_read(name, value, expected):
     [
         ("tlsfleet_become", "maybe", "tlsfleet_become must be true or false (or yes/no, on/off, 1/0), not 'maybe'"),
         ("tlsfleet_become", ["true"], "tlsfleet_become must be true or false"),
+        ("tlsfleet_stapling_sunset", "sometimes", "tlsfleet_stapling_sunset must be true or false"),
+        ("tlsfleet_stapling_sunset", ["true"], "tlsfleet_stapling_sunset must be true or false"),
         ("tlsfleet_fail_severity", "fatal", "tlsfleet_fail_severity must be one of critical, error, warning, info"),
         ("tlsfleet_rollout_batch_size", "two", "tlsfleet_rollout_batch_size must be a whole number, not 'two'"),
         ("tlsfleet_rollout_batch_size", "-1", "tlsfleet_rollout_batch_size must be 0 or more, not -1"),

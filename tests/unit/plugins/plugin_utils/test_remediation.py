@@ -116,7 +116,7 @@ def test_a_failing_nginx_resolver_is_replaced_only_by_another_nameserver():
 
 def test_stapling_without_ocsp_turns_stapling_off_and_expects_no_staple():
     legacy = site("nginx", "legacy", ["legacy.test"], port=8443, leaf={"ocsp_urls": []})
-    plan = rem.plan(audit([legacy], [finding("stapling_without_ocsp", legacy, severity="warning")]), "n1")
+    plan = rem.plan(audit([legacy], [finding("stapling_without_ocsp", legacy, severity="warning")]), "n1", sunset=True)
     assert plan["stapling"][0]["stapling"] == "off"
     assert plan["stapling"][0]["codes"] == ["stapling_without_ocsp"]
     assert plan["verify"] == [
@@ -137,7 +137,9 @@ def test_stapling_without_ocsp_turns_stapling_off_and_expects_no_staple():
 def test_stapling_without_ocsp_switches_off_only_that_site(server):
     sunset = site(server, "sunset", ["sunset.test"], leaf={"ocsp_urls": [], "sha256": "ab" * 32})
     still = site(server, "still", ["still.test"], number=1)
-    plan = rem.plan(audit([sunset, still], [finding("stapling_without_ocsp", sunset, severity="warning")]), "n1")
+    plan = rem.plan(
+        audit([sunset, still], [finding("stapling_without_ocsp", sunset, severity="warning")]), "n1", sunset=True
+    )
     assert [(e["path"], e["stapling"]) for e in plan["stapling"]] == [(sunset["source"].rsplit(":", 1)[0], "off")]
     assert [v["hostnames"] for v in plan["verify"]] == [["sunset.test"]]
     assert plan["unfixable"] == []
@@ -156,7 +158,8 @@ def test_stapling_without_ocsp_never_switches_off_a_block_that_also_serves_an_oc
         configured={"certificate_file": "/etc/tls/dual-ec.crt", "key_file": "/etc/tls/dual-ec.key"},
     )
     for pinned in (rsa, ecdsa):  # whichever entry the finding lands on
-        plan = rem.plan(audit([rsa, ecdsa], [finding("stapling_without_ocsp", pinned, severity="warning")]), "n1")
+        found = [finding("stapling_without_ocsp", pinned, severity="warning")]
+        plan = rem.plan(audit([rsa, ecdsa], found), "n1", sunset=True)
         assert plan["stapling"] == [] and plan["verify"] == [] and plan["reload"] == []
         assert [u["code"] for u in plan["unfixable"]] == ["stapling_without_ocsp"]
         assert "CN=dual rsa" in plan["unfixable"][0]["reason"]
@@ -167,18 +170,64 @@ def test_stapling_without_ocsp_leaves_an_nginx_static_staple_to_the_operator():
     legacy = site(
         "nginx", "legacy", ["legacy.test"], leaf={"ocsp_urls": []}, stapling={"ssl_stapling_file": "/etc/nginx/l.ocsp"}
     )
-    plan = rem.plan(audit([legacy], [finding("stapling_without_ocsp", legacy, severity="warning")]), "n1")
+    plan = rem.plan(audit([legacy], [finding("stapling_without_ocsp", legacy, severity="warning")]), "n1", sunset=True)
     assert plan["stapling"] == [] and plan["reload"] == []
     assert [u["code"] for u in plan["unfixable"]] == ["stapling_without_ocsp"]
     assert "/etc/nginx/l.ocsp" in plan["unfixable"][0]["reason"]
 
 
-def test_haproxy_stapling_without_ocsp_is_not_automated_yet():
-    lb = site("haproxy", "lb", ["lb.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
-    plan = rem.plan(audit([lb], [finding("stapling_without_ocsp", lb, severity="warning")]), "lb")
-    assert plan["staple_files"] == [] and plan["reload"] == []
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_without_the_sunset_opt_in_nothing_is_switched_off_and_the_plan_says_skipped(server):
+    legacy = site(server, "legacy", ["legacy.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    plan = rem.plan(audit([legacy], [finding("stapling_without_ocsp", legacy, severity="warning")]), "n1")
+    assert plan["stapling"] == [] and plan["staple_removals"] == [] and plan["reload"] == [] and plan["verify"] == []
+    assert plan["unfixable"] == [] and plan["codes"] == []
+    assert [(s["code"], s["site"], s["hostname"]) for s in plan["skipped"]] == [
+        ("stapling_without_ocsp", legacy["site"], "legacy.test")
+    ]
+    reason = plan["skipped"][0]["reason"]
+    assert reason.startswith("skipped (opt-in)") and "tlsfleet_stapling_sunset: true" in reason
+    if server == "haproxy":
+        assert "the staple file /etc/haproxy/certs/legacy.pem.ocsp would be removed" in reason
+    else:
+        assert "stapling would be switched off for this site only" in reason
+
+
+def test_haproxy_sunset_removes_that_certificates_staple_file_only():
+    legacy = site("haproxy", "lb", ["lb.test"], leaf={"ocsp_urls": [], "sha256": NEW}, stapling={"ocsp_exists": True})
+    still = site("haproxy", "pay", ["pay.test"], number=1, stapling={"ocsp_exists": True})
+    found = [finding("stapling_without_ocsp", legacy, severity="warning")]
+    plan = rem.plan(audit([legacy, still], found), "lb", sunset=True)
+    assert plan["staple_removals"] == [
+        {
+            "site": legacy["site"],
+            "key": legacy["key"],
+            "server": "haproxy",
+            "certificate_path": "/etc/haproxy/certs/lb.pem",
+            "dest": "/etc/haproxy/certs/lb.pem.ocsp",
+            "codes": ["stapling_without_ocsp"],
+        }
+    ]
+    assert plan["staple_files"] == [] and plan["unfixable"] == [] and plan["skipped"] == []
+    assert plan["reload"] == ["haproxy"]
+    assert [(v["hostnames"], v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(["lb.test"], NEW, "none")]
+
+
+def test_haproxy_sunset_with_ocsp_update_on_names_the_line_to_change():
+    stapling = {"ocsp_update": "on", "ocsp_update_source": "crt-list", "source": "/etc/haproxy/crt-list.txt:3"}
+    lb = site("haproxy", "lb", ["lb.test"], leaf={"ocsp_urls": []}, stapling=stapling)
+    plan = rem.plan(audit([lb], [finding("stapling_without_ocsp", lb)]), "lb", sunset=True)
+    assert plan["staple_removals"] == [] and plan["reload"] == []
     assert [u["code"] for u in plan["unfixable"]] == ["stapling_without_ocsp"]
-    assert "/etc/haproxy/certs/lb.pem.ocsp" in plan["unfixable"][0]["reason"]
+    reason = plan["unfixable"][0]["reason"]
+    assert "/etc/haproxy/crt-list.txt:3" in reason and "ocsp-update off" in reason and "crt-list" in reason
+
+
+def test_haproxy_sunset_without_a_staple_file_removes_nothing():
+    lb = site("haproxy", "lb", ["lb.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": False})
+    plan = rem.plan(audit([lb], [finding("stapling_without_ocsp", lb, severity="warning")]), "lb", sunset=True)
+    assert plan["staple_removals"] == [] and plan["reload"] == []
+    assert "no staple file of this certificate to remove" in plan["unfixable"][0]["reason"]
 
 
 def test_must_staple_without_url_is_not_switched_off():
@@ -332,6 +381,21 @@ def test_verification_problems_name_each_mismatch():
     assert rem.verification_problems(probed[:1], [dict(verify[0], hostnames=["a.test"])]) == []
     relaxed = [dict(verify[0], hostnames=["b.test"], leaf_sha256=OLD, staple="any")]
     assert rem.verification_problems(probed, relaxed) == []
+
+
+def test_changed_files_records_a_removed_staple_file_with_its_backup():
+    removed = {
+        "changed": True,
+        "reason": "removed",
+        "removed": True,
+        "written": False,
+        "dest": "/c/x.pem.ocsp",
+        "backup_file": "/c/x.pem.ocsp.1.2026~",
+    }
+    absent = {"changed": False, "reason": "absent", "removed": False, "written": False, "dest": "/c/y.pem.ocsp"}
+    assert rem.changed_files({"results": [removed, absent]}) == [
+        {"path": "/c/x.pem.ocsp", "backup": "/c/x.pem.ocsp.1.2026~", "created": False}
+    ]
 
 
 def test_changed_files_records_backups_and_created_files_only():
