@@ -24,7 +24,25 @@ ARGUMENT_SPEC = {
     "fail_severity": {"type": "str", "default": "error", "choices": list(fleet.THRESHOLDS)},
     "external": {"type": "dict"},
     "merge": {"type": "list", "elements": "path", "default": []},
+    "preflight": {"type": "dict"},
 }
+
+
+def breaking_lines(document: dict) -> list:
+    """One line per (node, site) the preflight's candidate will break: node, site, hostnames and why."""
+    section = document.get("preflight")
+    if section is None:
+        return []
+    return [
+        "%s: site %s (%s) will break: %s"
+        % (
+            item["host"],
+            item["site"] or item["server"] or "?",
+            ", ".join(item["hostnames"]) or "no hostname",
+            "; ".join(item["reasons"]) or "no reason given",
+        )
+        for item in fleet.preflight_breaking(section)
+    ]
 
 
 def _collection_version() -> str:
@@ -114,6 +132,7 @@ class ActionModule(ActionBase):
                         fail_threshold=args["fail_severity"],
                         addresses=addresses,
                         external=args["external"],
+                        preflight=args["preflight"],
                     )
                 )
             document = fleet.merge_reports(reports) if len(reports) > 1 else reports[0]
@@ -152,6 +171,17 @@ class ActionModule(ActionBase):
             )
             for host in fleet.hosts_of(item):
                 failing.setdefault(host, []).append(line)
+        section = document.get("preflight")
+        if section is not None:
+            result.update(
+                preflight=section["summary"],
+                preflight_breaking=breaking_lines(document),
+                preflight_not_judged=[
+                    "%s: %s" % (entry["host"], entry["message"])
+                    for entry in section["nodes"]
+                    if entry["status"] != "judged"
+                ],
+            )
         result.update(
             failing=failing,
             fleet_findings=[item for item in document["findings"] if item["host"] is None],
