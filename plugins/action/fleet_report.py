@@ -28,21 +28,20 @@ ARGUMENT_SPEC = {
 }
 
 
-def breaking_lines(document: dict) -> list:
-    """One line per (node, site) the preflight's candidate will break: node, site, hostnames and why."""
+def breaking_lines(document: dict) -> dict:
+    """Host -> one line per site of that node the preflight's candidate will break: site, hostnames and why."""
     section = document.get("preflight")
-    if section is None:
-        return []
-    return [
-        "%s: site %s (%s) will break: %s"
-        % (
-            item["host"],
-            item["site"] or item["server"] or "?",
-            ", ".join(item["hostnames"]) or "no hostname",
-            "; ".join(item["reasons"]) or "no reason given",
+    lines: dict = {}
+    for item in fleet.preflight_breaking(section) if section is not None else []:
+        lines.setdefault(item["host"], []).append(
+            "site %s (%s) will break: %s"
+            % (
+                item["site"] or item["server"] or "?",
+                ", ".join(item["hostnames"]) or "no hostname",
+                "; ".join(item["reasons"]) or "no reason given",
+            )
         )
-        for item in fleet.preflight_breaking(section)
-    ]
+    return lines
 
 
 def _collection_version() -> str:
@@ -173,14 +172,18 @@ class ActionModule(ActionBase):
                 failing.setdefault(host, []).append(line)
         section = document.get("preflight")
         if section is not None:
+            breaking = breaking_lines(document)
             result.update(
                 preflight=section["summary"],
-                preflight_breaking=breaking_lines(document),
-                preflight_not_judged=[
-                    "%s: %s" % (entry["host"], entry["message"])
-                    for entry in section["nodes"]
-                    if entry["status"] != "judged"
-                ],
+                preflight_breaking=["%s: %s" % (host, line) for host, lines in breaking.items() for line in lines],
+                preflight_failing={
+                    **{
+                        entry["host"]: ["not judged: %s" % entry["message"]]
+                        for entry in section["nodes"]
+                        if entry["status"] != "judged"
+                    },
+                    **breaking,
+                },
             )
         result.update(
             failing=failing,

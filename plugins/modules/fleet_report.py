@@ -86,7 +86,7 @@ options:
     description:
       - Adds the C(preflight) section - the verdicts each host's M(tlsfleet.stapling.node_audit) gave for a
         candidate certificate (its O(tlsfleet.stapling.node_audit#module:preflight) option), per node and site -
-        and the return values RV(preflight), RV(preflight_breaking) and RV(preflight_not_judged).
+        and the return values RV(preflight), RV(preflight_breaking) and RV(preflight_failing).
       - A dictionary with C(candidate) (what the report says about the certificate - C(name), C(subject),
         C(sha256), C(serial), C(san_dns), C(not_before), C(not_after), C(ocsp_urls), C(must_staple); other keys,
         such as its PEM text, are left out), C(at) (the planned deployment time, or V(null) for now) and
@@ -282,11 +282,16 @@ preflight_breaking:
   elements: str
   sample:
     - "eu-web-2: site nginx:/etc/nginx/sites-enabled/www:3 (www.shop.test, shop.test) will break: must_staple: ..."
-preflight_not_judged:
-  description: With O(preflight), one line per node whose audit did not run, with why.
+preflight_failing:
+  description:
+    - With O(preflight), keyed by node (the keys are data, so none is listed) - one line per site of that node the
+      candidate will break (site, hostnames, why), or why the node could not be judged (its audit did not run).
   returned: success and O(preflight) given
-  type: list
-  elements: str
+  type: dict
+  contains: {}
+  sample:
+    eu-web-2:
+      - "site nginx:/etc/nginx/sites-enabled/www:3 (www.shop.test, shop.test) will break: must_staple: ..."
 failing_hosts:
   description: Hosts with findings at or above O(fail_severity), plus failed and unreachable hosts.
   returned: success

@@ -132,10 +132,12 @@ def test_breaking_lines_name_node_site_hostnames_and_why():
             "reasons": ["must_staple: the responder gives no good answer from this node <b>x</b>"],
         }
     ]
-    assert action.breaking_lines(document) == [
-        "eu-2: site %s (shop.test, www.shop.test) will break: must_staple: the responder gives no good answer "
-        "from this node <b>x</b>" % SITE
-    ]
+    assert action.breaking_lines(document) == {
+        "eu-2": [
+            "site %s (shop.test, www.shop.test) will break: must_staple: the responder gives no good answer "
+            "from this node <b>x</b>" % SITE
+        ]
+    }
     assert document["summary"]["preflight_will_break_nodes"] == ["eu-2"]
     assert rep.set_stats_summary(document)["preflight"]["will_break"] == 1
 
