@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation, renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as fleet
 
 ARGUMENT_SPEC = {
@@ -176,6 +176,10 @@ class ActionModule(ActionBase):
             result.update(
                 preflight=section["summary"],
                 preflight_breaking=["%s: %s" % (host, line) for host, lines in breaking.items() for line in lines],
+                preflight_changes=[
+                    dict(change, by_rollout=remediation.rollout_makes(change, change["server"]))
+                    for change in fleet.preflight_changes(section)
+                ],
                 preflight_failing={
                     **{
                         entry["host"]: ["not judged: %s" % entry["message"]]

@@ -86,7 +86,7 @@ options:
     description:
       - Adds the C(preflight) section - the verdicts each host's M(tlsfleet.stapling.node_audit) gave for a
         candidate certificate (its O(tlsfleet.stapling.node_audit#module:preflight) option), per node and site -
-        and the return values RV(preflight), RV(preflight_breaking) and RV(preflight_failing).
+        and the return values RV(preflight), RV(preflight_breaking), RV(preflight_changes) and RV(preflight_failing).
       - A dictionary with C(candidate) (what the report says about the certificate - C(name), C(subject),
         C(sha256), C(serial), C(san_dns), C(not_before), C(not_after), C(ocsp_urls), C(must_staple); other keys,
         such as its PEM text, are left out), C(at) (the planned deployment time, or V(null) for now) and
@@ -282,6 +282,43 @@ preflight_breaking:
   elements: str
   sample:
     - "eu-web-2: site nginx:/etc/nginx/sites-enabled/www:3 (www.shop.test, shop.test) will break: must_staple: ..."
+preflight_changes:
+  description:
+    - With O(preflight), every change a V(ready_after_change) site needs first, one item per change.
+  returned: success and O(preflight) given
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The node.
+      type: str
+    site:
+      description: The site.
+      type: str
+    server:
+      description: The site's server type.
+      type: str
+    hostnames:
+      description: The site's names the candidate covers.
+      type: list
+      elements: str
+    by_rollout:
+      description:
+        - Whether the rollout playbook makes this change itself (it deploys a new key, and refreshes a staple file
+          the server loads with the certificate, as HAProxy's C(.ocsp)); any other change must be made before it.
+      type: bool
+    by:
+      description: The role that makes the change (V(cert_deploy) or V(stapling_config)).
+      type: str
+    action:
+      description: What it does (for example V(deploy_key), V(replace_issuer_file), V(refresh_staple_file)).
+      type: str
+    path:
+      description: The file the change touches, or V(null).
+      type: str
+    text:
+      description: The change in one sentence.
+      type: str
 preflight_failing:
   description:
     - With O(preflight), keyed by node (the keys are data, so none is listed) - one line per site of that node the

@@ -261,6 +261,24 @@ def preflight_breaking(section: dict) -> list[dict]:
     ]
 
 
+def preflight_changes(section: dict) -> list[dict]:
+    """Every change a ``ready_after_change`` site needs, in report order: host, site, hostnames and the change
+    (by, action, path, text)."""
+    return [
+        {
+            "host": node["host"],
+            "site": site["site"],
+            "server": site["server"],
+            "hostnames": list(site["hostnames"]),
+            **change,
+        }
+        for node in section["nodes"]
+        for site in node["sites"]
+        if site["verdict"] == "ready_after_change"
+        for change in site["changes"]
+    ]
+
+
 def _preflight_summary(section: dict) -> dict:
     sites = [site for node in section["nodes"] for site in node["sites"]]
     counts = {verdict: sum(1 for site in sites if site["verdict"] == verdict) for verdict in PREFLIGHT_VERDICTS}

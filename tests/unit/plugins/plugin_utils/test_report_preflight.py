@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.action import fleet_report as action
-from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation, renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as rep
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import html_page
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import markdown as md
@@ -222,3 +222,24 @@ def test_slices_of_one_preflight_merge_and_other_candidates_do_not():
     plain = rep.build_report(second, REGIONS, "0.1.0", generated_at=STAMP, fail_threshold="never")
     with pytest.raises(ValueError, match="not the preflight of one candidate"):
         rep.merge_reports([slices[0], plain])
+
+
+def test_the_changes_a_ready_site_needs_are_listed_with_whether_the_rollout_makes_them():
+    changes = rep.preflight_changes(build()["preflight"])
+    assert changes == [
+        {
+            "host": "eu-lb",
+            "site": LB_SITE,
+            "server": "haproxy",
+            "hostnames": ["shop.test", "www.shop.test"],
+            **CHANGE,
+        }
+    ]
+    # The rollout deploys a new key and rewrites a staple file loaded with the certificate (HAProxy's .ocsp);
+    # nginx's ssl_stapling_file, a stale issuer or trusted file, stapling switched on: not by the rollout.
+    assert remediation.rollout_makes(changes[0], "haproxy") is True
+    assert remediation.rollout_makes(changes[0], "nginx") is False
+    assert remediation.rollout_makes({"action": "deploy_key"}, "apache") is True
+    for name in ("replace_issuer_file", "add_trusted", "enable_stapling", "remove_staple_file", "replace_chain_file"):
+        assert remediation.rollout_makes({"action": name}, "haproxy") is False, name
+    assert remediation.rollout_makes({"action": "refresh_staple_file"}, "lighttpd") is False
