@@ -8,9 +8,9 @@ issue 16's acceptance:
 (a) a plain renewal of shop (same key) is not breaking anywhere: ready on nginx and Apache, and on HAProxy ready or
     ready once its static .ocsp file is refreshed (which the rollout does itself); the playbook exits 0 and no node
     file changes;
-(d) a Must-Staple candidate for shop, with the responder blocked from eu-nginx-1 (``labctl egress``): that site
-    ``will_break`` (must_staple), the others do not; the playbook - in check mode, to show it is safe there too -
-    exits non-zero naming the node, the site and why;
+(d) a Must-Staple candidate for shop (``labctl renew --variant must-staple``), with the responder blocked from
+    eu-nginx-1 (``labctl egress``): that site ``will_break`` (must_staple), the others do not; the playbook - in
+    check mode, to show it is safe there too - exits non-zero naming the node, the site and why;
 (e) the rollout of (d) stops in its gate, before the canary: every node's files byte-identical with the same
     mtimes, no backup anywhere, every node still serving the certificate it served before.
 """
@@ -29,10 +29,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
 from audit_scenarios import collections_path  # noqa: E402
-from labrun import INVENTORY, LABCTL, PROJECT, STATE, VENV, WATCHED, backup_modes, env, node_sh, recap, run  # noqa: E402
+from labrun import INVENTORY, LABCTL, PROJECT, VENV, WATCHED, backup_modes, env, node_sh, recap, run  # noqa: E402
 
 HEALTHY = ROOT / "tests" / "lab" / "scenarios" / "healthy.yml"
 NODES = ("eu-nginx-1", "us-apache-1", "ap-haproxy-1")
@@ -62,34 +61,13 @@ def playbook(lab, name, extra, *args):
     return out
 
 
-def renewal(*variant) -> dict:
-    out = run([LABCTL, "renew", "shop", "--keep-key", *variant])
+def renewal(variant="plain") -> dict:
+    """shop renewed by the lab CA with its key kept (``labctl renew --variant``): its files and hosts."""
+    out = run([LABCTL, "renew", "shop", "--keep-key", "--variant", variant])
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def must_staple_renewal() -> dict:
-    """shop renewed as a Must-Staple certificate, same key: ``labctl renew --variant must-staple`` where the lab
-    has it, otherwise the same renewal through the lab PKI (tests/lab/tlslab/pki.py), recorded in its manifest so
-    that the lab's responder knows the new serial."""
-    out = run([LABCTL, "renew", "shop", "--keep-key", "--variant", "must-staple"])
-    if out.returncode == 0:
-        return json.loads(out.stdout)
-    from tlslab import pki as lab_pki  # the lab's own package, only for this fallback
-
-    hosts = renewal()["hosts"]  # the nodes that serve shop, from the inventory labctl up wrote
-    authority = lab_pki.Pki.load(STATE)
-    with authority.locked():
-        authority.refresh()
-        current = authority.manifest["leaves"]["shop"]
-        leaf = authority._store_leaf("shop", dict(current["params"], must_staple=True), current, False)
-    return {
-        "certificate": str(leaf.cert_path),
-        "chain": str(leaf.cert_path.parent / "chain.pem"),
-        "key": str(leaf.key_path),
-        "hosts": hosts,
-        "sha256": leaf.sha256,
-    }
+    renewed = json.loads(out.stdout)
+    assert renewed["variant"] == variant, renewed
+    return renewed
 
 
 def node_state(nodes=NODES) -> dict:
@@ -166,7 +144,7 @@ def test_a_plain_renewal_is_ready_wherever_it_applies(lab):
 
 
 def test_a_must_staple_candidate_breaks_where_the_responder_is_blocked(lab):
-    candidate = must_staple_renewal()
+    candidate = renewal("must-staple")
     lab["must_staple"] = candidate
     before = node_state()
     assert run([LABCTL, "egress", BLOCKED, "ocsp=reject"]).returncode == 0
@@ -205,7 +183,7 @@ def test_a_must_staple_candidate_breaks_where_the_responder_is_blocked(lab):
 
 
 def test_the_rollout_of_a_breaking_candidate_stops_before_the_canary_with_nothing_changed(lab):
-    candidate = lab.get("must_staple") or must_staple_renewal()
+    candidate = lab.get("must_staple") or renewal("must-staple")
     before = node_state()
     old = {node: served(lab, node) for node in NODES}
     assert run([LABCTL, "egress", BLOCKED, "ocsp=reject"]).returncode == 0
