@@ -130,11 +130,12 @@ class ActionModule(ActionBase):
             certificate=checked["certificate"],
             candidate=checked["candidate"],
             variables=checked["variables"],
-            msg="inputs checked: %d certificate(s)%s%s"
-            % (
-                len(entries),
-                "".join("; " + _summary(entry) for entry in entries),
-                "; " + _candidate_summary(checked["candidate"]) if checked["candidate"] else "",
+            msg="inputs checked: %s"
+            % "; ".join(
+                # A preflight alone checks no certificate to deploy: its candidate is all there is to say.
+                ([] if checked["candidate"] and not entries else ["%d certificate(s)" % len(entries)])
+                + [_summary(entry) for entry in entries]
+                + ([_candidate_summary(checked["candidate"])] if checked["candidate"] else [])
             ),
         )
         return result
