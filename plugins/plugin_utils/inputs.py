@@ -306,9 +306,24 @@ def check_candidate(entry, label: str = "tlsfleet_preflight_certificate") -> dic
 
 def candidate_of(checked: dict) -> dict:
     """The preflight candidate of a certificate ``check_certificate`` accepted (the rollout's): the same entry
-    without its key, through ``check_candidate``."""
-    entry = {key: checked.get(key) for key in ("name", "certificate", "chain", "hosts") if checked.get(key)}
-    return check_candidate(entry, _label("tlsfleet_rollout_certificate", checked))
+    without its key, through ``check_candidate``. Only the certificates of its files are taken (PEM written again
+    from what parsed), so a certificate file that also holds the key - which the rollout accepts - never passes
+    anything else on."""
+    # Imported when used, as x509.py does: the controller has cryptography (validate_inputs requires it).
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    label = _label("tlsfleet_rollout_certificate", checked)
+    entry = {key: checked.get(key) for key in ("name", "hosts") if checked.get(key)}
+    for what in ("certificate", "chain"):
+        if checked.get(what):
+            try:
+                found = x509.load_certificates(x509.read_input_file(checked[what], "%s file" % what), what)
+            except TlsfleetError as error:
+                raise InputProblem("%s: %s" % (label, _EXCERPT.sub("", str(error).rstrip(".")))) from None
+            entry[what] = "".join(cert.public_bytes(serialization.Encoding.PEM).decode("ascii") for cert in found)
+    result = check_candidate(entry, label)
+    result.update(certificate=checked.get("certificate"), chain=checked.get("chain"))
+    return result
 
 
 def as_time(value, name: str):

@@ -354,3 +354,13 @@ def test_a_wrong_planned_time_and_gate_are_named():
     assert inputs.check_variables({"tlsfleet_rollout_preflight_gate": "false"}) == {
         "tlsfleet_rollout_preflight_gate": False
     }
+
+
+def test_a_rollout_certificate_file_that_holds_its_key_gives_a_candidate_of_certificates_only(files, tmp_path):
+    live, _leaf = files
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes((live / "cert.pem").read_bytes() + (live / "privkey.pem").read_bytes())
+    checked = inputs.check_certificate({"certificate": str(combined), "key": str(combined), "hosts": ["web"]}, "x")
+    candidate = inputs.candidate_of(checked)
+    assert KEY_MARKER not in candidate["certificate_pem"] and "BEGIN CERTIFICATE" in candidate["certificate_pem"]
+    assert candidate["certificate"] == str(combined) and candidate["sha256"] == checked["sha256"]
