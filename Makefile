@@ -27,6 +27,7 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 PYROOT := $(ROOT)/.build/pyroot
 
 .PHONY: demo pyroot report-browser playbook-check lab-awx docs-lint changelog ee-check lab-diagnose lab-remediate lab-faults \
+        lab-preflight \
         reliability bench lab-sweep lab-sweep-ci
 .PHONY: help venv system-deps test lint ruff ansible-lint changelog-lint sanity units units-main units-old \
         integration lab-unit collection-check clean lab-deps lab-up lab-down lab-check lab-test lab-audit lab-modules
@@ -48,7 +49,7 @@ demo: system-deps venv ## the main job on the built-in lab fleet: lab up, diagno
 	@tools/demo
 
 test: lint sanity units integration playbook-check report-browser ee-check lab-unit lab-test lab-modules lab-audit \
-      lab-diagnose lab-remediate lab-awx lab-faults lab-sweep-ci collection-check ## the README's test command
+      lab-diagnose lab-remediate lab-preflight lab-awx lab-faults lab-sweep-ci collection-check ## the README's test command
 	@echo "make test: all checks passed"
 
 lint: ruff ansible-lint changelog-lint docs-lint ## ruff, ansible-lint (production), changelog fragments, antsibull-docs
@@ -130,6 +131,9 @@ ee-check: venv pyroot ## ansible-builder introspect and create accept the collec
 lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: check mode, fix, idempotence, rollbacks, a lying node (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_remediate.py
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_lying_node.py
+
+lab-preflight: venv lab-deps pyroot ## the preflight playbook and the rollout's gate on the healthy lab: ready, will break, stop before the canary (root)
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -s tests/integration/lab/test_preflight.py
 
 lab-awx: venv lab-deps pyroot ## AWX-faithful: tarball installed read-only, ansible-runner jobs from a scratch project (root)
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_awx_flow.py

@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import renderers
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation, renderers
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import report as fleet
 
 ARGUMENT_SPEC = {
@@ -24,7 +24,24 @@ ARGUMENT_SPEC = {
     "fail_severity": {"type": "str", "default": "error", "choices": list(fleet.THRESHOLDS)},
     "external": {"type": "dict"},
     "merge": {"type": "list", "elements": "path", "default": []},
+    "preflight": {"type": "dict"},
 }
+
+
+def breaking_lines(document: dict) -> dict:
+    """Host -> one line per site of that node the preflight's candidate will break: site, hostnames and why."""
+    section = document.get("preflight")
+    lines: dict = {}
+    for item in fleet.preflight_breaking(section) if section is not None else []:
+        lines.setdefault(item["host"], []).append(
+            "site %s (%s) will break: %s"
+            % (
+                item["site"] or item["server"] or "?",
+                ", ".join(item["hostnames"]) or "no hostname",
+                "; ".join(item["reasons"]) or "no reason given",
+            )
+        )
+    return lines
 
 
 def _collection_version() -> str:
@@ -114,6 +131,7 @@ class ActionModule(ActionBase):
                         fail_threshold=args["fail_severity"],
                         addresses=addresses,
                         external=args["external"],
+                        preflight=args["preflight"],
                     )
                 )
             document = fleet.merge_reports(reports) if len(reports) > 1 else reports[0]
@@ -152,6 +170,25 @@ class ActionModule(ActionBase):
             )
             for host in fleet.hosts_of(item):
                 failing.setdefault(host, []).append(line)
+        section = document.get("preflight")
+        if section is not None:
+            breaking = breaking_lines(document)
+            result.update(
+                preflight=section["summary"],
+                preflight_breaking=["%s: %s" % (host, line) for host, lines in breaking.items() for line in lines],
+                preflight_changes=[
+                    dict(change, by_rollout=remediation.rollout_makes(change, change["server"]))
+                    for change in fleet.preflight_changes(section)
+                ],
+                preflight_failing={
+                    **{
+                        entry["host"]: ["not judged: %s" % entry["message"]]
+                        for entry in section["nodes"]
+                        if entry["status"] != "judged"
+                    },
+                    **breaking,
+                },
+            )
         result.update(
             failing=failing,
             fleet_findings=[item for item in document["findings"] if item["host"] is None],

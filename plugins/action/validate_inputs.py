@@ -17,6 +17,10 @@ ARGUMENT_SPEC = {
     "certificate": {"type": "raw"},
     "certificate_name": {"type": "str", "default": "tlsfleet_rollout_certificate"},
     "certificate_required": {"type": "bool", "default": False},
+    "candidate": {"type": "raw"},
+    "candidate_name": {"type": "str", "default": "tlsfleet_preflight_certificate"},
+    "candidate_required": {"type": "bool", "default": False},
+    "candidate_from_certificate": {"type": "bool", "default": False},
     "variables": {"type": "dict", "default": {}},
     "reserved": {"type": "list", "elements": "str", "default": []},
 }
@@ -25,7 +29,7 @@ ARGUMENT_SPEC = {
 def validate(args: dict, inventory_hosts=None) -> dict:
     """The checked inputs, or ``inputs.InputProblem`` with one sentence per wrong input."""
     problems = []
-    checked = {"certificates": [], "certificate": None, "variables": {}}
+    checked = {"certificates": [], "certificate": None, "candidate": None, "variables": {}}
     try:
         checked["certificates"] = inputs.check_certificates(args.get("certificates"), args["certificates_name"])
     except inputs.InputProblem as problem:
@@ -43,6 +47,23 @@ def validate(args: dict, inventory_hosts=None) -> dict:
             checked["certificate"] = inputs.check_certificate(single, args["certificate_name"])
         except inputs.InputProblem as problem:
             problems.extend(problem.problems)
+    candidate = args.get("candidate")
+    try:
+        if args.get("candidate_from_certificate"):
+            # The rollout's own certificate, judged before it is deployed: the same files, never the key.
+            if checked["certificate"] is not None:
+                checked["candidate"] = inputs.candidate_of(checked["certificate"])
+        elif candidate is None or (isinstance(candidate, str) and not candidate.strip()):
+            if args.get("candidate_required"):
+                problems.append(
+                    "%s is not set: give certificate (a path on the controller or PEM text) and optionally chain, "
+                    "or lineage (a certbot live directory), and hosts, the inventory hosts and groups to judge it on"
+                    % args["candidate_name"]
+                )
+        else:
+            checked["candidate"] = inputs.check_candidate(candidate, args["candidate_name"])
+    except inputs.InputProblem as problem:
+        problems.extend(problem.problems)
     try:
         checked["variables"] = inputs.check_variables(args.get("variables") or {}, inventory_hosts)
     except inputs.InputProblem as problem:
@@ -57,6 +78,18 @@ def validate(args: dict, inventory_hosts=None) -> dict:
     if problems:
         raise inputs.InputProblem(*problems)
     return checked
+
+
+def _candidate_summary(entry: dict) -> str:
+    """What is printed about a preflight candidate: the files or "PEM text", and the fingerprint."""
+    return "preflight candidate %s: %s (sha256 %s), chain %s, judged on %s%s" % (
+        entry.get("name") or entry["subject"],
+        entry.get("certificate") or "PEM text",
+        entry["sha256"],
+        entry.get("chain") or ("PEM text" if entry.get("chain_pem") else "none"),
+        ", ".join(entry["hosts"]),
+        "".join("; " + note for note in entry.get("ignored") or []),
+    )
 
 
 def _summary(entry: dict) -> str:
@@ -95,11 +128,14 @@ class ActionModule(ActionBase):
             changed=False,
             certificates=checked["certificates"],
             certificate=checked["certificate"],
+            candidate=checked["candidate"],
             variables=checked["variables"],
-            msg="inputs checked: %d certificate(s)%s"
-            % (
-                len(entries),
-                "".join("; " + _summary(entry) for entry in entries),
+            msg="inputs checked: %s"
+            % "; ".join(
+                # A preflight alone checks no certificate to deploy: its candidate is all there is to say.
+                ([] if checked["candidate"] and not entries else ["%d certificate(s)" % len(entries)])
+                + [_summary(entry) for entry in entries]
+                + ([_candidate_summary(checked["candidate"])] if checked["candidate"] else [])
             ),
         )
         return result

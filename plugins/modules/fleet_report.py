@@ -78,9 +78,22 @@ options:
       - C(report.json) files of earlier runs to merge. When O(hosts) is empty (V([])), only these are merged;
         otherwise this run's report is merged with them. Reports must have the same fail severity and collection
         version. When a host is in several, the last one wins.
+      - Preflight reports merge only with preflight reports of the same candidate.
     type: list
     elements: path
     default: []
+  preflight:
+    description:
+      - Adds the C(preflight) section - the verdicts each host's M(tlsfleet.stapling.node_audit) gave for a
+        candidate certificate (its O(tlsfleet.stapling.node_audit#module:preflight) option), per node and site -
+        and the return values RV(preflight), RV(preflight_breaking), RV(preflight_changes) and RV(preflight_failing).
+      - A dictionary with C(candidate) (what the report says about the certificate - C(name), C(subject),
+        C(sha256), C(serial), C(san_dns), C(not_before), C(not_after), C(ocsp_urls), C(must_staple); other keys,
+        such as its PEM text, are left out), C(at) (the planned deployment time, or V(null) for now) and
+        C(hosts_out_of_scope) (hosts of the play the candidate is not meant for, listed as such).
+      - O(hosts) should then be the hosts in the candidate's scope; the tlsfleet.stapling.preflight playbook
+        does all of this. docs/preflight.md describes the section.
+    type: dict
 attributes:
   action:
     description: Runs on the controller as an action plugin.
@@ -220,6 +233,102 @@ stats:
       description: With O(external), the nodes DNS hands out with a broken staple.
       type: list
       elements: str
+    preflight:
+      description: With O(preflight), as RV(preflight).
+      type: dict
+      contains: {}
+preflight:
+  description: With O(preflight), the counts of the report's preflight section.
+  returned: success and O(preflight) given
+  type: dict
+  contains:
+    nodes:
+      description: How many nodes in the candidate's scope the report holds.
+      type: int
+    sites:
+      description: How many sites the candidate's names cover, over all judged nodes.
+      type: int
+    ready:
+      description: How many of them are V(ready).
+      type: int
+    ready_after_change:
+      description: How many are V(ready_after_change).
+      type: int
+    will_break:
+      description: How many are V(will_break).
+      type: int
+    will_break_nodes:
+      description: The nodes with at least one site that will break.
+      type: list
+      elements: str
+    nodes_not_judged:
+      description: The nodes whose audit did not run (failed or unreachable).
+      type: list
+      elements: str
+    nodes_without_sites:
+      description: The judged nodes with no site the candidate covers.
+      type: list
+      elements: str
+    hosts_out_of_scope:
+      description: The hosts the candidate is not meant for, as given.
+      type: list
+      elements: str
+preflight_breaking:
+  description:
+    - With O(preflight), one line per node and site the candidate will break - node, site, hostnames and the
+      reasons.
+  returned: success and O(preflight) given
+  type: list
+  elements: str
+  sample:
+    - "eu-web-2: site nginx:/etc/nginx/sites-enabled/www:3 (www.shop.test, shop.test) will break: must_staple: ..."
+preflight_changes:
+  description:
+    - With O(preflight), every change a V(ready_after_change) site needs first, one item per change.
+  returned: success and O(preflight) given
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The node.
+      type: str
+    site:
+      description: The site.
+      type: str
+    server:
+      description: The site's server type.
+      type: str
+    hostnames:
+      description: The site's names the candidate covers.
+      type: list
+      elements: str
+    by_rollout:
+      description:
+        - Whether the rollout playbook makes this change itself (it deploys a new key, and refreshes a staple file
+          the server loads with the certificate, as HAProxy's C(.ocsp)); any other change must be made before it.
+      type: bool
+    by:
+      description: The role that makes the change (V(cert_deploy) or V(stapling_config)).
+      type: str
+    action:
+      description: What it does (for example V(deploy_key), V(replace_issuer_file), V(refresh_staple_file)).
+      type: str
+    path:
+      description: The file the change touches, or V(null).
+      type: str
+    text:
+      description: The change in one sentence.
+      type: str
+preflight_failing:
+  description:
+    - With O(preflight), keyed by node (the keys are data, so none is listed) - one line per site of that node the
+      candidate will break (site, hostnames, why), or why the node could not be judged (its audit did not run).
+  returned: success and O(preflight) given
+  type: dict
+  contains: {}
+  sample:
+    eu-web-2:
+      - "site nginx:/etc/nginx/sites-enabled/www:3 (www.shop.test, shop.test) will break: must_staple: ..."
 failing_hosts:
   description: Hosts with findings at or above O(fail_severity), plus failed and unreachable hosts.
   returned: success

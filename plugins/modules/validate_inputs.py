@@ -51,11 +51,36 @@ options:
     description: Fail when O(certificate) is not given.
     type: bool
     default: false
+  candidate:
+    description:
+      - A preflight candidate (C(tlsfleet_preflight_certificate)) - the shape of O(certificate) without a key -
+        C(certificate) and optionally C(chain), each a path on the controller or PEM text, or C(lineage) (a
+        certbot live directory, whose C(cert.pem) and C(chain.pem) are read; never C(privkey.pem)); C(hosts), the
+        inventory hosts and groups it is judged on (a list or one comma-separated string); C(name).
+      - Certificate PEM blocks only pass; a private key in the text or in a file is refused without being
+        repeated. A C(key) given is ignored and never read (RV(candidate.ignored) says so).
+      - The mapping may come as YAML or JSON text (an AWX survey textarea). Null or a blank string - not given.
+    type: raw
+  candidate_name:
+    description: The name O(candidate) is given in messages.
+    type: str
+    default: tlsfleet_preflight_certificate
+  candidate_required:
+    description: Fail when O(candidate) is not given.
+    type: bool
+    default: false
+  candidate_from_certificate:
+    description:
+      - Make RV(candidate) from O(certificate) (the rollout's certificate, judged before it is deployed) instead
+        of O(candidate); its key is left out.
+    type: bool
+    default: false
   variables:
     description:
       - Playbook variables to check, by name; a null value means not set and is skipped.
       - Known names - C(tlsfleet_become), C(tlsfleet_cert_fetch_issuers), C(tlsfleet_external_check) and
-        C(tlsfleet_audit_use_proxy) (booleans, strings such as V(true) or V(no) too);
+        C(tlsfleet_audit_use_proxy) and C(tlsfleet_rollout_preflight_gate) (booleans, strings such as V(true) or
+        V(no) too); C(tlsfleet_preflight_at) (an ISO 8601 time; blank means now);
         C(tlsfleet_fail_severity) (V(critical), V(error), V(warning), V(info) or V(never));
         C(tlsfleet_report_dir) and C(tlsfleet_remediate_report_dir) (non-empty paths);
         C(tlsfleet_hosts) (a host pattern); C(tlsfleet_nginx_resolver) (a list, or one comma-separated string);
@@ -159,6 +184,64 @@ certificate:
   returned: success
   type: dict
   contains: {}
+candidate:
+  description:
+    - The preflight candidate, or V(null) when none was asked for. Public material only.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The candidate's name, as given, or V(null).
+      type: str
+    certificate:
+      description: The certificate file on the controller, or V(null) when PEM text was given.
+      type: str
+    chain:
+      description: The chain file on the controller, or V(null) when PEM text or no chain was given.
+      type: str
+    lineage:
+      description: The certbot live directory, when one was given.
+      type: str
+    certificate_pem:
+      description: The certificate as PEM text (certificate blocks only), as it is sent to the nodes.
+      type: str
+    chain_pem:
+      description: The chain as PEM text (certificate blocks only), or V(null).
+      type: str
+    hosts:
+      description: The inventory hosts and groups the candidate is judged on.
+      type: list
+      elements: str
+    ignored:
+      description: What was given but not used (a C(key)), one sentence each.
+      type: list
+      elements: str
+    subject:
+      description: The certificate's subject.
+      type: str
+    sha256:
+      description: The certificate's SHA-256 fingerprint.
+      type: str
+    serial:
+      description: The certificate's serial number (hexadecimal).
+      type: str
+    san_dns:
+      description: The certificate's DNS names.
+      type: list
+      elements: str
+    not_before:
+      description: Start of validity (ISO 8601, UTC).
+      type: str
+    not_after:
+      description: End of validity (ISO 8601, UTC).
+      type: str
+    ocsp_urls:
+      description: The certificate's OCSP URLs.
+      type: list
+      elements: str
+    must_staple:
+      description: Whether the certificate carries the TLS feature C(status_request) (Must-Staple).
+      type: bool
 variables:
   description:
     - The variables of O(variables) that were set, as read (booleans as booleans, lists as lists, paths absolute).

@@ -26,9 +26,10 @@ import math
 import os
 import re
 
+import yaml  # ansible-core depends on PyYAML
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import public_pem, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 
 # certbot's live directory: what each key of the entry stands for (fullchain.pem is cert.pem + chain.pem).
@@ -174,6 +175,173 @@ def check_certificates(entries, label: str = "tlsfleet_certificates") -> list:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# A preflight candidate (tlsfleet_preflight_certificate): the rollout certificate's shape without its key.
+
+CANDIDATE_KEYS = ("name", "certificate", "chain", "lineage", "hosts", "key")
+_PEM_START = "-----BEGIN"
+
+
+def _candidate_text(value: str, what: str, where: str) -> tuple:
+    """(PEM text, controller path or None) of the candidate's ``what`` (certificate or chain): PEM content as
+    given, or the content of the file at that path. Only certificate PEM blocks pass (public_pem.py): a private
+    key, in the text or in the file, is refused without repeating any of it."""
+    path = None
+    if value.lstrip().startswith(_PEM_START):
+        text = value
+    else:
+        path = controller_path(value)
+        try:
+            data = x509.read_input_file(path, "%s file" % what)
+        except TlsfleetError as error:
+            raise InputProblem("%s: %s" % (where, str(error).rstrip("."))) from None
+        text = data.decode("utf-8", "replace")
+    found = public_pem.problem(text, what)
+    if found:
+        found = found.rstrip(".")
+        if path:
+            found = found.replace("the preflight %s" % what, "the preflight %s file %s" % (what, path), 1)
+        raise InputProblem("%s: %s" % (where, found))
+    return text.strip() + "\n", path
+
+
+def check_candidate(entry, label: str = "tlsfleet_preflight_certificate") -> dict:
+    """A preflight candidate: ``certificate`` and optionally ``chain`` (each a path on the controller or PEM
+    content), or ``lineage`` (a certbot live directory: its cert.pem and chain.pem; privkey.pem is never read),
+    ``hosts`` (the inventory hosts and groups it is judged on; a list or one comma-separated string) and ``name``.
+
+    A ``key`` is never read nor sent anywhere: it is ignored, and ``ignored`` says so, so that the variable of a
+    rollout can be reused as it is. A mapping given as YAML or JSON text (an AWX textarea) is read first.
+    Returns what the playbook sends to the nodes - ``certificate_pem``, ``chain_pem`` (certificate PEM blocks
+    only) - and what is safe to print about it."""
+    if isinstance(entry, str):
+        text = entry.strip()
+        if not text:
+            raise InputProblem("%s is empty: give certificate (and chain) or lineage, and hosts" % label)
+        if text.startswith(_PEM_START):
+            raise InputProblem(
+                "%s must be a mapping with certificate (a path or PEM text), optionally chain, and hosts - not the "
+                "PEM text alone (the hosts it is judged on are needed too)" % label
+            )
+        try:
+            entry = yaml.safe_load(text)
+        except yaml.YAMLError:  # the message below says what is expected
+            entry = None
+        if not isinstance(entry, dict):
+            raise InputProblem(
+                "%s must be a mapping with certificate (or lineage) and hosts, or that mapping as YAML or JSON text"
+                % label
+            )
+    if not isinstance(entry, dict):
+        raise InputProblem(
+            "%s must be a mapping with certificate (or lineage) and hosts, not %s" % (label, type(entry).__name__)
+        )
+    where = _label(label, entry)
+    unknown = sorted(str(key) for key in entry if key not in CANDIDATE_KEYS)
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, CANDIDATE_KEYS, n=1, cutoff=0.75)
+            hints.append("%s (did you mean %s?)" % (key, close[0]) if close else key)
+        raise InputProblem(
+            "%s: unknown key %s; a candidate has certificate, chain, lineage, hosts and name"
+            % (where, ", ".join(hints))
+        )
+    for key in ("name", "certificate", "chain", "lineage"):
+        value = entry.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InputProblem("%s: %s must be a string, not %s" % (where, key, type(value).__name__))
+    given = [key for key in ("certificate", "chain") if (entry.get(key) or "").strip()]
+    lineage = (entry.get("lineage") or "").strip()
+    result = {"name": entry.get("name") or None, "lineage": None, "ignored": []}
+    if entry.get("key") not in (None, ""):
+        result["ignored"].append(
+            "%s: key is ignored - a preflight compares public keys only, and no key is read or sent" % where
+        )
+    if lineage:
+        if given:
+            raise InputProblem(
+                "%s gives both lineage and %s: give either lineage (a certbot live directory) or certificate (and "
+                "optionally chain)" % (where, " and ".join(given))
+            )
+        directory = controller_path(lineage)
+        result["lineage"] = directory
+        sources = {what: os.path.join(directory, LINEAGE_FILES[what]) for what in ("certificate", "chain")}
+    elif "certificate" not in given:
+        raise InputProblem(
+            "%s needs certificate (a path on the controller or PEM text), or lineage (a certbot live directory)" % where
+        )
+    else:
+        sources = {what: entry[what] for what in given}
+    result["certificate_pem"], result["certificate"] = _candidate_text(sources["certificate"], "certificate", where)
+    result["chain_pem"], result["chain"] = (None, None)
+    if sources.get("chain"):
+        result["chain_pem"], result["chain"] = _candidate_text(sources["chain"], "chain", where)
+    try:
+        leaf = x509.load_certificates(result["certificate_pem"].encode("utf-8"), "certificate")[0]
+        if result["chain_pem"]:
+            x509.load_certificates(result["chain_pem"].encode("utf-8"), "chain")
+    except TlsfleetError as error:
+        raise InputProblem("%s: %s" % (where, _EXCERPT.sub("", str(error).rstrip(".")))) from None
+    hosts = entry.get("hosts")
+    if isinstance(hosts, str):
+        hosts = as_list(hosts, "%s: hosts" % where)
+    if not hosts or not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h.strip() for h in hosts):
+        raise InputProblem(
+            "%s: hosts must list the inventory hosts and groups to judge the candidate on (a list, or one "
+            "comma-separated string), not %r" % (where, entry.get("hosts"))
+        )
+    info = x509.describe(leaf)
+    result.update(
+        hosts=[host.strip() for host in hosts],
+        subject=info.subject,
+        sha256=info.sha256,
+        serial=info.serial,
+        san_dns=list(info.san_dns),
+        not_before=info.not_before,
+        not_after=info.not_after,
+        ocsp_urls=list(info.ocsp_urls),
+        must_staple=bool(info.must_staple),
+    )
+    return result
+
+
+def candidate_of(checked: dict) -> dict:
+    """The preflight candidate of a certificate ``check_certificate`` accepted (the rollout's): the same entry
+    without its key, through ``check_candidate``. Only the certificates of its files are taken (PEM written again
+    from what parsed), so a certificate file that also holds the key - which the rollout accepts - never passes
+    anything else on."""
+    # Imported when used, as x509.py does: the controller has cryptography (validate_inputs requires it).
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    label = _label("tlsfleet_rollout_certificate", checked)
+    entry = {key: checked.get(key) for key in ("name", "hosts") if checked.get(key)}
+    for what in ("certificate", "chain"):
+        if checked.get(what):
+            try:
+                found = x509.load_certificates(x509.read_input_file(checked[what], "%s file" % what), what)
+            except TlsfleetError as error:
+                raise InputProblem("%s: %s" % (label, _EXCERPT.sub("", str(error).rstrip(".")))) from None
+            entry[what] = "".join(cert.public_bytes(serialization.Encoding.PEM).decode("ascii") for cert in found)
+    result = check_candidate(entry, label)
+    result.update(certificate=checked.get("certificate"), chain=checked.get("chain"))
+    return result
+
+
+def as_time(value, name: str):
+    """An ISO 8601 time (``Z``, an offset, or UTC when none), normalised; blank means not given (None: now)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise InputProblem("%s must be an ISO 8601 time such as 2026-12-20T02:00:00Z, not %r" % (name, value))
+    try:
+        return x509.format_time(x509.parse_time(value, name))
+    except TlsfleetError:
+        raise InputProblem(
+            "%s must be an ISO 8601 time such as 2026-12-20T02:00:00Z (blank: now), not %r" % (name, value)
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Scalar inputs. AWX surveys and -e key=value pass strings: "true"/"false", "3", "a, b" where lists are meant.
 
 
@@ -294,6 +462,8 @@ VARIABLES = {
     "tlsfleet_external_check": as_bool,
     "tlsfleet_audit_use_proxy": as_bool,
     "tlsfleet_stapling_sunset": as_opt_in,
+    "tlsfleet_rollout_preflight_gate": as_bool,
+    "tlsfleet_preflight_at": as_time,
     "tlsfleet_fail_severity": as_severity,
     "tlsfleet_report_dir": as_path,
     "tlsfleet_remediate_report_dir": as_path,

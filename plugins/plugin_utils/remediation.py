@@ -870,6 +870,17 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
     return result
 
 
+def rollout_makes(change: dict, server) -> bool:
+    """Whether ``plan_rollout`` itself makes a preflight change (docs/preflight.md) on a site of ``server``: it
+    deploys the candidate's key when the node's differs, and rewrites a staple file the server loads together with
+    the certificate (HAProxy's ``<crt>.ocsp``). Any other change must be made before the rollout."""
+    action = change.get("action") if isinstance(change, dict) else None
+    if action == "deploy_key":
+        return True
+    facts = facts_of(server)
+    return action == "refresh_staple_file" and facts is not None and bool(facts.STAPLE_FILE_FOLLOWS_CERTIFICATE)
+
+
 def rollout_order(hosts, hostvars, canary=None, batch_size=0) -> dict:
     """The rollout order and ``serial`` batch sizes: the canary alone, then region by region (sorted by region,
     then host), each region split into batches of ``batch_size`` when that is positive."""

@@ -176,6 +176,154 @@ def _node_entry(host: str, region: str, result, addresses=()) -> tuple[dict, lis
 
 
 # --------------------------------------------------------------------------------------------------------------
+# The preflight of a candidate certificate (docs/preflight.md): per node and site, what deploying it would do
+
+_VERDICTS = "_preflight"  # the node's verdicts, kept on its entry between _checked_node and build_report
+PREFLIGHT_VERDICTS = ("ready", "ready_after_change", "will_break")
+CANDIDATE_KEYS = (
+    "name",
+    "subject",
+    "sha256",
+    "serial",
+    "san_dns",
+    "not_before",
+    "not_after",
+    "ocsp_urls",
+    "must_staple",
+)
+
+
+def _lines(value) -> list:
+    return [str(line) for line in value] if isinstance(value, list) else []
+
+
+def _change(item) -> dict:
+    item = item if isinstance(item, dict) else {}
+    return {
+        "by": str(item.get("by") or ""),
+        "action": str(item.get("action") or ""),
+        "path": item.get("path"),
+        "text": str(item.get("text") or ""),
+    }
+
+
+def _preflight_site(item: dict) -> dict:
+    """One site's verdict from a (validated) node answer, every list present."""
+    return {
+        "key": item.get("key"),
+        "site": item.get("site"),
+        "server": item.get("server"),
+        "hostnames": _lines(item.get("hostnames")),
+        "verdict": item.get("verdict") if item.get("verdict") in PREFLIGHT_VERDICTS else "will_break",
+        "reasons": _lines(item.get("reasons")),
+        "warnings": _lines(item.get("warnings")),
+        "changes": [_change(change) for change in item.get("changes") or []],
+        "checks": [
+            {
+                "name": str(check.get("name")),
+                "status": str(check.get("status")),
+                "evidence": _lines(check.get("evidence")),
+                "changes": [_change(change) for change in check.get("changes") or []],
+            }
+            for check in item.get("checks") or []
+            if isinstance(check, dict)
+        ],
+    }
+
+
+def _candidate(candidate) -> dict:
+    """What the report says about the candidate: public facts only (never its PEM, never a key)."""
+    candidate = candidate if isinstance(candidate, dict) else {}
+    found = {key: copy.deepcopy(candidate.get(key)) for key in CANDIDATE_KEYS}
+    for key in ("san_dns", "ocsp_urls"):
+        found[key] = [str(item) for item in found[key] or []]
+    found["must_staple"] = bool(found["must_staple"])
+    for key in ("name", "subject", "sha256", "serial", "not_before", "not_after"):
+        found[key] = None if found[key] is None else sanitise(found[key], keep_newlines=False)
+    return found
+
+
+def preflight_breaking(section: dict) -> list[dict]:
+    """Every (node, site) the candidate will break, in report order: host, region, site, server, hostnames,
+    reasons."""
+    return [
+        {
+            "host": node["host"],
+            "region": node["region"],
+            "site": site["site"],
+            "server": site["server"],
+            "hostnames": list(site["hostnames"]),
+            "reasons": list(site["reasons"]),
+        }
+        for node in section["nodes"]
+        for site in node["sites"]
+        if site["verdict"] == "will_break"
+    ]
+
+
+def preflight_changes(section: dict) -> list[dict]:
+    """Every change a ``ready_after_change`` site needs, in report order: host, site, hostnames and the change
+    (by, action, path, text)."""
+    return [
+        {
+            "host": node["host"],
+            "site": site["site"],
+            "server": site["server"],
+            "hostnames": list(site["hostnames"]),
+            **change,
+        }
+        for node in section["nodes"]
+        for site in node["sites"]
+        if site["verdict"] == "ready_after_change"
+        for change in site["changes"]
+    ]
+
+
+def _preflight_summary(section: dict) -> dict:
+    sites = [site for node in section["nodes"] for site in node["sites"]]
+    counts = {verdict: sum(1 for site in sites if site["verdict"] == verdict) for verdict in PREFLIGHT_VERDICTS}
+    return {
+        "nodes": len(section["nodes"]),
+        "sites": len(sites),
+        **counts,
+        "will_break_nodes": sorted({item["host"] for item in preflight_breaking(section)}),
+        "nodes_not_judged": sorted(node["host"] for node in section["nodes"] if node["status"] != "judged"),
+        "nodes_without_sites": sorted(
+            node["host"] for node in section["nodes"] if node["status"] == "judged" and not node["sites"]
+        ),
+        "hosts_out_of_scope": list(section["hosts_out_of_scope"]),
+    }
+
+
+def _preflight_section(nodes: list[dict], preflight: dict) -> dict:
+    """The report's ``preflight`` section: the candidate, and per node (in scope) its status and the verdict of
+    every site the candidate's names cover. A node whose audit did not run is ``not_judged`` with its message."""
+    entries = []
+    for node in sorted(nodes, key=lambda item: (item["region"], item["host"])):
+        judged = node["status"] == "ok"
+        entries.append(
+            {
+                "host": node["host"],
+                "region": node["region"],
+                "status": "judged" if judged else "not_judged",
+                "message": None if judged else node["message"],
+                "sites": list(node.get(_VERDICTS) or []) if judged else [],
+            }
+        )
+    at = preflight.get("at")
+    section = {
+        "candidate": _candidate(preflight.get("candidate")),
+        "at": None if at in (None, "") else sanitise(at, keep_newlines=False),
+        "hosts_out_of_scope": sorted(
+            {sanitise(host, keep_newlines=False) for host in preflight.get("hosts_out_of_scope") or []}
+        ),
+        "nodes": entries,
+    }
+    section["summary"] = _preflight_summary(section)
+    return section
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Fleet-level drift
 
 
@@ -258,7 +406,13 @@ def _checked_node(host: str, region: str, result, addresses) -> tuple[dict, list
         else:
             result = clean
     try:
-        return _node_entry(host, region, result, addresses)
+        node, found = _node_entry(host, region, result, addresses)
+        if node["status"] == "ok":
+            # Taken out again by build_report: the preflight section holds them (_preflight_section).
+            node[_VERDICTS] = [
+                _preflight_site(item) for item in result.get("preflight") or [] if isinstance(item, dict)
+            ]
+        return node, found
     except Exception as error:  # one node's answer must never end the report for every node
         failed = {"failed": True, "msg": "cannot read the node_audit result of %s: %s" % (host, error)}
         return _node_entry(host, region, failed, addresses)
@@ -422,7 +576,9 @@ def node_state(node: dict) -> str:
     return "empty" if without_sites(node) else "ok"
 
 
-def _assemble(nodes, node_findings, collection_version, generated_at, fail_threshold, external=None) -> dict:
+def _assemble(
+    nodes, node_findings, collection_version, generated_at, fail_threshold, external=None, preflight=None
+) -> dict:
     check_threshold(fail_threshold)
     nodes = sorted(nodes, key=lambda node: (node["region"], node["host"]))
     drift = _drift_from_nodes(nodes)
@@ -489,6 +645,9 @@ def _assemble(nodes, node_findings, collection_version, generated_at, fail_thres
         summary["external_broken_nodes"] = sorted(
             {host for entry in report["external"]["hostnames"] for host in entry["broken_nodes"]}
         )
+    if preflight is not None:
+        report["preflight"] = preflight
+        summary["preflight_will_break_nodes"] = list(preflight["summary"]["will_break_nodes"])
     return report
 
 
@@ -500,6 +659,7 @@ def build_report(
     fail_threshold: str = "error",
     addresses: dict | None = None,
     external: dict | None = None,
+    preflight: dict | None = None,
 ) -> dict:
     """The report.json document for ``host_results`` (host -> node_audit result) grouped by ``regions``.
 
@@ -507,10 +667,16 @@ def build_report(
     message. Fleet-level ``node_drift`` findings (``fleet_drift``) are included in ``findings``.
     ``addresses`` (host -> addresses it is reached at) lets the external view name the node behind an address;
     ``external`` is what a vantage point saw (``external_probes``), or None when no external check ran.
+    ``preflight`` (``{"candidate": ..., "at": ..., "hosts_out_of_scope": [...]}``) adds the ``preflight`` section:
+    the verdicts the nodes' audits gave for that candidate (node_audit's ``preflight``); ``host_results`` are then
+    the hosts in the candidate's scope.
     """
     nodes, found = _nodes(host_results or {}, regions or {}, addresses)
+    section = _preflight_section(nodes, preflight) if preflight is not None else None
+    for node in nodes:
+        node.pop(_VERDICTS, None)
     view = external_probes(external) if external is not None else None
-    return _assemble(nodes, found, collection_version, generated_at, fail_threshold, view)
+    return _assemble(nodes, found, collection_version, generated_at, fail_threshold, view, section)
 
 
 def merge_reports(reports: list[dict]) -> dict:
@@ -525,7 +691,21 @@ def merge_reports(reports: list[dict]) -> dict:
     found: dict[str, list] = {}
     thresholds, versions, stamps = set(), set(), []
     external: dict | None = None
+    preflight: dict | None = None
+    candidates = set()
     for report in reports:
+        if report.get("preflight") is not None:
+            own_section = report["preflight"]
+            candidates.add(own_section["candidate"].get("sha256"))
+            preflight = preflight or {
+                "candidate": copy.deepcopy(own_section["candidate"]),
+                "at": own_section.get("at"),
+                "hosts_out_of_scope": set(),
+                "nodes": {},
+            }
+            preflight["hosts_out_of_scope"].update(own_section.get("hosts_out_of_scope") or [])
+            for entry in own_section["nodes"]:
+                preflight["nodes"][entry["host"]] = copy.deepcopy(entry)
         own: dict = {}
         for item in report["findings"]:
             if item["host"] is not None:
@@ -545,12 +725,25 @@ def merge_reports(reports: list[dict]) -> dict:
         raise ValueError("the reports use different fail thresholds: %s" % ", ".join(sorted(thresholds)))
     if len(versions) != 1:
         raise ValueError("the reports come from different collection versions: %s" % ", ".join(sorted(versions)))
+    if len(candidates) > 1 or (preflight is not None and any(r.get("preflight") is None for r in reports)):
+        raise ValueError("the reports are not the preflight of one candidate certificate: they cannot be merged")
+    if preflight is not None:
+        judged = {entry["host"] for entry in preflight["nodes"].values()}
+        preflight["hosts_out_of_scope"] = sorted(preflight["hosts_out_of_scope"] - judged)
+        preflight["nodes"] = sorted(preflight["nodes"].values(), key=lambda item: (item["region"], item["host"]))
+        preflight["summary"] = _preflight_summary(preflight)
     merged_findings = [item for items in found.values() for item in items]
     if external is not None:
         hostnames = [external["hostnames"][name] for name in sorted(external["hostnames"])]
         external = {"vantage": external["vantage"], "hostnames": hostnames}
     return _assemble(
-        list(nodes.values()), merged_findings, versions.pop(), max(stamps) or None, thresholds.pop(), external
+        list(nodes.values()),
+        merged_findings,
+        versions.pop(),
+        max(stamps) or None,
+        thresholds.pop(),
+        external,
+        preflight,
     )
 
 
@@ -572,4 +765,9 @@ def set_stats_summary(report: dict) -> dict:
         "failing_hosts": list(summary["failing_hosts"]),
         "nodes_without_sites": list(summary.get("nodes_without_sites") or []),
         "external_broken_nodes": list(summary.get("external_broken_nodes") or []),
+        **(
+            {"preflight": {key: copy.deepcopy(value) for key, value in report["preflight"]["summary"].items()}}
+            if report.get("preflight") is not None
+            else {}
+        ),
     }

@@ -45,6 +45,8 @@ code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}pre{wh
 small{display:block;font-size:.8em}
 """
 LEGEND = (*SEVERITIES, "ok", "none", "down", "empty")
+# A preflight verdict's colour: the severity classes of the grid.
+VERDICT_CLASS = {"ready": "ok", "ready_after_change": "warning", "will_break": "error"}
 # What the grid's template reads per node and per cell (named tuples: a template reads their fields fastest).
 Row = namedtuple("Row", "node state wide cells")
 Wide = namedtuple("Wide", "severity text")
@@ -74,6 +76,43 @@ TEMPLATE = """\
 in {{ summary.regions }} regions, {{ summary.hostnames }} hostnames, {{ summary.findings }} findings; \
 worst severity <strong>{{ summary.worst_severity or "none" }}</strong>; fail threshold {{ summary.fail_threshold }}.</p>
 <p class="legend">{% for name in legend %}<span class="sev-{{ name }}">{{ name }}</span>{% endfor %}</p>
+{% if preflight is not none %}
+<h2>Preflight of {{ preflight.candidate.name or preflight.candidate.subject }}</h2>
+<p>Candidate sha256 <code>{{ preflight.candidate.sha256 }}</code>, serial {{ preflight.candidate.serial }}, \
+valid {{ preflight.candidate.not_before }} to {{ preflight.candidate.not_after }}; \
+names {{ preflight.candidate.san_dns | join(", ") or "none" }}; \
+OCSP URL {{ preflight.candidate.ocsp_urls | join(", ") or "none" }}\
+{% if preflight.candidate.must_staple %}; <strong>Must-Staple</strong>{% endif %}. \
+Judged for {{ preflight.at or "now" }}: {{ preflight.summary.sites }} sites on {{ preflight.summary.nodes }} nodes, \
+{{ preflight.summary.ready }} ready, {{ preflight.summary.ready_after_change }} ready after a change, \
+<strong>{{ preflight.summary.will_break }} will break</strong>\
+{% if preflight.summary.nodes_not_judged %}; not judged: {{ preflight.summary.nodes_not_judged | join(", ") }}\
+{% endif %}.</p>
+<table><thead><tr><th>region</th><th>node</th><th>site</th><th>hostnames</th><th>verdict</th>\
+<th>change needed / why it breaks / warnings</th></tr></thead><tbody>
+{% for node in preflight.nodes %}
+{% if node.status != "judged" %}
+<tr><th>{{ node.region }}</th><th>{{ node.host }}</th>\
+<td class="cell sev-down" colspan="4">not judged: {{ node.message }}</td></tr>
+{% elif not node.sites %}
+<tr><th>{{ node.region }}</th><th>{{ node.host }}</th>\
+<td class="cell sev-none" colspan="4">no site the candidate's names cover</td></tr>
+{% endif %}
+{% for site in node.sites %}
+<tr><th>{{ node.region }}</th><th>{{ node.host }}</th><td>{{ site.site or site.server }}</td>\
+<td>{{ site.hostnames | join(", ") }}</td>\
+<td class="cell sev-{{ verdict_class.get(site.verdict, "error") }}">{{ site.verdict | replace("_", " ") }}</td><td><ul>\
+{% for reason in site.reasons %}<li>{{ reason }}</li>{% endfor %}\
+{% for change in site.changes %}<li>{{ change.text or change.action }} (role <code>{{ change.by }}</code>, \
+{{ change.action }}{% if change.path %}, {{ change.path }}{% endif %})</li>{% endfor %}\
+{% for warning in site.warnings %}<li>warning: {{ warning }}</li>{% endfor %}</ul></td></tr>
+{% endfor %}
+{% endfor %}
+</tbody></table>
+{% if preflight.hosts_out_of_scope %}
+<p>Not in the candidate's hosts (not judged): {{ preflight.hosts_out_of_scope | join(", ") }}.</p>
+{% endif %}
+{% endif %}
 <h2>Fleet</h2>
 <table><thead><tr><th>region</th><th>node</th><th>node-wide</th>\
 {% for name in hostnames %}<th>{{ name }}</th>{% endfor %}</tr></thead><tbody>
@@ -192,6 +231,8 @@ def render_html(report: dict, out=None) -> str | None:
         report=report,
         summary=report["summary"],
         external=report.get("external"),
+        preflight=report.get("preflight"),
+        verdict_class=VERDICT_CLASS,
         css=Markup(CSS),  # noqa: S704 - this file's constant
         legend=LEGEND,
         hostnames=hostnames,

@@ -86,6 +86,43 @@ By code: {% for code, count in summary.by_code.items() %}{{ code | md_code }} {{
 {% if not loop.last %}, {% endif %}{% endfor %}.
 {% endif %}
 
+{% if preflight is not none %}
+## Preflight of {{ preflight.candidate.name or preflight.candidate.subject }}
+
+Candidate sha256 {{ preflight.candidate.sha256 }}, serial {{ preflight.candidate.serial }}, valid \
+{{ preflight.candidate.not_before }} to {{ preflight.candidate.not_after }}; \
+names {{ preflight.candidate.san_dns | join(", ") or "none" }}; \
+OCSP URL {{ preflight.candidate.ocsp_urls | join(", ") or "none" }}\
+{% if preflight.candidate.must_staple %}; **Must-Staple**{% endif %}. \
+Judged for {{ preflight.at or "now" }}.
+
+| nodes | sites | ready | ready after change | will break | not judged |
+|---:|---:|---:|---:|---:|---:|
+| {{ preflight.summary.nodes }} | {{ preflight.summary.sites }} | {{ preflight.summary.ready }} | \
+{{ preflight.summary.ready_after_change }} | {{ preflight.summary.will_break }} | \
+{{ preflight.summary.nodes_not_judged | length }} |
+
+| region | node | site | hostnames | verdict | change needed / why it breaks / warnings |
+|---|---|---|---|---|---|
+{% for node in preflight.nodes %}
+{% if node.status != "judged" %}
+| {{ node.region }} | {{ node.host }} | - | - | not judged | {{ node.message }} |
+{% elif not node.sites %}
+| {{ node.region }} | {{ node.host }} | - | - | - | no site the candidate's names cover |
+{% endif %}
+{% for site in node.sites %}
+| {{ node.region }} | {{ node.host }} | {{ site.site or site.server or "-" }} | \
+{{ site.hostnames | join(", ") }} | \
+{% if site.verdict == "will_break" %}**WILL BREAK**{% elif site.verdict == "ready_after_change" %}\
+ready after change{% else %}ready{% endif %} | {{ site | preflight_detail }} |
+{% endfor %}
+{% endfor %}
+{% if preflight.hosts_out_of_scope %}
+
+Not in the candidate's hosts (not judged): {{ preflight.hosts_out_of_scope | join(", ") }}.
+{% endif %}
+
+{% endif %}
 ## Nodes
 
 | region | node | status | worst | findings | note |
@@ -156,10 +193,37 @@ Fix: {{ item | remedy }}
 {% endfor %}
 """
 
+_IDENTIFIER = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def _maker(change: dict) -> str:
+    """The role and action of a change as code spans; anything but an identifier (a lying node) as escaped text."""
+    words = [change["by"], change["action"]]
+    if all(_IDENTIFIER.fullmatch(word) for word in words):
+        return "`%s` %s" % (change["by"], md_escape(change["action"]))
+    return md_escape(" ".join(words))
+
+
+def preflight_detail(site: dict) -> Trusted:
+    """What a preflight row says: the changes (with the role making each) for ready_after_change, the reasons for
+    will_break, the warnings otherwise; each piece escaped, joined with "; "."""
+    if site["verdict"] == "will_break":
+        pieces = [md_escape(reason) for reason in site["reasons"]] or ["no reason given"]
+    elif site["verdict"] == "ready_after_change":
+        pieces = [
+            "%s (%s)" % (md_escape(change["text"] or change["action"]), _maker(change)) for change in site["changes"]
+        ]
+    else:
+        pieces = []
+    pieces.extend("warning: %s" % md_escape(line) for line in site["warnings"])
+    return Trusted("; ".join(pieces) or "-")
+
+
 _TEMPLATE = template(
     TEMPLATE,
     _finalize,
     filters={
+        "preflight_detail": preflight_detail,
         "md_code": md_code,
         "role": _role,
         "remedy": lambda item: Trusted(_remedy(item)),
@@ -181,6 +245,7 @@ def render_markdown(report: dict) -> str:
         summary=report["summary"],
         external=external,
         external_broken=broken,
+        preflight=report.get("preflight"),
         short_lived=[
             (node, entry) for node in report["nodes"] for entry in node["hostnames"] if entry.get("short_lived")
         ],

@@ -498,6 +498,13 @@ def test_no_key_material_in_any_playbook_run(lab):
             dict(remediate_values, tlsfleet_remediate_report_dir=str(work / "remediate-check")),
             ["--check"],
         ),
+        # The rollout's variable as it is, key included: the preflight ignores the key, never reads or sends it.
+        (
+            "preflight",
+            "preflight.yml",
+            {"tlsfleet_preflight_certificate": deploy, "tlsfleet_report_dir": str(work / "preflight")},
+            [],
+        ),
     ]
     runs = {}
     for name, book, values, flags in plan:
@@ -510,6 +517,8 @@ def test_no_key_material_in_any_playbook_run(lab):
     verbose(lab, "merge", "merge.yml", merge)
     assert json.loads((work / "merged" / "report.json").read_text())["summary"]["nodes"] == len(NODES)
     assert "ssl_stapling on" in runs["remediate-check"].stdout  # the diff of the site that gets stapling back
+    assert "key is ignored - a preflight compares public keys only" in runs["preflight"].stdout
+    assert json.loads((work / "preflight" / "preflight" / "report.json").read_text())["preflight"]["summary"]["nodes"]
     # For real: remediate switches stapling on again, then the rollout verifies the new certificate everywhere.
     for name, book, values in (
         (

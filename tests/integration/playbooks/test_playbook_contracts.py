@@ -244,6 +244,9 @@ def test_rollout_takes_a_lineage(project, installed, live):
     run = play(project, installed, "rollout", "-e", json.dumps({"tlsfleet_rollout_certificate": certificate}))
     # localhost serves no site the certificate covers: nothing to deploy, the summary says so
     assert run.returncode == 0, run.stdout[-3000:]
+    # the gate ran first: its report holds the node, judged, with no site to judge
+    gate = json.loads((project / "stapling-report/preflight/report.json").read_text())["preflight"]
+    assert gate["summary"]["nodes_without_sites"] == ["node1"] and gate["candidate"]["name"] == "shop"
     summary = json.loads((project / "stapling-report/rollout-summary.json").read_text())
     assert summary["nodes"]["node1"]["sites"] == {}
     assert summary["certificate_sha256"]
@@ -314,3 +317,93 @@ def test_rollout_audits_with_the_same_options_as_diagnose():
     rollout_args = next(a for a in (_node_audit_args(p.get("tasks", [])) for p in rollout) if a is not None)
     expected = {key: value for key, value in diagnose_args.items() if key != "evidence"}
     assert rollout_args == expected
+
+
+def test_preflight_refuses_a_missing_or_wrong_candidate_before_any_node_is_audited(project, installed, live):
+    run = play(project, installed, "preflight")
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "tlsfleet_preflight_certificate is not set: give certificate" in run.stdout
+    pasted = {"certificate": (live / "cert.pem").read_text() + (live / "privkey.pem").read_text(), "hosts": "node1"}
+    run = play(
+        project,
+        installed,
+        "preflight",
+        "-e",
+        json.dumps({"tlsfleet_preflight_certificate": pasted}),
+        "-e",
+        "tlsfleet_preflight_at=tomorrow",
+    )
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert (
+        "tlsfleet_preflight_certificate: the preflight certificate must hold certificate PEM blocks only" in run.stdout
+    )
+    assert (
+        "tlsfleet_preflight_at must be an ISO 8601 time such as 2026-12-20T02:00:00Z (blank: now), not 'tomorrow'"
+        in (run.stdout)
+    )
+    assert "PRIVATE KEY" not in run.stdout + run.stderr
+    assert "Judge the candidate on the node" not in run.stdout
+    assert not (project / "stapling-report").exists()
+    # A candidate meant for no host of the run: said so, nothing sent.
+    elsewhere = {"lineage": str(live), "hosts": ["web"]}
+    run = play(project, installed, "preflight", "-e", json.dumps({"tlsfleet_preflight_certificate": elsewhere}))
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "None of the hosts of this run (node1) is named by the candidate's hosts: (web)" in run.stdout
+
+
+def test_preflight_ignores_a_key_and_writes_its_report_under_the_start_directory(project, installed, live):
+    # As an AWX survey passes it: the candidate as JSON text with hosts as one string, a blank planned time.
+    candidate = json.dumps({"name": "shop", "lineage": str(live), "key": str(live / "privkey.pem"), "hosts": "node1"})
+    run = play(
+        project,
+        installed,
+        "preflight",
+        "-e",
+        json.dumps({"tlsfleet_preflight_certificate": candidate, "tlsfleet_preflight_at": " "}),
+    )
+    # localhost serves no site the candidate covers: nothing will break, exit 0
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "tlsfleet_preflight_certificate (shop): key is ignored" in run.stdout
+    assert "0 site(s) on 1 node(s) - 0 ready, 0 ready after a change, 0 will break" in run.stdout
+    report = json.loads((project / "stapling-report/preflight/report.json").read_text())
+    section = report["preflight"]
+    assert section["candidate"]["name"] == "shop" and section["at"] is None
+    assert [(node["host"], node["status"], node["sites"]) for node in section["nodes"]] == [("node1", "judged", [])]
+    assert section["summary"]["nodes_without_sites"] == ["node1"]
+    assert "PRIVATE KEY" not in run.stdout + run.stderr + (project / "stapling-report/preflight/report.md").read_text()
+
+
+def test_rollout_gate_can_be_skipped_only_knowingly(project, installed, live):
+    certificate = {"name": "shop", "lineage": str(live), "hosts": ["node1"]}
+    run = play(
+        project,
+        installed,
+        "rollout",
+        "-e",
+        json.dumps({"tlsfleet_rollout_certificate": certificate, "tlsfleet_rollout_preflight_gate": "maybe"}),
+    )
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "tlsfleet_rollout_preflight_gate must be true or false" in run.stdout
+    run = play(
+        project,
+        installed,
+        "rollout",
+        "-e",
+        json.dumps({"tlsfleet_rollout_certificate": certificate, "tlsfleet_rollout_preflight_gate": "false"}),
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "Preflight of the certificate on every host of its hosts scope" in run.stdout  # shown as skipped
+    assert not (project / "stapling-report/preflight").exists()
+    assert (project / "stapling-report/rollout-summary.json").is_file()
+
+
+def test_preflight_audits_with_the_same_options_as_diagnose():
+    """The preflight (its playbook and the rollout's gate) audits with a survey's tlsfleet_audit_* answers too."""
+    import yaml
+
+    role = yaml.safe_load((ROOT / "roles/diagnose/tasks/main.yml").read_text())
+    tasks = yaml.safe_load((ROOT / "playbooks/tasks/preflight.yml").read_text())
+    expected = {key: value for key, value in _node_audit_args(role).items() if key != "evidence"}
+    args = dict(_node_audit_args(tasks))
+    assert set(args.pop("preflight")) == {"certificate", "chain", "at"}
+    assert args == expected

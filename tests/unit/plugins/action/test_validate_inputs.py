@@ -83,3 +83,36 @@ def test_names_the_playbook_keeps_its_state_in_must_not_be_set():
         "tlsfleet_plan is set, but the playbooks keep their own state under that name: remove it from the extra vars "
         "and the inventory",
     ]
+
+
+def test_a_preflight_candidate_comes_back_with_its_pem_and_the_key_ignored(files):  # noqa: F811
+    live, _other = files
+    result = run(
+        {
+            "candidate": {"lineage": str(live), "key": str(live / "privkey.pem"), "hosts": "web"},
+            "candidate_required": True,
+            "variables": {"tlsfleet_preflight_at": " "},
+        }
+    )
+    assert not result.get("failed"), result
+    assert result["candidate"]["certificate_pem"] == (live / "cert.pem").read_text()
+    assert result["candidate"]["hosts"] == ["web"]
+    assert result["msg"].startswith("inputs checked: preflight candidate ")  # no certificate to deploy to count
+    assert "key is ignored" in result["msg"]
+    assert "PRIVATE KEY" not in json.dumps(result)
+
+
+def test_a_missing_candidate_is_named_and_the_rollout_certificate_can_stand_for_it(files):  # noqa: F811
+    live, _other = files
+    missing = run({"candidate": "", "candidate_required": True})
+    assert missing["failed"] and missing["problems"][0].startswith("tlsfleet_preflight_certificate is not set")
+    rollout = run(
+        {
+            "certificate": {"lineage": str(live), "hosts": ["web"]},
+            "certificate_required": True,
+            "candidate_from_certificate": True,
+        }
+    )
+    assert not rollout.get("failed"), rollout
+    assert rollout["candidate"]["sha256"] == rollout["certificate"]["sha256"]
+    assert rollout["candidate"]["ignored"] == [] and "key" not in rollout["candidate"]

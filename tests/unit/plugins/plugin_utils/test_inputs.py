@@ -294,3 +294,122 @@ def test_a_wrong_numeric_audit_option_is_named_once_on_the_controller(name, valu
     with pytest.raises(inputs.InputProblem) as raised:
         inputs.check_variables({name: value})
     assert expected in str(raised.value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The preflight candidate: the rollout certificate's shape without its key
+
+
+def test_a_candidate_from_paths_carries_its_pem_and_never_the_key(files):
+    live, leaf = files
+    checked = inputs.check_candidate(entry(live), "tlsfleet_preflight_certificate")
+    assert checked["certificate"] == str(live / "cert.pem") and checked["chain"] == str(live / "chain.pem")
+    assert checked["certificate_pem"] == (live / "cert.pem").read_text()
+    assert checked["chain_pem"] == (live / "chain.pem").read_text()
+    assert checked["sha256"] == remediation.x509.fingerprint(leaf.cert)
+    assert checked["hosts"] == ["web"] and checked["san_dns"] == ["shop.test", "www.shop.test"]
+    assert checked["ignored"] == [
+        "tlsfleet_preflight_certificate (shop): key is ignored - a preflight compares public keys only, and no key is "
+        "read or sent"
+    ]
+    assert "key" not in checked
+    assert all(KEY_MARKER not in str(value) for value in checked.values())
+
+
+def test_a_candidate_from_a_lineage_reads_cert_and_chain_only(files):
+    live, _leaf = files
+    checked = inputs.check_candidate({"lineage": str(live), "hosts": "web, db"}, "c")
+    assert checked["lineage"] == str(live) and checked["certificate"] == str(live / "cert.pem")
+    assert checked["chain"] == str(live / "chain.pem") and checked["ignored"] == []
+    assert checked["hosts"] == ["web", "db"]  # a survey's comma-separated answer
+
+
+def test_a_candidate_as_pem_text_and_as_yaml_text(files):
+    live, _leaf = files
+    pem = (live / "cert.pem").read_text()
+    checked = inputs.check_candidate({"certificate": pem, "chain": (live / "chain.pem").read_text(), "hosts": ["w"]})
+    assert checked["certificate"] is None and checked["certificate_pem"] == pem and checked["chain_pem"]
+    text = '{"certificate": "%s", "hosts": ["w"]}' % (live / "cert.pem")
+    assert inputs.check_candidate(text)["certificate"] == str(live / "cert.pem")
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        ("", "tlsfleet_preflight_certificate is empty: give certificate (and chain) or lineage, and hosts"),
+        ("  ", "tlsfleet_preflight_certificate is empty"),
+        ("true", "must be a mapping with certificate (or lineage) and hosts, or that mapping as YAML or JSON text"),
+        ("-----BEGIN CERTIFICATE-----", "not the PEM text alone"),
+        (["a"], "must be a mapping with certificate (or lineage) and hosts, not list"),
+        ({"hosts": ["w"]}, "needs certificate (a path on the controller or PEM text), or lineage"),
+        ({"certificate": "{live}/cert.pem"}, "hosts must list the inventory hosts and groups"),
+        ({"certificate": "{live}/cert.pem", "hosts": ""}, "hosts must list the inventory hosts and groups"),
+        ({"certificate": "{live}/cert.pem", "hosts": [1]}, "hosts must list the inventory hosts and groups"),
+        ({"certificate": "{live}/cert.pem", "chian": "x", "hosts": ["w"]}, "unknown key chian (did you mean chain?)"),
+        ({"certificate": "{live}/cert.pem", "lineage": "{live}", "hosts": ["w"]}, "gives both lineage and certificate"),
+        ({"certificate": "{live}/missing.pem", "hosts": ["w"]}, "missing.pem"),
+        ({"certificate": "{live}/garbage.pem", "hosts": ["w"]}, "tlsfleet_preflight_certificate: "),
+        ({"certificate": "{live}/privkey.pem", "hosts": ["w"]}, "certificate file {live}/privkey.pem must hold"),
+        ({"certificate": "{live}/cert.pem", "chain": "{live}/privkey.pem", "hosts": ["w"]}, "chain file"),
+        ({"certificate": 3, "hosts": ["w"]}, "certificate must be a string, not int"),
+    ],
+)
+def test_a_wrong_candidate_is_one_clear_sentence(files, candidate, expected):
+    live, _leaf = files
+    if isinstance(candidate, dict):
+        candidate = {k: v.replace("{live}", str(live)) if isinstance(v, str) else v for k, v in candidate.items()}
+    message = problem(inputs.check_candidate, candidate)
+    assert expected.replace("{live}", str(live)) in message
+    assert "Traceback" not in message
+
+
+def test_a_private_key_pasted_as_the_candidate_is_refused_and_not_repeated(files):
+    live, _leaf = files
+    key = (live / "privkey.pem").read_text()
+    for candidate in ({"certificate": key, "hosts": ["w"]}, {"certificate": (live / "cert.pem").read_text() + key}):
+        message = problem(inputs.check_candidate, dict(candidate, hosts=["w"]))
+        assert "certificate PEM blocks only" in message and key.splitlines()[1] not in message
+
+
+def test_the_rollout_certificate_becomes_a_candidate_without_its_key(files):
+    live, _leaf = files
+    checked = inputs.candidate_of(inputs.check_certificate({"lineage": str(live), "hosts": ["web"]}, "x"))
+    assert checked["ignored"] == [] and checked["certificate"] == str(live / "cert.pem")
+    assert checked["chain_pem"] == (live / "chain.pem").read_text()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", None),
+        ("  ", None),
+        ("2026-12-20T02:00:00Z", "2026-12-20T02:00:00Z"),
+        ("2026-12-20 03:00+01:00", "2026-12-20T02:00:00Z"),
+    ],
+)
+def test_the_planned_time_as_a_survey_gives_it(value, expected):
+    assert inputs.check_variables({"tlsfleet_preflight_at": value}) == {"tlsfleet_preflight_at": expected}
+
+
+def test_a_wrong_planned_time_and_gate_are_named():
+    message = problem(
+        inputs.check_variables, {"tlsfleet_preflight_at": "next week", "tlsfleet_rollout_preflight_gate": "maybe"}
+    )
+    assert (
+        "tlsfleet_preflight_at must be an ISO 8601 time such as 2026-12-20T02:00:00Z (blank: now), not 'next week'"
+        in message
+    )
+    assert "tlsfleet_rollout_preflight_gate must be true or false" in message
+    assert inputs.check_variables({"tlsfleet_rollout_preflight_gate": "false"}) == {
+        "tlsfleet_rollout_preflight_gate": False
+    }
+
+
+def test_a_rollout_certificate_file_that_holds_its_key_gives_a_candidate_of_certificates_only(files, tmp_path):
+    live, _leaf = files
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes((live / "cert.pem").read_bytes() + (live / "privkey.pem").read_bytes())
+    checked = inputs.check_certificate({"certificate": str(combined), "key": str(combined), "hosts": ["web"]}, "x")
+    candidate = inputs.candidate_of(checked)
+    assert KEY_MARKER not in candidate["certificate_pem"] and "BEGIN CERTIFICATE" in candidate["certificate_pem"]
+    assert candidate["certificate"] == str(combined) and candidate["sha256"] == checked["sha256"]
