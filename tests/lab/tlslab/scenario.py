@@ -46,6 +46,9 @@ CAUSE_CODES = frozenset(
         "config_test_failed",
         "no_tls_site",
         "resolver_failing",
+        "crl_unreachable",
+        "crl_stale",
+        "crl_invalid",
     }
 )
 SERVERS = ("nginx", "apache", "haproxy")

@@ -27,7 +27,7 @@ T_STDERR = "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"
 class FakeNode:
     """``sites`` is a list of lists of hostnames: one nginx server block (and certificate) per list."""
 
-    def __init__(self, pki, tmp_path: Path, monkeypatch, sites: List[List[str]], staple: bool = True):
+    def __init__(self, pki, tmp_path: Path, monkeypatch, sites: List[List[str]], staple: bool = True, leaf_kw=None):
         self.pki = pki
         self.root, (self.inter,), _leaf = pki.chain(ocsp_urls=[URL])
         self.tmp = tmp_path
@@ -37,7 +37,7 @@ class FakeNode:
         (tmp_path / "root.pem").write_bytes(self.root.pem)
         blocks = []
         for index, names in enumerate(sites):
-            leaf = pki.leaf(self.inter, cn=names[0], dns=list(names), ocsp_urls=[URL])
+            leaf = pki.leaf(self.inter, cn=names[0], dns=list(names), **dict({"ocsp_urls": [URL]}, **(leaf_kw or {})))
             cert_file, key_file = tmp_path / ("site%d.pem" % index), tmp_path / ("site%d.key" % index)
             cert_file.write_bytes(leaf.pem + self.inter.pem)
             key_file.write_bytes(leaf.key_pem())
