@@ -31,7 +31,13 @@ CHAIN_LENGTH = {"full": 2, "leaf_only": 1, "misordered": 3, "with_root": 3, "ext
 STAPLE_EXPIRING = datetime.timedelta(days=1)
 EGRESS_TARGETS = {"ocsp": (OCSP_ADDR, 80), "ca_issuers": (CA_ADDR, 80), "dns": (DNS_ADDR, 53), "crl": (CRL_ADDR, 80)}
 # the lab CA's CRL behaviour (scenario leaf `crl:`) -> what the oracle sees from a node with open egress
-CRL_EXPECT = {"good": "good", "revoked": "revoked", "stale": "stale", "wrong_signer": "invalid", "closed": "unreachable"}
+CRL_EXPECT = {
+    "good": "good",
+    "revoked": "revoked",
+    "stale": "stale",
+    "wrong_signer": "invalid",
+    "closed": "unreachable",
+}
 # Downloads one URL to a file inside the node: the node's resolver and routes, no proxy, 5 s.
 CRL_FETCH = (
     "import sys, urllib.request\n"
