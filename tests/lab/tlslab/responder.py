@@ -926,7 +926,6 @@ class CaIssuersHandler(QuietHandler):
         reply.headers = {"Cache-Control": "max-age=86400, public"}
         return reply
 
-
     def crl_reply(self, name: str, entry: Dict[str, Any]) -> Reply:
         """A published CRL, as it is on disk (its behaviour was decided when it was signed)."""
         entry["crl"] = name
