@@ -269,7 +269,7 @@ def parser() -> argparse.ArgumentParser:
     renew.add_argument("leaf")
     renew.add_argument("--keep-key", action="store_true", help="keep the leaf's key (a new serial only)")
     renew.set_defaults(fn=cmd_renew)
-    egress = sub.add_parser("egress", help="replace a node's egress blocks: NODE [ocsp|ca_issuers|dns|crl=reject|drop ...]")
+    egress = sub.add_parser("egress", help="replace a node's egress blocks: NODE [ocsp|ca_issuers|dns=reject|drop ...]")
     egress.add_argument("node")
     egress.add_argument("blocks", nargs="*")
     egress.set_defaults(fn=cmd_egress)
