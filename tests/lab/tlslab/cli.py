@@ -16,6 +16,9 @@ from pathlib import Path
 
 from .netns import LabError, state_dir
 
+# The renewal variants (tlslab.pki.RENEW_VARIANTS; repeated so `labctl --help` needs no cryptography).
+RENEW_VARIANTS = ("plain", "new-intermediate", "no-ocsp-url", "must-staple", "short-lived", "not-yet-valid")
+
 # binary -> Debian package
 ALWAYS = {
     "/usr/sbin/sshd": "openssh-server",
@@ -198,15 +201,33 @@ def _leaf_hosts(leaf: str) -> list:
 
 
 def cmd_renew(args) -> int:
-    """A CA renewal of one leaf (new serial, new key): prints its files, as tlsfleet_certificates takes them."""
-    from .pki import Pki
+    """A CA renewal of one leaf (new serial, new key): prints its files, as tlsfleet_certificates takes them.
+
+    --variant makes the CA issue something else this time (tlslab.pki.RENEW_VARIANTS): the candidates a
+    preflight judges. The files are the leaf's own (the nodes keep serving their copies until a deploy).
+    """
+    from .pki import Pki, PkiError
 
     require_root("renew")
-    leaf = Pki.load(state_dir()).renew_leaf(args.leaf, new_key=not args.keep_key)
+    try:
+        leaf = Pki.load(state_dir()).renew_leaf(args.leaf, new_key=not args.keep_key, variant=args.variant)
+    except PkiError as exc:
+        raise LabError(f"PKI: {exc}") from exc
     files = {"certificate": str(leaf.cert_path), "key": str(leaf.key_path), "chain": str(leaf.chain_path)}
     # hosts: the nodes that serve the leaf, from the inventory labctl up wrote (the rollout's scope).
     files["hosts"] = _leaf_hosts(args.leaf)
-    print(json.dumps(dict(files, sha256=leaf.sha256, serial=leaf.serial)))
+    details = {
+        "sha256": leaf.sha256,
+        "serial": leaf.serial,
+        "variant": leaf.variant,
+        "ca": leaf.issuer,
+        "issuer_file": str(leaf.issuer_path),
+        "not_before": leaf.not_before,
+        "not_after": leaf.not_after,
+        "ocsp_urls": list(leaf.ocsp_urls),
+        "must_staple": leaf.must_staple,
+    }
+    print(json.dumps(dict(files, **details)))
     return 0
 
 
@@ -268,6 +289,13 @@ def parser() -> argparse.ArgumentParser:
     renew = sub.add_parser("renew", help="renew a leaf (new serial and key) and print its files as JSON")
     renew.add_argument("leaf")
     renew.add_argument("--keep-key", action="store_true", help="keep the leaf's key (a new serial only)")
+    renew.add_argument(
+        "--variant",
+        default="plain",
+        choices=RENEW_VARIANTS,
+        help="what the CA issues this time: plain (as before), new-intermediate (a new intermediate of the same"
+        " root), no-ocsp-url, must-staple, short-lived (6 days), not-yet-valid (notBefore +2 days)",
+    )
     renew.set_defaults(fn=cmd_renew)
     egress = sub.add_parser("egress", help="replace a node's egress blocks: NODE [ocsp|ca_issuers|dns=reject|drop ...]")
     egress.add_argument("node")

@@ -87,6 +87,13 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 }
 LEAF_DEFAULT_BEFORE = datetime.timedelta(hours=-1)
 LEAF_DEFAULT_AFTER = datetime.timedelta(days=90)
+
+# Renewal variants (labctl renew --variant): what a CA may hand out at the next renewal. Each is an
+# overlay on the leaf's own parameters, recorded as params["variant"]; "plain" drops the overlay.
+RENEW_VARIANTS = ("plain", "new-intermediate", "no-ocsp-url", "must-staple", "short-lived", "not-yet-valid")
+SHORT_LIVED_AFTER = datetime.timedelta(days=6)  # with LEAF_DEFAULT_BEFORE: a validity of 6 days 1 hour (<= 7 days)
+NOT_YET_VALID_IN = datetime.timedelta(days=2)  # notBefore this far ahead; notAfter LEAF_DEFAULT_AFTER after it
+NEXT_INTERMEDIATE_SUFFIX = "-next"  # int-a-rsa -> int-a-rsa-next: new key and name, same root
 AUTHORITY_LIFETIME = {"root": 3650, "intermediate": 1825, "ocsp_signer": 365}  # days
 
 
@@ -318,6 +325,7 @@ class Leaf:
     fullchain_path: Path
     issuer_path: Path
     previous_serials: Tuple[str, ...]  # every serial this name had before, oldest first
+    variant: str = "plain"  # the renewal variant this generation was issued with (RENEW_VARIANTS)
 
     @property
     def directory(self) -> Path:
@@ -345,6 +353,7 @@ class Leaf:
             fullchain_path=Path(paths["fullchain"]),
             issuer_path=Path(paths["issuer"]),
             previous_serials=tuple(entry["history"]),
+            variant=entry.get("variant", "plain"),
         )
 
 
@@ -594,14 +603,27 @@ class Pki:
                 return Leaf.from_entry(current)
             return self._store_leaf(name, params, current, new_key)
 
-    def renew_leaf(self, name: str, new_key: bool = True) -> Leaf:
-        """Same name and parameters, new serial (and by default a new key), like a CA renewal."""
+    def renew_leaf(self, name: str, new_key: bool = True, variant: str = "plain") -> Leaf:
+        """Same name and parameters, new serial (and by default a new key), like a CA renewal.
+
+        variant (one of RENEW_VARIANTS) changes what the CA issues this time:
+        new-intermediate: signed by a new intermediate ``<issuer>-next`` (new key and name, same root;
+        made once, then reused), so a pinned trusted/issuer file of the old one goes stale;
+        no-ocsp-url: no AIA OCSP URL (a CA that dropped OCSP); must-staple: TLS feature status_request;
+        short-lived: valid 6 days and 1 hour; not-yet-valid: notBefore 2 days ahead.
+        plain renews with the leaf's own parameters (dropping an earlier variant).
+        """
+        if variant not in RENEW_VARIANTS:
+            raise PkiError("unknown renewal variant {!r}; choose one of {}".format(variant, ", ".join(RENEW_VARIANTS)))
         with self.locked():
             self.refresh()
             current = self.manifest["leaves"].get(name)
             if current is None:
                 raise PkiError(f"cannot renew {name!r}: no such leaf")
-            return self._store_leaf(name, current["params"], current, new_key)
+            params = {k: v for k, v in current["params"].items() if k != "variant"}
+            if variant != "plain":
+                params["variant"] = variant
+            return self._store_leaf(name, params, current, new_key)
 
     def remove_leaf(self, name: str) -> None:
         with self.locked():
@@ -631,16 +653,18 @@ class Pki:
         key = load_key(key_path) if reuse_key and key_path.exists() else new_key(params["key_type"])
         if current is not None:
             keep_previous_files(directory)
-        cert, chain = self._sign_leaf(key, params)
+        issuer_name = self._issuing_ca(params)
+        cert, chain = self._sign_leaf(key, params, issuer_name)
         write_file(key_path, key_pem(key), 0o600)
         write_file(directory / "cert.pem", cert_pem(cert))
         write_file(directory / "chain.pem", b"".join(cert_pem(c) for c in chain))
         write_file(directory / "fullchain.pem", b"".join(cert_pem(c) for c in [cert, *chain]))
-        write_file(directory / "issuer.pem", self.authority(params["issuer"]).cert_path.read_bytes())
-        entry = cert_entry(name, "leaf", params["issuer"], params["key_type"], cert)
+        write_file(directory / "issuer.pem", self.authority(issuer_name).cert_path.read_bytes())
+        entry = cert_entry(name, "leaf", issuer_name, params["key_type"], cert)
         entry.update(
             hostnames=params["hostnames"],
             must_staple=has_must_staple(cert),
+            variant=params.get("variant", "plain"),
             params=params,
             paths={role.split(".", maxsplit=1)[0]: str(directory / role) for role in LEAF_FILES},
             history=previous_history(current),
@@ -650,9 +674,31 @@ class Pki:
         self.save()
         return Leaf.from_entry(entry)
 
-    def _sign_leaf(self, key, params: Dict[str, Any]) -> Tuple[x509.Certificate, List[x509.Certificate]]:
-        issuer = self.authority(params["issuer"])
-        issuer_cert, issuer_key = load_cert(issuer.cert_path), load_key(issuer.key_path)
+    def _issuing_ca(self, params: Dict[str, Any]) -> str:
+        """The CA that signs: the leaf's issuer, or for new-intermediate its successor (created on first use)."""
+        if params.get("variant") != "new-intermediate":
+            return params["issuer"]
+        return self._next_intermediate(params["issuer"])
+
+    def _next_intermediate(self, ca_name: str) -> str:
+        """``<ca>-next``: a new intermediate (new key, new name) under the root ``ca`` chains to.
+
+        Made under the PKI lock; reused while intact. Kept in the manifest like the fixed CAs, so the
+        responder answers OCSP for it (it signs its own answers) and serves it for caIssuers.
+        """
+        name = ca_name + NEXT_INTERMEDIATE_SUFFIX
+        if authority_problem(self.manifest["authorities"].get(name)) is None:
+            return name
+        old = self.manifest["authorities"][ca_name]
+        root = ca_name if old["kind"] == "root" else old["issuer"]
+        while self.manifest["authorities"][root]["kind"] != "root":
+            root = self.manifest["authorities"][root]["issuer"]
+        spec = AuthoritySpec(name, root, old["key_type"], issues_with_ocsp=bool(old.get("issues_with_ocsp", True)))
+        self.manifest["authorities"][name] = self._create_authority(spec)
+        self.save()
+        return name
+
+    def _leaf_validity(self, params: Dict[str, Any]) -> Tuple[datetime.datetime, datetime.datetime]:
         settings = dict(PRESETS.get(params["preset"] or "", {}))
         now = utcnow()
         not_before = (
@@ -665,9 +711,27 @@ class Pki:
             if params["not_after"]
             else now + settings.get("not_after", LEAF_DEFAULT_AFTER)
         )
+        variant = params.get("variant")
+        if variant == "short-lived":
+            not_before, not_after = now + LEAF_DEFAULT_BEFORE, now + SHORT_LIVED_AFTER
+        elif variant == "not-yet-valid":
+            not_before = now + NOT_YET_VALID_IN
+            not_after = not_before + LEAF_DEFAULT_AFTER
         if not_after <= not_before:
             raise PkiError(f"leaf validity ends ({to_iso(not_after)}) before it starts ({to_iso(not_before)})")
-        if params["ocsp_urls"] is not None:
+        return not_before, not_after
+
+    def _sign_leaf(
+        self, key, params: Dict[str, Any], issuer_name: str
+    ) -> Tuple[x509.Certificate, List[x509.Certificate]]:
+        issuer = self.authority(issuer_name)
+        issuer_cert, issuer_key = load_cert(issuer.cert_path), load_key(issuer.key_path)
+        settings = dict(PRESETS.get(params["preset"] or "", {}))
+        not_before, not_after = self._leaf_validity(params)
+        variant = params.get("variant")
+        if variant == "no-ocsp-url":
+            ocsp_urls = []
+        elif params["ocsp_urls"] is not None:
             ocsp_urls = params["ocsp_urls"]
         else:
             ocsp_urls = (
@@ -691,7 +755,7 @@ class Pki:
                 crl_issuer=None,
             )
             extensions.append((x509.CRLDistributionPoints([point]), False))
-        if params["must_staple"] or settings.get("must_staple"):
+        if params["must_staple"] or settings.get("must_staple") or variant == "must-staple":
             extensions.append((x509.TLSFeature([x509.TLSFeatureType.status_request]), False))
         cert = sign_certificate(
             lab_name(common_name), key.public_key(), issuer_cert, issuer_key, (not_before, not_after), extensions
@@ -854,6 +918,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     issue.add_argument("--no-ocsp", action="store_true", help="no AIA OCSP URL")
     renew = commands.add_parser("renew", help="new serial (and key) for an existing leaf")
     renew.add_argument("name")
+    renew.add_argument("--keep-key", action="store_true", help="keep the leaf's key")
+    renew.add_argument("--variant", default="plain", choices=RENEW_VARIANTS, help="what the CA issues this time")
     commands.add_parser("show", help="print the manifest")
     return parser.parse_args(argv)
 
@@ -878,7 +944,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             )
             print(json.dumps({"name": leaf.name, "serial": leaf.serial, "dir": str(leaf.directory)}))
         elif args.command == "renew":
-            leaf = pki.renew_leaf(args.name)
+            leaf = pki.renew_leaf(args.name, new_key=not args.keep_key, variant=args.variant)
             print(json.dumps({"name": leaf.name, "serial": leaf.serial, "dir": str(leaf.directory)}))
         else:
             print(json.dumps(pki.manifest, indent=2, sort_keys=True))
