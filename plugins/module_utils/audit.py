@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
     chain,
+    crl,
     dns_probe,
     evidence,
     ocsp,
@@ -66,6 +67,9 @@ class Settings:
     resolver_timeout: float = 2.0
     # Seconds the whole audit may take before it stops starting new work; 0 or None for no limit.
     time_budget: Optional[float] = 120.0
+    # CRLs (crl.py): fetched for certificates without an OCSP URL, and for those whose responders all failed.
+    crl_check: bool = True
+    crl_max_bytes: int = crl.DEFAULT_MAX_BYTES
 
 
 class TimeBudgetSpent(Exception):
@@ -382,6 +386,9 @@ def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, A
                     )
         budget.note(len(unread), len(units), "site certificates not read", unread)
         timings: Dict[str, int] = {"discover_and_files_ms": int((time.monotonic() - started) * 1000)}
+        # CRLs of certificates without an OCSP URL: fetched while the handshakes run.
+        crl_jobs = _crl_jobs([u for u in units if u.leaf is not None and not x509.ocsp_urls(u.leaf)], settings)
+        crl_futures = {} if budget.spent() else _submit_crl_jobs(pool, crl_jobs, settings)
 
         phase = time.monotonic()
         endpoints = _endpoints(units, settings)
@@ -444,6 +451,13 @@ def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, A
         certificate_checks: Dict[str, Dict[str, Any]] = {}
         for (fp, url), result in certificate_results.items():
             certificate_checks.setdefault(fp, {})[url] = dict(result, certificate_sha256=fp)
+        # CRLs of certificates whose every responder failed: the CRL is then what says whether they are revoked.
+        failing = [u for u in units if _responders_failed(u, checks, certificate_checks)]
+        more = {url: job for url, job in _crl_jobs(failing, settings).items() if url not in crl_jobs}
+        if more and not budget.spent():
+            crl_futures.update(_submit_crl_jobs(pool, more, settings))
+        crl_checks, late = budget.collect(crl_futures)
+        budget.note(len(late), len(crl_futures), "CRL downloads not finished", late)
         resolver_checks, late = budget.collect(resolver_futures)
         budget.note(len(late), len(resolver_futures), "resolver queries not finished", [job[2] for job in late])
         for unit, site in zip(units, sites):
@@ -485,6 +499,7 @@ def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, A
         extra_endpoints=extra,
         responders=checks,
         certificate_responders=certificate_checks,
+        crls=crl_checks,
         log_events=log_events,
         logs_since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),
         trust_anchors=len(anchors),
@@ -601,6 +616,54 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _crl_jobs(units: List[Unit], settings: Settings) -> Dict[str, Tuple[Any, List[Any]]]:
+    """url -> (issuer, certificates): each CRL distribution point once, with every certificate it is asked about.
+
+    A certificate is looked up in a CRL only when its issuer (the one the audit found for it) is the issuer the
+    CRL is validated against: the first certificate naming the URL sets it.
+    """
+    jobs: Dict[str, Tuple[Any, List[Any]]] = {}
+    if not settings.crl_check:
+        return jobs
+    for unit in units:
+        if unit.leaf is None or unit.issuer is None:
+            continue
+        for url in crl.http_urls(unit.leaf):
+            issuer, certs = jobs.setdefault(url, (unit.issuer, []))
+            if x509.fingerprint(issuer) == x509.fingerprint(unit.issuer) and all(
+                x509.fingerprint(c) != x509.fingerprint(unit.leaf) for c in certs
+            ):
+                certs.append(unit.leaf)
+    return jobs
+
+
+def _submit_crl_jobs(pool, jobs: Dict[str, Tuple[Any, List[Any]]], settings: Settings) -> Dict[str, Any]:
+    return {
+        url: pool.submit(
+            crl.check,
+            url,
+            issuer,
+            certs,
+            timeout=settings.responder_timeout,
+            proxy=settings.proxy,
+            use_env_proxy=settings.use_proxy,
+            max_bytes=settings.crl_max_bytes,
+            skew_seconds=settings.clock_skew,
+        )
+        for url, (issuer, certs) in jobs.items()
+    }
+
+
+def _responders_failed(unit: Unit, checks: Dict[str, Any], certificate_checks: Dict[str, Dict[str, Any]]) -> bool:
+    """True when the certificate names responders and every probe that speaks for it failed."""
+    if unit.leaf is None:
+        return False
+    urls = x509.ocsp_urls(unit.leaf)
+    own = certificate_checks.get(x509.fingerprint(unit.leaf)) or {}
+    found = [own.get(url) or checks.get(url) for url in urls]
+    return bool(urls) and all(isinstance(c, dict) and c.get("failed_stage") for c in found)
 
 
 def _check_responder(url, cert, issuer, settings: Settings) -> Dict[str, Any]:

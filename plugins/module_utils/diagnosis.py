@@ -27,6 +27,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence import 
     Served,
     Site,
     Verdict,
+    crls_for,
 )
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.ocsp import OcspVerdict
@@ -368,7 +369,7 @@ def rule_staple_file(h: _Hostname) -> bool:
         h.add("responder_error", "%s holds a '%s' response" % (where, verdict.response_status))
     elif verdict.valid:
         if verdict.cert_status == "revoked":
-            h.add("cert_revoked", "%s says revoked since %s" % (where, verdict.revocation_time))
+            h.add("cert_revoked", "%s (OCSP) says revoked since %s" % (where, verdict.revocation_time), source="ocsp")
         elif verdict.cert_status == "unknown":
             h.add("cert_status_unknown", "%s says the certificate is unknown" % where)
         return False
@@ -476,7 +477,8 @@ def rule_staple(h: _Hostname) -> bool:
         elif state == "revoked" and not h.has("cert_revoked"):
             h.add(
                 "cert_revoked",
-                "%s staples a valid response saying revoked since %s" % (h.name(), staple.revocation_time),
+                "%s staples a valid OCSP response saying revoked since %s" % (h.name(), staple.revocation_time),
+                source="ocsp",
             )
         elif state == "unknown" and not h.has("cert_status_unknown"):
             h.add("cert_status_unknown", "%s staples a valid response saying the certificate is unknown" % h.name())
@@ -547,7 +549,12 @@ def rule_missing_staple(h: _Hostname) -> bool:
     for check in h.responders():
         status = (check.get("ocsp") or {}).get("cert_status")
         if status == "revoked" and not h.has("cert_revoked"):
-            h.add("cert_revoked", symptom, "the responder says revoked since %s" % check["ocsp"].get("revocation_time"))
+            h.add(
+                "cert_revoked",
+                symptom,
+                "the OCSP responder says revoked since %s" % check["ocsp"].get("revocation_time"),
+                source="ocsp",
+            )
             return True
         if status == "unknown" and not h.has("cert_status_unknown"):
             h.add("cert_status_unknown", symptom, "the responder says the certificate is unknown")
@@ -653,6 +660,74 @@ def rule_responder_at_risk(h: _Hostname) -> None:
         return
 
 
+# Stages of a CRL download where the path broke (crl.PATH_STAGES); ``crl`` is a body that is no usable CRL.
+CRL_PATH_STAGES = ("dns", "connect", "timeout", "proxy", "http")
+
+
+def rule_crl(h: _Hostname) -> None:
+    """Revocation from the CRL, where the node fetched one (docs/revocation.md).
+
+    A valid CRL (the issuer's, signature verified) listing the certificate is ``cert_revoked`` with source crl,
+    whether or not the certificate names a responder (revocation does not expire, so a stale CRL still counts).
+    Otherwise the CRL only speaks for a certificate without an OCSP URL, which has no other revocation signal:
+    ``crl_unreachable`` (the path, with its stage), ``crl_invalid`` (no usable CRL of the issuer) or ``crl_stale``
+    when none of its CRLs is usable and current. A short-lived certificate needs no revocation check.
+    """
+    if h.leaf is None:
+        return
+    checks = crls_for(h.evidence, h.leaf.sha256)
+    for check in checks:
+        entry = (check.get("certificates") or {}).get(h.leaf.sha256) or {}
+        if check.get("valid") is True and entry.get("revoked") is True:
+            if not h.has("cert_revoked"):
+                h.add(
+                    "cert_revoked",
+                    "the CRL at %s (source: CRL, signed by the issuer, thisUpdate %s) lists serial %s of %s as revoked "
+                    "since %s%s"
+                    % (
+                        check.get("url"),
+                        check.get("this_update"),
+                        entry.get("serial") or h.leaf.serial,
+                        h.leaf.subject,
+                        entry.get("revocation_time"),
+                        " (reason: %s)" % entry["reason"] if entry.get("reason") else "",
+                    ),
+                    source="crl",
+                    url=check.get("url"),
+                )
+            return
+    if not checks or h.leaf.ocsp_urls or h.leaf.short_lived:
+        return
+    if any(check.get("valid") is True and check.get("fresh") is True for check in checks):
+        return
+    check = checks[0]
+    stage = check.get("failed_stage")
+    where = "%s names no OCSP responder; its CRL %s" % (h.leaf.subject, check.get("url"))
+    if stage in CRL_PATH_STAGES:
+        h.add(
+            "crl_unreachable",
+            "%s cannot be fetched from this node (%s stage)" % (where, stage),
+            "from this node: %s" % check.get("error"),
+            stage=stage,
+            url=check.get("url"),
+        )
+    elif stage is not None or check.get("valid") is not True:
+        h.add(
+            "crl_invalid",
+            "%s is not a usable CRL of its issuer" % where,
+            "from this node: %s" % (check.get("error") or "; ".join(check.get("problems") or []) or "not valid"),
+            url=check.get("url"),
+        )
+    elif check.get("fresh") is False:
+        h.add(
+            "crl_stale",
+            "%s is signed by the issuer but not current: thisUpdate %s, nextUpdate %s"
+            % (where, check.get("this_update"), check.get("next_update")),
+            *[str(p) for p in (check.get("problems") or [])[:2]],
+            url=check.get("url"),
+        )
+
+
 def _duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds >= 86400:
@@ -683,6 +758,7 @@ def diagnose_hostname(site: Site, hostname, served, evidence: Evidence, limits: 
             break
     rule_must_staple(h)
     rule_responder_at_risk(h)
+    rule_crl(h)
     return h.findings
 
 

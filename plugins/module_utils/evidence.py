@@ -31,7 +31,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import crl, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.ocsp import OcspVerdict
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import CertInfo
@@ -111,6 +111,8 @@ FILE_COMPACT = ("exists", "mtime", "error")
 # What evidence: compact keeps of a responder check (the rest: addresses, per-stage timings, the proxy).
 RESPONDER_COMPACT = ("url", "reachable", "failed_stage", "error", "certificate_sha256", "http", "ocsp")
 HTTP_COMPACT = ("status", "truncated", "content_type")
+# What evidence: compact keeps of a CRL check (crl.py), keyed by distribution point URL: each CRL once per node.
+CRL_COMPACT = crl.COMPACT
 # What evidence: compact keeps of a log event, and how many of the newest events per server, code and site hint:
 # the diagnosis quotes at most the newest 3 of the events it selects by those three fields.
 LOG_EVENT_COMPACT = ("server", "code", "site_hint", "file", "line_no", "message", "time")
@@ -560,6 +562,7 @@ class Evidence:
     extra_endpoints: List[Served] = field(default_factory=list)
     responders: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     certificate_responders: Dict[str, Dict[str, Dict[str, Any]]] = field(default_factory=dict)
+    crls: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     log_events: List[Dict[str, Any]] = field(default_factory=list)
     logs_since: Optional[str] = None
     trust_anchors: int = 0
@@ -578,7 +581,9 @@ class Evidence:
         certificates = {fp: cert.to_dict() for fp, cert in sorted(self.certificates.items())}
         responders = dict(self.responders)
         certificate_responders = dict(self.certificate_responders)
+        crls = dict(self.crls)
         if detail != FULL:
+            crls = {url: _crl_dict(check) for url, check in self.crls.items()}
             servers = [_server_dict(record) for record in servers]
             # Only the certificates the compact form names (a chain's path, which names the roots, is full only).
             named = _named_certificates(sites, extra)
@@ -592,7 +597,7 @@ class Evidence:
                 fp: {url: _responder_dict(check) for url, check in checks.items()}
                 for fp, checks in self.certificate_responders.items()
             }
-        return {
+        out = {
             "version": VERSION,
             "detail": detail,
             "node": dict(self.node),
@@ -608,6 +613,9 @@ class Evidence:
             "errors": list(self.errors),
             "timings": dict(self.timings),
         }
+        if crls:  # only on nodes that fetched a CRL (an optional key: evidence without it reads the same)
+            out["crls"] = crls
+        return out
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> Evidence:
@@ -630,6 +638,7 @@ class Evidence:
             extra_endpoints=[Served.from_dict(s) for s in data.get("extra_endpoints") or []],
             responders=dict(data.get("responders") or {}),
             certificate_responders=dict(data.get("certificate_responders") or {}),
+            crls=dict(data.get("crls") or {}),
             log_events=list(data.get("log_events") or []),
             logs_since=data.get("logs_since"),
             trust_anchors=int(data.get("trust_anchors") or 0),
@@ -649,6 +658,29 @@ def _responder_dict(check: Any) -> Any:
     if isinstance(out.get("ocsp"), dict):
         out["ocsp"] = {k: v for k, v in out["ocsp"].items() if k in STAPLE_COMPACT}
     return out
+
+
+def _crl_dict(check: Any) -> Any:
+    """A CRL check as evidence: compact keeps its outcome, times, problems and the lookups; not its timings."""
+    if not isinstance(check, dict):
+        return check
+    out = {k: v for k, v in check.items() if k in CRL_COMPACT}
+    if isinstance(out.get("http"), dict):
+        out["http"] = {k: v for k, v in out["http"].items() if k in HTTP_COMPACT}
+    return out
+
+
+def crls_for(evidence: Evidence, fingerprint: Optional[str]) -> List[Dict[str, Any]]:
+    """The CRL checks that looked ``fingerprint`` up (or would have, had the CRL been read), in URL order."""
+    if not fingerprint:
+        return []
+    return [
+        check
+        for _url, check in sorted(evidence.crls.items())
+        if isinstance(check, dict)
+        and isinstance(check.get("certificates"), dict)
+        and fingerprint in check["certificates"]
+    ]
 
 
 def _server_dict(record: Any) -> Any:

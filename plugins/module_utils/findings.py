@@ -150,7 +150,8 @@ _CAUSES = [
     Cause(
         "cert_revoked",
         "critical",
-        "The responder says the certificate is revoked.",
+        "The CA says the certificate is revoked: its OCSP responder, or its CRL where OCSP is gone (the evidence "
+        "names the source).",
         "Replace the certificate.",
         None,
     ),
@@ -159,6 +160,33 @@ _CAUSES = [
         "error",
         "The responder does not know the certificate.",
         "Check that the certificate and issuer match what the CA issued; ask the CA.",
+        None,
+    ),
+    Cause(
+        "crl_unreachable",
+        "warning",
+        "The certificate names no OCSP responder and the node cannot download its CRL (DNS, connect, timeout, proxy "
+        "or an HTTP error; the evidence names the stage), so nothing here can tell whether it is revoked.",
+        "Open the node's egress path to the CRL distribution point (DNS, firewall, proxy), or ask the CA why the URL "
+        "fails.",
+        None,
+    ),
+    Cause(
+        "crl_stale",
+        "warning",
+        "The certificate names no OCSP responder and its CRL is past its nextUpdate (or not yet valid) at the node's "
+        "clock: the CA stopped publishing, or a cache between the node and the CA serves an old copy.",
+        "Check the node's clock and any caching proxy on the way to the distribution point; ask the CA for a "
+        "current CRL.",
+        None,
+    ),
+    Cause(
+        "crl_invalid",
+        "warning",
+        "The certificate names no OCSP responder and what its CRL distribution point serves is no CRL of the "
+        "certificate's issuer: not a CRL, too large, issued by another CA, or a signature that does not verify.",
+        "Check the distribution point URL and anything that rewrites HTTP on the way (an intercepting proxy); ask "
+        "the CA when its CRL is signed by another key.",
         None,
     ),
     Cause(

@@ -141,9 +141,11 @@ def _read_capped(response, limit: int):
     return body[:limit], len(body) > limit
 
 
-def _http_exchange(url, method, request_der, proxy, timeout, limit):
-    headers = {"User-Agent": USER_AGENT, "Accept": OCSP_RESPONSE_TYPE}
-    if method == "POST":
+def _http_exchange(url, method, request_der, proxy, timeout, limit, accept=OCSP_RESPONSE_TYPE):
+    headers = {"User-Agent": USER_AGENT, "Accept": accept}
+    if request_der is None:  # a plain download (a CRL, crl.py): GET the URL itself
+        target, data = url, None
+    elif method == "POST":
         target, data = url, request_der
         headers["Content-Type"] = OCSP_REQUEST_TYPE
     else:
@@ -172,8 +174,12 @@ def probe(
     proxy: Optional[str] = None,
     use_env_proxy: bool = True,
     body_limit: int = DEFAULT_BODY_LIMIT,
+    accept: str = OCSP_RESPONSE_TYPE,
 ) -> ResponderProbe:
-    """Probe ``url`` with the DER OCSP request ``request_der``; never raises for network trouble."""
+    """Probe ``url`` with the DER OCSP request ``request_der``; never raises for network trouble.
+
+    ``request_der`` None is a plain GET of ``url`` with ``accept`` (crl.py downloads a CRL through the same stages).
+    """
     result = ResponderProbe(url=url)
     deadline = _Deadline(timeout)
     try:
@@ -194,7 +200,7 @@ def probe(
     if infos is None or not _stage_connect(result, infos, port, deadline, where):
         result.total_ms = deadline.elapsed_ms()
         return result
-    _stage_http(result, url, method.upper(), request_der, deadline, body_limit)
+    _stage_http(result, url, method.upper(), request_der, deadline, body_limit, accept)
     result.total_ms = deadline.elapsed_ms()
     return result
 
@@ -256,12 +262,12 @@ def _stage_connect(result, infos, port, deadline, where) -> bool:
     return False
 
 
-def _stage_http(result, url, method, request_der, deadline, body_limit) -> None:
+def _stage_http(result, url, method, request_der, deadline, body_limit, accept=OCSP_RESPONSE_TYPE) -> None:
     result.http.method = method
     started = time.monotonic()
     budget = deadline.left()
     finished, answer, error = _run_bounded(
-        lambda: _http_exchange(url, method, request_der, result.proxy, max(budget, 0.1), body_limit), budget
+        lambda: _http_exchange(url, method, request_der, result.proxy, max(budget, 0.1), body_limit, accept), budget
     )
     result.http.ms = int((time.monotonic() - started) * 1000)
     if not finished:
@@ -294,8 +300,8 @@ def _stage_http(result, url, method, request_der, deadline, body_limit) -> None:
         _fail(
             result,
             "http",
-            "%s %s sent more than %d bytes, far more than any OCSP response; stopped reading"
-            % (method, url, body_limit),
+            "%s %s sent more than %d bytes, far more than any %s; stopped reading"
+            % (method, url, body_limit, "OCSP response" if accept == OCSP_RESPONSE_TYPE else "answer expected"),
         )
         result.body = None
         return

@@ -23,6 +23,12 @@ description:
     missing staple that nothing else explains. A server that is down
     (C(server_down)), a configuration that fails its own test (C(config_test_failed)) and a node with no TLS site
     at all (C(no_tls_site)) are always findings.
+  - Where OCSP is gone, it checks revocation from the CRL. For a certificate without an OCSP URL (and for one
+    whose every responder probe failed) it downloads each http CRL distribution point from the node, through the
+    same stages as the responder probe (DNS, TCP, HTTP, proxy; O(responder_timeout), at most O(crl_max_bytes)),
+    checks that the CRL is the issuer's (name and signature) and current (thisUpdate, nextUpdate, O(clock_skew)),
+    and looks the serial up (RV(evidence.crls), each CRL once per node; C(cert_revoked) with source CRL,
+    C(crl_unreachable), C(crl_stale), C(crl_invalid)).
   - Handshakes and responder probes run concurrently, each bounded by its own timeout, so an unreachable responder
     costs about O(responder_timeout) once per node, not once per site. The whole audit is bounded by
     O(time_budget).
@@ -76,6 +82,17 @@ options:
     description: Seconds one responder probe may take in all.
     type: float
     default: 5.0
+  crl_check:
+    description:
+      - Whether to download and check the CRL of a certificate without an OCSP URL (or whose responders all fail).
+      - V(false) skips it; the C(crl_*) findings and a revocation found only in a CRL are then not reported.
+    type: bool
+    default: true
+  crl_max_bytes:
+    description:
+      - The largest CRL, in bytes, the node downloads and reads. A larger one is not read (C(crl_invalid)).
+    type: int
+    default: 10485760
   time_budget:
     description:
       - Seconds the whole audit may take. Once they are spent, no new server command, file read, handshake,
@@ -495,6 +512,20 @@ evidence:
           answers about that certificate, asked when its diagnosis depends on its own status.
       type: dict
       contains: {}
+    crls:
+      description:
+        - Keyed by CRL distribution point URL (the keys are data, so none is listed); each CRL the node downloaded,
+          once however many certificates name it.
+        - Each value has C(url), C(reachable), C(failed_stage) (V(dns), V(connect), V(timeout), V(proxy), V(http)
+          for the path, V(crl) for an answer that is no usable CRL of the issuer, or null), C(error), C(http)
+          (C(status), C(content_type), C(truncated)), C(issuer_sha256) (the issuer it was checked against),
+          C(valid) (the issuer's CRL, signature verified), C(signature_valid), C(fresh), C(this_update),
+          C(next_update), C(seconds_until_next_update), C(revoked_count), C(problems), and C(certificates), per
+          fingerprint of a certificate of this node that names the URL, its C(serial) and C(revoked) (null when the
+          CRL was not read), with C(revocation_time) and C(reason) when revoked.
+        - docs/revocation.md says when a CRL is downloaded and how it is judged.
+      type: dict
+      contains: {}
     extra_endpoints:
       description:
         - For each of O(extra_endpoints), what was served, in the shape of an entry of C(served) of
@@ -683,6 +714,8 @@ def run(params, runner) -> dict:
         max_workers=params["max_workers"],
         responder_certificate_limit=params["responder_certificate_limit"],
         time_budget=params["time_budget"],
+        crl_check=params["crl_check"],
+        crl_max_bytes=params["crl_max_bytes"],
     )
     # What the audit read of the chain, issuer and trusted files, for the preflight to reuse.
     side_files: dict = {}
@@ -717,6 +750,8 @@ def main() -> None:
             "handshake_timeout": {"type": "float", "default": 5.0},
             "responder_timeout": {"type": "float", "default": 5.0},
             "time_budget": {"type": "float", "default": 120.0},
+            "crl_check": {"type": "bool", "default": True},
+            "crl_max_bytes": {"type": "int", "default": 10485760},
             **spec(WARMUP, TRUST_ANCHORS, PROXY, CLOCK_SKEW, PREFLIGHT),
             "staple_warning_seconds": {"type": "int", "default": 1800},
             "cert_warning_days": {"type": "int", "default": 21},
@@ -737,6 +772,8 @@ def main() -> None:
     params = module.params
     if params["handshake_timeout"] <= 0 or params["responder_timeout"] <= 0 or params["max_workers"] < 1:
         module.fail_json(msg="handshake_timeout and responder_timeout must be positive, max_workers at least 1.")
+    if params["crl_max_bytes"] < 1024:
+        module.fail_json(msg="crl_max_bytes must be at least 1024 bytes (a CRL is never smaller than a few hundred).")
     if params["time_budget"] < 0:
         module.fail_json(msg="time_budget must be 0 (no limit) or a positive number of seconds.")
     exit_with_result(module, run, params, servers.module_runner(module))

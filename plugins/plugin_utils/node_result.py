@@ -111,6 +111,46 @@ _SITE = {
         },
     },
 }
+# A CRL the node fetched (plugins/module_utils/crl.py), keyed by distribution point URL: closed stage names,
+# bounded text, a bounded table of the node's certificates looked up in it. The report renders it as text only.
+MAX_CRL_PROBLEMS = 64
+_TIME = {"type": ["string", "null"], "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
+_CRL = {
+    "type": "object",
+    "properties": {
+        "url": {"type": ["string", "null"], "maxLength": 4096},
+        "reachable": _FLAG,
+        "failed_stage": {"type": ["string", "null"], "pattern": "^(dns|connect|timeout|proxy|http|crl)$"},
+        "error": {"type": ["string", "null"], "maxLength": 4096},
+        "issuer_sha256": _SHA256,
+        "valid": _FLAG,
+        "signature_valid": _FLAG,
+        "fresh": _FLAG,
+        "this_update": _TIME,
+        "next_update": _TIME,
+        "seconds_until_next_update": {"type": ["integer", "null"], "minimum": -MAX_SECONDS, "maximum": MAX_SECONDS},
+        "revoked_count": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**40},
+        "problems": {
+            "type": ["array", "null"],
+            "maxItems": MAX_CRL_PROBLEMS,
+            "items": {"type": "string", "maxLength": 4096},
+        },
+        "certificates": {
+            "type": ["object", "null"],
+            "maxProperties": MAX_ITEMS,
+            "propertyNames": {"maxLength": 200},
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "serial": {"type": ["string", "null"], "pattern": "^[0-9a-f]{1,64}$"},
+                    "revoked": _FLAG,
+                    "revocation_time": _TIME,
+                    "reason": {"type": ["string", "null"], "pattern": "^[a-z_]{1,32}$"},
+                },
+            },
+        },
+    },
+}
 _FINDING = {
     "type": "object",
     "required": ["code"],
@@ -224,6 +264,12 @@ SCHEMA = {
                     "items": {"type": "object", "properties": {"type": _NAME}},
                 },
                 "sites": {"type": ["array", "null"], "maxItems": MAX_SITES, "items": _SITE},
+                "crls": {
+                    "type": ["object", "null"],
+                    "maxProperties": MAX_SITES,
+                    "propertyNames": {"maxLength": MAX_KEY},
+                    "additionalProperties": _CRL,
+                },
                 "errors": {"type": ["array", "null"], "maxItems": MAX_ITEMS, "items": {"type": "string"}},
             },
         },

@@ -110,6 +110,7 @@ class Pki:
         serial: Optional[int] = None,
         signing_key=None,
         aki: bool = True,
+        crl_urls: Optional[List[str]] = None,
     ) -> Issued:
         issuer_name = parent.cert.subject if parent else subject
         signer = signing_key or (parent.key if parent else key)
@@ -169,6 +170,14 @@ class Pki:
         ]
         if access:
             builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
+        if crl_urls:
+            point = x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(u) for u in crl_urls],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+            builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
         if must_staple:
             builder = builder.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
         if eku:
@@ -190,6 +199,39 @@ class Pki:
         kw.setdefault("ca_issuers_urls", ["http://ca.example.test/int.der"])
         kw.setdefault("eku", [ExtendedKeyUsageOID.SERVER_AUTH])
         return self._build(_name(cn), make_key(kind), parent, ca=False, **kw)
+
+    def crl(
+        self,
+        issuer: Issued,
+        revoked=(),
+        *,
+        this_update: Optional[datetime.datetime] = None,
+        next_update: Optional[datetime.datetime] = None,
+        signing_key=None,
+        issuer_name: Optional[x509.Name] = None,
+        reason: Optional[x509.ReasonFlags] = None,
+        pem: bool = False,
+    ) -> bytes:
+        """A CRL of ``issuer`` listing the certificates (or serial numbers) in ``revoked``; DER unless ``pem``."""
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuer_name or issuer.cert.subject)
+            .last_update(_naive(this_update or self.now - datetime.timedelta(hours=1)))
+            .next_update(_naive(next_update or self.now + datetime.timedelta(days=7)))
+        )
+        for item in revoked:
+            serial = item if isinstance(item, int) else item.cert.serial_number
+            entry = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(_naive(self.now - datetime.timedelta(days=1)))
+            )
+            if reason is not None:
+                entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+            builder = builder.add_revoked_certificate(entry.build())
+        key = signing_key or issuer.key
+        crl = builder.sign(key, sign_hash(key))
+        return crl.public_bytes(serialization.Encoding.PEM if pem else serialization.Encoding.DER)
 
     def ocsp_signer(
         self, parent: Issued, cn: str = "tlsfleet OCSP Responder", kind: str = "ec", eku: bool = True, **kw

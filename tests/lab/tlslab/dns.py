@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .netns import (
     CA_ADDR,
+    CRL_ADDR,
     DNS_ADDR,
     NXDOMAIN_DNS_ADDR,
     OCSP_ADDR,
@@ -28,6 +29,7 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 DOMAIN = "tlsfleet.test"
 OCSP_HOST = f"ocsp.{DOMAIN}"
 CA_HOST = f"ca.{DOMAIN}"
+CRL_HOST = f"crl.{DOMAIN}"
 
 
 def svc_dir(state: Path) -> Path:
@@ -35,7 +37,7 @@ def svc_dir(state: Path) -> Path:
 
 
 def hosts_text(records: dict[str, list[str]]) -> str:
-    lines = [f"{OCSP_ADDR} {OCSP_HOST}", f"{CA_ADDR} {CA_HOST}"]
+    lines = [f"{OCSP_ADDR} {OCSP_HOST}", f"{CA_ADDR} {CA_HOST}", f"{CRL_ADDR} {CRL_HOST}"]
     for name, addrs in sorted(records.items()):
         lines += [f"{addr} {name}" for addr in addrs]
     return "\n".join(lines) + "\n"

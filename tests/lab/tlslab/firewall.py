@@ -1,16 +1,17 @@
 """Per-node egress policy: an nftables table inside the node's namespace.
 
 Targets are the lab services, each on its own address so one can be blocked without the others:
-``ocsp`` (the responder), ``ca_issuers`` (the caIssuers service), ``dns`` (the lab resolver).
+``ocsp`` (the responder), ``ca_issuers`` (the caIssuers service), ``dns`` (the lab resolver), ``crl`` (the CRL
+distribution points).
 ``reject`` fails fast (TCP reset / ICMP admin-prohibited), ``drop`` blackholes (timeouts).
 """
 
 from __future__ import annotations
 
-from .netns import CA_ADDR, DNS_ADDR, OCSP_ADDR, ns_exec
+from .netns import CA_ADDR, CRL_ADDR, DNS_ADDR, OCSP_ADDR, ns_exec
 
 TABLE = "tflab_egress"
-TARGET_ADDRS = {"ocsp": OCSP_ADDR, "ca_issuers": CA_ADDR, "dns": DNS_ADDR}
+TARGET_ADDRS = {"ocsp": OCSP_ADDR, "ca_issuers": CA_ADDR, "dns": DNS_ADDR, "crl": CRL_ADDR}
 
 
 def _rule(target: str, action: str) -> list[str]:

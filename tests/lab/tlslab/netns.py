@@ -29,7 +29,8 @@ DNS_ADDR = "198.18.0.4"
 DEAD_DNS_ADDR = "198.18.0.5"  # assigned, nothing listens: a resolver that "points nowhere"
 NXDOMAIN_DNS_ADDR = "198.18.0.6"  # tlslab.dnsfail: NXDOMAIN for every name
 SERVFAIL_DNS_ADDR = "198.18.0.7"  # tlslab.dnsfail: SERVFAIL for every name
-SVC_ADDRS = (OCSP_ADDR, CA_ADDR, DNS_ADDR, DEAD_DNS_ADDR, NXDOMAIN_DNS_ADDR, SERVFAIL_DNS_ADDR)
+CRL_ADDR = "198.18.0.8"  # the CA's CRL distribution points (served by tlslab.responder), firewalled on their own
+SVC_ADDRS = (OCSP_ADDR, CA_ADDR, DNS_ADDR, DEAD_DNS_ADDR, NXDOMAIN_DNS_ADDR, SERVFAIL_DNS_ADDR, CRL_ADDR)
 FIRST_NODE_HOST = 10
 MAX_NODES = 240
 

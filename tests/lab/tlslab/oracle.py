@@ -9,7 +9,10 @@ Per site and hostname:
    ``openssl ocsp -respin STAPLE -issuer ISSUER -cert SERVED_LEAF -CAfile ROOTS -verify_other CAS``:
    none / good / expiring / revoked / unknown / expired / invalid / trylater / unauthorized / ... / no_server;
 3. per leaf, ``openssl ocsp -url <AIA URL>`` from the node: the responder's answer as the node gets it
-   (good / revoked / ... / unreachable), compared with the scenario's behaviour and the node's faults.
+   (good / revoked / ... / unreachable), compared with the scenario's behaviour and the node's faults;
+4. per leaf with a CRL distribution point, the CRL downloaded from the node (Debian's python3, urllib) and judged
+   by ``openssl crl -CAfile ISSUER`` (signature) and ``openssl crl -text`` (nextUpdate, revoked serials):
+   good / revoked / stale / invalid / unreachable.
 """
 
 from __future__ import annotations
@@ -19,14 +22,33 @@ import re
 import time
 from pathlib import Path
 
-from .netns import CA_ADDR, DNS_ADDR, OCSP_ADDR, LabError, state_dir
+from .netns import CA_ADDR, CRL_ADDR, DNS_ADDR, OCSP_ADDR, LabError, state_dir
 from .servers import server_types
 
 # certificates a handshake shows per deployed chain variant (see servers.CHAIN_BUILDERS)
 CHAIN_LENGTH = {"full": 2, "leaf_only": 1, "misordered": 3, "with_root": 3, "extra_unrelated": 3}
 
 STAPLE_EXPIRING = datetime.timedelta(days=1)
-EGRESS_TARGETS = {"ocsp": (OCSP_ADDR, 80), "ca_issuers": (CA_ADDR, 80), "dns": (DNS_ADDR, 53)}
+EGRESS_TARGETS = {"ocsp": (OCSP_ADDR, 80), "ca_issuers": (CA_ADDR, 80), "dns": (DNS_ADDR, 53), "crl": (CRL_ADDR, 80)}
+# the lab CA's CRL behaviour (scenario leaf `crl:`) -> what the oracle sees from a node with open egress
+CRL_EXPECT = {
+    "good": "good",
+    "revoked": "revoked",
+    "stale": "stale",
+    "wrong_signer": "invalid",
+    "closed": "unreachable",
+}
+# Downloads one URL to a file inside the node: the node's resolver and routes, no proxy, 5 s.
+CRL_FETCH = (
+    "import sys, urllib.request\n"
+    "opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
+    "try:\n"
+    "    body = opener.open(sys.argv[1], timeout=5).read(16 * 1024 * 1024)\n"
+    "except Exception as exc:\n"
+    "    print('unreachable: %s' % exc)\n"
+    "    sys.exit(3)\n"
+    "open(sys.argv[2], 'wb').write(body)\n"
+)
 HANDSHAKE_TIMEOUT = 20
 WARM_UP_PAUSE = 0.7
 # responder mode -> what `openssl ocsp -url` from a node with open egress reports
@@ -292,7 +314,64 @@ def observe_responder(node, leaf_name: str, pki: Pki) -> tuple[str, str]:
     return judge_response(proc.stdout + proc.stderr, _now())
 
 
+def crl_url_of(leaf_pem_path: Path) -> str | None:
+    """The first http CRL distribution point of a leaf, read with openssl (not with the collection)."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["openssl", "x509", "-in", str(leaf_pem_path), "-noout", "-ext", "crlDistributionPoints"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"URI:(http://\S+)", proc.stdout)
+    return match.group(1) if match else None
+
+
+def observe_crl(node, leaf_name: str, pki: Pki) -> tuple[str, str]:
+    """(state, detail) of the leaf's CRL as the node downloads it, judged by the openssl command line."""
+    leaf = pki.leaf(leaf_name)
+    url = crl_url_of(leaf.cert_path)
+    if url is None:
+        return "n/a", "the certificate has no http CRL distribution point"
+    tag = f"/tmp/oracle-crl-{leaf_name}.der"
+    fetch = node.exec(["python3", "-c", CRL_FETCH, url, tag], check=False, timeout=HANDSHAKE_TIMEOUT)
+    if fetch.returncode != 0:
+        return "unreachable", (fetch.stdout + fetch.stderr).strip()[-160:] or "download failed"
+    try:
+        verify = node.exec(
+            ["openssl", "crl", "-inform", "DER", "-in", tag, "-noout", "-CAfile", str(leaf.issuer_path)],
+            check=False,
+            timeout=HANDSHAKE_TIMEOUT,
+        )
+        said = (verify.stdout + verify.stderr).strip().splitlines()
+        if "verify OK" not in said:
+            return "invalid", said[-1] if said else "verify failure"
+        text = node.exec(
+            ["openssl", "crl", "-inform", "DER", "-in", tag, "-noout", "-text"], check=False, timeout=HANDSHAKE_TIMEOUT
+        ).stdout
+    finally:
+        node.host_path(tag).unlink(missing_ok=True)
+    serials = {s.lower().lstrip("0") for s in re.findall(r"Serial Number: ([0-9A-Fa-f]+)", text)}
+    if leaf.serial.lower().lstrip("0") in serials:
+        return "revoked", f"serial {leaf.serial} is listed"
+    match = re.search(r"Next Update: (.+ GMT)", text)
+    if match:
+        next_update = datetime.datetime.strptime(match.group(1), "%b %d %H:%M:%S %Y %Z")
+        if next_update.replace(tzinfo=datetime.timezone.utc) < _now():
+            return "stale", f"nextUpdate {match.group(1)}"
+        return "good", f"verify OK, nextUpdate {match.group(1)}"
+    return "good", "verify OK, no nextUpdate"
+
+
 # ---------------------------------------------------------------- expectations
+
+
+def expected_crl(node_spec, leaf) -> str:
+    faults = node_spec.faults
+    if "crl" in faults.egress or "dns" in faults.egress or faults.resolv == "nowhere":
+        return "unreachable"
+    return CRL_EXPECT[leaf.crl]
 
 
 def expected_responder(node_spec, leaf) -> str:
@@ -332,6 +411,9 @@ def check_node(scenario, node, pki: Pki, recheck: bool = False) -> list[dict]:
         leaf = scenario.leaves[leaf_name]
         state, detail = observe_responder(node, leaf_name, pki)
         results.append(_result(node.name, "responder", leaf_name, expected_responder(spec, leaf), state, detail))
+        if leaf.crl != "none":
+            state, detail = observe_crl(node, leaf_name, pki)
+            results.append(_result(node.name, "crl", leaf_name, expected_crl(spec, leaf), state, detail))
     for target, (addr, port) in EGRESS_TARGETS.items():
         expected = "blocked" if target in spec.faults.egress else "open"
         state, detail = observe_egress(node, addr, port)

@@ -576,11 +576,13 @@ class Pki:
         ca_issuers: bool = True,
         preset: Optional[str] = None,
         new_key: bool = False,
+        crl_urls: Optional[Sequence[str]] = None,
     ) -> Leaf:
         """Issue (or reuse, when nothing changed) the leaf ``name``.
 
         ocsp_urls: None = the issuer's default, [] = no OCSP URL, a list = exactly these.
         preset: "expired", "expiring" (5 days left) or "must_staple"; explicit arguments win.
+        crl_urls: CRL distribution points (http URLs) to name in the leaf; None or [] for none.
         Issuing a name again with other parameters gives a new serial and keeps the old files as
         ``*.prev.pem``; the key is kept unless new_key or the key type changes.
         """
@@ -595,6 +597,8 @@ class Pki:
             "ca_issuers": bool(ca_issuers),
             "preset": preset,
         }
+        if crl_urls:  # only then: leaves issued before the key existed keep their serial
+            params["crl_urls"] = list(crl_urls)
         self._check_leaf_request(name, params)
         with self.locked():
             self.refresh()
@@ -763,12 +767,52 @@ class Pki:
             (subject_alt_names(hostnames), False),
             (aia_extension(ocsp_urls, ca_issuers), False),
         ]
+        if params.get("crl_urls"):
+            point = x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url) for url in params["crl_urls"]],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+            extensions.append((x509.CRLDistributionPoints([point]), False))
         if params["must_staple"] or settings.get("must_staple") or variant == "must-staple":
             extensions.append((x509.TLSFeature([x509.TLSFeatureType.status_request]), False))
         cert = sign_certificate(
             lab_name(common_name), key.public_key(), issuer_cert, issuer_key, (not_before, not_after), extensions
         )
         return cert, self.chain_of(issuer.name)
+
+    def sign_crl(
+        self,
+        ca_name: str,
+        revoked_serials: Sequence[str] = (),
+        this_update: Optional[datetime.datetime] = None,
+        next_update: Optional[datetime.datetime] = None,
+        signer: Optional[str] = None,
+    ) -> bytes:
+        """A DER CRL in the name of ``ca_name`` listing ``revoked_serials`` (hex), signed by ``signer``'s key
+        (default: the CA's own; another CA's key makes a CRL whose signature does not verify)."""
+        authority = self.authority(ca_name)
+        key = load_key(self.authority(signer or ca_name).key_path)
+        now = utcnow()
+        this_update = this_update or now - datetime.timedelta(hours=1)
+        next_update = next_update or now + datetime.timedelta(days=7)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(load_cert(authority.cert_path).subject)
+            .last_update(this_update.astimezone(UTC).replace(tzinfo=None))
+            .next_update(next_update.astimezone(UTC).replace(tzinfo=None))
+        )
+        for serial in revoked_serials:
+            entry = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(int(normalize_serial(serial), 16))
+                .revocation_date((now - datetime.timedelta(hours=2)).replace(tzinfo=None))
+                .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+                .build()
+            )
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def chain_of(self, ca_name: str) -> List[x509.Certificate]:
         """Certificates a server sends after its leaf: the issuer, then upward, roots excluded."""

@@ -6,7 +6,8 @@
 
 Three kinds of listener, so a node's firewall can block each independently:
   --listen     OCSP: POST /<ca-name> (or /) and GET /<ca-name>/<base64 request> (or /<base64>)
-  --ca-listen  caIssuers: GET /ca/<ca-name>.der|.pem|.p7c (also without the /ca prefix)
+  --ca-listen  caIssuers: GET /ca/<ca-name>.der|.pem|.p7c (also without the /ca prefix);
+               CRLs: GET /crl/<leaf>.crl, the files tlslab.services publishes in STATE/svc/crl
   --control    JSON control API: /health, /behaviour, /reset, /requests, /reload
 
 Per-certificate behaviour (good, revoked, try_later, silent, ...) comes from --behaviour and can
@@ -51,6 +52,7 @@ MAX_REQUEST_BYTES = 64 * 1024  # a real OCSP request is a few hundred bytes
 MAX_LOGGED_REQUESTS = 10000
 OCSP_CONTENT_TYPE = "application/ocsp-response"
 CA_CONTENT_TYPES = {"der": "application/pkix-cert", "pem": "application/x-pem-file", "p7c": "application/pkcs7-mime"}
+CRL_CONTENT_TYPE = "application/pkix-crl"
 REQUEST_HASHES = (
     hashes.SHA1(),  # noqa: S303 - CertIDs use SHA-1 (RFC 5019); we must match them
     hashes.SHA224(),
@@ -902,6 +904,9 @@ class CaIssuersHandler(QuietHandler):
     do_HEAD = do_GET
 
     def certificate_reply(self, entry: Dict[str, Any]) -> Reply:
+        crl = re.fullmatch(r"/crl/([A-Za-z0-9._-]+)\.crl", urlsplit(self.path).path)
+        if crl:
+            return self.crl_reply(crl.group(1), entry)
         registry = self.app.registry
         registry.reload_if_changed()
         match = re.fullmatch(r"/(?:ca/)?([A-Za-z0-9._-]+)\.(der|pem|p7c)", urlsplit(self.path).path)
@@ -919,6 +924,18 @@ class CaIssuersHandler(QuietHandler):
             body = pkcs7.serialize_certificates([record.cert], serialization.Encoding.DER)
         reply = Reply(body, CA_CONTENT_TYPES[encoding])
         reply.headers = {"Cache-Control": "max-age=86400, public"}
+        return reply
+
+    def crl_reply(self, name: str, entry: Dict[str, Any]) -> Reply:
+        """A published CRL, as it is on disk (its behaviour was decided when it was signed)."""
+        entry["crl"] = name
+        try:
+            body = (self.app.state_dir / "svc" / "crl" / f"{name}.crl").read_bytes()
+        except OSError:
+            entry["error"] = "no such CRL"
+            return Reply(b"not found\n", "text/plain; charset=utf-8", 404)
+        reply = Reply(body, CRL_CONTENT_TYPE)
+        reply.headers = {"Cache-Control": "max-age=60, public"}
         return reply
 
 

@@ -46,6 +46,9 @@ CAUSE_CODES = frozenset(
         "config_test_failed",
         "no_tls_site",
         "resolver_failing",
+        "crl_unreachable",
+        "crl_stale",
+        "crl_invalid",
     }
 )
 SERVERS = ("nginx", "apache", "haproxy")
@@ -54,7 +57,9 @@ KEY_TYPES = ("rsa", "ecdsa")
 VALIDITY = ("valid", "expiring", "expired")
 CHAINS = ("full", "leaf_only", "misordered", "with_root", "extra_unrelated")
 AFTER_START = ("none", "renew_no_reload", "replace_cert_reload_fails")
-EGRESS_TARGETS = ("ocsp", "ca_issuers", "dns")
+EGRESS_TARGETS = ("ocsp", "ca_issuers", "dns", "crl")
+# What the lab CA publishes as the leaf's CRL (tlslab.services.publish_crls); none: the leaf has no CRL DP.
+CRL_MODES = ("none", "good", "revoked", "stale", "wrong_signer", "closed")
 EGRESS_ACTIONS = ("reject", "drop")
 RESOLV = ("lab", "nowhere")
 STAPLE_STATES = (
@@ -128,6 +133,7 @@ class Leaf:
     validity: str = "valid"
     ocsp_url: bool = True
     ocsp: dict = field(default_factory=lambda: {"mode": "good"})
+    crl: str = "none"
 
 
 @dataclass
@@ -345,6 +351,7 @@ def _leaves(raw: dict, where: str) -> tuple[dict[str, Leaf], dict[str, list[str]
             "must_staple": m.get("must_staple", False, bool),
             "validity": m.get("validity", "valid", str, VALIDITY),
             "ocsp_url": m.get("ocsp_url", True, bool),
+            "crl": m.get("crl", "none", str, CRL_MODES),
         }
         rule = m.get("ocsp", "good")
         m.done()

@@ -1,9 +1,10 @@
-"""The services namespace glue: the PKI a scenario needs, the OCSP responder, static staples.
+"""The services namespace glue: the PKI a scenario needs, the OCSP responder, static staples, CRLs.
 
 The PKI (tlslab.pki) and the responder (tlslab.responder) are their own modules; this file only
 drives them for a scenario: issue its leaves, start the responder in ``tflab-svc`` with the
 scenario's behaviour per leaf, fetch the DER staples that HAProxy ``.ocsp`` files and nginx
-``ssl_stapling_file`` need, and hand the servers each leaf's material.
+``ssl_stapling_file`` need, publish each leaf's CRL (``crl:``; served by the responder's caIssuers handler at
+``CRL_ADDR``), and hand the servers each leaf's material.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from . import dns
-from .netns import CA_ADDR, OCSP_ADDR, SVC_NS, LabError, spawn_logged, wait_for
+from .netns import CA_ADDR, CRL_ADDR, OCSP_ADDR, SVC_NS, LabError, spawn_logged, wait_for
 from .pki import PkiError, build_pki
 from .servers import Material
 
 OCSP_URL_BASE = f"http://{dns.OCSP_HOST}"
 CA_URL_BASE = f"http://{dns.CA_HOST}/ca"
+CRL_URL_BASE = f"http://{dns.CRL_HOST}/crl"
+CLOSED_CRL_URL_BASE = f"http://{dns.CRL_HOST}:81/crl"  # nothing listens on port 81: connection refused
+NOT_REVOKED_SERIAL = "7ffffffffffff001"  # listed in every good CRL, so a good CRL is not an empty one
 CONTROL = f"{OCSP_ADDR}:8080"
 UNRELATED_CA = "int-n"
 # Staple file variants -> the responder behaviour that produces them.
@@ -48,6 +52,7 @@ def build(scenario, state: Path):
         pki = build_pki(state, OCSP_URL_BASE, CA_URL_BASE)
         for leaf in scenario.leaves.values():
             _issue(pki, leaf)
+        publish_crls(scenario, pki, state)
     except PkiError as exc:
         raise LabError(f"PKI: {exc}") from exc
     return pki
@@ -66,7 +71,38 @@ def _issue(pki, leaf) -> None:
         not_before=today + datetime.timedelta(days=start),
         not_after=today + datetime.timedelta(days=end),
         ocsp_urls=None if leaf.ocsp_url else [],
+        crl_urls=[crl_url(leaf)] if leaf.crl != "none" else None,
     )
+
+
+def crl_url(leaf) -> str:
+    """One CRL per leaf (a sharded CRL, as Let's Encrypt publishes them), so each leaf's CRL behaves on its own."""
+    base = CLOSED_CRL_URL_BASE if leaf.crl == "closed" else CRL_URL_BASE
+    return f"{base}/{leaf.name}.crl"
+
+
+def crl_dir(state: Path) -> Path:
+    return svc_dir(state) / "crl"
+
+
+def publish_crls(scenario, pki, state: Path) -> None:
+    """STATE/svc/crl/<leaf>.crl for every leaf with a CRL: good, revoked (the leaf's serial), stale (nextUpdate a
+    day ago), wrong_signer (the issuer's name, another CA's key); closed publishes a good one nobody can reach."""
+    directory = crl_dir(state)
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for leaf in scenario.leaves.values():
+        if leaf.crl == "none":
+            continue
+        issued = pki.leaf(leaf.name)
+        serials = [NOT_REVOKED_SERIAL] + ([issued.serial] if leaf.crl == "revoked" else [])
+        kwargs = {}
+        if leaf.crl == "stale":
+            kwargs = {"this_update": now - datetime.timedelta(days=8), "next_update": now - datetime.timedelta(days=1)}
+        if leaf.crl == "wrong_signer":
+            kwargs = {"signer": "int-a-rsa" if issued.issuer == UNRELATED_CA else UNRELATED_CA}
+        der = pki.sign_crl(issued.issuer, serials, **kwargs)
+        (directory / f"{leaf.name}.crl").write_bytes(der)
 
 
 def _root_of(pki, ca: str) -> str:
@@ -138,6 +174,8 @@ def start_responder(scenario, state: Path) -> None:
         f"{OCSP_ADDR}:80",
         "--ca-listen",
         f"{CA_ADDR}:80",
+        "--ca-listen",
+        f"{CRL_ADDR}:80",
         "--control",
         CONTROL,
         "--log",

@@ -28,7 +28,14 @@ class FakeNode:
     """``sites`` is a list of lists of hostnames: one nginx server block (and certificate) per list."""
 
     def __init__(
-        self, pki, tmp_path: Path, monkeypatch, sites: List[List[str]], staple: bool = True, directives: str = ""
+        self,
+        pki,
+        tmp_path: Path,
+        monkeypatch,
+        sites: List[List[str]],
+        staple: bool = True,
+        directives: str = "",
+        leaf_kw=None,
     ):
         self.pki = pki
         self.root, (self.inter,), _leaf = pki.chain(ocsp_urls=[URL])
@@ -39,7 +46,7 @@ class FakeNode:
         (tmp_path / "root.pem").write_bytes(self.root.pem)
         blocks = []
         for index, names in enumerate(sites):
-            leaf = pki.leaf(self.inter, cn=names[0], dns=list(names), ocsp_urls=[URL])
+            leaf = pki.leaf(self.inter, cn=names[0], dns=list(names), **dict({"ocsp_urls": [URL]}, **(leaf_kw or {})))
             cert_file, key_file = tmp_path / ("site%d.pem" % index), tmp_path / ("site%d.key" % index)
             cert_file.write_bytes(leaf.pem + self.inter.pem)
             key_file.write_bytes(leaf.key_pem())

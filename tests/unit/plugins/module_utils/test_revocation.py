@@ -1,0 +1,238 @@
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Revocation where OCSP is gone, end to end on one node: audit.gather() downloads the CRL from a real HTTP server on
+loopback, the evidence describes each CRL once, the diagnosis names cert_revoked (source CRL) and the crl_* codes,
+and the controller's validation bounds what a node says about CRLs."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import node_result as nr
+from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.fake_node import FakeNode
+
+
+class CrlHandler(BaseHTTPRequestHandler):
+    body = b""
+    status = 200
+    seen: ClassVar[list] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.seen.append(self.path)
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/pkix-crl")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+@pytest.fixture
+def crl_url():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CrlHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    CrlHandler.seen, CrlHandler.status, CrlHandler.body = [], 200, b""
+    yield "http://127.0.0.1:%d/int.crl" % httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def node(pki, tmp_path, monkeypatch, url, ocsp=False):
+    """Two sites whose certificates name the same CRL; without an OCSP URL unless ``ocsp``."""
+    kw = {"crl_urls": [url]}
+    if not ocsp:
+        kw["ocsp_urls"] = []
+    fake = FakeNode(pki, tmp_path, monkeypatch, [["www.crl.test"], ["api.crl.test"]], staple=ocsp, leaf_kw=kw)
+    monkeypatch.setattr(audit, "_now", lambda: datetime.datetime.now(datetime.timezone.utc))
+    return fake
+
+
+def gather(fake, **kw):
+    ev = fake.gather(use_proxy=False, **kw)
+    return ev, diagnosis.diagnose(ev.to_dict())
+
+
+def by_code(findings, code):
+    return [f for f in findings if f["code"] == code]
+
+
+def test_a_revoked_serial_in_the_crl_is_cert_revoked_with_source_crl(pki, tmp_path, monkeypatch, crl_url):
+    fake = node(pki, tmp_path, monkeypatch, crl_url)
+    revoked = fake.leaves["www.crl.test"]
+    CrlHandler.body = pki.crl(fake.inter, revoked=[revoked])
+    ev, found = gather(fake)
+    assert CrlHandler.seen == ["/int.crl"]  # one download for the two certificates naming it
+    record = ev.crls[crl_url]
+    assert set(record["certificates"]) == {x509.fingerprint(leaf.cert) for leaf in fake.leaves.values()}
+    hits = by_code(found, "cert_revoked")
+    assert [f["hostname"] for f in hits] == ["www.crl.test"]
+    assert hits[0]["details"]["source"] == "crl" and "source: CRL" in hits[0]["evidence"][0]
+    assert hits[0]["severity"] == "critical"
+    assert x509.serial_hex(revoked.cert.serial_number) in hits[0]["evidence"][0]
+    assert not [f for f in found if f["code"].startswith("crl_")]
+
+
+def test_a_good_current_crl_says_nothing(pki, tmp_path, monkeypatch, crl_url):
+    fake = node(pki, tmp_path, monkeypatch, crl_url)
+    CrlHandler.body = pki.crl(fake.inter, revoked=[0x42])
+    ev, found = gather(fake)
+    assert ev.crls[crl_url]["valid"] and ev.crls[crl_url]["fresh"]
+    assert not [f for f in found if f["code"] == "cert_revoked" or f["code"].startswith("crl_")]
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "stage"),
+    [
+        ("404", "crl_unreachable", "http"),
+        ("stale", "crl_stale", None),
+        ("wrong_signer", "crl_invalid", None),
+        ("html", "crl_invalid", None),
+    ],
+)
+def test_an_unusable_crl_gets_its_code_as_a_warning(pki, tmp_path, monkeypatch, crl_url, setup, code, stage):
+    fake = node(pki, tmp_path, monkeypatch, crl_url)
+    now = pki.now
+    if setup == "404":
+        CrlHandler.status = 404
+    elif setup == "stale":
+        CrlHandler.body = pki.crl(
+            fake.inter, this_update=now - datetime.timedelta(days=8), next_update=now - datetime.timedelta(days=1)
+        )
+    elif setup == "wrong_signer":
+        CrlHandler.body = pki.crl(fake.inter, signing_key=pki.root(cn="Rogue").key)
+    else:
+        CrlHandler.body = b"<html>moved</html>"
+    _ev, found = gather(fake)
+    hits = by_code(found, code)
+    assert sorted(f["hostname"] for f in hits) == ["api.crl.test", "www.crl.test"]
+    assert {f["severity"] for f in hits} == {"warning"}
+    assert hits[0]["details"].get("stage") == stage
+    assert crl_url in hits[0]["evidence"][0]
+    assert not by_code(found, "cert_revoked")
+
+
+def test_a_closed_port_is_crl_unreachable_at_connect(pki, tmp_path, monkeypatch):
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = "http://127.0.0.1:%d/int.crl" % sock.getsockname()[1]
+    sock.close()
+    fake = node(pki, tmp_path, monkeypatch, url)
+    _ev, found = gather(fake, responder_timeout=2)
+    hits = by_code(found, "crl_unreachable")
+    assert hits and hits[0]["details"]["stage"] == "connect"
+
+
+def test_with_a_working_responder_the_crl_is_not_fetched(pki, tmp_path, monkeypatch, crl_url):
+    fake = node(pki, tmp_path, monkeypatch, crl_url, ocsp=True)
+    CrlHandler.body = pki.crl(fake.inter, revoked=list(fake.leaves.values()))
+    ev, found = gather(fake)
+    assert CrlHandler.seen == [] and ev.crls == {}
+    assert "crls" not in ev.to_dict()  # an optional key: nodes without CRLs send what they always sent
+    assert not by_code(found, "cert_revoked")
+
+
+def test_when_every_responder_fails_the_crl_says_revoked(pki, tmp_path, monkeypatch, crl_url):
+    fake = node(pki, tmp_path, monkeypatch, crl_url, ocsp=True)
+    fake.staple = False
+    failing = {"reachable": False, "failed_stage": "connect", "error": "connection refused", "ocsp": None}
+    monkeypatch.setattr(audit, "_check_responder", lambda url, cert, issuer, settings: dict(failing, url=url))
+    CrlHandler.body = pki.crl(fake.inter, revoked=[fake.leaves["api.crl.test"]])
+    _ev, found = gather(fake)
+    assert CrlHandler.seen == ["/int.crl"]
+    assert [f["hostname"] for f in by_code(found, "cert_revoked")] == ["api.crl.test"]
+    assert by_code(found, "responder_unreachable")
+    # with OCSP named, the CRL is a fallback for revocation only: its own trouble is no finding
+    CrlHandler.status, CrlHandler.seen = 404, []
+    _ev, found = gather(fake)
+    assert CrlHandler.seen == ["/int.crl"] and not [f for f in found if f["code"].startswith("crl_")]
+
+
+def test_crl_check_off_fetches_nothing(pki, tmp_path, monkeypatch, crl_url):
+    fake = node(pki, tmp_path, monkeypatch, crl_url)
+    CrlHandler.body = pki.crl(fake.inter, revoked=list(fake.leaves.values()))
+    ev, found = gather(fake, crl_check=False)
+    assert CrlHandler.seen == [] and ev.crls == {} and not by_code(found, "cert_revoked")
+
+
+def test_compact_evidence_keeps_what_the_diagnosis_reads(pki, tmp_path, monkeypatch, crl_url):
+    fake = node(pki, tmp_path, monkeypatch, crl_url)
+    CrlHandler.body = pki.crl(fake.inter, revoked=[fake.leaves["www.crl.test"]])
+    ev, found = gather(fake)
+    compact = json.loads(json.dumps(ev.to_dict()))
+    record = compact["crls"][crl_url]
+    assert "total_ms" not in record and "dns" not in record and "addresses" not in record
+    assert "total_ms" in ev.to_dict("full")["crls"][crl_url]
+    assert diagnosis.diagnose(compact) == found
+    assert diagnosis.diagnose(records.Evidence.from_dict(compact)) == found
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the controller's check of what a node says about CRLs
+
+
+def result_with(crls):
+    return {"findings": [], "evidence": {"version": records.VERSION, "crls": crls}}
+
+
+GOOD_RECORD = {
+    "url": "http://crl.example.test/1.crl",
+    "reachable": True,
+    "failed_stage": None,
+    "error": None,
+    "valid": True,
+    "fresh": True,
+    "this_update": "2026-12-01T00:00:00Z",
+    "next_update": "2026-12-08T00:00:00Z",
+    "seconds_until_next_update": 500000,
+    "revoked_count": 3,
+    "problems": [],
+    "certificates": {"ab" * 32: {"serial": "0abc", "revoked": True, "revocation_time": None, "reason": "superseded"}},
+}
+
+
+def test_a_plain_crl_record_passes_the_controllers_check():
+    clean, problem = nr.validate_node_result("n", result_with({GOOD_RECORD["url"]: GOOD_RECORD}))
+    assert problem is None and clean["evidence"]["crls"][GOOD_RECORD["url"]] == GOOD_RECORD
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("failed_stage", "teleport"),
+        ("failed_stage", "crl\n"),
+        ("valid", "yes"),
+        ("revoked_count", -1),
+        ("seconds_until_next_update", 10**12),
+        ("this_update", "yesterday"),
+        ("problems", ["x"] * 65),
+        ("problems", ["x" * 5000]),
+        ("certificates", {"ab" * 32: {"revoked": "no"}}),
+        ("certificates", {"ab" * 32: {"serial": "<script>"}}),
+        ("certificates", {"ab" * 32: {"reason": "Key Compromise; rm -rf"}}),
+        ("certificates", ["not", "a", "table"]),
+        ("url", "x" * 5000),
+    ],
+)
+def test_a_lying_crl_record_is_refused_with_the_field_named(field, value):
+    record = dict(GOOD_RECORD, **{field: value})
+    clean, problem = nr.validate_node_result("n", result_with({record["url"][:100]: record}))
+    assert clean is None and "crls" in problem and field in problem
+
+
+def test_too_many_crls_are_refused():
+    many = {"http://c/%d" % i: {} for i in range(nr.MAX_SITES + 1)}
+    clean, problem = nr.validate_node_result("n", result_with(many))
+    assert clean is None and "crls" in problem
