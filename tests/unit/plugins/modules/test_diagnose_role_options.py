@@ -66,7 +66,7 @@ def test_every_audit_option_is_omitted_unless_its_variable_is_set():
 
 def test_numeric_audit_options_are_checked_once_on_the_controller():
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
-    tasks = _load(ROLE / "tasks" / "main.yml")
+    tasks = _load(ROLE / "tasks" / "audit.yml")
     (check,) = [task for task in tasks if "tlsfleet.stapling.validate_inputs" in task]
     assert check.get("run_once") is True and check["register"] == "tlsfleet_diagnose_audit_inputs"
     checked = check["tlsfleet.stapling.validate_inputs"]["variables"]
