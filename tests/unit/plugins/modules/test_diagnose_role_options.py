@@ -68,7 +68,8 @@ def test_numeric_audit_options_are_checked_once_on_the_controller():
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
     tasks = _load(ROLE / "tasks" / "audit.yml")
     (check,) = [task for task in tasks if "tlsfleet.stapling.validate_inputs" in task]
-    assert check.get("run_once") is True and check["register"] == "tlsfleet_diagnose_audit_inputs"
+    # per host: a run_once result would give every host the first host's values
+    assert not check.get("run_once") and check["register"] == "tlsfleet_diagnose_audit_inputs"
     checked = check["tlsfleet.stapling.validate_inputs"]["variables"]
     numeric = [option for option, value in _audit_task().items() if value.startswith("{{ " + CHECKED)]
     assert sorted(numeric) == ["cert_warning_days", "handshake_timeout", "responder_timeout", "staple_warning_seconds"]
