@@ -101,7 +101,8 @@ lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, 
 
 lab-audit: venv lab-deps ## every lab scenario: the oracle, then node_audit vs its expect (and preflight_expect): 2.21 over ssh, 2.19 over paramiko (root)
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --oracle tests/lab/scenarios/healthy.yml \
-	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml tests/lab/scenarios/preflight/*.yml
+	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml tests/lab/scenarios/preflight/*.yml \
+	  tests/lab/scenarios/revocation/*.yml
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --core $(VENV_OLD) --connection paramiko_ssh \
 	  tests/lab/scenarios/healthy.yml tests/lab/scenarios/fleet.yml
 

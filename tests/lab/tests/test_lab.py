@@ -269,6 +269,7 @@ AUDITED_WITH_ORACLE = {
     SCENARIOS / "fleet.yml",
     *(SCENARIOS / "causes").glob("*.yml"),
     *(SCENARIOS / "preflight").glob("*.yml"),
+    *(SCENARIOS / "revocation").glob("*.yml"),
 }
 CHOSEN = {
     "all": ORACLE_SCENARIOS,
