@@ -641,17 +641,7 @@ def _crl_jobs(units: List[Unit], settings: Settings) -> Dict[str, Tuple[Any, Lis
 
 def _submit_crl_jobs(pool, jobs: Dict[str, Tuple[Any, List[Any]]], settings: Settings) -> Dict[str, Any]:
     return {
-        url: pool.submit(
-            crl.check,
-            url,
-            issuer,
-            certs,
-            timeout=settings.responder_timeout,
-            proxy=settings.proxy,
-            use_env_proxy=settings.use_proxy,
-            max_bytes=settings.crl_max_bytes,
-            skew_seconds=settings.clock_skew,
-        )
+        url: pool.submit(crl.check, url, issuer, certs, max_bytes=settings.crl_max_bytes, **_fetch_options(settings))
         for url, (issuer, certs) in jobs.items()
     }
 
@@ -667,15 +657,17 @@ def _responders_failed(unit: Unit, checks: Dict[str, Any], certificate_checks: D
 
 
 def _check_responder(url, cert, issuer, settings: Settings) -> Dict[str, Any]:
-    return responder_probe.check(
-        url,
-        cert,
-        issuer,
-        timeout=settings.responder_timeout,
-        proxy=settings.proxy,
-        use_env_proxy=settings.use_proxy,
-        skew_seconds=settings.clock_skew,
-    )
+    return responder_probe.check(url, cert, issuer, **_fetch_options(settings))
+
+
+def _fetch_options(settings: Settings) -> Dict[str, Any]:
+    """The options every outbound fetch from the node takes (responder probes and CRLs alike)."""
+    return {
+        "timeout": settings.responder_timeout,
+        "proxy": settings.proxy,
+        "use_env_proxy": settings.use_proxy,
+        "skew_seconds": settings.clock_skew,
+    }
 
 
 def _server_summary(server: servers.ServerInfo) -> Dict[str, Any]:
