@@ -23,6 +23,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+# node_audit's numeric options, by the survey variable that sets them (roles/diagnose/tasks/audit_options.yml)
+NUMERIC_AUDIT_VARIABLES = (
+    "tlsfleet_audit_handshake_timeout",
+    "tlsfleet_audit_responder_timeout",
+    "tlsfleet_audit_staple_warning_seconds",
+    "tlsfleet_audit_cert_warning_days",
+)
 BIN = Path(sys.executable).parent
 
 
@@ -307,11 +314,18 @@ def _node_audit_args(tasks):
 
 
 def _same_variables(diagnose_args):
-    """diagnose's node_audit arguments (evidence aside), its numeric options named by their survey variable: the
-    role reads them through its run_once check (a blank answer left out); the rollout and the preflight do not yet
-    (known gap, issue 16 notes), so the contract is that the same variables reach the same options."""
-    checked = "tlsfleet_diagnose_audit_inputs.variables."
-    return {key: value.replace(checked, "") for key, value in diagnose_args.items() if key != "evidence"}
+    """diagnose's node_audit arguments, evidence aside (the rollout and the preflight plan from the compact
+    default)."""
+    return {key: value for key, value in diagnose_args.items() if key != "evidence"}
+
+
+def _checks_audit_options_first(tasks, path):
+    """The tasks import the one per-host check of the numeric options (roles/diagnose/tasks/audit_options.yml)
+    before their node_audit task, so a blank survey answer means node_audit's default there as in diagnose."""
+    keys = [next((key for key in task if "." in key), None) for task in tasks]
+    imported = keys.index("ansible.builtin.import_tasks")
+    assert tasks[imported]["ansible.builtin.import_tasks"] == path
+    assert imported < keys.index("tlsfleet.stapling.node_audit")
 
 
 def test_rollout_audits_with_the_same_options_as_diagnose():
@@ -322,8 +336,9 @@ def test_rollout_audits_with_the_same_options_as_diagnose():
     role = yaml.safe_load((ROOT / "roles/diagnose/tasks/audit.yml").read_text())
     rollout = yaml.safe_load((ROOT / "playbooks/rollout.yml").read_text())
     diagnose_args = _node_audit_args(role)
-    rollout_args = next(a for a in (_node_audit_args(p.get("tasks", [])) for p in rollout) if a is not None)
-    assert rollout_args == _same_variables(diagnose_args)
+    (batch,) = [p["tasks"] for p in rollout if _node_audit_args(p.get("tasks", [])) is not None]
+    assert _node_audit_args(batch) == _same_variables(diagnose_args)
+    _checks_audit_options_first(batch, "../roles/diagnose/tasks/audit_options.yml")
 
 
 def test_preflight_refuses_a_missing_or_wrong_candidate_before_any_node_is_audited(project, installed, live):
@@ -414,3 +429,41 @@ def test_preflight_audits_with_the_same_options_as_diagnose():
     args = dict(_node_audit_args(tasks))
     assert set(args.pop("preflight")) == {"certificate", "chain", "at"}
     assert args == expected
+    _checks_audit_options_first(tasks, "../../roles/diagnose/tasks/audit_options.yml")
+
+
+def test_blank_numeric_survey_answers_mean_the_default_in_the_preflight_and_a_wrong_one_is_named(
+    project, installed, live
+):
+    """AWX passes "" for an integer or float survey field left empty: the preflight judges the node as diagnose
+    would (node_audit's defaults), and a wrong value is named before anything is sent."""
+    candidate = {"name": "shop", "lineage": str(live), "hosts": "node1"}
+    blank = {name: "" for name in NUMERIC_AUDIT_VARIABLES}
+    run = play(
+        project, installed, "preflight", "-e", json.dumps({"tlsfleet_preflight_certificate": candidate, **blank})
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    section = json.loads((project / "stapling-report/preflight/report.json").read_text())["preflight"]
+    assert [(node["host"], node["status"]) for node in section["nodes"]] == [("node1", "judged")]
+    wrong = dict(blank, tlsfleet_audit_handshake_timeout="soon")
+    run = play(
+        project, installed, "preflight", "-e", json.dumps({"tlsfleet_preflight_certificate": candidate, **wrong})
+    )
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
+    assert "TASK [Judge the candidate on the node" not in run.stdout
+
+
+def test_rollout_gate_stops_before_the_canary_when_a_node_was_not_judged(project, installed, live):
+    """A node the preflight could not audit stops the rollout at the gate: its batch would fail after the canary
+    had the certificate."""
+    (project / "inventory").write_text(
+        # its audit fails: no Python where the inventory says
+        (project / "inventory").read_text() + "node2 ansible_connection=local ansible_python_interpreter=/nonexistent\n"
+    )
+    certificate = {"name": "shop", "lineage": str(live), "hosts": ["node1", "node2"]}
+    run = play(project, installed, "rollout", "-e", json.dumps({"tlsfleet_rollout_certificate": certificate}))
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "Rollout stopped before the canary: the preflight says it could not judge node2" in run.stdout
+    assert "tlsfleet_rollout_preflight_gate=false" in run.stdout
+    assert not (project / "stapling-report/rollout-summary.json").exists()

@@ -50,7 +50,7 @@ def _module_options():
 
 # The options a blank survey answer ("" for an empty integer or float field) would break on every node: the role
 # takes them as the controller-side check read them (plugins/plugin_utils/inputs.py; blank = not there).
-CHECKED = "tlsfleet_diagnose_audit_inputs.variables."
+CHECKED = "tlsfleet_checked_audit_options.variables."
 
 
 def test_every_audit_option_is_omitted_unless_its_variable_is_set():
@@ -64,12 +64,13 @@ def test_every_audit_option_is_omitted_unless_its_variable_is_set():
         assert match.group(2) == PREFIX + option  # the variable is named after the option it sets
 
 
-def test_numeric_audit_options_are_checked_once_on_the_controller():
+def test_numeric_audit_options_are_checked_per_host_on_the_controller():
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
     tasks = _load(ROLE / "tasks" / "audit.yml")
-    (check,) = [task for task in tasks if "tlsfleet.stapling.validate_inputs" in task]
+    # One task file holds the check; the role, the preflight and the rollout import it (test_playbook_contracts).
+    (check,) = _load(ROLE / "tasks" / "audit_options.yml")
     # per host: a run_once result would give every host the first host's values
-    assert not check.get("run_once") and check["register"] == "tlsfleet_diagnose_audit_inputs"
+    assert not check.get("run_once") and check["register"] == "tlsfleet_checked_audit_options"
     checked = check["tlsfleet.stapling.validate_inputs"]["variables"]
     numeric = [option for option, value in _audit_task().items() if value.startswith("{{ " + CHECKED)]
     assert sorted(numeric) == ["cert_warning_days", "handshake_timeout", "responder_timeout", "staple_warning_seconds"]
@@ -78,11 +79,13 @@ def test_numeric_audit_options_are_checked_once_on_the_controller():
         assert checked[name] == "{{ %s | default(none) }}" % name and name in inputs.VARIABLES
         spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][name]
         assert spec["type"] == "raw", name  # a blank string must reach the check, not fail the role's validation
-    # the check comes before the audit, once for the play
+    # the check comes before the audit
     names = [
         next(iter(key for key in task if "." in key and key != "ansible.builtin.set_fact"), None) for task in tasks
     ]
-    assert names.index("tlsfleet.stapling.validate_inputs") < names.index("tlsfleet.stapling.node_audit")
+    imported = names.index("ansible.builtin.import_tasks")
+    assert tasks[imported]["ansible.builtin.import_tasks"] == "audit_options.yml"
+    assert imported < names.index("tlsfleet.stapling.node_audit")
 
 
 def test_the_role_has_no_default_of_its_own_for_an_audit_option():
