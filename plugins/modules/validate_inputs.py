@@ -88,9 +88,10 @@ options:
         inventory, or empty); C(tlsfleet_cert_trust_anchors) (controller files holding certificates);
         C(tlsfleet_intermediates) (PEM texts holding certificates); C(tlsfleet_audit_handshake_timeout) and
         C(tlsfleet_audit_responder_timeout) (seconds, more than 0), C(tlsfleet_audit_staple_warning_seconds) and
-        C(tlsfleet_audit_cert_warning_days) (whole numbers, V(0) or more) - for these four an empty string (what AWX
-        passes for an integer or float survey field left empty) means not set, so the name is left out of
-        RV(variables) and node_audit's default applies. Any other name fails.
+        C(tlsfleet_audit_cert_warning_days) and C(tlsfleet_audit_crl_max_bytes) (whole numbers, V(0) or more),
+        C(tlsfleet_audit_crl_check) (a boolean) - for these six an empty string (what AWX passes for a survey field
+        left empty) means not set, so the name is left out of RV(variables) and node_audit's default applies. Any
+        other name fails.
     type: dict
     default: {}
   reserved:

@@ -377,6 +377,11 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def as_optional_bool(value, name: str):
+    """as_bool, where a blank answer is None: not given, the module's default applies."""
+    return None if _blank(value) else as_bool(value, name)
+
+
 def as_count(value, name: str):
     """A whole number, 0 or more; a blank answer is None: not given, the module's default applies."""
     return None if _blank(value) else as_int(value, name)
@@ -477,6 +482,9 @@ VARIABLES = {
     "tlsfleet_audit_responder_timeout": as_seconds,
     "tlsfleet_audit_staple_warning_seconds": as_count,
     "tlsfleet_audit_cert_warning_days": as_count,
+    "tlsfleet_audit_crl_max_bytes": as_count,
+    # a survey's boolean field left empty arrives as "" too: node_audit's default (check CRLs)
+    "tlsfleet_audit_crl_check": as_optional_bool,
 }
 
 

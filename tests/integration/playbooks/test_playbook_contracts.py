@@ -23,12 +23,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-# node_audit's numeric options, by the survey variable that sets them (roles/diagnose/tasks/audit_options.yml)
-NUMERIC_AUDIT_VARIABLES = (
+# node_audit's options a blank survey answer leaves at their default, by their variable (see
+# roles/diagnose/tasks/audit_options.yml)
+SURVEY_AUDIT_VARIABLES = (
     "tlsfleet_audit_handshake_timeout",
     "tlsfleet_audit_responder_timeout",
     "tlsfleet_audit_staple_warning_seconds",
     "tlsfleet_audit_cert_warning_days",
+    "tlsfleet_audit_crl_max_bytes",
+    "tlsfleet_audit_crl_check",
 )
 BIN = Path(sys.executable).parent
 
@@ -438,7 +441,7 @@ def test_blank_numeric_survey_answers_mean_the_default_in_the_preflight_and_a_wr
     """AWX passes "" for an integer or float survey field left empty: the preflight judges the node as diagnose
     would (node_audit's defaults), and a wrong value is named before anything is sent."""
     candidate = {"name": "shop", "lineage": str(live), "hosts": "node1"}
-    blank = {name: "" for name in NUMERIC_AUDIT_VARIABLES}
+    blank = {name: "" for name in SURVEY_AUDIT_VARIABLES}
     run = play(
         project, installed, "preflight", "-e", json.dumps({"tlsfleet_preflight_certificate": candidate, **blank})
     )

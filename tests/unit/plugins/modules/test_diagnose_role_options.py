@@ -73,7 +73,14 @@ def test_numeric_audit_options_are_checked_per_host_on_the_controller():
     assert not check.get("run_once") and check["register"] == "tlsfleet_checked_audit_options"
     checked = check["tlsfleet.stapling.validate_inputs"]["variables"]
     numeric = [option for option, value in _audit_task().items() if value.startswith("{{ " + CHECKED)]
-    assert sorted(numeric) == ["cert_warning_days", "handshake_timeout", "responder_timeout", "staple_warning_seconds"]
+    assert sorted(numeric) == [
+        "cert_warning_days",
+        "crl_check",
+        "crl_max_bytes",
+        "handshake_timeout",
+        "responder_timeout",
+        "staple_warning_seconds",
+    ]
     for option in numeric:
         name = PREFIX + option
         assert checked[name] == "{{ %s | default(none) }}" % name and name in inputs.VARIABLES

@@ -267,6 +267,12 @@ def test_unset_variables_are_skipped_and_trust_anchors_are_read(files):
         ("tlsfleet_audit_handshake_timeout", "2.5", 2.5),
         ("tlsfleet_audit_responder_timeout", 3, 3.0),
         ("tlsfleet_audit_responder_timeout", "", None),
+        ("tlsfleet_audit_crl_max_bytes", "", None),
+        ("tlsfleet_audit_crl_max_bytes", "1048576", 1048576),
+        ("tlsfleet_audit_crl_check", "", None),
+        ("tlsfleet_audit_crl_check", " ", None),
+        ("tlsfleet_audit_crl_check", "false", False),
+        ("tlsfleet_audit_crl_check", True, True),
     ],
 )
 def test_a_blank_numeric_survey_answer_means_the_default(name, value, expected):
@@ -284,6 +290,8 @@ def test_a_blank_numeric_survey_answer_means_the_default(name, value, expected):
     [
         ("tlsfleet_audit_cert_warning_days", "soon", "tlsfleet_audit_cert_warning_days must be a whole number"),
         ("tlsfleet_audit_cert_warning_days", "-1", "must be 0 or more"),
+        ("tlsfleet_audit_crl_max_bytes", "big", "tlsfleet_audit_crl_max_bytes must be a whole number"),
+        ("tlsfleet_audit_crl_check", "maybe", "tlsfleet_audit_crl_check must be true or false"),
         ("tlsfleet_audit_handshake_timeout", "fast", "tlsfleet_audit_handshake_timeout must be a number of seconds"),
         ("tlsfleet_audit_handshake_timeout", "0", "more than 0"),
         ("tlsfleet_audit_responder_timeout", "nan", "must be a number of seconds"),
