@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """junit.xml: one testsuite per node, one testcase per node and hostname, failing at the report's fail threshold.
+A preflight report adds a testsuite ``preflight``: one testcase per node and site the candidate covers, failing when
+it will break; a node that was not judged is an error.
 
 Every text goes through the sanitiser, which leaves no character an XML parser refuses. This file is PRIVATE to the
 collection: its API may change at any time.
@@ -26,6 +28,39 @@ from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.report import (
 )
 
 NODE_TESTCASE = "(node)"
+PREFLIGHT_SUITE = "preflight"
+
+
+def _preflight_suite(section: dict):
+    """The ``preflight`` testsuite: per node and site its verdict (will_break fails, ready_after_change passes with
+    the changes it needs in system-out); a node not judged is one erroring testcase."""
+    suite = ET.Element("testsuite", name=PREFLIGHT_SUITE)
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for node in section["nodes"]:
+        classname = _xml("preflight.%s.%s" % (node["region"], node["host"]))
+        if node["status"] != "judged":
+            case = ET.SubElement(suite, "testcase", classname=classname, name=NODE_TESTCASE, time="0")
+            error = ET.SubElement(case, "error", message=_xml("not judged: %s" % (node["message"] or "")))
+            error.text = _xml(node["message"] or "not judged")
+            counts["tests"] += 1
+            counts["errors"] += 1
+            continue
+        for site in node["sites"]:
+            case = ET.SubElement(
+                suite, "testcase", classname=classname, name=_xml("%s %s" % (site["site"], ",".join(site["hostnames"])))
+            )
+            case.set("time", "0")
+            counts["tests"] += 1
+            if site["verdict"] == "will_break":
+                failure = ET.SubElement(case, "failure", message=_xml("will break"), type="will_break")
+                failure.text = _xml("\n".join(site["reasons"]))
+                counts["failures"] += 1
+            elif site["verdict"] == "ready_after_change":
+                system_out = ET.SubElement(case, "system-out")
+                system_out.text = _xml("ready after a change: " + "; ".join(c["text"] for c in site["changes"]))
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    return suite, counts
 
 
 def _testcases(report: dict) -> list[tuple[dict, str, list[dict]]]:
@@ -67,16 +102,20 @@ def render_junit(report: dict, threshold: str = "error", out=None) -> str | None
                 totals["failures"] += 1
             elif name == NODE_TESTCASE and without_sites(node):
                 totals["skipped"] += 1
+    preflight = _preflight_suite(report["preflight"]) if report.get("preflight") is not None else None
+    if preflight is not None:
+        for key, value in preflight[1].items():
+            totals[key] += value
     stream = out if out is not None else io.StringIO()
     root = ET.Element("testsuites", name="tlsfleet.stapling", **{k: str(v) for k, v in totals.items()})
     opening = ET.tostring(root, encoding="unicode")
     stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-    if not by_node:
+    if not by_node and preflight is None:
         stream.write(opening + "\n")
     else:
         stream.write(opening[: -len(" />")] + ">\n")
-        for host, cases in by_node.items():
-            suite = _junit_suite(host, cases, threshold)
+        suites = (_junit_suite(host, cases, threshold) for host, cases in by_node.items())
+        for suite in [*([preflight[0]] if preflight is not None else []), *suites]:
             ET.indent(suite, level=1)
             stream.write("  " + ET.tostring(suite, encoding="unicode").rstrip("\n") + "\n")
         stream.write("</testsuites>\n")

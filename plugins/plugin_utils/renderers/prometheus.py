@@ -15,7 +15,7 @@ import re
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import SEVERITIES
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.node_result import sanitise
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers.common import write_text
-from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.report import hosts_of
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.report import PREFLIGHT_VERDICTS, hosts_of
 
 
 def prom_label(value) -> str:
@@ -127,7 +127,40 @@ def render_prometheus(report: dict) -> str:
             for sev in SEVERITIES
         ],
     )
+    section = report.get("preflight")
+    if section is not None:
+        metric(
+            "preflight_sites",
+            "Sites the preflight's candidate covers, by verdict (ready, ready_after_change, will_break).",
+            [({"verdict": verdict}, section["summary"][verdict]) for verdict in PREFLIGHT_VERDICTS],
+        )
+        metric(
+            "preflight_node_judged",
+            "1 when the preflight judged the node, 0 when its audit failed or the node was unreachable.",
+            [
+                ({"host": n["host"], "region": n["region"]}, 1 if n["status"] == "judged" else 0)
+                for n in section["nodes"]
+            ],
+        )
+        metric(
+            "preflight_site_will_break",
+            "1 when the candidate will break the site (per node and site), 0 when it is ready (after a change).",
+            _preflight_site_samples(section),
+        )
     return "\n".join(out) + "\n"
+
+
+def _preflight_site_samples(section: dict) -> list:
+    """One sample per node and site label: 1 if any of the site's certificates (an RSA and an ECDSA one) will
+    break."""
+    worst: dict = {}
+    for node in section["nodes"]:
+        for site in node["sites"]:
+            key = (node["host"], node["region"], site_label(site["site"]))
+            worst[key] = max(worst.get(key, 0), 1 if site["verdict"] == "will_break" else 0)
+    return [
+        ({"host": host, "region": region, "site": site}, value) for (host, region, site), value in sorted(worst.items())
+    ]
 
 
 def _number(value) -> str:

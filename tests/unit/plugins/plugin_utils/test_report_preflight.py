@@ -243,3 +243,41 @@ def test_the_changes_a_ready_site_needs_are_listed_with_whether_the_rollout_make
     for name in ("replace_issuer_file", "add_trusted", "enable_stapling", "remove_staple_file", "replace_chain_file"):
         assert remediation.rollout_makes({"action": name}, "haproxy") is False, name
     assert remediation.rollout_makes({"action": "refresh_staple_file"}, "lighttpd") is False
+
+
+def test_junit_has_a_preflight_suite_failing_where_the_candidate_will_break():
+    import xml.etree.ElementTree as ET
+
+    stream = io.StringIO()
+    renderers.RENDERERS["junit"].render(build(), stream)
+    root = ET.fromstring(stream.getvalue())  # noqa: S314 - the report's own output, not untrusted data
+    (suite,) = [s for s in root.findall("testsuite") if s.get("name") == "preflight"]
+    cases = {(case.get("classname"), case.get("name")): case for case in suite.findall("testcase")}
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "1")
+    broken = cases[("preflight.eu.eu-2", SITE + " shop.test,www.shop.test")]
+    assert broken.find("failure").text.startswith("must_staple: the responder gives no good answer")
+    assert cases[("preflight.us.us-2", "(node)")].find("error").text == "ssh: connect timed out"
+    lb = cases[("preflight.eu.eu-lb", LB_SITE + " shop.test,www.shop.test")]
+    assert lb.find("failure") is None and "refresh the staple file" in lb.find("system-out").text
+    assert cases[("preflight.eu.eu-1", SITE + " shop.test,www.shop.test")].find("failure") is None
+    # the totals count the preflight suite too
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in root.findall("testsuite"))
+    # a report without a candidate has no such suite
+    plain = io.StringIO()
+    renderers.RENDERERS["junit"].render(rep.build_report(results(), REGIONS, "0.1.0", generated_at=STAMP), plain)
+    assert 'name="preflight"' not in plain.getvalue()
+
+
+def test_metrics_count_the_verdicts_and_flag_each_breaking_site():
+    from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.renderers import prometheus
+
+    text = prometheus.render_prometheus(build())
+    assert 'tlsfleet_stapling_preflight_sites{verdict="will_break"} 1' in text
+    assert 'tlsfleet_stapling_preflight_sites{verdict="ready_after_change"} 1' in text
+    assert 'tlsfleet_stapling_preflight_node_judged{host="us-2",region="us"} 0' in text
+    assert 'tlsfleet_stapling_preflight_node_judged{host="eu-1",region="eu"} 1' in text
+    site = "nginx:/etc/nginx/sites-enabled/shop.conf"
+    assert 'tlsfleet_stapling_preflight_site_will_break{host="eu-2",region="eu",site="%s"} 1' % site in text
+    assert 'tlsfleet_stapling_preflight_site_will_break{host="eu-1",region="eu",site="%s"} 0' % site in text
+    plain = prometheus.render_prometheus(rep.build_report(results(), REGIONS, "0.1.0", generated_at=STAMP))
+    assert "preflight" not in plain
