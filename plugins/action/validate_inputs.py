@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
@@ -21,6 +22,8 @@ ARGUMENT_SPEC = {
     "candidate_name": {"type": "str", "default": "tlsfleet_preflight_certificate"},
     "candidate_required": {"type": "bool", "default": False},
     "candidate_from_certificate": {"type": "bool", "default": False},
+    "role_argument_spec": {"type": "dict"},
+    "role_name": {"type": "str", "default": "the role"},
     "variables": {"type": "dict", "default": {}},
     "reserved": {"type": "list", "elements": "str", "default": []},
 }
@@ -107,6 +110,21 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
+    def _role_problems(self, args: dict, task_vars: dict) -> list:
+        """The host's variables named by ``role_argument_spec`` checked as Ansible checks a role's arguments
+        (its validate_argument_spec action reads them from the task's variables the same way)."""
+        spec = args.get("role_argument_spec")
+        if not spec:
+            return []
+        provided = self._templar.template({name: task_vars[name] for name in spec if name in task_vars})
+        try:
+            found = ArgumentSpecValidator(spec).validate(provided, validate_role_argument_spec=True)
+        except (TypeError, ValueError, AttributeError) as error:
+            raise inputs.InputProblem(
+                "the argument spec of %s cannot be read: %s" % (args["role_name"], error)
+            ) from None
+        return ["%s: %s" % (args["role_name"], message) for message in found.error_messages]
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
@@ -115,7 +133,13 @@ class ActionModule(ActionBase):
         groups = task_vars.get("groups") or {}
         inventory_hosts = set(groups.get("all") or []) if hasattr(groups, "get") else None
         try:
-            checked = validate(args, inventory_hosts)
+            problems = self._role_problems(args, task_vars)
+            try:
+                checked = validate(args, inventory_hosts)
+            except inputs.InputProblem as problem:
+                raise inputs.InputProblem(*problem.problems, *problems) from None
+            if problems:
+                raise inputs.InputProblem(*problems)
         except inputs.InputProblem as problem:
             result.update(failed=True, msg=to_native(problem), problems=problem.problems)
             return result

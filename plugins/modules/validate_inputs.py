@@ -75,6 +75,19 @@ options:
         of O(candidate); its key is left out.
     type: bool
     default: false
+  role_argument_spec:
+    description:
+      - The options of a role's entry point (the C(options) of its C(meta/argument_specs.yml)). The host's
+        variables of those names are checked against them, as Ansible checks a role's arguments, and each problem
+        fails the task for this host only.
+      - For a playbook that runs a role's tasks with C(rolespec_validate=false) and checks the role's variables here,
+        per host, in a task it runs anyway (the diagnose playbook).
+    type: dict
+  role_name:
+    description:
+      - The role O(role_argument_spec) belongs to, named in each problem.
+    type: str
+    default: the role
   variables:
     description:
       - Playbook variables to check, by name; a null value means not set and is skipped.

@@ -316,6 +316,26 @@ def _node_audit_args(tasks):
     return None
 
 
+def test_diagnose_fails_only_the_host_with_a_wrong_variable_and_reports_the_rest(project, installed):
+    """The role's variables are checked per host (inventory may set them per host): a wrong value on one host
+    fails that host, named, and the others are still audited and reported."""
+    (project / "inventory").write_text(
+        (project / "inventory").read_text()
+        + f"node2 ansible_connection=local ansible_python_interpreter={sys.executable} tlsfleet_audit_evidence=huge"
+        + " tlsfleet_audit_handshake_timeout=soon\n"
+    )
+    run = play(project, installed, "diagnose", "-e", "tlsfleet_external_check=false")
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "tlsfleet.stapling.diagnose: value of tlsfleet_audit_evidence must be one of: compact, full, got: huge" in (
+        run.stdout
+    )
+    assert "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
+    report = json.loads((project / "stapling-report/report.json").read_text())
+    nodes = {node["host"]: node for node in report["nodes"]}
+    assert nodes["node1"]["status"] == "ok"
+    assert nodes["node2"]["status"] == "failed" and "not audited in this run" in nodes["node2"]["message"]
+
+
 def _same_variables(diagnose_args):
     """diagnose's node_audit arguments, evidence aside (the rollout and the preflight plan from the compact
     default)."""

@@ -116,3 +116,29 @@ def test_a_missing_candidate_is_named_and_the_rollout_certificate_can_stand_for_
     assert not rollout.get("failed"), rollout
     assert rollout["candidate"]["sha256"] == rollout["certificate"]["sha256"]
     assert rollout["candidate"]["ignored"] == [] and "key" not in rollout["candidate"]
+
+
+def test_a_roles_variables_are_checked_against_its_spec_for_this_host_with_the_other_problems():
+    spec = {
+        "tlsfleet_audit_evidence": {"type": "str", "choices": ["compact", "full"]},
+        "tlsfleet_diagnose_report_subdir": {"type": "str"},
+    }
+    task = mock.MagicMock(async_val=0, check_mode=False)
+    task.args = {
+        "role_argument_spec": spec,
+        "role_name": "tlsfleet.stapling.diagnose",
+        "variables": {"tlsfleet_audit_handshake_timeout": "soon"},
+    }
+    connection = mock.MagicMock()
+    action = validate_inputs.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
+    action._templar = mock.MagicMock(template=lambda value: value)
+    host_vars = {"groups": GROUPS, "tlsfleet_audit_evidence": "huge", "unrelated": object()}
+    result = action.run(task_vars=host_vars)
+    assert result["failed"] is True
+    assert result["problems"] == [
+        "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'",
+        "tlsfleet.stapling.diagnose: value of tlsfleet_audit_evidence must be one of: compact, full, got: huge",
+    ]
+    task.args["variables"] = {}
+    result = action.run(task_vars=dict(host_vars, tlsfleet_audit_evidence="full"))
+    assert not result.get("failed"), result

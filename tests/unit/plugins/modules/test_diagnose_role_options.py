@@ -116,22 +116,23 @@ def test_the_evidence_detail_reaches_node_audit_with_the_module_choices():
     assert spec["type"] == "str" and spec["choices"] == list(records.DETAILS)
 
 
-def test_the_playbook_checks_the_role_spec_once_and_the_role_alone_keeps_its_checks():
-    """The diagnose playbook skips the role's per-host validation only because it validates the same spec itself,
-    for every host; the role alone (main) is the playbook's entry point plus the final per-host assert."""
+def test_the_playbook_checks_the_role_spec_per_host_in_the_audit_options_check_and_the_role_alone_keeps_its_checks():
+    """The diagnose playbook skips the role's own validation task only because the role's per-host check of its
+    audit options checks the same spec (tlsfleet_diagnose_role_spec); the role alone (main) is the playbook's entry
+    point plus the final per-host assert."""
     (play, fail_play) = _load(ROOT / "playbooks" / "diagnose.yml")
-    validate, role, name_failing = play["tasks"]
-    assert "roles/diagnose/meta/argument_specs.yml" in validate["vars"]["tlsfleet_diagnose_spec"]
-    assert ".argument_specs.main.options" in validate["vars"]["tlsfleet_diagnose_spec"]
-    assert (
-        validate["run_once"] is True
-        and "ansible_play_hosts" in validate["ansible.builtin.validate_argument_spec"]["argument_spec"]
-    )
+    role, name_failing = play["tasks"]
     assert role["ansible.builtin.import_role"] == {
         "name": "tlsfleet.stapling.diagnose",
         "tasks_from": "audit",
         "rolespec_validate": False,
     }
+    spec = role["vars"]["tlsfleet_diagnose_role_spec"]
+    assert "roles/diagnose/meta/argument_specs.yml" in spec and ".argument_specs.main.options" in spec
+    (check,) = _load(ROLE / "tasks" / "audit_options.yml")
+    arguments = check["tlsfleet.stapling.validate_inputs"]
+    assert arguments["role_argument_spec"] == "{{ tlsfleet_diagnose_role_spec | default(omit) }}"
+    assert arguments["role_name"] == "tlsfleet.stapling.diagnose"
     assert name_failing["ansible.builtin.add_host"]["groups"] == "tlsfleet_diagnose_failing"
     assert "tlsfleet_diagnose_failing" in fail_play["hosts"]
     main = _load(ROLE / "tasks" / "main.yml")
