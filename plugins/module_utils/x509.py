@@ -510,9 +510,10 @@ def key_type(public_key) -> str:
 
 
 def serial_hex(serial: int) -> str:
-    """Lowercase hex, even number of digits, no separators (``0x1234`` -> ``1234``, ``0x123`` -> ``0123``)."""
-    text = format(serial, "x")
-    return text if len(text) % 2 == 0 else "0" + text
+    """Lowercase hex, even number of digits, no separators (``0x1234`` -> ``1234``, ``0x123`` -> ``0123``); a
+    negative serial (not RFC 5280, but real CAs issued them) is its sign and its magnitude (``-0x12`` -> ``-12``)."""
+    text = format(abs(serial), "x")
+    return ("-" if serial < 0 else "") + (text if len(text) % 2 == 0 else "0" + text)
 
 
 def name_string(name) -> str:

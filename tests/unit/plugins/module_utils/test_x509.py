@@ -291,6 +291,9 @@ def test_serial_hex():
     assert x509.serial_hex(0x1234) == "1234"
     assert x509.serial_hex(0x123) == "0123"
     assert x509.serial_hex(0) == "00"
+    # a negative serial (non-conforming, but issued): the sign, then the magnitude in whole octets
+    assert x509.serial_hex(-0x12) == "-12"
+    assert x509.serial_hex(-0x123) == "-0123"
 
 
 def test_times_are_aware_utc_without_deprecation_warnings(pki):
