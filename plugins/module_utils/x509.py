@@ -486,6 +486,18 @@ def public_key_sha256(cert_or_key) -> Optional[str]:
     return value
 
 
+def same_subject_and_key(cert, other) -> bool:
+    """True when two certificates name the same subject with the same public key: the same CA, even when one is a
+    cross-signed (or re-issued) copy of the other. Never raises."""
+    try:
+        if cert.subject != other.subject:
+            return False
+    except Exception:  # pylint: disable=broad-exception-caught  # a name that cannot be read matches nothing
+        return False
+    key = public_key_sha256(cert)
+    return key is not None and key == public_key_sha256(other)
+
+
 def public_key_matches(cert, key) -> bool:
     """True when ``key`` (a private or public key) belongs to ``cert``; works for RSA, EC, Ed25519, Ed448, DSA."""
     try:

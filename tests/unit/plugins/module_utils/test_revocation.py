@@ -314,3 +314,27 @@ def test_too_many_crls_are_refused():
     many = {"http://c/%d" % i: {} for i in range(nr.MAX_SITES + 1)}
     clean, problem = nr.validate_node_result("n", result_with(many))
     assert clean is None and "crls" in problem
+
+
+def test_a_cross_signed_copy_of_the_issuer_shares_the_crl(pki):
+    """Issuers match by subject and public key, not by certificate: a cross-signed copy of the intermediate (same
+    name, same key, another certificate) is the same CRL issuer, so its certificates are looked up too."""
+    from types import SimpleNamespace
+
+    root, other_root = pki.root(), pki.root(cn="Other Root")
+    inter = pki.intermediate(root)
+    cross = pki._build(inter.cert.subject, inter.key, other_root, ca=True)
+    assert cross.cert != inter.cert and x509.fingerprint(cross.cert) != x509.fingerprint(inter.cert)
+    url = "http://crl.example.test/int.crl"
+    leaves = [pki.leaf(inter, cn="%s.example.test" % name, ocsp_urls=[], crl_urls=[url]) for name in ("a", "b")]
+    stranger = pki.intermediate(root)  # same name, another key: not the same issuer
+    third = pki.leaf(stranger, cn="c.example.test", ocsp_urls=[], crl_urls=[url])
+    units = [
+        SimpleNamespace(leaf=leaves[0].cert, issuer=inter.cert),
+        SimpleNamespace(leaf=leaves[1].cert, issuer=cross.cert),
+        SimpleNamespace(leaf=third.cert, issuer=stranger.cert),
+    ]
+    jobs = audit._crl_jobs(units, audit.Settings())
+    issuer, certs = jobs[url]
+    assert issuer is inter.cert
+    assert certs == [leaves[0].cert, leaves[1].cert]
