@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+from cryptography import x509 as cx509
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
@@ -96,6 +97,8 @@ def test_a_good_current_crl_says_nothing(pki, tmp_path, monkeypatch, crl_url):
     [
         ("404", "crl_unreachable", "http"),
         ("stale", "crl_stale", None),
+        ("no_next_update", "crl_stale", None),
+        ("delta", "crl_invalid", None),
         ("wrong_signer", "crl_invalid", None),
         ("html", "crl_invalid", None),
     ],
@@ -109,6 +112,10 @@ def test_an_unusable_crl_gets_its_code_as_a_warning(pki, tmp_path, monkeypatch, 
         CrlHandler.body = pki.crl(
             fake.inter, this_update=now - datetime.timedelta(days=8), next_update=now - datetime.timedelta(days=1)
         )
+    elif setup == "no_next_update":
+        CrlHandler.body = pki.crl_without_next_update(fake.inter, now - datetime.timedelta(days=30))
+    elif setup == "delta":
+        CrlHandler.body = pki.crl(fake.inter, extensions=[(cx509.DeltaCRLIndicator(3), True)])
     elif setup == "wrong_signer":
         CrlHandler.body = pki.crl(fake.inter, signing_key=pki.root(cn="Rogue").key)
     else:
@@ -120,6 +127,10 @@ def test_an_unusable_crl_gets_its_code_as_a_warning(pki, tmp_path, monkeypatch, 
     assert hits[0]["details"].get("stage") == stage
     assert crl_url in hits[0]["evidence"][0]
     assert not by_code(found, "cert_revoked")
+    if setup == "no_next_update":
+        assert "nextUpdate absent" in hits[0]["evidence"][0] and "no nextUpdate" in hits[0]["evidence"][1]
+    if setup == "delta":
+        assert "the CRL is a delta CRL" in hits[0]["evidence"][1]
 
 
 def test_a_closed_port_is_crl_unreachable_at_connect(pki, tmp_path, monkeypatch):
