@@ -622,7 +622,9 @@ def _crl_jobs(units: List[Unit], settings: Settings) -> Dict[str, Tuple[Any, Lis
     """url -> (issuer, certificates): each CRL distribution point once, with every certificate it is asked about.
 
     A certificate is looked up in a CRL only when its issuer (the one the audit found for it) is the issuer the
-    CRL is validated against: the first certificate naming the URL sets it.
+    CRL is validated against: the first certificate naming the URL sets it. Issuers are the same when their
+    subject and public key are (x509.same_subject_and_key): a cross-signed copy of an intermediate is another
+    certificate of the same CA, whose CRL it signs with the same key.
     """
     jobs: Dict[str, Tuple[Any, List[Any]]] = {}
     if not settings.crl_check:
@@ -632,7 +634,7 @@ def _crl_jobs(units: List[Unit], settings: Settings) -> Dict[str, Tuple[Any, Lis
             continue
         for url in crl.http_urls(unit.leaf):
             issuer, certs = jobs.setdefault(url, (unit.issuer, []))
-            if x509.fingerprint(issuer) == x509.fingerprint(unit.issuer) and all(
+            if x509.same_subject_and_key(issuer, unit.issuer) and all(
                 x509.fingerprint(c) != x509.fingerprint(unit.leaf) for c in certs
             ):
                 certs.append(unit.leaf)

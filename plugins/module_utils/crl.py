@@ -8,7 +8,11 @@ TCP, HTTP, its proxy settings, one time budget, a size cap), then parsed and che
 
 - issuer: the CRL's issuer name is the certificate's issuer's subject;
 - signature: it verifies with the issuer's public key (a CRL signed by anyone else is worth nothing);
-- freshness: thisUpdate is not later than now plus the clock skew, nextUpdate not earlier than now minus it;
+- scope: a complete CRL for the certificate (not a delta CRL, not an indirect one, not one restricted to CA or
+  attribute certificates or to some reasons, not another distribution point's shard, no critical extension it
+  does not understand): any other CRL cannot say that a certificate is not revoked;
+- freshness: thisUpdate is not later than now plus the clock skew, nextUpdate not earlier than now minus it (a
+  CRL without nextUpdate is current for MAX_AGE_WITHOUT_NEXT_UPDATE_DAYS after its thisUpdate);
 - the serials of the node's certificates that name this distribution point are looked up.
 
 ``check`` never raises for network trouble or a bad CRL: the record says what failed, at which stage
@@ -30,6 +34,9 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils import responder
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 CRL_TYPES = "application/pkix-crl, application/x-pkcs7-crl;q=0.9, */*;q=0.5"
 MAX_URLS_PER_CERTIFICATE = 3
+# RFC 5280 requires nextUpdate of a conforming CA. A CRL without one is taken as current this long after its
+# thisUpdate: the longest a subscriber CRL may be valid under the CA/Browser Forum rules (docs/revocation.md).
+MAX_AGE_WITHOUT_NEXT_UPDATE_DAYS = 10
 PATH_STAGES = ("dns", "connect", "timeout", "proxy", "http")
 STAGES = (*PATH_STAGES, "crl")
 # Kept of a CRL check in evidence: compact (evidence.py); the rest (addresses, timings, proxy) is full only.
@@ -83,6 +90,82 @@ def _reason(entry) -> Optional[str]:
         return None
 
 
+def _point_names(full_name, relative_name, issuer_name) -> set:
+    """The general names of a distribution point (a relative name is relative to the CRL issuer's name)."""
+    from cryptography import x509  # noqa: PLC0415
+
+    if full_name:
+        return set(full_name)
+    if relative_name is not None:
+        return {x509.DirectoryName(x509.Name([*issuer_name.rdns, relative_name]))}
+    return set()
+
+
+def _fetched_point_names(url: Optional[str], certificates: Sequence[Any], issuer_name) -> set:
+    """The names of the distribution points the certificates name that hold ``url`` (every point without ``url``)."""
+    from cryptography import x509  # noqa: PLC0415
+
+    names = {x509.UniformResourceIdentifier(url)} if url else set()
+    for cert in certificates:
+        try:
+            points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        except (x509.ExtensionNotFound, ValueError):
+            continue
+        for point in points:
+            point_names = _point_names(point.full_name, point.relative_name, issuer_name)
+            if url is None or x509.UniformResourceIdentifier(url) in point_names:
+                names |= point_names
+    return names
+
+
+def _name_text(name) -> str:
+    value = getattr(name, "value", name)
+    return value.rfc4514_string() if hasattr(value, "rfc4514_string") else str(value)
+
+
+def scope_problem(crl, url: Optional[str] = None, certificates: Sequence[Any] = ()) -> Optional[str]:
+    """Why ``crl`` is not a complete CRL for ``certificates`` fetched from ``url`` (RFC 5280 5.2.4, 5.2.5, 6.3.3),
+    or None. Such a CRL cannot say that a certificate is not revoked."""
+    from cryptography import x509  # noqa: PLC0415
+
+    try:
+        extensions = list(crl.extensions)
+    except ValueError as exc:
+        return "the CRL's extensions cannot be read: %s" % exc
+    idp = None
+    for extension in extensions:
+        value = extension.value
+        if isinstance(value, x509.DeltaCRLIndicator):
+            return (
+                "the CRL is a delta CRL (changes since base CRL number %d): it lists only recent revocations, so it "
+                "cannot say that a certificate is not revoked" % value.crl_number
+            )
+        if isinstance(value, x509.IssuingDistributionPoint):
+            idp = value
+        elif extension.critical and isinstance(value, x509.UnrecognizedExtension):
+            return "the CRL has a critical extension this audit does not understand (%s)" % extension.oid.dotted_string
+    if idp is None:
+        return None
+    if idp.indirect_crl:
+        return "the CRL is an indirect CRL: it may list certificates of other issuers, which this audit does not read"
+    if idp.only_contains_ca_certs:
+        return "the CRL covers only CA certificates, not server certificates"
+    if idp.only_contains_attribute_certs:
+        return "the CRL covers only attribute certificates, not server certificates"
+    if idp.only_some_reasons:
+        return "the CRL covers only some revocation reasons (%s): a revocation for another reason is not in it" % (
+            ", ".join(sorted(reason.name for reason in idp.only_some_reasons))
+        )
+    names = _point_names(idp.full_name, idp.relative_name, crl.issuer)
+    if names and not names & _fetched_point_names(url, certificates, crl.issuer):
+        return (
+            "the CRL's issuing distribution point is %s, not the distribution point fetched (%s): it covers another "
+            "part (shard) of the issuer's certificates"
+            % (", ".join(sorted(_name_text(name) for name in names)), url or "the certificate's")
+        )
+    return None
+
+
 def load(body: bytes):
     """A CRL from DER (or PEM) bytes; ValueError with a sentence when it is none."""
     from cryptography import x509  # noqa: PLC0415
@@ -106,12 +189,15 @@ def judge(
     certificates: Sequence[Any],
     now: Optional[datetime.datetime] = None,
     skew_seconds: int = 300,
+    url: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """Judge CRL bytes against ``issuer``; look up each of ``certificates`` (all issued by ``issuer``).
+    """Judge CRL bytes (fetched from ``url``) against ``issuer``; look up each of ``certificates`` (all issued by
+    ``issuer``, all naming ``url`` as a distribution point).
 
-    Returns ``valid`` (a CRL of this issuer, signature verified), ``fresh``, the times, ``problems`` and per
-    certificate fingerprint ``{serial, revoked, revocation_time, reason}``; ``error`` is the first problem that
-    makes it unusable (not a CRL, another issuer, a bad signature), None otherwise.
+    Returns ``valid`` (a complete CRL of this issuer for them, signature verified), ``fresh``, the times,
+    ``problems`` and per certificate fingerprint ``{serial, revoked, revocation_time, reason}``; ``error`` is the
+    first problem that makes it unusable (not a CRL, another issuer, a bad signature, another scope), None
+    otherwise.
     """
     from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509 as x509u  # noqa: PLC0415
 
@@ -153,6 +239,11 @@ def judge(
         if not out["problems"]:
             out["problems"].append(out["error"])
         return out
+    scope = scope_problem(crl, url, certificates)
+    if scope is not None:
+        out["error"] = scope
+        out["problems"].append(scope)
+        return out
     out["valid"] = True
     this_update = x509u.compat_time(crl, "last_update")
     next_update = x509u.compat_time(crl, "next_update")
@@ -167,7 +258,18 @@ def judge(
             % (out["this_update"], x509u.format_time(now), skew.total_seconds())
         )
     if next_update is None:
-        out["problems"].append("the CRL has no nextUpdate: nothing says when it stops being current")
+        limit = datetime.timedelta(days=MAX_AGE_WITHOUT_NEXT_UPDATE_DAYS)
+        if this_update is not None and this_update + limit < now - skew:
+            fresh = False
+            out["problems"].append(
+                "the CRL has no nextUpdate and its thisUpdate %s is more than %d days old: nothing says it is still "
+                "current (RFC 5280 requires nextUpdate)" % (out["this_update"], MAX_AGE_WITHOUT_NEXT_UPDATE_DAYS)
+            )
+        else:
+            out["problems"].append(
+                "the CRL has no nextUpdate (RFC 5280 requires it): taken as current until %d days after its "
+                "thisUpdate %s" % (MAX_AGE_WITHOUT_NEXT_UPDATE_DAYS, out["this_update"])
+            )
     else:
         out["seconds_until_next_update"] = _seconds(next_update - now)
         if next_update < now - skew:
@@ -237,7 +339,7 @@ def check(
         return report
     if not result.reachable:
         return report
-    verdict = judge(result.body or b"", issuer, certificates, now=now, skew_seconds=skew_seconds)
+    verdict = judge(result.body or b"", issuer, certificates, now=now, skew_seconds=skew_seconds, url=url)
     error = verdict.pop("error")
     if not verdict["certificates"]:
         verdict.pop("certificates")

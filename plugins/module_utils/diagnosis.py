@@ -722,7 +722,7 @@ def rule_crl(h: _Hostname) -> None:
         h.add(
             "crl_stale",
             "%s is signed by the issuer but not current: thisUpdate %s, nextUpdate %s"
-            % (where, check.get("this_update"), check.get("next_update")),
+            % (where, check.get("this_update"), check.get("next_update") or "absent"),
             *[str(p) for p in (check.get("problems") or [])[:2]],
             url=check.get("url"),
         )

@@ -174,8 +174,9 @@ _CAUSES = [
     Cause(
         "crl_stale",
         "warning",
-        "The certificate names no OCSP responder and its CRL is past its nextUpdate (or not yet valid) at the node's "
-        "clock: the CA stopped publishing, or a cache between the node and the CA serves an old copy.",
+        "The certificate names no OCSP responder and its CRL is past its nextUpdate (or not yet valid, or has no "
+        "nextUpdate and is more than 10 days old) at the node's clock: the CA stopped publishing, or a cache between "
+        "the node and the CA serves an old copy.",
         "Check the node's clock and any caching proxy on the way to the distribution point; ask the CA for a "
         "current CRL.",
         None,
@@ -184,7 +185,9 @@ _CAUSES = [
         "crl_invalid",
         "warning",
         "The certificate names no OCSP responder and what its CRL distribution point serves is no CRL of the "
-        "certificate's issuer: not a CRL, too large, issued by another CA, or a signature that does not verify.",
+        "certificate's issuer: not a CRL, too large, issued by another CA, a signature that does not verify, or a "
+        "CRL that does not cover the certificate (a delta CRL, an indirect one, one for CA certificates or some "
+        "reasons only, another distribution point's shard).",
         "Check the distribution point URL and anything that rewrites HTTP on the way (an intercepting proxy); ask "
         "the CA when its CRL is signed by another key.",
         None,

@@ -367,10 +367,11 @@ def rsa_public_key_of_private_pem(data: bytes):
     """The public key of the first private key in ``data`` when it is an unencrypted PEM RSA key, else None.
 
     Read from the key's own DER (PKCS #1 ``RSAPrivateKey``, or PKCS #8 ``PrivateKeyInfo`` holding one): the
-    modulus and public exponent, which is all that matching a certificate compares. Loading the whole key costs
-    far more: cryptography before 39 checks an RSA key's consistency on every load (about 50 ms for a 2048-bit key
-    with OpenSSL 3, the nodes' cryptography 38 - docs/performance.md). None for anything else (encrypted, EC,
-    damaged), which :func:`load_private_key` then loads and judges as before.
+    modulus and public exponent, which is all that matching a certificate compares, once the primes p and q are
+    checked to be above 1 and to make the modulus (p * q == n). Loading the whole key costs far more: cryptography
+    before 39 checks an RSA key's consistency on every load (about 50 ms for a 2048-bit key with OpenSSL 3, the
+    nodes' cryptography 38 - docs/performance.md). None for anything else (encrypted, EC, damaged, primes that do
+    not make the modulus), which :func:`load_private_key` then loads and judges as before.
     """
     if isinstance(data, str):
         data = data.encode("utf-8", "replace")
@@ -407,6 +408,19 @@ def rsa_public_key_of_private_pem(data: bytes):
         if tag != 0x02 or exponent_end > end:
             return None
         exponent = int.from_bytes(der[pos:exponent_end], "big")
+        # The primes must make the modulus (the one consistency check that matters for a key match, and cheap):
+        # a key whose p * q is not n is damaged, and the full loader refuses it.
+        tag, pos, field_end = _der_item(der, exponent_end)  # privateExponent
+        if tag != 0x02 or field_end > end:
+            return None
+        primes = []
+        for _index in range(2):
+            tag, pos, field_end = _der_item(der, field_end)
+            if tag != 0x02 or field_end > end:
+                return None
+            primes.append(int.from_bytes(der[pos:field_end], "big", signed=True))
+        if min(primes) <= 1 or primes[0] * primes[1] != modulus:
+            return None
         return rsa.RSAPublicNumbers(exponent, modulus).public_key()
     except Exception:  # pylint: disable=broad-exception-caught  # anything odd: the full loader judges it
         return None
@@ -472,6 +486,18 @@ def public_key_sha256(cert_or_key) -> Optional[str]:
     return value
 
 
+def same_subject_and_key(cert, other) -> bool:
+    """True when two certificates name the same subject with the same public key: the same CA, even when one is a
+    cross-signed (or re-issued) copy of the other. Never raises."""
+    try:
+        if cert.subject != other.subject:
+            return False
+    except Exception:  # pylint: disable=broad-exception-caught  # a name that cannot be read matches nothing
+        return False
+    key = public_key_sha256(cert)
+    return key is not None and key == public_key_sha256(other)
+
+
 def public_key_matches(cert, key) -> bool:
     """True when ``key`` (a private or public key) belongs to ``cert``; works for RSA, EC, Ed25519, Ed448, DSA."""
     try:
@@ -496,9 +522,10 @@ def key_type(public_key) -> str:
 
 
 def serial_hex(serial: int) -> str:
-    """Lowercase hex, even number of digits, no separators (``0x1234`` -> ``1234``, ``0x123`` -> ``0123``)."""
-    text = format(serial, "x")
-    return text if len(text) % 2 == 0 else "0" + text
+    """Lowercase hex, even number of digits, no separators (``0x1234`` -> ``1234``, ``0x123`` -> ``0123``); a
+    negative serial (not RFC 5280, but real CAs issued them) is its sign and its magnitude (``-0x12`` -> ``-12``)."""
+    text = format(abs(serial), "x")
+    return ("-" if serial < 0 else "") + (text if len(text) % 2 == 0 else "0" + text)
 
 
 def name_string(name) -> str:

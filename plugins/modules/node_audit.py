@@ -519,8 +519,9 @@ evidence:
         - Each value has C(url), C(reachable), C(failed_stage) (V(dns), V(connect), V(timeout), V(proxy), V(http)
           for the path, V(crl) for an answer that is no usable CRL of the issuer, or null), C(error), C(http)
           (C(status), C(content_type), C(truncated)), C(issuer_sha256) (the issuer it was checked against),
-          C(valid) (the issuer's CRL, signature verified), C(signature_valid), C(fresh), C(this_update),
-          C(next_update), C(seconds_until_next_update), C(revoked_count), C(problems), and C(certificates), per
+          C(valid) (the issuer's complete CRL for the certificates, signature verified), C(signature_valid),
+          C(fresh), C(this_update), C(next_update), C(seconds_until_next_update), C(revoked_count), C(problems),
+          and C(certificates), per
           fingerprint of a certificate of this node that names the URL, its C(serial) and C(revoked) (null when the
           CRL was not read), with C(revocation_time) and C(reason) when revoked.
         - docs/revocation.md says when a CRL is downloaded and how it is judged.

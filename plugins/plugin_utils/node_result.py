@@ -15,6 +15,7 @@ This file is PRIVATE to the collection: its API may change at any time.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 
@@ -33,7 +34,14 @@ MAX_NODE_HOSTNAMES = 20000  # (site, hostname) pairs served by one node
 MAX_FINDINGS = 20000
 MAX_EVIDENCE_LINES = 1000  # lines of evidence of one finding
 MAX_NAME = 1024  # hostnames, sites, servers in findings
-MAX_SECONDS = 100 * 366 * 86400  # |seconds_left|: a century either way
+# |seconds_left|, |seconds_until_next_update|: any time a certificate, CRL or OCSP response can name, either way
+# (GeneralizedTime 99991231235959Z is RFC 5280's "no expiry", so a node may rightly count ~8000 years).
+MAX_SECONDS = 10000 * 366 * 86400
+# A serial in hex: RFC 5280 allows 20 octets, real CAs issued longer and negative ones; 40 octets and a sign fit all.
+MAX_SERIAL_OCTETS = 40
+# A node record marked with this keyword that does not meet its schema is left out (and the omission noted in
+# evidence.errors) instead of refusing the whole node: one odd CRL or one odd entry of it is not the node's all.
+DROP_INVALID = "x-dropWhenInvalid"
 
 _NAME = {"type": ["string", "null"], "maxLength": MAX_NAME}
 _NULLABLE_TEXT = {"type": ["string", "null"], "maxLength": MAX_STRING}
@@ -114,9 +122,14 @@ _SITE = {
 # A CRL the node fetched (plugins/module_utils/crl.py), keyed by distribution point URL: closed stage names,
 # bounded text, a bounded table of the node's certificates looked up in it. The report renders it as text only.
 MAX_CRL_PROBLEMS = 64
-_TIME = {"type": ["string", "null"], "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
+_TIME = {
+    "type": ["string", "null"],
+    "format": "date-time",
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+}
 _CRL = {
     "type": "object",
+    DROP_INVALID: True,
     "properties": {
         "url": {"type": ["string", "null"], "maxLength": 4096},
         "reachable": _FLAG,
@@ -141,8 +154,9 @@ _CRL = {
             "propertyNames": {"maxLength": 200},
             "additionalProperties": {
                 "type": "object",
+                DROP_INVALID: True,
                 "properties": {
-                    "serial": {"type": ["string", "null"], "pattern": "^[0-9a-f]{1,64}$"},
+                    "serial": {"type": ["string", "null"], "pattern": "^-?[0-9a-f]{1,%d}$" % (2 * MAX_SERIAL_OCTETS)},
                     "revoked": _FLAG,
                     "revocation_time": _TIME,
                     "reason": {"type": ["string", "null"], "pattern": "^[a-z_]{1,32}$"},
@@ -225,8 +239,10 @@ SCHEMA = {
         "Generated from plugins/plugin_utils/node_result.py (SCHEMA); see docs/report.md. Beyond this schema, every "
         "value must be JSON data: numbers finite, dictionary keys strings of at most %d characters, strings at most "
         "%d characters, lists and dictionaries at most %d entries, nesting at most %d deep, at most %d values and "
-        "%d characters of text in all, at most %d (site, hostname) pairs."
-        % (MAX_KEY, MAX_STRING, MAX_ITEMS, MAX_DEPTH, MAX_VALUES, MAX_TEXT, MAX_NODE_HOSTNAMES)
+        "%d characters of text in all, at most %d (site, hostname) pairs. A string of format date-time must be a real "
+        "date and time (years 0001 to 9999). An object marked %s that breaks its schema (not a limit of the whole "
+        "result) is left out, and evidence.errors says so, instead of refusing the whole result."
+        % (MAX_KEY, MAX_STRING, MAX_ITEMS, MAX_DEPTH, MAX_VALUES, MAX_TEXT, MAX_NODE_HOSTNAMES, DROP_INVALID)
     ),
     "type": "object",
     "properties": {
@@ -403,6 +419,11 @@ class _Rule:
         self.properties = {name: _Rule(sub) for name, sub in schema.get("properties", {}).items()}
         self.additional = _Rule(schema["additionalProperties"]) if "additionalProperties" in schema else None
         self.items = _Rule(schema["items"]) if "items" in schema else None
+        self.date_time = schema.get("format") == "date-time"
+        self.drop_invalid = bool(schema.get(DROP_INVALID))
+        children = [*self.properties.values(), self.additional, self.items]
+        # Whether a record below may be left out: only then does the walker keep track of where it is.
+        self.drops_below = any(child is not None and (child.drop_invalid or child.drops_below) for child in children)
 
 
 class _Walker:
@@ -412,6 +433,7 @@ class _Walker:
     def __init__(self):
         self.values = 0
         self.text = 0
+        self.dropped: list = []  # (Malformed, number of its keys inside the record left out)
 
     def plain(self, value, depth: int):
         """``clean`` for a dict or list SCHEMA says nothing about (any JSON data): the same checks in a tighter
@@ -518,6 +540,8 @@ class _Walker:
             raise Malformed("makes the result hold more than %d characters of text" % MAX_TEXT)
         if rule is not None and rule.pattern is not None and not rule.pattern.search(value):
             raise Malformed("is not of the form %s" % rule.pattern.pattern)
+        if rule is not None and rule.date_time and not _is_date_time(value):
+            raise Malformed("is not a real date and time")
         return value if value.isprintable() or not _dirty(value) else _BAD.sub(REPLACEMENT, value)
 
     def _array(self, value, rule, depth: int) -> list:
@@ -563,7 +587,17 @@ class _Walker:
                 clean_key = key if key.isprintable() or not _dirty(key) else _BAD.sub(REPLACEMENT, key)
                 child = properties.get(key, additional)
                 kind = type(item)
-                if child is not None:
+                if child is not None and rule.drops_below:
+                    cleaned = self._tolerant(item, child, depth + 1, key)
+                    if cleaned is _LEFT_OUT:
+                        if rebuilt is None:
+                            rebuilt = {}
+                            for done, done_item in value.items():
+                                if done is key:
+                                    break
+                                rebuilt[done] = done_item
+                        continue
+                elif child is not None:
                     cleaned = self.clean(item, child, depth + 1)
                 elif kind is bool or item is None:
                     self.values += 1
@@ -594,6 +628,32 @@ class _Walker:
             raise
         return value if rebuilt is None else rebuilt
 
+    def _tolerant(self, value, rule: _Rule, depth: int, key):
+        """``clean`` of an object's member on the way to (or at) a record that may be left out: ``_LEFT_OUT``
+        when it is such a record and breaks its schema; a record left out deeper down gets ``key`` in its path."""
+        before = len(self.dropped)
+        try:
+            cleaned = self.clean(value, rule, depth)
+        except Malformed as error:
+            if not rule.drop_invalid or self.values > MAX_VALUES or self.text > MAX_TEXT:
+                raise
+            self.dropped.append((error, len(error.where)))
+            cleaned = _LEFT_OUT
+        for error, _inside in self.dropped[before:]:
+            error.where.append(key)
+        return cleaned
+
+
+_LEFT_OUT = object()
+
+
+def _is_date_time(text: str) -> bool:
+    try:
+        datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
 
 def _about_object(problem: str) -> Malformed:
     error = Malformed(problem)
@@ -609,6 +669,17 @@ def _pairs(result: dict) -> int:
     return sum(len(site.get("served") or {}) for site in sites)
 
 
+def _note_left_out(clean: dict, dropped: list) -> dict:
+    """``clean`` with a sentence in evidence.errors for each record left out (the lists are new, never the node's)."""
+    notes = []
+    for error, inside in dropped:
+        keys = list(reversed(error.where))
+        notes.append("the controller left out %s: %s" % (_show_path(keys[: len(keys) - inside]), error))
+    evidence = dict(clean["evidence"])
+    evidence["errors"] = [*(evidence.get("errors") or []), *notes][: max(MAX_ITEMS, len(notes))]
+    return dict(clean, evidence=evidence)
+
+
 def validate_node_result(host, result) -> tuple[dict | None, str | None]:
     """``(clean, None)`` when ``result`` meets SCHEMA and the limits, else ``(None, message naming the field)``.
 
@@ -620,11 +691,14 @@ def validate_node_result(host, result) -> tuple[dict | None, str | None]:
     if not isinstance(result, dict):
         return None, "no node_audit result for %s (got %s)" % (host, _describe(result))
     try:
-        clean = _Walker().clean(result, _RULE)
+        walker = _Walker()
+        clean = walker.clean(result, _RULE)
         if isinstance(clean.get("evidence"), dict) and _pairs(clean) > MAX_NODE_HOSTNAMES:
             error = Malformed("serves more than %d (site, hostname) pairs" % MAX_NODE_HOSTNAMES)
             error.where = ["sites", "evidence"]
             raise error
+        if walker.dropped:
+            clean = _note_left_out(clean, walker.dropped)
     except Malformed as error:
         return None, "malformed node_audit result from %s: %s" % (host, error)
     except RecursionError:

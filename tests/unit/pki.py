@@ -211,8 +211,10 @@ class Pki:
         issuer_name: Optional[x509.Name] = None,
         reason: Optional[x509.ReasonFlags] = None,
         pem: bool = False,
+        extensions=(),
     ) -> bytes:
-        """A CRL of ``issuer`` listing the certificates (or serial numbers) in ``revoked``; DER unless ``pem``."""
+        """A CRL of ``issuer`` listing the certificates (or serial numbers) in ``revoked``; DER unless ``pem``.
+        ``extensions``: (extension value, critical) pairs added to the CRL."""
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(issuer_name or issuer.cert.subject)
@@ -229,9 +231,20 @@ class Pki:
             if reason is not None:
                 entry = entry.add_extension(x509.CRLReason(reason), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
+        for value, critical in extensions:
+            builder = builder.add_extension(value, critical=critical)
         key = signing_key or issuer.key
         crl = builder.sign(key, sign_hash(key))
         return crl.public_bytes(serialization.Encoding.PEM if pem else serialization.Encoding.DER)
+
+    def crl_without_next_update(self, issuer: Issued, this_update: datetime.datetime) -> bytes:
+        """A DER CRL of ``issuer`` (an EC key) with no nextUpdate and no entries: cryptography's builder cannot
+        make one (RFC 5280 requires nextUpdate of conforming CAs, but CRLs without it exist)."""
+        algorithm = _seq(_oid("1.2.840.10045.4.3.2"))  # ecdsa-with-SHA256
+        when = _tlv(0x17, this_update.astimezone(UTC).strftime("%y%m%d%H%M%SZ").encode("ascii"))
+        tbs = _seq(_int(1), algorithm, issuer.cert.subject.public_bytes(), when)
+        signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+        return _seq(tbs, algorithm, _tlv(0x03, b"\x00" + signature))
 
     def ocsp_signer(
         self, parent: Issued, cn: str = "tlsfleet OCSP Responder", kind: str = "ec", eku: bool = True, **kw

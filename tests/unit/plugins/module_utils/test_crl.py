@@ -206,3 +206,95 @@ def test_a_closed_port_fails_at_connect(world):
         "serial": x509.serial_hex(world["leaf"].cert.serial_number),
         "revoked": None,
     }
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the CRL's scope (RFC 5280 5.2.4, 5.2.5): a CRL that does not cover the leaf cannot say it is not revoked
+
+URL = "http://crl.example.test/int.crl"
+
+
+def _idp(**kw):
+    fields = {
+        "full_name": None,
+        "relative_name": None,
+        "only_contains_user_certs": False,
+        "only_contains_ca_certs": False,
+        "only_some_reasons": None,
+        "indirect_crl": False,
+        "only_contains_attribute_certs": False,
+    }
+    fields.update(kw)
+    return cx509.IssuingDistributionPoint(**fields)
+
+
+@pytest.mark.parametrize(
+    ("extension", "says"),
+    [
+        (cx509.DeltaCRLIndicator(7), "the CRL is a delta CRL"),
+        (_idp(only_contains_ca_certs=True), "the CRL covers only CA certificates"),
+        (_idp(only_contains_attribute_certs=True), "the CRL covers only attribute certificates"),
+        (
+            _idp(only_some_reasons=frozenset([cx509.ReasonFlags.key_compromise])),
+            "the CRL covers only some revocation reasons (key_compromise)",
+        ),
+        (_idp(indirect_crl=True), "the CRL is an indirect CRL"),
+        (
+            _idp(full_name=[cx509.UniformResourceIdentifier("http://crl.example.test/shard-2.crl")]),
+            "the CRL's issuing distribution point is http://crl.example.test/shard-2.crl",
+        ),
+    ],
+)
+def test_a_crl_of_another_scope_is_not_used_to_say_not_revoked(world, extension, says):
+    body = world["pki"].crl(world["inter"], revoked=[world["other"]], extensions=[(extension, True)])
+    verdict = judge(world, body, url=URL)
+    assert verdict["valid"] is False and verdict["signature_valid"] is True
+    assert verdict["error"].startswith(says), verdict["error"]
+    assert verdict["problems"] == [verdict["error"]]
+    assert verdict["certificates"] == {}  # nothing looked up: not "not revoked"
+
+
+@pytest.mark.parametrize(
+    "extension",
+    [
+        _idp(only_contains_user_certs=True),
+        _idp(full_name=[cx509.UniformResourceIdentifier(URL)], only_contains_user_certs=True),
+        # the IDP names the same point as the certificate's DP (here its LDAP name): the names match
+        _idp(full_name=[cx509.UniformResourceIdentifier("ldap://crl.example.test/x")]),
+    ],
+)
+def test_a_crl_whose_scope_covers_the_leaf_is_used(world, extension):
+    body = world["pki"].crl(world["inter"], revoked=[world["other"]], extensions=[(extension, True)])
+    verdict = judge(world, body, url=URL)
+    assert verdict["valid"] is True and verdict["error"] is None
+    assert verdict["certificates"][x509.fingerprint(world["leaf"].cert)]["revoked"] is False
+    assert verdict["certificates"][x509.fingerprint(world["other"].cert)]["revoked"] is True
+
+
+def test_a_critical_extension_not_understood_makes_the_crl_unusable(world):
+    unknown = cx509.UnrecognizedExtension(cx509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x05\x00")
+    body = world["pki"].crl(world["inter"], extensions=[(unknown, True)])
+    verdict = judge(world, body, url=URL)
+    assert verdict["valid"] is False and "critical extension" in verdict["error"]
+    assert "1.3.6.1.4.1.55555.1" in verdict["error"]
+    body = world["pki"].crl(world["inter"], extensions=[(unknown, False)])
+    assert judge(world, body, url=URL)["valid"] is True
+
+
+# ------------------------------------------------------------------------------------------------------------
+# a CRL without nextUpdate (RFC 5280 5.1.2.5 requires it of conforming CAs)
+
+
+def test_a_crl_without_next_update_is_current_only_for_a_while_after_this_update(world):
+    now = world["pki"].now
+    recent = world["pki"].crl_without_next_update(world["inter"], now - datetime.timedelta(days=2))
+    verdict = judge(world, recent, now=now)
+    assert verdict["valid"] is True and verdict["fresh"] is True and verdict["next_update"] is None
+    assert any("no nextUpdate" in p for p in verdict["problems"])
+    old = world["pki"].crl_without_next_update(
+        world["inter"], now - datetime.timedelta(days=crl.MAX_AGE_WITHOUT_NEXT_UPDATE_DAYS + 1)
+    )
+    verdict = judge(world, old, now=now)
+    assert verdict["valid"] is True and verdict["fresh"] is False
+    assert any("no nextUpdate" in p and "days old" in p for p in verdict["problems"])
+    assert verdict["certificates"][x509.fingerprint(world["leaf"].cert)]["revoked"] is False

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+from cryptography import x509 as cx509
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, diagnosis, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as records
@@ -96,6 +97,8 @@ def test_a_good_current_crl_says_nothing(pki, tmp_path, monkeypatch, crl_url):
     [
         ("404", "crl_unreachable", "http"),
         ("stale", "crl_stale", None),
+        ("no_next_update", "crl_stale", None),
+        ("delta", "crl_invalid", None),
         ("wrong_signer", "crl_invalid", None),
         ("html", "crl_invalid", None),
     ],
@@ -109,6 +112,10 @@ def test_an_unusable_crl_gets_its_code_as_a_warning(pki, tmp_path, monkeypatch, 
         CrlHandler.body = pki.crl(
             fake.inter, this_update=now - datetime.timedelta(days=8), next_update=now - datetime.timedelta(days=1)
         )
+    elif setup == "no_next_update":
+        CrlHandler.body = pki.crl_without_next_update(fake.inter, now - datetime.timedelta(days=30))
+    elif setup == "delta":
+        CrlHandler.body = pki.crl(fake.inter, extensions=[(cx509.DeltaCRLIndicator(3), True)])
     elif setup == "wrong_signer":
         CrlHandler.body = pki.crl(fake.inter, signing_key=pki.root(cn="Rogue").key)
     else:
@@ -120,6 +127,10 @@ def test_an_unusable_crl_gets_its_code_as_a_warning(pki, tmp_path, monkeypatch, 
     assert hits[0]["details"].get("stage") == stage
     assert crl_url in hits[0]["evidence"][0]
     assert not by_code(found, "cert_revoked")
+    if setup == "no_next_update":
+        assert "nextUpdate absent" in hits[0]["evidence"][0] and "no nextUpdate" in hits[0]["evidence"][1]
+    if setup == "delta":
+        assert "the CRL is a delta CRL" in hits[0]["evidence"][1]
 
 
 def test_a_closed_port_is_crl_unreachable_at_connect(pki, tmp_path, monkeypatch):
@@ -217,22 +228,124 @@ def test_a_plain_crl_record_passes_the_controllers_check():
         ("revoked_count", -1),
         ("seconds_until_next_update", 10**12),
         ("this_update", "yesterday"),
+        ("this_update", "2026-02-30T00:00:00Z"),
+        ("next_update", "2026-12-08T25:00:00Z"),
         ("problems", ["x"] * 65),
         ("problems", ["x" * 5000]),
-        ("certificates", {"ab" * 32: {"revoked": "no"}}),
-        ("certificates", {"ab" * 32: {"serial": "<script>"}}),
-        ("certificates", {"ab" * 32: {"reason": "Key Compromise; rm -rf"}}),
         ("certificates", ["not", "a", "table"]),
         ("url", "x" * 5000),
+        ("seconds_until_next_update", float("nan")),
     ],
 )
-def test_a_lying_crl_record_is_refused_with_the_field_named(field, value):
+def test_a_lying_crl_record_is_left_out_and_the_rest_of_the_node_kept(field, value):
+    """One odd CRL record costs that record, not the node: the rest is kept and evidence.errors names the field."""
     record = dict(GOOD_RECORD, **{field: value})
-    clean, problem = nr.validate_node_result("n", result_with({record["url"][:100]: record}))
-    assert clean is None and "crls" in problem and field in problem
+    other = dict(GOOD_RECORD, url="http://crl.example.test/2.crl")
+    clean, problem = nr.validate_node_result("n", result_with({"http://bad/1.crl": record, other["url"]: other}))
+    assert problem is None
+    assert clean["evidence"]["crls"] == {other["url"]: other}
+    (note,) = clean["evidence"]["errors"]
+    assert note.startswith("the controller left out evidence.crls['http://bad/1.crl']: ")
+    assert "evidence.crls['http://bad/1.crl'].%s" % field in note
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"revoked": "no"}, "revoked"),
+        ({"serial": "<script>"}, "serial"),
+        ({"serial": "1" * 81}, "serial"),
+        ({"reason": "Key Compromise; rm -rf"}, "reason"),
+        ({"revocation_time": "9999-12-32T00:00:00Z"}, "revocation_time"),
+    ],
+)
+def test_a_lying_certificate_entry_is_left_out_alone(entry, field):
+    """One odd entry of a CRL's certificate table costs that entry only; the CRL record and its other entries stay."""
+    good = GOOD_RECORD["certificates"]["ab" * 32]
+    record = dict(GOOD_RECORD, certificates={"ab" * 32: good, "12" * 32: dict(good, **entry)})
+    errors = ["an error of the node's own"]
+    result = result_with({GOOD_RECORD["url"]: record})
+    result["evidence"]["errors"] = errors
+    clean, problem = nr.validate_node_result("n", result)
+    assert problem is None
+    assert clean["evidence"]["crls"][GOOD_RECORD["url"]] == dict(GOOD_RECORD, certificates={"ab" * 32: good})
+    where = "evidence.crls['%s'].certificates['%s']" % (GOOD_RECORD["url"], "12" * 32)
+    assert clean["evidence"]["errors"][0] == "an error of the node's own"
+    assert clean["evidence"]["errors"][1].startswith("the controller left out %s: %s.%s " % (where, where, field))
+    assert errors == ["an error of the node's own"] and len(record["certificates"]) == 2  # the input is unchanged
+
+
+@pytest.mark.parametrize(
+    "serial",
+    [
+        "01",
+        "-01",  # negative: not RFC 5280, but real CAs issued them
+        "00" + "ff" * 19,  # 20 octets, the RFC 5280 limit
+        "7f" * 40,  # 40 octets: non-conforming, seen in the wild
+        "-" + "7f" * 40,
+    ],
+)
+def test_real_world_serials_are_accepted(serial):
+    record = dict(GOOD_RECORD, certificates={"ab" * 32: {"serial": serial, "revoked": False}})
+    clean, problem = nr.validate_node_result("n", result_with({GOOD_RECORD["url"]: record}))
+    assert problem is None and clean["evidence"]["crls"][GOOD_RECORD["url"]] == record
+    assert not clean["evidence"].get("errors")
+
+
+def test_a_crl_that_never_expires_is_accepted():
+    """nextUpdate 99991231235959Z (RFC 5280's "no expiry" value) and its seconds until then are real values."""
+    until = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
+    seconds = int((until - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+    record = dict(GOOD_RECORD, next_update="9999-12-31T23:59:59Z", seconds_until_next_update=seconds)
+    record["certificates"] = {"ab" * 32: {"serial": "0abc", "revoked": True, "revocation_time": "0001-01-01T00:00:00Z"}}
+    clean, problem = nr.validate_node_result("n", result_with({GOOD_RECORD["url"]: record}))
+    assert problem is None and clean["evidence"]["crls"][GOOD_RECORD["url"]] == record
+    assert not clean["evidence"].get("errors")
+
+
+def test_a_staple_valid_until_9999_is_accepted():
+    summary = {"staple_state": "good", "seconds_left": 250_000_000_000}
+    result = {
+        "findings": [],
+        "evidence": {"version": records.VERSION, "sites": [{"served": {"a.test": {"summary": summary}}}]},
+    }
+    clean, problem = nr.validate_node_result("n", result)
+    assert problem is None and clean == result
+
+
+def test_a_global_limit_inside_a_record_still_refuses_the_node(monkeypatch):
+    """Leaving a record out is for an odd record, not for a node that exceeds the limits of the whole result."""
+    monkeypatch.setattr(nr, "MAX_TEXT", 1000)
+    record = dict(GOOD_RECORD, problems=["x" * 900, "y" * 900])
+    clean, problem = nr.validate_node_result("n", result_with({GOOD_RECORD["url"]: record}))
+    assert clean is None and "more than 1000 characters of text" in problem
 
 
 def test_too_many_crls_are_refused():
     many = {"http://c/%d" % i: {} for i in range(nr.MAX_SITES + 1)}
     clean, problem = nr.validate_node_result("n", result_with(many))
     assert clean is None and "crls" in problem
+
+
+def test_a_cross_signed_copy_of_the_issuer_shares_the_crl(pki):
+    """Issuers match by subject and public key, not by certificate: a cross-signed copy of the intermediate (same
+    name, same key, another certificate) is the same CRL issuer, so its certificates are looked up too."""
+    from types import SimpleNamespace
+
+    root, other_root = pki.root(), pki.root(cn="Other Root")
+    inter = pki.intermediate(root)
+    cross = pki._build(inter.cert.subject, inter.key, other_root, ca=True)
+    assert cross.cert != inter.cert and x509.fingerprint(cross.cert) != x509.fingerprint(inter.cert)
+    url = "http://crl.example.test/int.crl"
+    leaves = [pki.leaf(inter, cn="%s.example.test" % name, ocsp_urls=[], crl_urls=[url]) for name in ("a", "b")]
+    stranger = pki.intermediate(root)  # same name, another key: not the same issuer
+    third = pki.leaf(stranger, cn="c.example.test", ocsp_urls=[], crl_urls=[url])
+    units = [
+        SimpleNamespace(leaf=leaves[0].cert, issuer=inter.cert),
+        SimpleNamespace(leaf=leaves[1].cert, issuer=cross.cert),
+        SimpleNamespace(leaf=third.cert, issuer=stranger.cert),
+    ]
+    jobs = audit._crl_jobs(units, audit.Settings())
+    issuer, certs = jobs[url]
+    assert issuer is inter.cert
+    assert certs == [leaves[0].cert, leaves[1].cert]

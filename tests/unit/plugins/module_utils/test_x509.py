@@ -291,6 +291,9 @@ def test_serial_hex():
     assert x509.serial_hex(0x1234) == "1234"
     assert x509.serial_hex(0x123) == "0123"
     assert x509.serial_hex(0) == "00"
+    # a negative serial (non-conforming, but issued): the sign, then the magnitude in whole octets
+    assert x509.serial_hex(-0x12) == "-12"
+    assert x509.serial_hex(-0x123) == "-0123"
 
 
 def test_times_are_aware_utc_without_deprecation_warnings(pki):
@@ -500,3 +503,37 @@ def test_rsa_public_key_of_private_pem_leaves_everything_else_to_the_full_loader
         b"no key here",
     ]:
         assert x509.rsa_public_key_of_private_pem(data) is None
+
+
+def _rsa_private_pem(numbers, pkcs8: bool) -> bytes:
+    """A PEM RSA private key built field by field, so that a test can damage one of them."""
+    fields = (0, numbers.public_numbers.n, numbers.public_numbers.e, numbers.d, numbers.p, numbers.q)
+    fields += (numbers.dmp1, numbers.dmq1, numbers.iqmp)
+    der = pkimod._seq(*(pkimod._int(value) for value in fields))
+    label = b"RSA PRIVATE KEY"
+    if pkcs8:
+        algorithm = pkimod._seq(pkimod._oid("1.2.840.113549.1.1.1"), b"\x05\x00")
+        der = pkimod._seq(pkimod._int(0), algorithm, pkimod._tlv(0x04, der))
+        label = b"PRIVATE KEY"
+    body = base64.encodebytes(der)
+    return b"-----BEGIN " + label + b"-----\n" + body + b"-----END " + label + b"-----\n"
+
+
+@pytest.mark.parametrize("pkcs8", [False, True])
+def test_rsa_public_key_of_private_pem_refuses_primes_that_do_not_make_the_modulus(pki, pkcs8):
+    """The fast read checks p * q == n (p, q > 1): a damaged key goes to the full loader, which refuses it."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    root = pki.root(kind="rsa")
+    numbers = root.key.private_numbers()
+    intact = _rsa_private_pem(numbers, pkcs8)
+    assert x509.rsa_public_key_of_private_pem(intact).public_numbers() == numbers.public_numbers
+    n = numbers.public_numbers.n
+    for p, q in [(numbers.p + 2, numbers.q), (numbers.p, numbers.q - 1), (1, n), (n, 1), (0, 0)]:
+        damaged = rsa.RSAPrivateNumbers(
+            p, q, numbers.d, numbers.dmp1, numbers.dmq1, numbers.iqmp, numbers.public_numbers
+        )
+        data = _rsa_private_pem(damaged, pkcs8)
+        assert x509.rsa_public_key_of_private_pem(data) is None, (p == 1, q == 1)
+        with pytest.raises(InputError):
+            x509.load_private_key(data, "key")
