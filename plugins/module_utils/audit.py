@@ -388,7 +388,8 @@ def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, A
         timings: Dict[str, int] = {"discover_and_files_ms": int((time.monotonic() - started) * 1000)}
         # CRLs of certificates without an OCSP URL: fetched while the handshakes run.
         crl_jobs = _crl_jobs([u for u in units if u.leaf is not None and not x509.ocsp_urls(u.leaf)], settings)
-        crl_futures = {} if budget.spent() else _submit_crl_jobs(pool, crl_jobs, settings)
+        crl_bodies: Dict[str, bytes] = {}  # url -> the CRL read, for certificates found to need it later
+        crl_futures = {} if budget.spent() else _submit_crl_jobs(pool, crl_jobs, settings, crl_bodies)
 
         phase = time.monotonic()
         endpoints = _endpoints(units, settings)
@@ -452,12 +453,13 @@ def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, A
         for (fp, url), result in certificate_results.items():
             certificate_checks.setdefault(fp, {})[url] = dict(result, certificate_sha256=fp)
         # CRLs of certificates whose every responder failed: the CRL is then what says whether they are revoked.
-        failing = [u for u in units if _responders_failed(u, checks, certificate_checks)]
-        more = {url: job for url, job in _crl_jobs(failing, settings).items() if url not in crl_jobs}
+        failing = _crl_jobs([u for u in units if _responders_failed(u, checks, certificate_checks)], settings)
+        more = {url: job for url, job in failing.items() if url not in crl_jobs}
         if more and not budget.spent():
-            crl_futures.update(_submit_crl_jobs(pool, more, settings))
+            crl_futures.update(_submit_crl_jobs(pool, more, settings, crl_bodies))
         crl_checks, late = budget.collect(crl_futures)
         budget.note(len(late), len(crl_futures), "CRL downloads not finished", late)
+        _judge_again(crl_checks, crl_bodies, crl_jobs, failing)
         resolver_checks, late = budget.collect(resolver_futures)
         budget.note(len(late), len(resolver_futures), "resolver queries not finished", [job[2] for job in late])
         for unit, site in zip(units, sites):
@@ -641,11 +643,43 @@ def _crl_jobs(units: List[Unit], settings: Settings) -> Dict[str, Tuple[Any, Lis
     return jobs
 
 
-def _submit_crl_jobs(pool, jobs: Dict[str, Tuple[Any, List[Any]]], settings: Settings) -> Dict[str, Any]:
+def _submit_crl_jobs(
+    pool, jobs: Dict[str, Tuple[Any, List[Any]]], settings: Settings, bodies: Dict[str, bytes]
+) -> Dict[str, Any]:
     return {
-        url: pool.submit(crl.check, url, issuer, certs, max_bytes=settings.crl_max_bytes, **_fetch_options(settings))
+        url: pool.submit(
+            crl.check,
+            url,
+            issuer,
+            certs,
+            max_bytes=settings.crl_max_bytes,
+            bodies=bodies,
+            **_fetch_options(settings),
+        )
         for url, (issuer, certs) in jobs.items()
     }
+
+
+def _judge_again(
+    records: Dict[str, Any],
+    bodies: Dict[str, bytes],
+    fetched: Dict[str, Tuple[Any, List[Any]]],
+    wanted: Dict[str, Tuple[Any, List[Any]]],
+) -> None:
+    """Certificates whose responders all failed, naming a CRL already fetched for certificates without an OCSP
+    URL: judged against that download (same issuer by subject and key, as _crl_jobs matches), added to its record."""
+    for url, (issuer, certs) in wanted.items():
+        record, body = records.get(url), bodies.get(url)
+        if url not in fetched or record is None or body is None:
+            continue
+        if not x509.same_subject_and_key(fetched[url][0], issuer):
+            continue
+        known = record.get("certificates") or {}
+        new = [cert for cert in certs if x509.fingerprint(cert) not in known]
+        if not new:
+            continue
+        verdict = crl.judge(body, fetched[url][0], new, url=url)
+        record["certificates"] = dict(known, **(verdict.get("certificates") or {}))
 
 
 def _responders_failed(unit: Unit, checks: Dict[str, Any], certificate_checks: Dict[str, Dict[str, Any]]) -> bool:

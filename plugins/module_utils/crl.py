@@ -314,8 +314,11 @@ def check(
     max_bytes: int = DEFAULT_MAX_BYTES,
     skew_seconds: int = 300,
     now: Optional[datetime.datetime] = None,
+    bodies: Optional[Dict[str, bytes]] = None,
 ) -> Dict[str, Any]:
-    """Fetch the CRL at ``url`` from this node and judge it; one JSON-safe record (see the module docstring)."""
+    """Fetch the CRL at ``url`` from this node and judge it; one JSON-safe record (see the module docstring).
+    ``bodies`` (url -> bytes), when given, keeps the CRL read, so certificates found to need it later are judged
+    against the same download (``judge``) instead of fetching it again."""
     from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509 as x509u  # noqa: PLC0415
 
     result = responder_probe.probe(url, None, timeout, "GET", proxy, use_env_proxy, max_bytes, accept=CRL_TYPES)
@@ -339,6 +342,8 @@ def check(
         return report
     if not result.reachable:
         return report
+    if bodies is not None:
+        bodies[url] = result.body or b""
     verdict = judge(result.body or b"", issuer, certificates, now=now, skew_seconds=skew_seconds, url=url)
     error = verdict.pop("error")
     if not verdict["certificates"]:

@@ -46,7 +46,9 @@ class FakeNode:
         (tmp_path / "root.pem").write_bytes(self.root.pem)
         blocks = []
         for index, names in enumerate(sites):
-            leaf = pki.leaf(self.inter, cn=names[0], dns=list(names), **dict({"ocsp_urls": [URL]}, **(leaf_kw or {})))
+            # leaf_kw: for every site, or a list with one per site
+            own_kw = leaf_kw[index] if isinstance(leaf_kw, list) else leaf_kw
+            leaf = pki.leaf(self.inter, cn=names[0], dns=list(names), **dict({"ocsp_urls": [URL]}, **(own_kw or {})))
             cert_file, key_file = tmp_path / ("site%d.pem" % index), tmp_path / ("site%d.key" % index)
             cert_file.write_bytes(leaf.pem + self.inter.pem)
             key_file.write_bytes(leaf.key_pem())

@@ -171,6 +171,29 @@ def test_when_every_responder_fails_the_crl_says_revoked(pki, tmp_path, monkeypa
     assert CrlHandler.seen == ["/int.crl"] and not [f for f in found if f["code"].startswith("crl_")]
 
 
+def test_a_crl_fetched_for_a_certificate_without_ocsp_also_judges_one_whose_responders_fail(
+    pki, tmp_path, monkeypatch, crl_url
+):
+    """Both certificates name one CRL: it is fetched for the one without an OCSP URL before the responders answer;
+    when the other's responders all fail, the same CRL (its body kept, not fetched again) says it is revoked."""
+    fake = FakeNode(
+        pki,
+        tmp_path,
+        monkeypatch,
+        [["www.crl.test"], ["api.crl.test"]],
+        staple=False,
+        leaf_kw=[{"crl_urls": [crl_url], "ocsp_urls": []}, {"crl_urls": [crl_url]}],
+    )
+    monkeypatch.setattr(audit, "_now", lambda: datetime.datetime.now(datetime.timezone.utc))
+    failing = {"reachable": False, "failed_stage": "connect", "error": "connection refused", "ocsp": None}
+    monkeypatch.setattr(audit, "_check_responder", lambda url, cert, issuer, settings: dict(failing, url=url))
+    CrlHandler.body = pki.crl(fake.inter, revoked=[fake.leaves["api.crl.test"]])
+    ev, found = gather(fake)
+    assert CrlHandler.seen == ["/int.crl"]
+    assert set(ev.crls[crl_url]["certificates"]) == {x509.fingerprint(leaf.cert) for leaf in fake.leaves.values()}
+    assert [f["hostname"] for f in by_code(found, "cert_revoked")] == ["api.crl.test"]
+
+
 def test_crl_check_off_fetches_nothing(pki, tmp_path, monkeypatch, crl_url):
     fake = node(pki, tmp_path, monkeypatch, crl_url)
     CrlHandler.body = pki.crl(fake.inter, revoked=list(fake.leaves.values()))
