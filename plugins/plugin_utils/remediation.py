@@ -435,6 +435,11 @@ def _plan_site(
             expect_leaf = cert.get("sha256") or expect_leaf
             deployed_leaf = cert  # verification expects what the new certificate allows (an OCSP URL or none)
             handled |= codes & DEPLOY_CODES | (codes & CHAIN_CODES)  # a fresh deployment brings a fresh chain
+            if "stapling_without_ocsp" in codes and cert.get("ocsp_urls"):
+                # The sunset decides from the certificate served after the plan: this one names a responder, so
+                # the deployment itself is the remedy and stapling stays as it is (its staple is refreshed below).
+                handled.add("stapling_without_ocsp")
+                result["deployments"][-1]["codes"] = sorted(codes & (DEPLOY_CODES | SUNSET_CODES))
             staple_path = _staple_file_of_certificate(server, stapling)
             if cert.get("ocsp_urls") and staple_path:
                 # HAProxy loads <crt>.ocsp with the certificate: a response for the old one must not stay.
@@ -476,11 +481,30 @@ def _plan_site(
     # stapling_config: directives for nginx and Apache sites, staple files for HAProxy.
     facts = facts_of(server)
     remedy = facts.STAPLING_REMEDY if facts is not None else None
+    sunset_due = "stapling_without_ocsp" in codes - handled - blocked
+    unread = [other for other in context["siblings"] if not (other.get("configured") or {}).get("leaf")]
+    if sunset_due and unread:
+        # Stapling is switched per block (nginx/Apache) and a finding names a hostname, not which of the block's
+        # certificates lacks the URL: a certificate not read may be one whose CA still runs OCSP.
+        other = unread[0].get("configured") or {}
+        refuse(
+            {"stapling_without_ocsp"},
+            "this block also serves %s, which was not read (%s): it may name an OCSP responder, so stapling is "
+            "left as it is (fix what kept it from being read, then run again)"
+            % (
+                other.get("certificate_file") or unread[0].get("key"),
+                "; ".join(str(e) for e in other.get("errors") or []) or "no certificate",
+            ),
+        )
+        sunset_due = False
     if remedy == "directives" and path:
         entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
-        block_leaves = [leaf] + [(other.get("configured") or {}).get("leaf") or {} for other in context["siblings"]]
+        # The certificate this entry serves after the plan (a deployed one replaces the configured leaf).
+        block_leaves = [deployed_leaf] + [
+            (other.get("configured") or {}).get("leaf") or {} for other in context["siblings"]
+        ]
         stapled = [other for other in block_leaves if isinstance(other, dict) and other.get("ocsp_urls")]
-        if "stapling_without_ocsp" in codes and stapled:
+        if sunset_due and stapled:
             # A finding names a site and hostname, not which of the block's certificates lacks the URL; the
             # directive is per block, so "off" would stop stapling for a certificate whose CA still runs OCSP.
             refuse(
@@ -489,7 +513,7 @@ def _plan_site(
                 "responder: switching it off would stop its staple (serve the certificate without an OCSP URL "
                 "from a block of its own)" % (stapled[0].get("subject") or stapled[0].get("sha256")),
             )
-        elif "stapling_without_ocsp" in codes and facts.staple_file_path(stapling):
+        elif sunset_due and facts.staple_file_path(stapling):
             # A static staple the configuration names: switching stapling off drops a response someone maintains,
             # and removing the file alone would stop the server loading its configuration.
             refuse(
@@ -497,7 +521,7 @@ def _plan_site(
                 "the site staples the static file %s: remove that directive and the file yourself once nothing "
                 "maintains it" % facts.staple_file_path(stapling),
             )
-        elif "stapling_without_ocsp" in codes and not leaf.get("must_staple"):
+        elif sunset_due and not deployed_leaf.get("must_staple"):
             # This site's certificate only: every other site keeps its stapling (never switched off wholesale).
             entry["stapling"] = "off"
             staple_on = False
@@ -533,8 +557,8 @@ def _plan_site(
             result["stapling"].append(entry)
             handled |= set(entry["codes"])
     elif remedy == "staple_file":
-        if "stapling_without_ocsp" in codes:
-            staple_on = _plan_staple_sunset(result, key, site, refuse, handled)
+        if sunset_due:
+            staple_on = _plan_staple_sunset(result, key, site, refuse, handled, deployed_leaf)
         needs = codes & ({"stapling_unsupported", "stapling_disabled"} | STAPLE_FILE_REFRESH)
         staple_path = facts.staple_file_path(stapling)
         if needs and leaf.get("ocsp_urls") and staple_path and configured.get("certificate_file"):
@@ -591,11 +615,13 @@ def _stapling_on(server, stapling) -> bool:
     return facts is not None and facts.stapling_enabled(stapling)
 
 
-def _plan_staple_sunset(result, key, site, refuse, handled):
+def _plan_staple_sunset(result, key, site, refuse, handled, served_leaf):
     """HAProxy, ``stapling_without_ocsp`` with the sunset opt-in: remove this certificate's ``.ocsp`` file (and only
-    its own). A certificate HAProxy fetches for itself (``ocsp-update on``) needs its line edited, which is not
-    automated: refused, naming the line. Returns the staple the site should serve afterwards (False: none), or
-    None when nothing is planned."""
+    its own). ``served_leaf`` is the certificate the entry serves after the plan (a deployed one, or the configured
+    leaf): one that names a responder keeps its file. A certificate HAProxy fetches for itself (``ocsp-update on``)
+    needs its line edited, which is not automated: refused, naming the line. A file the plan also refreshes is
+    never removed. Returns the staple the site should serve afterwards (False: none), or None when nothing is
+    planned."""
     server = site.get("server")
     stapling = site.get("stapling") or {}
     configured = site.get("configured") or {}
@@ -613,6 +639,17 @@ def _plan_staple_sunset(result, key, site, refuse, handled):
             "%s has ocsp-update on (%s): to stop stapling it, write ocsp-update off on that line for this "
             "certificate only, then test and reload; editing it is not automated yet" % (certificate, where),
         )
+        return None
+    if served_leaf.get("ocsp_urls"):
+        refuse(
+            {"stapling_without_ocsp"},
+            "%s names the OCSP responder %s: its staple file %s is kept (the finding names the hostname, not which "
+            "certificate of the section lacks the URL)"
+            % (configured.get("certificate_file") or key, served_leaf["ocsp_urls"][0], path),
+        )
+        return None
+    if any(entry.get("dest") == path for entry in result["staple_files"]):
+        refuse({"stapling_without_ocsp"}, "the plan refreshes %s: it is not removed as well" % path)
         return None
     exists = staple_file.get("exists") if staple_file else stapling.get("ocsp_exists")
     if not path or not exists or not configured.get("certificate_file"):

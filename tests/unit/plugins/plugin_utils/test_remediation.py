@@ -720,3 +720,59 @@ def test_stashed_backups_stay_under_the_backup_dir(backup):
     assert "/../" not in moved["backup"] and not moved["backup"].endswith("/..")
     assert moved["stashed_from"] == backup
     assert rem.stashed_backups([{"path": "/etc/x", "backup": "../../etc/x"}], "/b/../c")[0]["backup"] == "/c/etc/x"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The sunset decides from the certificate served after the plan, and refuses what it cannot see (review of issue 16)
+
+
+def deploying(server, ocsp_urls):
+    """A site whose configured leaf has no OCSP URL and whose key mismatches: the planner deploys WWW_CERT."""
+    www = site(server, "www", ["www.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    found = [finding("key_mismatch", www), finding("stapling_without_ocsp", www, severity="warning")]
+    cert = dict(CERT, san_dns=["www.test"], ocsp_urls=ocsp_urls)
+    return rem.plan(audit([www], found), "n1", certificates=[cert], sunset=True)
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_sunset_keeps_stapling_for_a_deployed_certificate_that_names_a_responder(server):
+    plan = deploying(server, OCSP)
+    assert [d["sha256"] for d in plan["deployments"]] == [NEW]
+    assert [e.get("stapling") for e in plan["stapling"]] == []
+    assert plan["staple_removals"] == [] and plan["unfixable"] == [] and plan["skipped"] == []
+    assert "stapling_without_ocsp" in plan["codes"]
+    assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "good")]
+    if server == "haproxy":
+        assert [f["dest"] for f in plan["staple_files"]] == ["/etc/haproxy/certs/www.pem.ocsp"]
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_sunset_of_a_deployed_certificate_without_a_responder_never_refreshes_what_it_removes(server):
+    plan = deploying(server, [])
+    assert [d["sha256"] for d in plan["deployments"]] == [NEW]
+    refreshed = {f["dest"] for f in plan["staple_files"]}
+    removed = {f["dest"] for f in plan["staple_removals"]}
+    assert not refreshed & removed
+    if server == "haproxy":
+        assert removed == {"/etc/haproxy/certs/www.pem.ocsp"}
+    else:
+        assert [e["stapling"] for e in plan["stapling"]] == ["off"]
+    assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "none")]
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_sunset_refuses_when_a_sibling_certificate_of_the_block_was_not_read(server):
+    """RSA + ECDSA in one block (or a crt-list): a sibling not read may name a responder; stapling stays."""
+    legacy = site(server, "dual", ["dual.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    unread = site(
+        server,
+        "dual",
+        ["dual.test"],
+        number=1,
+        configured={"certificate_file": "/etc/tls/dual-ec.crt", "key_file": "/etc/tls/dual-ec.key", "leaf": None},
+    )
+    plan = rem.plan(audit([legacy, unread], [finding("stapling_without_ocsp", legacy)]), "n1", sunset=True)
+    assert plan["stapling"] == [] and plan["staple_removals"] == [] and plan["reload"] == []
+    (refusal,) = plan["unfixable"]
+    assert refusal["code"] == "stapling_without_ocsp"
+    assert "/etc/tls/dual-ec.crt" in refusal["reason"] and "not read" in refusal["reason"]
