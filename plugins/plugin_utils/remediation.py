@@ -29,8 +29,8 @@ import copy
 import os
 import posixpath
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import coverage, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as evidence_records
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
@@ -63,30 +63,6 @@ def _source(site: dict):
     if not sep or not line.isdigit():
         return None, None
     return path, int(line)
-
-
-def covers(pattern: str, name: str) -> bool:
-    """Whether a certificate name (``*.example.com`` covers one label) covers ``name``."""
-    return _covers(pattern, name)
-
-
-def _covers(pattern: str, name: str) -> bool:
-    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
-    if pattern == name:
-        return True
-    if pattern.startswith("*."):
-        head, dot, rest = name.partition(".")
-        return bool(dot) and bool(head) and rest == pattern[2:]
-    return False
-
-
-def certificate_for(hostnames, certificates):
-    """The first certificate (``{name, san_dns, ...}``) whose names cover every hostname, or None."""
-    for cert in certificates or []:
-        names = cert.get("san_dns") or []
-        if hostnames and all(any(_covers(pattern, host) for pattern in names) for host in hostnames):
-            return cert
-    return None
 
 
 def certificate_sources(certificates) -> list:
@@ -282,6 +258,7 @@ def plan(
             other for other_key, other in sites.items() if other_key != key and other.get("site") == site.get("site")
         ]
         context = {
+            "evidence": evidence,
             "host": host,
             "groups": groups or {},
             "drift": list(drift or []),
@@ -401,7 +378,10 @@ def _plan_site(
     if codes & DEPLOY_CODES:
         hostnames = site.get("hostnames") or []
         host, groups = context["host"], context["groups"]
-        covering = [c for c in certificates or [] if certificate_for(hostnames, [c]) is not None]
+        # The entries that go to this site: the rule the rollout and its preflight gate use (coverage.py).
+        covering = [
+            c for c in certificates or [] if key in coverage.destinations(context["evidence"], c.get("san_dns"))
+        ]
         cert = next((c for c in covering if in_scope(c, host, groups)), None)
         drift_reason = _drift_refusal(found, host, cert or (covering[0] if covering else None), configured)
         if not covering:
@@ -826,9 +806,10 @@ def changed_files(results, existed=None) -> list:
 
 def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) -> dict:
     """Deploy ``certificate`` (a tlsfleet_certificates entry with ``san_dns`` and ``sha256``) to every site of the
-    node whose hostnames it covers - when its ``hosts`` scope ``host`` (``in_scope``; otherwise ``refused`` says
-    why and nothing is planned); verify each with the new fingerprint and a good staple (or none without an OCSP
-    URL or with stapling off). ``served`` records what each site served before, for the rollout summary."""
+    node it goes to (``coverage.destinations``: the sites the preflight gate judges) - when its ``hosts`` scope
+    ``host`` (``in_scope``; otherwise ``refused`` says why and nothing is planned); verify each, at the hostnames it
+    serves there, with the new fingerprint and a good staple (or none without an OCSP URL or with stapling off).
+    ``served`` records what each site served before, for the rollout summary."""
     result = {
         "deployments": [],
         "staple_files": [],
@@ -844,9 +825,12 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
     if not in_scope(certificate, host, groups):
         result["refused"].append(scope_refusal(certificate, host))
         return result
+    # The sites the certificate goes to, and the names it serves there: the sites the preflight gate judged
+    # (coverage.destinations, one rule for both).
+    targets = coverage.destinations(evidence, certificate.get("san_dns") or [])
     for site in [_site_view(evidence, s) for s in evidence.get("sites") or [] if isinstance(s, dict)]:
-        hostnames = list(site.get("hostnames") or [])
-        if not hostnames or certificate_for(hostnames, [certificate]) is None:
+        hostnames = targets.get(_site_key(site))
+        if not hostnames:
             continue
         configured = site.get("configured") or {}
         if not configured.get("certificate_file"):

@@ -294,7 +294,7 @@ CERT = {
     "name": "www",
     "certificate": "/ca/www.crt",
     "key": "/ca/www.key",
-    "san_dns": ["*.test"],
+    "san_dns": ["www.test", "shop.test", "*.sub.test"],
     "sha256": NEW,
     "public_key_sha256": "cc" * 32,
     "hosts": ["n1", "n2", "n3"],
@@ -304,7 +304,6 @@ CERT = {
 def test_drift_deploys_the_certificate_that_covers_the_site_on_outliers_only():
     www = site("apache", "www", ["www.test", "shop.test"])
     drift = [drift_finding(["n3"], ["n1", "n2", "n3"]), drift_finding(["n3"], ["n1", "n2", "n3"], "shop.test")]
-    # shop.test is not under *.test's single label? It is: one label before .test.
     plan = rem.plan(audit([www], []), "n3", drift=drift, certificates=[CERT])
     (deployment,) = plan["deployments"]
     assert deployment["key"] == "/ca/www.key" and deployment["fullchain_dest"] == "/etc/tls/www.crt"
@@ -315,10 +314,12 @@ def test_drift_deploys_the_certificate_that_covers_the_site_on_outliers_only():
 
 
 def test_wildcards_cover_one_label_only():
-    assert rem.certificate_for(["a.test"], [CERT]) is CERT
-    assert rem.certificate_for(["a.b.test"], [CERT]) is None
-    assert rem.certificate_for(["test"], [CERT]) is None
-    assert rem.certificate_for([], [CERT]) is None
+    deep, one, apex = (site("nginx", n, [n]) for n in ("a.b.sub.test", "a.sub.test", "sub.test"))
+    plan = rem.plan(
+        audit([deep, one, apex], [finding("key_mismatch", s) for s in (deep, one, apex)]), "n1", certificates=[CERT]
+    )
+    assert [d["site"] for d in plan["deployments"]] == [one["site"]]
+    assert sorted(u["hostname"] for u in plan["unfixable"]) == ["a.b.sub.test", "sub.test"]
 
 
 def test_blocking_findings_are_unfixable_and_relax_the_staple_check():
