@@ -357,18 +357,6 @@ def _plan_site(
                 _listed(result, "skipped", item, reason)
         blocked.update(code_set & codes)
 
-    if codes & SUNSET_CODES and not context.get("sunset"):
-        facts_here = facts_of(server)
-        what = (
-            "the staple file %s would be removed" % facts_here.staple_file_path(stapling)
-            if facts_here is not None
-            and facts_here.STAPLING_REMEDY == "staple_file"
-            and facts_here.staple_file_path(stapling)
-            else "stapling would be switched off for this site only"
-        )
-        skip(SUNSET_CODES, SUNSET_SKIPPED % what)
-        codes = codes - SUNSET_CODES
-
     for code in sorted(codes):
         cause = CATALOGUE.get(code)
         if code in BLOCKING or (cause is not None and cause.fixed_by is None):
@@ -436,6 +424,19 @@ def _plan_site(
                     }
                 )
                 staple_on = True
+    # Without the opt-in the sunset is listed as skipped - unless a deployment above already remedies it.
+    if codes & SUNSET_CODES - handled and not context.get("sunset"):
+        facts_here = facts_of(server)
+        what = (
+            "the staple file %s would be removed" % facts_here.staple_file_path(stapling)
+            if facts_here is not None
+            and facts_here.STAPLING_REMEDY == "staple_file"
+            and facts_here.staple_file_path(stapling)
+            else "stapling would be switched off for this site only"
+        )
+        skip(SUNSET_CODES, SUNSET_SKIPPED % what)
+        codes = codes - SUNSET_CODES
+
     chain_codes = (codes & CHAIN_CODES) - handled
     if chain_codes and configured.get("certificate_file"):
         combined = _combined(server, configured)

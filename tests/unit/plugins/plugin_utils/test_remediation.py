@@ -777,3 +777,15 @@ def test_sunset_refuses_when_a_sibling_certificate_of_the_block_was_not_read(ser
     (refusal,) = plan["unfixable"]
     assert refusal["code"] == "stapling_without_ocsp"
     assert "/etc/tls/dual-ec.crt" in refusal["reason"] and "not read" in refusal["reason"]
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_without_the_opt_in_a_deployment_that_names_a_responder_is_the_remedy_not_a_skip(server):
+    www = site(server, "www", ["www.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    found = [finding("key_mismatch", www), finding("stapling_without_ocsp", www, severity="warning")]
+    with_url = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=OCSP)])
+    assert with_url["skipped"] == [] and "stapling_without_ocsp" in with_url["codes"]
+    assert with_url["staple_removals"] == [] and [v["staple"] for v in with_url["verify"]] == ["good"]
+    without = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=[])])
+    assert [s["code"] for s in without["skipped"]] == ["stapling_without_ocsp"]
+    assert without["staple_removals"] == [] and [e.get("stapling") for e in without["stapling"]] == []
