@@ -10,6 +10,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import coverage
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import remediation
 
 # A DNS hostname of at least two labels: letters, digits and hyphens, no label starting or ending with a hyphen.
@@ -60,7 +61,7 @@ def served_endpoints(audits, hostnames=None, public=None, certificates=None):
     def permitted(name: str) -> bool:
         if not _probe_allowed(name):
             return False
-        return name.lower().rstrip(".") in allowed or any(remediation.covers(p, name) for p in patterns)
+        return name.lower().rstrip(".") in allowed or any(coverage.covers(p, name) for p in patterns)
 
     wanted = {str(h) for h in hostnames} if hostnames else None
     seen = set()

@@ -7,8 +7,8 @@ anything changes.
 ``judge()`` is pure: it reads the node's audit evidence (evidence.py records, as audit.gather() made them on the
 node), the candidate (leaf and chain, never a key), the certificates of the side files the servers read (trusted,
 issuer and chain files, read by ``read_side_files``), the node's trust anchors and the responder's answer about
-the candidate (responder_probe.check()), and returns one ``SitePreflight`` per site whose hostnames the
-candidate's names cover. docs/preflight.md says what each check means and why.
+the candidate (responder_probe.check()), and returns one ``SitePreflight`` per site the candidate goes to
+(coverage.destinations: the sites the rollout deploys it to). docs/preflight.md says what each check means and why.
 
 Public keys are compared, never private ones: the configured key's public key is known from the configured
 certificate when the audit found that the key file matches it (``Configured.key_matches``).
@@ -23,7 +23,13 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import chain, preflight_terms, public_pem, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
+    chain,
+    coverage,
+    preflight_terms,
+    public_pem,
+    x509,
+)
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
 
@@ -145,52 +151,10 @@ def candidate_issuer(candidate: Candidate, anchors: Sequence[Any] = (), at: Opti
 # names
 
 
-# The label separators IDNA accepts besides the full stop (RFC 3490 3.1).
-_DOTS = {ord(dot): "." for dot in "\u3002\uff0e\uff61"}
-
-
-def ascii_name(name: str) -> str:
-    """A DNS name as certificates hold it: lower case, no final dot, each Unicode label (U-label) as its A-label
-    (``bücher`` -> ``xn--bcher-kva``), with Python's IDNA codec - the one tls_probe.py sends SNI with. A label
-    the codec refuses is kept as it is (it then matches only itself)."""
-    labels = []
-    for label in name.translate(_DOTS).rstrip(".").split("."):
-        ascii_label = label
-        if not label.isascii():
-            try:
-                ascii_label = label.encode("idna").decode("ascii")
-            except UnicodeError:
-                pass
-        labels.append(ascii_label.lower())
-    return ".".join(labels)
-
-
-def covers(pattern: str, name: str) -> bool:
-    """RFC 6125: a name matches exactly (case-insensitively, U-labels compared as A-labels), or ``*.`` stands for
-    exactly one left-most label."""
-    pattern, name = ascii_name(pattern), ascii_name(name)
-    if pattern == name:
-        return True
-    # A wildcard needs at least two labels after it (``*.com`` covers nothing), as OpenSSL's X509_check_host does.
-    # No public suffix list is shipped: ``*.co.uk`` covers ``shop.co.uk`` (docs/preflight.md).
-    if pattern.startswith("*.") and "*" not in pattern[2:] and "." in pattern[2:].strip("."):
-        head, dot, rest = name.partition(".")
-        return bool(dot) and bool(head) and "*" not in head and rest == pattern[2:]
-    return False
-
-
-def covered_names(site: Any, san_dns: Sequence[str], configured_san: Optional[Sequence[str]] = None) -> List[str]:
-    """The site's names the candidate covers. With ``configured_san`` (the DNS names of the certificate this site
-    unit deploys), only names that certificate covers too: the candidate replaces the certificate serving them,
-    not the other certificates of a site that binds several (HAProxy crt-list)."""
-    names = []
-    for name in [*site.hostnames, *site.server_names]:
-        if not isinstance(name, str) or name in names or not any(covers(san, name) for san in san_dns):
-            continue
-        if configured_san is not None and not any(covers(san, name) for san in configured_san):
-            continue
-        names.append(name)
-    return names
+# The sites a candidate goes to, and the name rules, are coverage.py's: the rollout deploys to the same sites
+# (plugins/plugin_utils/remediation.py). Kept under these names for the callers of the judge.
+ascii_name = coverage.ascii_name
+covers = coverage.covers
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -274,7 +238,7 @@ def judge(
     explicit_anchors: bool = False,
     answers: Optional[Dict[str, Dict[str, Any]]] = None,
 ) -> List[SitePreflight]:
-    """One verdict per site of ``evidence`` whose hostnames the candidate covers (see the module docstring).
+    """One verdict per site of ``evidence`` the candidate goes to (coverage.destinations; see the module docstring).
 
     ``answer`` is responder_probe.check()'s report about the candidate from this node, asked at the candidate's
     own OCSP URL (None when it was not asked: no OCSP URL, or the candidate's issuer is unknown); ``answers`` maps
@@ -295,9 +259,9 @@ def judge(
         explicit_anchors=explicit_anchors,
     )
     results = []
+    targets = coverage.destinations(evidence, candidate.info.san_dns)
     for site in evidence.sites:
-        configured = evidence.certificate(site.configured.leaf)
-        names = covered_names(site, candidate.info.san_dns, configured.san_dns if configured is not None else None)
+        names = targets.get(site.key)
         if not names:
             continue
         result = SitePreflight(key=site.key, site=site.site, server=site.server, hostnames=names)
@@ -333,9 +297,9 @@ def responder_urls(evidence: Any, candidate: Candidate) -> List[str]:
     """Every responder the servers of the sites the candidate covers would ask about it, each once: the one a
     site's configuration forces, else the candidate's own OCSP URL (what node_audit asks before judging)."""
     urls: List[str] = []
+    targets = coverage.destinations(evidence, candidate.info.san_dns)
     for site in evidence.sites:
-        configured = evidence.certificate(site.configured.leaf)
-        if not covered_names(site, candidate.info.san_dns, configured.san_dns if configured is not None else None):
+        if site.key not in targets:
             continue
         url = _forced(site) or (candidate.info.ocsp_urls[0] if candidate.info.ocsp_urls else None)
         if url and url not in urls:

@@ -114,6 +114,8 @@ options:
       - V(absent) removes O(dest) (with O(backup), a copy is kept first) and fetches nothing. The module refuses, and
         removes nothing, when the certificate in O(certificate_path) names an OCSP responder. A server reads the file
         only when it starts or reloads, so reload it afterwards.
+      - With V(absent), O(dest) must be left out or be exactly C(<certificate_path>.ocsp), the file HAProxy loads with
+        that certificate; the module refuses any other path, and removes nothing.
     type: str
     choices: [present, absent]
     default: present
@@ -364,6 +366,14 @@ def _write(module, dest: str, der: bytes, backup: bool) -> dict:
 def remove(module, dest: str) -> dict:
     """state=absent: remove ``dest`` when the certificate names no OCSP responder (the OCSP sunset)."""
     params = module.params
+    own = params["certificate_path"] + ".ocsp"
+    if os.path.normpath(dest) != os.path.normpath(own):
+        # Only HAProxy's file beside the certificate: a dest elsewhere could be any file (the certificate itself,
+        # a staple another certificate or server uses), and nothing here ties it to this certificate.
+        raise InputError(
+            f"state=absent removes only the certificate's own staple file {own} (HAProxy's <certificate>.ocsp), "
+            f"not {dest}: leave dest out or give exactly that path."
+        )
     cert = load_certificates_from_path(params["certificate_path"], "certificate file")[0]
     urls = ocsp_urls(cert)
     if urls:

@@ -29,8 +29,8 @@ import copy
 import os
 import posixpath
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import coverage, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as evidence_records
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
@@ -63,30 +63,6 @@ def _source(site: dict):
     if not sep or not line.isdigit():
         return None, None
     return path, int(line)
-
-
-def covers(pattern: str, name: str) -> bool:
-    """Whether a certificate name (``*.example.com`` covers one label) covers ``name``."""
-    return _covers(pattern, name)
-
-
-def _covers(pattern: str, name: str) -> bool:
-    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
-    if pattern == name:
-        return True
-    if pattern.startswith("*."):
-        head, dot, rest = name.partition(".")
-        return bool(dot) and bool(head) and rest == pattern[2:]
-    return False
-
-
-def certificate_for(hostnames, certificates):
-    """The first certificate (``{name, san_dns, ...}``) whose names cover every hostname, or None."""
-    for cert in certificates or []:
-        names = cert.get("san_dns") or []
-        if hostnames and all(any(_covers(pattern, host) for pattern in names) for host in hostnames):
-            return cert
-    return None
 
 
 def certificate_sources(certificates) -> list:
@@ -282,6 +258,7 @@ def plan(
             other for other_key, other in sites.items() if other_key != key and other.get("site") == site.get("site")
         ]
         context = {
+            "evidence": evidence,
             "host": host,
             "groups": groups or {},
             "drift": list(drift or []),
@@ -380,18 +357,6 @@ def _plan_site(
                 _listed(result, "skipped", item, reason)
         blocked.update(code_set & codes)
 
-    if codes & SUNSET_CODES and not context.get("sunset"):
-        facts_here = facts_of(server)
-        what = (
-            "the staple file %s would be removed" % facts_here.staple_file_path(stapling)
-            if facts_here is not None
-            and facts_here.STAPLING_REMEDY == "staple_file"
-            and facts_here.staple_file_path(stapling)
-            else "stapling would be switched off for this site only"
-        )
-        skip(SUNSET_CODES, SUNSET_SKIPPED % what)
-        codes = codes - SUNSET_CODES
-
     for code in sorted(codes):
         cause = CATALOGUE.get(code)
         if code in BLOCKING or (cause is not None and cause.fixed_by is None):
@@ -401,7 +366,10 @@ def _plan_site(
     if codes & DEPLOY_CODES:
         hostnames = site.get("hostnames") or []
         host, groups = context["host"], context["groups"]
-        covering = [c for c in certificates or [] if certificate_for(hostnames, [c]) is not None]
+        # The entries that go to this site: the rule the rollout and its preflight gate use (coverage.py).
+        covering = [
+            c for c in certificates or [] if key in coverage.destinations(context["evidence"], c.get("san_dns"))
+        ]
         cert = next((c for c in covering if in_scope(c, host, groups)), None)
         drift_reason = _drift_refusal(found, host, cert or (covering[0] if covering else None), configured)
         if not covering:
@@ -435,6 +403,11 @@ def _plan_site(
             expect_leaf = cert.get("sha256") or expect_leaf
             deployed_leaf = cert  # verification expects what the new certificate allows (an OCSP URL or none)
             handled |= codes & DEPLOY_CODES | (codes & CHAIN_CODES)  # a fresh deployment brings a fresh chain
+            if "stapling_without_ocsp" in codes and cert.get("ocsp_urls"):
+                # The sunset decides from the certificate served after the plan: this one names a responder, so
+                # the deployment itself is the remedy and stapling stays as it is (its staple is refreshed below).
+                handled.add("stapling_without_ocsp")
+                result["deployments"][-1]["codes"] = sorted(codes & (DEPLOY_CODES | SUNSET_CODES))
             staple_path = _staple_file_of_certificate(server, stapling)
             if cert.get("ocsp_urls") and staple_path:
                 # HAProxy loads <crt>.ocsp with the certificate: a response for the old one must not stay.
@@ -451,6 +424,19 @@ def _plan_site(
                     }
                 )
                 staple_on = True
+    # Without the opt-in the sunset is listed as skipped - unless a deployment above already remedies it.
+    if codes & SUNSET_CODES - handled and not context.get("sunset"):
+        facts_here = facts_of(server)
+        what = (
+            "the staple file %s would be removed" % facts_here.staple_file_path(stapling)
+            if facts_here is not None
+            and facts_here.STAPLING_REMEDY == "staple_file"
+            and facts_here.staple_file_path(stapling)
+            else "stapling would be switched off for this site only"
+        )
+        skip(SUNSET_CODES, SUNSET_SKIPPED % what)
+        codes = codes - SUNSET_CODES
+
     chain_codes = (codes & CHAIN_CODES) - handled
     if chain_codes and configured.get("certificate_file"):
         combined = _combined(server, configured)
@@ -476,11 +462,30 @@ def _plan_site(
     # stapling_config: directives for nginx and Apache sites, staple files for HAProxy.
     facts = facts_of(server)
     remedy = facts.STAPLING_REMEDY if facts is not None else None
+    sunset_due = "stapling_without_ocsp" in codes - handled - blocked
+    unread = [other for other in context["siblings"] if not (other.get("configured") or {}).get("leaf")]
+    if sunset_due and unread:
+        # Stapling is switched per block (nginx/Apache) and a finding names a hostname, not which of the block's
+        # certificates lacks the URL: a certificate not read may be one whose CA still runs OCSP.
+        other = unread[0].get("configured") or {}
+        refuse(
+            {"stapling_without_ocsp"},
+            "this block also serves %s, which was not read (%s): it may name an OCSP responder, so stapling is "
+            "left as it is (fix what kept it from being read, then run again)"
+            % (
+                other.get("certificate_file") or unread[0].get("key"),
+                "; ".join(str(e) for e in other.get("errors") or []) or "no certificate",
+            ),
+        )
+        sunset_due = False
     if remedy == "directives" and path:
         entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
-        block_leaves = [leaf] + [(other.get("configured") or {}).get("leaf") or {} for other in context["siblings"]]
+        # The certificate this entry serves after the plan (a deployed one replaces the configured leaf).
+        block_leaves = [deployed_leaf] + [
+            (other.get("configured") or {}).get("leaf") or {} for other in context["siblings"]
+        ]
         stapled = [other for other in block_leaves if isinstance(other, dict) and other.get("ocsp_urls")]
-        if "stapling_without_ocsp" in codes and stapled:
+        if sunset_due and stapled:
             # A finding names a site and hostname, not which of the block's certificates lacks the URL; the
             # directive is per block, so "off" would stop stapling for a certificate whose CA still runs OCSP.
             refuse(
@@ -489,7 +494,7 @@ def _plan_site(
                 "responder: switching it off would stop its staple (serve the certificate without an OCSP URL "
                 "from a block of its own)" % (stapled[0].get("subject") or stapled[0].get("sha256")),
             )
-        elif "stapling_without_ocsp" in codes and facts.staple_file_path(stapling):
+        elif sunset_due and facts.staple_file_path(stapling):
             # A static staple the configuration names: switching stapling off drops a response someone maintains,
             # and removing the file alone would stop the server loading its configuration.
             refuse(
@@ -497,7 +502,7 @@ def _plan_site(
                 "the site staples the static file %s: remove that directive and the file yourself once nothing "
                 "maintains it" % facts.staple_file_path(stapling),
             )
-        elif "stapling_without_ocsp" in codes and not leaf.get("must_staple"):
+        elif sunset_due and not deployed_leaf.get("must_staple"):
             # This site's certificate only: every other site keeps its stapling (never switched off wholesale).
             entry["stapling"] = "off"
             staple_on = False
@@ -533,8 +538,8 @@ def _plan_site(
             result["stapling"].append(entry)
             handled |= set(entry["codes"])
     elif remedy == "staple_file":
-        if "stapling_without_ocsp" in codes:
-            staple_on = _plan_staple_sunset(result, key, site, refuse, handled)
+        if sunset_due:
+            staple_on = _plan_staple_sunset(result, key, site, refuse, handled, deployed_leaf)
         needs = codes & ({"stapling_unsupported", "stapling_disabled"} | STAPLE_FILE_REFRESH)
         staple_path = facts.staple_file_path(stapling)
         if needs and leaf.get("ocsp_urls") and staple_path and configured.get("certificate_file"):
@@ -591,11 +596,13 @@ def _stapling_on(server, stapling) -> bool:
     return facts is not None and facts.stapling_enabled(stapling)
 
 
-def _plan_staple_sunset(result, key, site, refuse, handled):
+def _plan_staple_sunset(result, key, site, refuse, handled, served_leaf):
     """HAProxy, ``stapling_without_ocsp`` with the sunset opt-in: remove this certificate's ``.ocsp`` file (and only
-    its own). A certificate HAProxy fetches for itself (``ocsp-update on``) needs its line edited, which is not
-    automated: refused, naming the line. Returns the staple the site should serve afterwards (False: none), or
-    None when nothing is planned."""
+    its own). ``served_leaf`` is the certificate the entry serves after the plan (a deployed one, or the configured
+    leaf): one that names a responder keeps its file. A certificate HAProxy fetches for itself (``ocsp-update on``)
+    needs its line edited, which is not automated: refused, naming the line. A file the plan also refreshes is
+    never removed. Returns the staple the site should serve afterwards (False: none), or None when nothing is
+    planned."""
     server = site.get("server")
     stapling = site.get("stapling") or {}
     configured = site.get("configured") or {}
@@ -613,6 +620,17 @@ def _plan_staple_sunset(result, key, site, refuse, handled):
             "%s has ocsp-update on (%s): to stop stapling it, write ocsp-update off on that line for this "
             "certificate only, then test and reload; editing it is not automated yet" % (certificate, where),
         )
+        return None
+    if served_leaf.get("ocsp_urls"):
+        refuse(
+            {"stapling_without_ocsp"},
+            "%s names the OCSP responder %s: its staple file %s is kept (the finding names the hostname, not which "
+            "certificate of the section lacks the URL)"
+            % (configured.get("certificate_file") or key, served_leaf["ocsp_urls"][0], path),
+        )
+        return None
+    if any(entry.get("dest") == path for entry in result["staple_files"]):
+        refuse({"stapling_without_ocsp"}, "the plan refreshes %s: it is not removed as well" % path)
         return None
     exists = staple_file.get("exists") if staple_file else stapling.get("ocsp_exists")
     if not path or not exists or not configured.get("certificate_file"):
@@ -789,9 +807,10 @@ def changed_files(results, existed=None) -> list:
 
 def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) -> dict:
     """Deploy ``certificate`` (a tlsfleet_certificates entry with ``san_dns`` and ``sha256``) to every site of the
-    node whose hostnames it covers - when its ``hosts`` scope ``host`` (``in_scope``; otherwise ``refused`` says
-    why and nothing is planned); verify each with the new fingerprint and a good staple (or none without an OCSP
-    URL or with stapling off). ``served`` records what each site served before, for the rollout summary."""
+    node it goes to (``coverage.destinations``: the sites the preflight gate judges) - when its ``hosts`` scope
+    ``host`` (``in_scope``; otherwise ``refused`` says why and nothing is planned); verify each, at the hostnames it
+    serves there, with the new fingerprint and a good staple (or none without an OCSP URL or with stapling off).
+    ``served`` records what each site served before, for the rollout summary."""
     result = {
         "deployments": [],
         "staple_files": [],
@@ -807,9 +826,12 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
     if not in_scope(certificate, host, groups):
         result["refused"].append(scope_refusal(certificate, host))
         return result
+    # The sites the certificate goes to, and the names it serves there: the sites the preflight gate judged
+    # (coverage.destinations, one rule for both).
+    targets = coverage.destinations(evidence, certificate.get("san_dns") or [])
     for site in [_site_view(evidence, s) for s in evidence.get("sites") or [] if isinstance(s, dict)]:
-        hostnames = list(site.get("hostnames") or [])
-        if not hostnames or certificate_for(hostnames, [certificate]) is None:
+        hostnames = targets.get(_site_key(site))
+        if not hostnames:
             continue
         configured = site.get("configured") or {}
         if not configured.get("certificate_file"):

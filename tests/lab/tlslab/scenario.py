@@ -305,10 +305,11 @@ def _preflight_expect_of(raw, where: str) -> dict | None:
 
 
 def preflight_covers(scenario: Scenario, site: Site) -> bool:
-    """Whether the scenario's candidate names one of the site's hostnames (the sites node_audit judges)."""
+    """Whether the scenario's candidate names every one of the site's hostnames (the sites node_audit judges and the
+    rollout deploys to: plugins/module_utils/coverage.py; lab sites hold one certificate each and no wildcards)."""
     if scenario.preflight is None:
         return False
-    return bool(set(site.hostnames) & set(scenario.leaves[scenario.preflight.leaf].hostnames))
+    return bool(site.hostnames) and set(site.hostnames) <= set(scenario.leaves[scenario.preflight.leaf].hostnames)
 
 
 def _check_preflight_expect(scenario: Scenario) -> None:

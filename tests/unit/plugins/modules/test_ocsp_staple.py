@@ -498,3 +498,26 @@ def test_symlinked_dest_keeps_its_link(lab, capsys, monkeypatch):
     assert result["changed"] is True and result["reason"] == "missing"
     assert os.path.islink(lab["dest"])
     assert target.read_bytes()[:1] == b"\x30"
+
+
+@pytest.mark.parametrize("given", ["other.ocsp", "legacy.pem", "legacy.pem.ocsp.bak", "sub/legacy.pem.ocsp"])
+def test_absent_removes_only_the_certificates_own_staple_file(pki, tmp_path, capsys, monkeypatch, given):
+    """state=absent takes dest only as <certificate_path>.ocsp (HAProxy's file): any other path is refused."""
+    _root, (inter,), no_url = pki.chain(ocsp_urls=[])
+    bundle = tmp_path / "legacy.pem"
+    bundle.write_bytes(no_url.key_pem() + no_url.pem + inter.pem)
+    (tmp_path / "sub").mkdir()
+    dest = tmp_path / given
+    if dest != bundle:  # dest: the certificate itself is kept as it is
+        dest.write_bytes(b"someone's file")
+    before = dest.read_bytes()
+    args = {"certificate_path": str(bundle), "state": "absent", "dest": str(dest)}
+    result, _out = run(args, capsys, monkeypatch)
+    assert result["failed"] is True and "Traceback" not in result["msg"]
+    assert "%s.ocsp" % bundle in result["msg"] and str(dest) in result["msg"]
+    assert dest.read_bytes() == before
+    # The certificate's own file, named explicitly (with a redundant separator), is removed.
+    own = tmp_path / "legacy.pem.ocsp"
+    own.write_bytes(b"old staple")
+    result, _out = run(dict(args, dest=str(tmp_path) + "//legacy.pem.ocsp"), capsys, monkeypatch)
+    assert (result["changed"], result["removed"]) == (True, True) and not own.exists()

@@ -294,7 +294,7 @@ CERT = {
     "name": "www",
     "certificate": "/ca/www.crt",
     "key": "/ca/www.key",
-    "san_dns": ["*.test"],
+    "san_dns": ["www.test", "shop.test", "*.sub.test"],
     "sha256": NEW,
     "public_key_sha256": "cc" * 32,
     "hosts": ["n1", "n2", "n3"],
@@ -304,7 +304,6 @@ CERT = {
 def test_drift_deploys_the_certificate_that_covers_the_site_on_outliers_only():
     www = site("apache", "www", ["www.test", "shop.test"])
     drift = [drift_finding(["n3"], ["n1", "n2", "n3"]), drift_finding(["n3"], ["n1", "n2", "n3"], "shop.test")]
-    # shop.test is not under *.test's single label? It is: one label before .test.
     plan = rem.plan(audit([www], []), "n3", drift=drift, certificates=[CERT])
     (deployment,) = plan["deployments"]
     assert deployment["key"] == "/ca/www.key" and deployment["fullchain_dest"] == "/etc/tls/www.crt"
@@ -315,10 +314,12 @@ def test_drift_deploys_the_certificate_that_covers_the_site_on_outliers_only():
 
 
 def test_wildcards_cover_one_label_only():
-    assert rem.certificate_for(["a.test"], [CERT]) is CERT
-    assert rem.certificate_for(["a.b.test"], [CERT]) is None
-    assert rem.certificate_for(["test"], [CERT]) is None
-    assert rem.certificate_for([], [CERT]) is None
+    deep, one, apex = (site("nginx", n, [n]) for n in ("a.b.sub.test", "a.sub.test", "sub.test"))
+    plan = rem.plan(
+        audit([deep, one, apex], [finding("key_mismatch", s) for s in (deep, one, apex)]), "n1", certificates=[CERT]
+    )
+    assert [d["site"] for d in plan["deployments"]] == [one["site"]]
+    assert sorted(u["hostname"] for u in plan["unfixable"]) == ["a.b.sub.test", "sub.test"]
 
 
 def test_blocking_findings_are_unfixable_and_relax_the_staple_check():
@@ -720,3 +721,71 @@ def test_stashed_backups_stay_under_the_backup_dir(backup):
     assert "/../" not in moved["backup"] and not moved["backup"].endswith("/..")
     assert moved["stashed_from"] == backup
     assert rem.stashed_backups([{"path": "/etc/x", "backup": "../../etc/x"}], "/b/../c")[0]["backup"] == "/c/etc/x"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The sunset decides from the certificate served after the plan, and refuses what it cannot see (review of issue 16)
+
+
+def deploying(server, ocsp_urls):
+    """A site whose configured leaf has no OCSP URL and whose key mismatches: the planner deploys WWW_CERT."""
+    www = site(server, "www", ["www.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    found = [finding("key_mismatch", www), finding("stapling_without_ocsp", www, severity="warning")]
+    cert = dict(CERT, san_dns=["www.test"], ocsp_urls=ocsp_urls)
+    return rem.plan(audit([www], found), "n1", certificates=[cert], sunset=True)
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_sunset_keeps_stapling_for_a_deployed_certificate_that_names_a_responder(server):
+    plan = deploying(server, OCSP)
+    assert [d["sha256"] for d in plan["deployments"]] == [NEW]
+    assert [e.get("stapling") for e in plan["stapling"]] == []
+    assert plan["staple_removals"] == [] and plan["unfixable"] == [] and plan["skipped"] == []
+    assert "stapling_without_ocsp" in plan["codes"]
+    assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "good")]
+    if server == "haproxy":
+        assert [f["dest"] for f in plan["staple_files"]] == ["/etc/haproxy/certs/www.pem.ocsp"]
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_sunset_of_a_deployed_certificate_without_a_responder_never_refreshes_what_it_removes(server):
+    plan = deploying(server, [])
+    assert [d["sha256"] for d in plan["deployments"]] == [NEW]
+    refreshed = {f["dest"] for f in plan["staple_files"]}
+    removed = {f["dest"] for f in plan["staple_removals"]}
+    assert not refreshed & removed
+    if server == "haproxy":
+        assert removed == {"/etc/haproxy/certs/www.pem.ocsp"}
+    else:
+        assert [e["stapling"] for e in plan["stapling"]] == ["off"]
+    assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "none")]
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_sunset_refuses_when_a_sibling_certificate_of_the_block_was_not_read(server):
+    """RSA + ECDSA in one block (or a crt-list): a sibling not read may name a responder; stapling stays."""
+    legacy = site(server, "dual", ["dual.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    unread = site(
+        server,
+        "dual",
+        ["dual.test"],
+        number=1,
+        configured={"certificate_file": "/etc/tls/dual-ec.crt", "key_file": "/etc/tls/dual-ec.key", "leaf": None},
+    )
+    plan = rem.plan(audit([legacy, unread], [finding("stapling_without_ocsp", legacy)]), "n1", sunset=True)
+    assert plan["stapling"] == [] and plan["staple_removals"] == [] and plan["reload"] == []
+    (refusal,) = plan["unfixable"]
+    assert refusal["code"] == "stapling_without_ocsp"
+    assert "/etc/tls/dual-ec.crt" in refusal["reason"] and "not read" in refusal["reason"]
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_without_the_opt_in_a_deployment_that_names_a_responder_is_the_remedy_not_a_skip(server):
+    www = site(server, "www", ["www.test"], leaf={"ocsp_urls": []}, stapling={"ocsp_exists": True})
+    found = [finding("key_mismatch", www), finding("stapling_without_ocsp", www, severity="warning")]
+    with_url = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=OCSP)])
+    assert with_url["skipped"] == [] and "stapling_without_ocsp" in with_url["codes"]
+    assert with_url["staple_removals"] == [] and [v["staple"] for v in with_url["verify"]] == ["good"]
+    without = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=[])])
+    assert [s["code"] for s in without["skipped"]] == ["stapling_without_ocsp"]
+    assert without["staple_removals"] == [] and [e.get("stapling") for e in without["stapling"]] == []
