@@ -54,10 +54,17 @@ def covers_all(san_dns: Sequence[str], names: Sequence[str]) -> bool:
     return bool(names) and all(any(covers(pattern, name) for pattern in san_dns or []) for name in names)
 
 
-def _units(evidence: Any) -> Iterator[Tuple[str, Any, List[str], Optional[List[str]]]]:
-    """(key, site, hostnames, DNS names of the configured certificate or None when it was not read) of each
-    certificate entry of the evidence, typed (evidence.Evidence, on the node) or in its dict form (the
-    controller)."""
+def key_family(key_type: Any) -> Optional[str]:
+    """The algorithm of an x509.key_type (``RSA-2048`` -> ``RSA``, ``EC-secp256r1`` -> ``EC``), or None."""
+    if not isinstance(key_type, str) or not key_type or key_type == "unknown":
+        return None
+    return key_type.split("-", 1)[0]
+
+
+def _units(evidence: Any) -> Iterator[Tuple[str, Any, List[str], Optional[List[str]], Optional[str]]]:
+    """(key, site, hostnames, DNS names of the configured certificate or None when it was not read, its key
+    family or None) of each certificate entry of the evidence, typed (evidence.Evidence, on the node) or in its
+    dict form (the controller)."""
     if isinstance(evidence, dict):
         table = evidence.get("certificates")
         table = table if isinstance(table, dict) else {}
@@ -74,14 +81,21 @@ def _units(evidence: Any) -> Iterator[Tuple[str, Any, List[str], Optional[List[s
                 site.get("site"),
                 names,
                 (list(san) if isinstance(san, list) else None),
+                key_family(record.get("key_type")) if isinstance(record, dict) else None,
             )
         return
     for site in getattr(evidence, "sites", None) or []:
         record = evidence.certificate(site.configured.leaf)
-        yield site.key, site.site, list(site.hostnames), list(record.san_dns) if record is not None else None
+        yield (
+            site.key,
+            site.site,
+            list(site.hostnames),
+            list(record.san_dns) if record is not None else None,
+            key_family(record.key_type) if record is not None else None,
+        )
 
 
-def destinations(evidence: Any, san_dns: Sequence[str]) -> Dict[str, List[str]]:
+def destinations(evidence: Any, san_dns: Sequence[str], key_type: Optional[str] = None) -> Dict[str, List[str]]:
     """The sites a certificate with the DNS names ``san_dns`` goes to: site key -> the hostnames it serves there,
     in the evidence's order.
 
@@ -90,14 +104,21 @@ def destinations(evidence: Any, san_dns: Sequence[str]) -> Dict[str, List[str]]:
     serves only the hostnames its own configured certificate covers (all of them when that certificate was not
     read). The certificate goes to an entry when it covers every one of those hostnames: a certificate that
     covers only some would break the others, so it goes nowhere there.
+
+    With ``key_type`` (x509.key_type of the certificate), in a site holding several certificates it goes only to
+    the entries whose configured certificate has the same key algorithm, or whose certificate was not read: an
+    RSA renewal replaces the RSA certificate of a dual RSA/ECDSA block, never the ECDSA one.
     """
     units = list(_units(evidence))
     shared: Dict[Any, int] = {}
-    for _key, site, _names, _san in units:
+    for _key, site, _names, _san, _family in units:
         shared[site] = shared.get(site, 0) + 1
+    family = key_family(key_type)
     out: Dict[str, List[str]] = {}
-    for key, site, hostnames, configured_san in units:
+    for key, site, hostnames, configured_san, configured_family in units:
         served = hostnames
+        if shared[site] > 1 and family and configured_family and configured_family != family:
+            continue
         if shared[site] > 1 and configured_san is not None:
             served = [name for name in hostnames if any(covers(pattern, name) for pattern in configured_san)]
         if covers_all(san_dns, served):

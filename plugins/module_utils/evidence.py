@@ -117,7 +117,8 @@ CRL_COMPACT = crl.COMPACT
 # the diagnosis quotes at most the newest 3 of the events it selects by those three fields.
 LOG_EVENT_COMPACT = ("server", "code", "site_hint", "file", "line_no", "message", "time")
 LOG_EVENTS_PER_KIND = 3
-# What evidence: compact leaves out of a certificate record (identifiers besides sha256 that nothing reads) and of
+# What evidence: compact leaves out of a certificate record (identifiers besides sha256 that nothing reads; key_type
+# stays: coverage.destinations tells an RSA from an ECDSA certificate of one site by it) and of
 # a server record (the stat of every configuration file, build details).
 CERTIFICATE_DETAIL = (
     "sha1",
@@ -125,7 +126,6 @@ CERTIFICATE_DETAIL = (
     "authority_key_id",
     "ca_issuers_urls",
     "signature_algorithm",
-    "key_type",
     "is_ca",
 )
 SERVER_DETAIL = ("config_files", "details", "master_cmdline", "version_tuple")

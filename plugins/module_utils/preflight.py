@@ -259,7 +259,7 @@ def judge(
         explicit_anchors=explicit_anchors,
     )
     results = []
-    targets = coverage.destinations(evidence, candidate.info.san_dns)
+    targets = coverage.destinations(evidence, candidate.info.san_dns, candidate.info.key_type)
     for site in evidence.sites:
         names = targets.get(site.key)
         if not names:
@@ -297,7 +297,7 @@ def responder_urls(evidence: Any, candidate: Candidate) -> List[str]:
     """Every responder the servers of the sites the candidate covers would ask about it, each once: the one a
     site's configuration forces, else the candidate's own OCSP URL (what node_audit asks before judging)."""
     urls: List[str] = []
-    targets = coverage.destinations(evidence, candidate.info.san_dns)
+    targets = coverage.destinations(evidence, candidate.info.san_dns, candidate.info.key_type)
     for site in evidence.sites:
         if site.key not in targets:
             continue

@@ -61,7 +61,12 @@ _VERDICT = {
 _CERTIFICATE = {
     "type": "object",
     "required": ["sha256"],
-    "properties": {"sha256": _FINGERPRINT, "public_key_sha256": _SHA256, "ocsp_urls": {"type": ["array", "null"]}},
+    "properties": {
+        "sha256": _FINGERPRINT,
+        "public_key_sha256": _SHA256,
+        "ocsp_urls": {"type": ["array", "null"]},
+        "key_type": _NAME,
+    },
 }
 _SERVED = {
     "type": "object",

@@ -87,6 +87,7 @@ def certificate_sources(certificates) -> list:
             sha256=x509.fingerprint(leaf),
             public_key_sha256=x509.public_key_sha256(leaf),
             ocsp_urls=x509.ocsp_urls(leaf),
+            key_type=x509.key_type(x509.certificate_public_key(leaf)),
         )
         if not source.get("name"):
             source["name"] = x509.name_string(leaf.subject)
@@ -368,7 +369,9 @@ def _plan_site(
         host, groups = context["host"], context["groups"]
         # The entries that go to this site: the rule the rollout and its preflight gate use (coverage.py).
         covering = [
-            c for c in certificates or [] if key in coverage.destinations(context["evidence"], c.get("san_dns"))
+            c
+            for c in certificates or []
+            if key in coverage.destinations(context["evidence"], c.get("san_dns"), c.get("key_type"))
         ]
         cert = next((c for c in covering if in_scope(c, host, groups)), None)
         drift_reason = _drift_refusal(found, host, cert or (covering[0] if covering else None), configured)
@@ -828,7 +831,7 @@ def plan_rollout(audit: dict, certificate: dict, host: str = "", groups=None) ->
         return result
     # The sites the certificate goes to, and the names it serves there: the sites the preflight gate judged
     # (coverage.destinations, one rule for both).
-    targets = coverage.destinations(evidence, certificate.get("san_dns") or [])
+    targets = coverage.destinations(evidence, certificate.get("san_dns") or [], certificate.get("key_type"))
     for site in [_site_view(evidence, s) for s in evidence.get("sites") or [] if isinstance(s, dict)]:
         hostnames = targets.get(_site_key(site))
         if not hostnames:

@@ -23,12 +23,12 @@ class Node:
         self.certificates = records.Certificates()
         self.sites = []
 
-    def unit(self, server, block, number, hostnames, configured_dns):
+    def unit(self, server, block, number, hostnames, configured_dns, kind="ec"):
         """A certificate entry ``number`` of the block ``block``; ``configured_dns`` None: its certificate was not
         read."""
         leaf = None
         if configured_dns is not None:
-            cert = self.pki.leaf(self.inter, cn=configured_dns[0], dns=configured_dns).cert
+            cert = self.pki.leaf(self.inter, cn=configured_dns[0], dns=configured_dns, kind=kind).cert
             leaf = self.certificates.add(x509.describe(cert).to_dict())
         site_id = "%s:/etc/%s/%s.conf:1" % (server, server, block)
         self.sites.append(
@@ -52,8 +52,8 @@ class Node:
     def evidence(self):
         return records.Evidence(certificates=self.certificates, sites=list(self.sites))
 
-    def candidate(self, dns):
-        leaf = self.pki.leaf(self.inter, cn=dns[0], dns=dns)
+    def candidate(self, dns, kind="ec"):
+        leaf = self.pki.leaf(self.inter, cn=dns[0], dns=dns, kind=kind)
         return preflight.load_candidate(leaf.pem.decode(), self.inter.pem.decode())
 
 
@@ -68,6 +68,7 @@ def gate_and_planner(node, candidate):
         "san_dns": candidate.info.san_dns,
         "sha256": candidate.info.sha256,
         "ocsp_urls": candidate.info.ocsp_urls,
+        "key_type": candidate.info.key_type,
         "hosts": ["n1"],
     }
     plan = remediation.plan_rollout({"evidence": evidence.to_dict()}, entry, "n1")
@@ -145,3 +146,32 @@ def test_an_unread_certificate_of_a_shared_section_gets_the_candidate_only_for_a
             assert deployed == wanted
         else:
             assert unread in deployed
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_a_renewal_replaces_the_certificate_of_its_own_key_algorithm_in_a_dual_block(pki, server):
+    """A block serving one name with an RSA and an ECDSA certificate: an RSA renewal goes to the RSA entry only
+    (the ECDSA certificate and key stay), an ECDSA one to the ECDSA entry; an entry whose certificate was not read
+    still gets it (nothing says it is of another algorithm)."""
+    node = Node(pki)
+    names = ["www.example.test"]
+    rsa_entry = node.unit(server, "dual", 0, names, names, kind="rsa")
+    ec_entry = node.unit(server, "dual", 1, names, names, kind="ec")
+    for kind, wanted in (("rsa", rsa_entry), ("ec", ec_entry)):
+        judged, deployed = gate_and_planner(node, node.candidate(names, kind=kind))
+        assert judged == deployed == {wanted: names}
+    unread = node.unit(server, "dual", 2, names, None)
+    judged, deployed = gate_and_planner(node, node.candidate(names, kind="rsa"))
+    assert judged == deployed == {rsa_entry: names, unread: names}
+    # a site with one certificate takes a renewal of another algorithm (switching RSA to ECDSA is a renewal too)
+    single = Node(pki)
+    only = single.unit(server, "one", 0, names, names, kind="rsa")
+    judged, deployed = gate_and_planner(single, single.candidate(names, kind="ec"))
+    assert judged == deployed == {only: names}
+
+
+def test_compact_evidence_keeps_the_key_type_the_controller_decides_by(pki):
+    node = Node(pki)
+    node.unit("nginx", "www", 0, ["www.example.test"], ["www.example.test"], kind="rsa")
+    (record,) = node.evidence().to_dict()["certificates"].values()
+    assert record["key_type"] == "RSA-2048"
