@@ -700,6 +700,8 @@ def run(params, runner) -> dict:
     since = None
     if params["since"]:
         since = x509.parse_time(params["since"], "since")
+    # A blank entry (an empty survey answer made a list: [""]) names no file: not an explicit trust anchor.
+    params["trust_anchor_paths"] = [path for path in params["trust_anchor_paths"] or [] if path.strip()]
     settings = audit.Settings(
         server_types=params["servers"],
         extra_endpoints=params["extra_endpoints"],

@@ -382,6 +382,26 @@ def as_optional_bool(value, name: str):
     return None if _blank(value) else as_bool(value, name)
 
 
+def as_optional_list(value, name: str):
+    """as_list, where a blank answer is None: not given, the module's default applies."""
+    return None if _blank(value) else as_list(value, name)
+
+
+def as_optional_value(value, name: str):
+    """Any value, where a blank answer is None: not given (the module checks the value itself)."""
+    del name
+    return None if _blank(value) else value
+
+
+def as_optional_evidence(value, name: str):
+    """node_audit's evidence detail (compact or full); a blank answer is None: not given."""
+    if _blank(value):
+        return None
+    if isinstance(value, str) and value.strip() in ("compact", "full"):
+        return value.strip()
+    raise InputProblem("%s must be compact or full, not %r" % (name, value))
+
+
 def as_count(value, name: str):
     """A whole number, 0 or more; a blank answer is None: not given, the module's default applies."""
     return None if _blank(value) else as_int(value, name)
@@ -465,7 +485,7 @@ VARIABLES = {
     "tlsfleet_become": as_bool,
     "tlsfleet_cert_fetch_issuers": as_bool,
     "tlsfleet_external_check": as_bool,
-    "tlsfleet_audit_use_proxy": as_bool,
+    "tlsfleet_audit_use_proxy": as_optional_bool,
     "tlsfleet_stapling_sunset": as_opt_in,
     "tlsfleet_rollout_preflight_gate": as_bool,
     "tlsfleet_preflight_at": as_time,
@@ -483,8 +503,12 @@ VARIABLES = {
     "tlsfleet_audit_staple_warning_seconds": as_count,
     "tlsfleet_audit_cert_warning_days": as_count,
     "tlsfleet_audit_crl_max_bytes": as_count,
-    # a survey's boolean field left empty arrives as "" too: node_audit's default (check CRLs)
+    # a survey's boolean, choice or text field left empty arrives as "" too: node_audit's default
     "tlsfleet_audit_crl_check": as_optional_bool,
+    "tlsfleet_audit_evidence": as_optional_evidence,
+    "tlsfleet_audit_servers": as_optional_list,
+    "tlsfleet_audit_trust_anchor_paths": as_optional_list,
+    "tlsfleet_audit_extra_endpoints": as_optional_value,
 }
 
 

@@ -29,6 +29,8 @@ MAX_ITEMS = 20000  # entries in any one list or dictionary
 MAX_DEPTH = 32  # nesting of lists and dictionaries
 MAX_VALUES = 2_000_000  # values (leaves and containers) in the whole result
 MAX_TEXT = 64 * 1024 * 1024  # characters of all strings in the whole result
+MAX_DROPPED = 1000  # records a result may have left out (x-dropWhenInvalid) before the node is refused
+MAX_NOTES = 20  # of them named one by one in evidence.errors; one line counts the rest
 MAX_SITES = 5000  # entries of evidence.sites
 MAX_NODE_HOSTNAMES = 20000  # (site, hostname) pairs served by one node
 MAX_FINDINGS = 20000
@@ -640,7 +642,14 @@ class _Walker:
         try:
             cleaned = self.clean(value, rule, depth)
         except Malformed as error:
-            if not rule.drop_invalid or self.values > MAX_VALUES or self.text > MAX_TEXT:
+            # Past MAX_DROPPED records left out the node is refused: a result made mostly of bad records would
+            # otherwise cost the controller a note and an exception each.
+            if (
+                not rule.drop_invalid
+                or self.values > MAX_VALUES
+                or self.text > MAX_TEXT
+                or len(self.dropped) >= MAX_DROPPED
+            ):
                 raise
             self.dropped.append((error, len(error.where)))
             cleaned = _LEFT_OUT
@@ -675,13 +684,17 @@ def _pairs(result: dict) -> int:
 
 
 def _note_left_out(clean: dict, dropped: list) -> dict:
-    """``clean`` with a sentence in evidence.errors for each record left out (the lists are new, never the node's)."""
+    """``clean`` with a sentence in evidence.errors for each record left out, the first MAX_NOTES of them and one
+    line counting the rest, within the list's MAX_ITEMS (the lists are new, never the node's)."""
     notes = []
-    for error, inside in dropped:
+    for error, inside in dropped[:MAX_NOTES]:
         keys = list(reversed(error.where))
         notes.append("the controller left out %s: %s" % (_show_path(keys[: len(keys) - inside]), error))
+    if len(dropped) > MAX_NOTES:
+        notes.append("the controller left out %d more records that break the schema" % (len(dropped) - MAX_NOTES))
     evidence = dict(clean["evidence"])
-    evidence["errors"] = [*(evidence.get("errors") or []), *notes][: max(MAX_ITEMS, len(notes))]
+    errors = list(evidence.get("errors") or [])
+    evidence["errors"] = [*errors[: MAX_ITEMS - len(notes)], *notes]
     return dict(clean, evidence=evidence)
 
 

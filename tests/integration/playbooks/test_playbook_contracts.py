@@ -32,6 +32,10 @@ SURVEY_AUDIT_VARIABLES = (
     "tlsfleet_audit_cert_warning_days",
     "tlsfleet_audit_crl_max_bytes",
     "tlsfleet_audit_crl_check",
+    "tlsfleet_audit_use_proxy",
+    "tlsfleet_audit_evidence",
+    "tlsfleet_audit_trust_anchor_paths",
+    "tlsfleet_audit_extra_endpoints",
 )
 BIN = Path(sys.executable).parent
 

@@ -372,3 +372,23 @@ def test_a_cross_signed_copy_of_the_issuer_shares_the_crl(pki):
     issuer, certs = jobs[url]
     assert issuer is inter.cert
     assert certs == [leaves[0].cert, leaves[1].cert]
+
+
+def test_many_lying_records_cost_a_bounded_note_and_too_many_refuse_the_node():
+    """Each record left out is named up to MAX_NOTES, one line counts the rest, and evidence.errors stays within
+    its limit; past MAX_DROPPED records left out the node is refused (review: a node flooding bad entries)."""
+    good = GOOD_RECORD["certificates"]["ab" * 32]
+    bad = {"%064x" % n: dict(good, serial="Z") for n in range(nr.MAX_NOTES + 5)}
+    record = dict(GOOD_RECORD, certificates={"ab" * 32: good, **bad})
+    result = result_with({GOOD_RECORD["url"]: record})
+    result["evidence"]["errors"] = ["own"] * nr.MAX_ITEMS
+    clean, problem = nr.validate_node_result("n", result)
+    assert problem is None
+    errors = clean["evidence"]["errors"]
+    assert len(errors) == nr.MAX_ITEMS
+    assert errors[-1] == "the controller left out 5 more records that break the schema"
+    assert sum(1 for e in errors if e.startswith("the controller left out evidence.crls")) == nr.MAX_NOTES
+    flood = {"%064x" % n: dict(good, serial="Z") for n in range(nr.MAX_DROPPED + 1)}
+    result = result_with({GOOD_RECORD["url"]: dict(GOOD_RECORD, certificates=flood)})
+    clean, problem = nr.validate_node_result("n", result)
+    assert clean is None and "serial" in problem

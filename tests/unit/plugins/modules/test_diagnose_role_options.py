@@ -73,13 +73,20 @@ def test_numeric_audit_options_are_checked_per_host_on_the_controller():
     assert not check.get("run_once") and check["register"] == "tlsfleet_checked_audit_options"
     checked = check["tlsfleet.stapling.validate_inputs"]["variables"]
     numeric = [option for option, value in _audit_task().items() if value.startswith("{{ " + CHECKED)]
+    # every option whose survey field may be left blank: all but since and proxy (an empty string is "not set" to
+    # node_audit itself, through default(omit, true))
     assert sorted(numeric) == [
         "cert_warning_days",
         "crl_check",
         "crl_max_bytes",
+        "evidence",
+        "extra_endpoints",
         "handshake_timeout",
         "responder_timeout",
+        "servers",
         "staple_warning_seconds",
+        "trust_anchor_paths",
+        "use_proxy",
     ]
     for option in numeric:
         name = PREFIX + option
@@ -110,10 +117,15 @@ def test_the_role_has_no_default_of_its_own_for_an_audit_option():
 
 def test_the_evidence_detail_reaches_node_audit_with_the_module_choices():
     # node_audit's evidence option decides what report.json carries per node; the role must let users ask for full.
-    assert _audit_task()["evidence"] == "{{ %sevidence | default(omit) }}" % PREFIX
+    assert _audit_task()["evidence"] == "{{ %s%sevidence | default(omit) }}" % (CHECKED, PREFIX)
     spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][PREFIX + "evidence"]
     records = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence")
-    assert spec["type"] == "str" and spec["choices"] == list(records.DETAILS)
+    inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
+    assert spec["type"] == "raw"  # a blank survey answer must reach the check
+    for detail in records.DETAILS:
+        assert inputs.check_variables({PREFIX + "evidence": detail}) == {PREFIX + "evidence": detail}
+        assert "V(%s)" % detail in " ".join(spec["description"])
+    assert inputs.check_variables({PREFIX + "evidence": ""}) == {}
 
 
 def test_the_playbook_checks_the_role_spec_per_host_in_the_audit_options_check_and_the_role_alone_keeps_its_checks():
