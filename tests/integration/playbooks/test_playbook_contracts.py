@@ -325,14 +325,13 @@ def test_diagnose_fails_only_the_host_with_a_wrong_variable_and_reports_the_rest
     fails that host, named, and the others are still audited and reported."""
     (project / "inventory").write_text(
         (project / "inventory").read_text()
-        + f"node2 ansible_connection=local ansible_python_interpreter={sys.executable} tlsfleet_audit_evidence=huge"
-        + " tlsfleet_audit_handshake_timeout=soon\n"
+        + f"node2 ansible_connection=local ansible_python_interpreter={sys.executable} tlsfleet_fail_severity=fatal"
+        + " tlsfleet_audit_evidence=huge tlsfleet_audit_handshake_timeout=soon\n"
     )
     run = play(project, installed, "diagnose", "-e", "tlsfleet_external_check=false")
     assert run.returncode == 2, run.stdout[-3000:]
-    assert "tlsfleet.stapling.diagnose: value of tlsfleet_audit_evidence must be one of: compact, full, got: huge" in (
-        run.stdout
-    )
+    assert "tlsfleet.stapling.diagnose: value of tlsfleet_fail_severity must be one of: " in run.stdout
+    assert "tlsfleet_audit_evidence must be compact or full, not 'huge'" in run.stdout
     assert "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
     report = json.loads((project / "stapling-report/report.json").read_text())
     nodes = {node["host"]: node for node in report["nodes"]}
