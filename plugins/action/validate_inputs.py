@@ -117,6 +117,18 @@ class ActionModule(ActionBase):
         if not spec:
             return []
         provided = self._templar.template({name: task_vars[name] for name in spec if name in task_vars})
+        # A blank survey answer for a bool or number the role gives a default to means "not set": the role's
+        # default applies (its tasks read such a variable with default(<the default>, true)).
+        provided = {
+            name: value
+            for name, value in provided.items()
+            if not (
+                inputs.is_blank(value)
+                and isinstance(spec.get(name), dict)
+                and spec[name].get("type") in ("bool", "int", "float")
+                and "default" in spec[name]
+            )
+        }
         try:
             found = ArgumentSpecValidator(spec).validate(provided, validate_role_argument_spec=True)
         except (TypeError, ValueError, AttributeError) as error:

@@ -459,7 +459,7 @@ def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, A
             crl_futures.update(_submit_crl_jobs(pool, more, settings, crl_bodies))
         crl_checks, late = budget.collect(crl_futures)
         budget.note(len(late), len(crl_futures), "CRL downloads not finished", late)
-        _judge_again(crl_checks, crl_bodies, crl_jobs, failing)
+        _judge_again(crl_checks, crl_bodies, crl_jobs, failing, skew_seconds=settings.clock_skew)
         resolver_checks, late = budget.collect(resolver_futures)
         budget.note(len(late), len(resolver_futures), "resolver queries not finished", [job[2] for job in late])
         for unit, site in zip(units, sites):
@@ -665,6 +665,7 @@ def _judge_again(
     bodies: Dict[str, bytes],
     fetched: Dict[str, Tuple[Any, List[Any]]],
     wanted: Dict[str, Tuple[Any, List[Any]]],
+    skew_seconds: int = 300,
 ) -> None:
     """Certificates whose responders all failed, naming a CRL already fetched for certificates without an OCSP
     URL: judged against that download (same issuer by subject and key, as _crl_jobs matches), added to its record."""
@@ -678,7 +679,7 @@ def _judge_again(
         new = [cert for cert in certs if x509.fingerprint(cert) not in known]
         if not new:
             continue
-        verdict = crl.judge(body, fetched[url][0], new, url=url)
+        verdict = crl.judge(body, fetched[url][0], new, skew_seconds=skew_seconds, url=url)
         record["certificates"] = dict(known, **(verdict.get("certificates") or {}))
 
 

@@ -25,6 +25,7 @@ This file is PRIVATE to the collection: its API may change at any time.
 from __future__ import annotations
 
 import datetime
+import urllib.parse
 from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import responder_probe
@@ -118,6 +119,21 @@ def _fetched_point_names(url: Optional[str], certificates: Sequence[Any], issuer
     return names
 
 
+def _comparable(name):
+    """A general name as compared between the CRL and the certificate: a URI's scheme and host are not case
+    sensitive (RFC 3986 6.2.2.1), so http://CRL.Example.test/x and http://crl.example.test/x are one point."""
+    from cryptography import x509  # noqa: PLC0415
+
+    if isinstance(name, x509.UniformResourceIdentifier):
+        parts = urllib.parse.urlsplit(name.value)
+        if parts.scheme and parts.netloc:
+            return (
+                "uri",
+                urllib.parse.urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower())),
+            )
+    return name
+
+
 def _name_text(name) -> str:
     value = getattr(name, "value", name)
     return value.rfc4514_string() if hasattr(value, "rfc4514_string") else str(value)
@@ -157,7 +173,8 @@ def scope_problem(crl, url: Optional[str] = None, certificates: Sequence[Any] = 
             ", ".join(sorted(reason.name for reason in idp.only_some_reasons))
         )
     names = _point_names(idp.full_name, idp.relative_name, crl.issuer)
-    if names and not names & _fetched_point_names(url, certificates, crl.issuer):
+    fetched = {_comparable(name) for name in _fetched_point_names(url, certificates, crl.issuer)}
+    if names and not {_comparable(name) for name in names} & fetched:
         return (
             "the CRL's issuing distribution point is %s, not the distribution point fetched (%s): it covers another "
             "part (shard) of the issuer's certificates"

@@ -372,9 +372,12 @@ def as_int(value, name: str, minimum: int = 0) -> int:
     return number
 
 
-def _blank(value) -> bool:
+def is_blank(value) -> bool:
     """An empty survey answer: AWX passes "" for an integer or float field left empty."""
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+_blank = is_blank
 
 
 def as_optional_bool(value, name: str):

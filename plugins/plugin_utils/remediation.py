@@ -481,6 +481,14 @@ def _plan_site(
             ),
         )
         sunset_due = False
+    if deployed_leaf is not leaf and not deployed_leaf.get("ocsp_urls"):
+        # The certificate deployed above names no responder: there is nothing to staple for it, so stapling that
+        # is off or a staple file to refresh no longer needs a change (the verification expects no staple).
+        moot = codes & ({"stapling_disabled", "stapling_unsupported"} | STAPLE_FILE_REFRESH)
+        if not deployed_leaf.get("must_staple"):
+            moot |= codes & {"must_staple_unmet"}
+        handled |= moot
+        codes = codes - moot
     if remedy == "directives" and path:
         entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
         # The certificate this entry serves after the plan (a deployed one replaces the configured leaf).
@@ -510,7 +518,7 @@ def _plan_site(
             entry["stapling"] = "off"
             staple_on = False
             entry["codes"].append("stapling_without_ocsp")
-        elif codes & STAPLING_ON and leaf.get("ocsp_urls"):
+        elif codes & STAPLING_ON and deployed_leaf.get("ocsp_urls"):
             entry["stapling"] = "on"
             staple_on = True
             entry["codes"].extend(sorted(codes & STAPLING_ON))
@@ -545,7 +553,14 @@ def _plan_site(
             staple_on = _plan_staple_sunset(result, key, site, refuse, handled, deployed_leaf)
         needs = codes & ({"stapling_unsupported", "stapling_disabled"} | STAPLE_FILE_REFRESH)
         staple_path = facts.staple_file_path(stapling)
-        if needs and leaf.get("ocsp_urls") and staple_path and configured.get("certificate_file"):
+        planned = [f for f in result["staple_files"] if f.get("key") == key and f.get("dest") == staple_path]
+        if needs and planned and deployed_leaf.get("ocsp_urls"):
+            # The deployment above already fetches this file for the new certificate: one fetch, all its codes.
+            planned[0]["codes"] = sorted(set(planned[0].get("codes") or []) | needs)
+            planned[0]["force"] = planned[0].get("force") or bool(codes & {"staple_invalid", "staple_expired"})
+            staple_on = True
+            handled |= needs
+        elif needs and deployed_leaf.get("ocsp_urls") and staple_path and configured.get("certificate_file"):
             result["staple_files"].append(
                 {
                     "site": site.get("site"),

@@ -119,10 +119,17 @@ def test_remediate_report_dir_is_the_base_and_fail_severity_the_final_verdict(pr
     assert not (project / "stapling-report").exists()
 
 
-def test_diagnose_default_report_dir_is_under_the_start_directory(project, installed):
-    run = play(project, installed, "diagnose", "-e", "tlsfleet_external_check=false")
+def test_diagnose_default_report_dir_is_under_the_start_directory_and_blank_survey_answers_are_defaults(
+    project, installed
+):
+    """A survey that leaves every field blank: AWX passes "" for each, and diagnose runs on the defaults (no
+    external probe, node_audit's own option defaults)."""
+    blank = {name: "" for name in (*SURVEY_AUDIT_VARIABLES, "tlsfleet_external_check")}
+    run = play(project, installed, "diagnose", "-e", json.dumps(blank))
     assert run.returncode == 0, run.stdout[-3000:]
-    assert (project / "stapling-report/report.json").is_file()
+    report = json.loads((project / "stapling-report/report.json").read_text())
+    assert [(node["host"], node["status"]) for node in report["nodes"]] == [("node1", "ok")]
+    assert not report.get("external")
 
 
 def test_merge_reports_requires_its_input(project, installed):

@@ -142,3 +142,22 @@ def test_a_roles_variables_are_checked_against_its_spec_for_this_host_with_the_o
     task.args["variables"] = {}
     result = action.run(task_vars=dict(host_vars, tlsfleet_audit_evidence="full"))
     assert not result.get("failed"), result
+
+
+@pytest.mark.parametrize("blank", ["", "  ", None])
+def test_a_blank_survey_answer_for_a_role_bool_with_a_default_is_not_set_and_a_wrong_one_still_fails(blank):
+    spec = {
+        "tlsfleet_external_check": {"type": "bool", "default": False},
+        "tlsfleet_needed_flag": {"type": "bool"},  # no default: a blank answer is still checked
+    }
+    task = mock.MagicMock(async_val=0, check_mode=False)
+    task.args = {"role_argument_spec": spec, "role_name": "tlsfleet.stapling.diagnose", "variables": {}}
+    action = validate_inputs.ActionModule(task, mock.MagicMock(), mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
+    action._templar = mock.MagicMock(template=lambda value: value)
+    result = action.run(task_vars={"groups": GROUPS, "tlsfleet_external_check": blank})
+    assert not result.get("failed"), result
+    result = action.run(task_vars={"groups": GROUPS, "tlsfleet_external_check": "maybe"})
+    assert result["failed"] is True and "tlsfleet_external_check" in result["problems"][0]
+    if blank is not None:
+        result = action.run(task_vars={"groups": GROUPS, "tlsfleet_needed_flag": blank})
+        assert result["failed"] is True and "tlsfleet_needed_flag" in result["problems"][0]

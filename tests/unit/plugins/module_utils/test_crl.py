@@ -14,7 +14,7 @@ from typing import ClassVar
 import pytest
 from cryptography import x509 as cx509
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils import crl, x509
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import audit, crl, x509
 
 CRL_URL_PATH = "/int.crl"
 
@@ -261,6 +261,8 @@ def test_a_crl_of_another_scope_is_not_used_to_say_not_revoked(world, extension,
         _idp(full_name=[cx509.UniformResourceIdentifier(URL)], only_contains_user_certs=True),
         # the IDP names the same point as the certificate's DP (here its LDAP name): the names match
         _idp(full_name=[cx509.UniformResourceIdentifier("ldap://crl.example.test/x")]),
+        # a URI's scheme and host are not case sensitive: the same point
+        _idp(full_name=[cx509.UniformResourceIdentifier(URL.replace("http://crl.example", "HTTP://CRL.Example"))]),
     ],
 )
 def test_a_crl_whose_scope_covers_the_leaf_is_used(world, extension):
@@ -298,3 +300,24 @@ def test_a_crl_without_next_update_is_current_only_for_a_while_after_this_update
     assert verdict["valid"] is True and verdict["fresh"] is False
     assert any("no nextUpdate" in p and "days old" in p for p in verdict["problems"])
     assert verdict["certificates"][x509.fingerprint(world["leaf"].cert)]["revoked"] is False
+
+
+def test_a_certificate_judged_again_against_a_fetched_crl_keeps_the_audits_clock_skew(world, monkeypatch):
+    """audit._judge_again: a certificate whose responders failed, looked up in a CRL body already read."""
+    url = "http://crl.example.test/int.crl"
+    body = world["pki"].crl(world["inter"], revoked=[world["other"]])
+    seen = []
+    real = crl.judge
+
+    def spy(*args, **kw):
+        seen.append(kw.get("skew_seconds"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(crl, "judge", spy)
+    records = {url: {"certificates": {x509.fingerprint(world["leaf"].cert): {"revoked": False}}}}
+    fetched = {url: (world["inter"].cert, [world["leaf"].cert])}
+    wanted = {url: (world["inter"].cert, [world["other"].cert])}
+    audit._judge_again(records, {url: body}, fetched, wanted, skew_seconds=7)
+    assert seen == [7]
+    assert records[url]["certificates"][x509.fingerprint(world["other"].cert)]["revoked"] is True
+    assert records[url]["certificates"][x509.fingerprint(world["leaf"].cert)]["revoked"] is False

@@ -789,3 +789,26 @@ def test_without_the_opt_in_a_deployment_that_names_a_responder_is_the_remedy_no
     without = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=[])])
     assert [s["code"] for s in without["skipped"]] == ["stapling_without_ocsp"]
     assert without["staple_removals"] == [] and [e.get("stapling") for e in without["stapling"]] == []
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_a_deployed_certificate_without_a_responder_never_switches_stapling_on(server):
+    """The configured leaf named a responder and stapling was off; the certificate deployed names none."""
+    www = site(server, "www", ["www.test"], stapling={"ssl_stapling": False, "SSLUseStapling": False})
+    found = [finding("key_mismatch", www), finding("stapling_disabled", www), finding("staple_missing", www)]
+    plan = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=[])])
+    assert [d["sha256"] for d in plan["deployments"]] == [NEW]
+    assert [e.get("stapling") for e in plan["stapling"]] == [] and plan["staple_files"] == []
+    assert plan["unfixable"] == []
+    assert {"key_mismatch", "stapling_disabled", "staple_missing"} <= set(plan["codes"])
+    assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "none")]
+
+
+def test_haproxy_deployment_and_a_stale_staple_fetch_the_staple_file_once():
+    www = site("haproxy", "www", ["www.test"], stapling={"ocsp_exists": True})
+    found = [finding("key_mismatch", www), finding("staple_invalid", www)]
+    plan = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=OCSP)])
+    (fetch,) = plan["staple_files"]
+    assert fetch["dest"] == "/etc/haproxy/certs/www.pem.ocsp" and fetch["force"] is True
+    assert set(fetch["codes"]) == {"key_mismatch", "staple_invalid"}
+    assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "good")]
