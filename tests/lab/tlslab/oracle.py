@@ -36,6 +36,8 @@ CRL_EXPECT = {
     "revoked": "revoked",
     "stale": "stale",
     "wrong_signer": "invalid",
+    "delta": "invalid",
+    "shard": "invalid",
     "closed": "unreachable",
 }
 # Downloads one URL to a file inside the node: the node's resolver and routes, no proxy, 5 s.
@@ -352,6 +354,13 @@ def observe_crl(node, leaf_name: str, pki: Pki) -> tuple[str, str]:
         ).stdout
     finally:
         node.host_path(tag).unlink(missing_ok=True)
+    # A CRL that is not a complete CRL for this certificate's distribution point says nothing about it.
+    if "Delta CRL Indicator" in text:
+        return "invalid", "a delta CRL"
+    if "Issuing Distribution Point" in text:
+        named = re.findall(r"URI:(\S+)", text.split("Issuing Distribution Point", 1)[1].split("Revoked", 1)[0])
+        if named and url not in named:
+            return "invalid", f"the issuing distribution point is {named[0]}, not {url}"
     serials = {s.lower().lstrip("0") for s in re.findall(r"Serial Number: ([0-9A-Fa-f]+)", text)}
     if leaf.serial.lower().lstrip("0") in serials:
         return "revoked", f"serial {leaf.serial} is listed"

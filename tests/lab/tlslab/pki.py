@@ -789,9 +789,11 @@ class Pki:
         this_update: Optional[datetime.datetime] = None,
         next_update: Optional[datetime.datetime] = None,
         signer: Optional[str] = None,
+        extensions: Sequence[Tuple[x509.ExtensionType, bool]] = (),
     ) -> bytes:
         """A DER CRL in the name of ``ca_name`` listing ``revoked_serials`` (hex), signed by ``signer``'s key
-        (default: the CA's own; another CA's key makes a CRL whose signature does not verify)."""
+        (default: the CA's own; another CA's key makes a CRL whose signature does not verify), with
+        ``extensions`` ((value, critical) pairs: a delta CRL indicator, an issuing distribution point)."""
         authority = self.authority(ca_name)
         key = load_key(self.authority(signer or ca_name).key_path)
         now = utcnow()
@@ -812,6 +814,8 @@ class Pki:
                 .build()
             )
             builder = builder.add_revoked_certificate(entry)
+        for value, critical in extensions:
+            builder = builder.add_extension(value, critical=critical)
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def chain_of(self, ca_name: str) -> List[x509.Certificate]:

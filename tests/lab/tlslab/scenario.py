@@ -59,7 +59,7 @@ CHAINS = ("full", "leaf_only", "misordered", "with_root", "extra_unrelated")
 AFTER_START = ("none", "renew_no_reload", "replace_cert_reload_fails")
 EGRESS_TARGETS = ("ocsp", "ca_issuers", "dns", "crl")
 # What the lab CA publishes as the leaf's CRL (tlslab.services.publish_crls); none: the leaf has no CRL DP.
-CRL_MODES = ("none", "good", "revoked", "stale", "wrong_signer", "closed")
+CRL_MODES = ("none", "good", "revoked", "stale", "wrong_signer", "delta", "shard", "closed")
 EGRESS_ACTIONS = ("reject", "drop")
 RESOLV = ("lab", "nowhere")
 STAPLE_STATES = (

@@ -87,7 +87,10 @@ def crl_dir(state: Path) -> Path:
 
 def publish_crls(scenario, pki, state: Path) -> None:
     """STATE/svc/crl/<leaf>.crl for every leaf with a CRL: good, revoked (the leaf's serial), stale (nextUpdate a
-    day ago), wrong_signer (the issuer's name, another CA's key); closed publishes a good one nobody can reach."""
+    day ago), wrong_signer (the issuer's name, another CA's key), delta (a delta CRL: recent changes only),
+    shard (its issuing distribution point names another shard's URL); closed publishes a good one nobody can
+    reach. delta and shard are correctly signed and current, yet cannot say that the leaf is not revoked."""
+
     directory = crl_dir(state)
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -101,6 +104,20 @@ def publish_crls(scenario, pki, state: Path) -> None:
             kwargs = {"this_update": now - datetime.timedelta(days=8), "next_update": now - datetime.timedelta(days=1)}
         if leaf.crl == "wrong_signer":
             kwargs = {"signer": "int-a-rsa" if issued.issuer == UNRELATED_CA else UNRELATED_CA}
+        if leaf.crl == "delta":
+            kwargs = {"extensions": [(x509.DeltaCRLIndicator(1), True)]}
+        if leaf.crl == "shard":
+            other = crl_url(leaf).replace(f"/{leaf.name}.crl", f"/{leaf.name}-shard-2.crl")
+            point = x509.IssuingDistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(other)],
+                relative_name=None,
+                only_contains_user_certs=True,
+                only_contains_ca_certs=False,
+                only_some_reasons=None,
+                indirect_crl=False,
+                only_contains_attribute_certs=False,
+            )
+            kwargs = {"extensions": [(point, True)]}
         der = pki.sign_crl(issued.issuer, serials, **kwargs)
         (directory / f"{leaf.name}.crl").write_bytes(der)
 

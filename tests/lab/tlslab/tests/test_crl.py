@@ -19,7 +19,7 @@ from tlslab.pki import build_pki, load_cert
 from .conftest import CA_BASE, OCSP_BASE, http_request
 
 UTC = datetime.timezone.utc
-MODES = ("good", "revoked", "stale", "wrong_signer", "closed")
+MODES = ("good", "revoked", "stale", "wrong_signer", "delta", "shard", "closed")
 
 
 def parse(crl, issuer="int-n", faults=None):
@@ -100,6 +100,8 @@ def test_a_leaf_names_its_own_crl_and_closed_names_a_dead_port(published):
         ("crl-revoked", "verify OK", True, False),
         ("crl-stale", "verify OK", False, True),
         ("crl-wrong-signer", "verify failure", False, False),
+        ("crl-delta", "verify OK", False, False),
+        ("crl-shard", "verify OK", False, False),
         ("crl-closed", "verify OK", False, False),
     ],
 )
@@ -140,6 +142,8 @@ def test_the_ca_listener_serves_published_crls(published, tmp_path):
         ("revoked", {}, "revoked"),
         ("stale", {}, "stale"),
         ("wrong_signer", {}, "invalid"),
+        ("delta", {}, "invalid"),
+        ("shard", {}, "invalid"),
         ("closed", {}, "unreachable"),
         ("revoked", {"egress": {"crl": "reject"}}, "unreachable"),
         ("good", {"resolv": "nowhere"}, "unreachable"),
@@ -149,3 +153,13 @@ def test_the_ca_listener_serves_published_crls(published, tmp_path):
 def test_the_oracle_expects_what_the_mode_and_the_faults_give(mode, faults, expected):
     parsed = parse(mode, faults=faults)
     assert oracle.expected_crl(parsed.nodes[0], parsed.leaves["x"]) == expected
+
+
+def test_delta_and_shard_crls_carry_the_scope_openssl_shows(published):
+    """A delta CRL and a CRL of another shard are signed and current; their scope is what makes them unusable."""
+    delta = openssl_crl(published.crls / "crl-delta.crl", "-text")
+    assert "Delta CRL Indicator: critical" in delta
+    shard = openssl_crl(published.crls / "crl-shard.crl", "-text")
+    assert "Issuing Distribution Point: critical" in shard
+    assert "URI:http://crl.tlsfleet.test/crl/crl-shard-shard-2.crl" in shard
+    assert "URI:http://crl.tlsfleet.test/crl/crl-shard.crl" not in shard
