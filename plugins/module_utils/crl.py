@@ -121,17 +121,28 @@ def _fetched_point_names(url: Optional[str], certificates: Sequence[Any], issuer
 
 def _comparable(name):
     """A general name as compared between the CRL and the certificate: a URI's scheme and host are not case
-    sensitive (RFC 3986 6.2.2.1), so http://CRL.Example.test/x and http://crl.example.test/x are one point."""
+    sensitive and a scheme's default port is the same as none (RFC 3986 6.2.2.1, 6.2.3), so
+    http://CRL.Example.test:80/x and http://crl.example.test/x are one point. A URI that does not parse stays as
+    it is (compared exactly)."""
     from cryptography import x509  # noqa: PLC0415
 
-    if isinstance(name, x509.UniformResourceIdentifier):
+    if not isinstance(name, x509.UniformResourceIdentifier):
+        return name
+    try:
         parts = urllib.parse.urlsplit(name.value)
-        if parts.scheme and parts.netloc:
-            return (
-                "uri",
-                urllib.parse.urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower())),
-            )
-    return name
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return name
+    if not parts.scheme or host is None:
+        return name
+    scheme = parts.scheme.lower()
+    netloc = "[%s]" % host if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        netloc = "%s:%d" % (netloc, port)
+    userinfo = parts.netloc.rpartition("@")[0]
+    if userinfo:
+        netloc = "%s@%s" % (userinfo, netloc)
+    return ("uri", urllib.parse.urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment)))
 
 
 def _name_text(name) -> str:

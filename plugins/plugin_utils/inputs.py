@@ -487,7 +487,7 @@ def as_pem_list(value, name: str) -> list:
 VARIABLES = {
     "tlsfleet_become": as_bool,
     "tlsfleet_cert_fetch_issuers": as_bool,
-    "tlsfleet_external_check": as_bool,
+    "tlsfleet_external_check": as_opt_in,  # blank: no external probe, the role's default
     "tlsfleet_audit_use_proxy": as_optional_bool,
     "tlsfleet_stapling_sunset": as_opt_in,
     "tlsfleet_rollout_preflight_gate": as_bool,

@@ -427,6 +427,24 @@ def _plan_site(
                     }
                 )
                 staple_on = True
+            elif staple_path and _staple_file_exists(configured, stapling):
+                # The new certificate names no responder, so nothing will refresh <crt>.ocsp, and the response in
+                # it is for the old certificate: HAProxy refuses a response whose certificate ID does not match,
+                # and the reload would fail. It goes with the deployment (ocsp_staple state=absent, after the
+                # certificate), whatever the sunset opt-in: this is the sunset's HAProxy remedy too.
+                if not any(entry.get("dest") == staple_path for entry in result["staple_removals"]):
+                    result["staple_removals"].append(
+                        {
+                            "site": site.get("site"),
+                            "key": key,
+                            "server": server,
+                            "certificate_path": configured["certificate_file"],
+                            "dest": staple_path,
+                            "codes": sorted(codes & (DEPLOY_CODES | SUNSET_CODES)),
+                        }
+                    )
+                handled |= codes & SUNSET_CODES
+                staple_on = False
     # Without the opt-in the sunset is listed as skipped - unless a deployment above already remedies it.
     if codes & SUNSET_CODES - handled and not context.get("sunset"):
         facts_here = facts_of(server)
@@ -481,7 +499,17 @@ def _plan_site(
             ),
         )
         sunset_due = False
-    if deployed_leaf is not leaf and not deployed_leaf.get("ocsp_urls"):
+    # The certificates this entry's block serves after the plan (a deployed one replaces the configured leaf):
+    # nginx and Apache switch stapling per block, so one that names a responder keeps it wanted.
+    block_leaves = [deployed_leaf] + [
+        (other.get("configured") or {}).get("leaf") or {} for other in context["siblings"]
+    ]
+    stapled = [other for other in block_leaves if isinstance(other, dict) and other.get("ocsp_urls")]
+    per_block = remedy == "directives"
+    if deployed_leaf.get("must_staple") and not deployed_leaf.get("ocsp_urls") and "must_staple_unmet" in codes:
+        # No responder to fetch from: no configuration makes this certificate's staple (docs/remediation.md).
+        refuse({"must_staple_unmet"}, "the certificate requires a staple but names no OCSP responder: reissue it")
+    if deployed_leaf is not leaf and not deployed_leaf.get("ocsp_urls") and not (per_block and (stapled or unread)):
         # The certificate deployed above names no responder: there is nothing to staple for it, so stapling that
         # is off or a staple file to refresh no longer needs a change (the verification expects no staple).
         moot = codes & ({"stapling_disabled", "stapling_unsupported"} | STAPLE_FILE_REFRESH)
@@ -491,11 +519,6 @@ def _plan_site(
         codes = codes - moot
     if remedy == "directives" and path:
         entry = {"site": site.get("site"), "key": key, "server": server, "path": path, "line": line, "codes": []}
-        # The certificate this entry serves after the plan (a deployed one replaces the configured leaf).
-        block_leaves = [deployed_leaf] + [
-            (other.get("configured") or {}).get("leaf") or {} for other in context["siblings"]
-        ]
-        stapled = [other for other in block_leaves if isinstance(other, dict) and other.get("ocsp_urls")]
         if sunset_due and stapled:
             # A finding names a site and hostname, not which of the block's certificates lacks the URL; the
             # directive is per block, so "off" would stop stapling for a certificate whose CA still runs OCSP.
@@ -518,7 +541,7 @@ def _plan_site(
             entry["stapling"] = "off"
             staple_on = False
             entry["codes"].append("stapling_without_ocsp")
-        elif codes & STAPLING_ON and deployed_leaf.get("ocsp_urls"):
+        elif codes & STAPLING_ON and stapled:
             entry["stapling"] = "on"
             staple_on = True
             entry["codes"].extend(sorted(codes & STAPLING_ON))
@@ -553,7 +576,7 @@ def _plan_site(
             staple_on = _plan_staple_sunset(result, key, site, refuse, handled, deployed_leaf)
         needs = codes & ({"stapling_unsupported", "stapling_disabled"} | STAPLE_FILE_REFRESH)
         staple_path = facts.staple_file_path(stapling)
-        planned = [f for f in result["staple_files"] if f.get("key") == key and f.get("dest") == staple_path]
+        planned = [f for f in result["staple_files"] if f.get("dest") == staple_path]
         if needs and planned and deployed_leaf.get("ocsp_urls"):
             # The deployment above already fetches this file for the new certificate: one fetch, all its codes.
             planned[0]["codes"] = sorted(set(planned[0].get("codes") or []) | needs)
@@ -580,7 +603,7 @@ def _plan_site(
         handled |= codes & RELOAD_CODES  # the reload itself is the remedy (a fresh fetch, the current files)
         if server:
             result["reload_always"].append(server)
-    if "must_staple_unmet" in codes and (staple_on or handled - {"must_staple_unmet"}):
+    if "must_staple_unmet" in codes - blocked and (staple_on or handled - {"must_staple_unmet"}):
         handled.add("must_staple_unmet")
 
     leftover = codes - handled - blocked
@@ -669,6 +692,11 @@ def _plan_staple_sunset(result, key, site, refuse, handled, served_leaf):
     )
     handled.add("stapling_without_ocsp")
     return False
+
+
+def _staple_file_exists(configured, stapling) -> bool:
+    staple_file = configured.get("staple_file") or {}
+    return bool(staple_file.get("exists") if staple_file else stapling.get("ocsp_exists"))
 
 
 def _unfixable(result: dict, item: dict, reason: str) -> None:

@@ -103,7 +103,18 @@ def play(project, installed, playbook, *extra, inventory="inventory"):
 
 
 def test_remediate_report_dir_is_the_base_and_fail_severity_the_final_verdict(project, installed):
-    run = play(project, installed, "remediate", "-e", "tlsfleet_report_dir=out", "-e", "tlsfleet_fail_severity=info")
+    # a blank external-check answer (a survey left empty) means no external probe, in remediate as in diagnose
+    run = play(
+        project,
+        installed,
+        "remediate",
+        "-e",
+        "tlsfleet_report_dir=out",
+        "-e",
+        "tlsfleet_fail_severity=info",
+        "-e",
+        json.dumps({"tlsfleet_external_check": ""}),
+    )
     # localhost serves no TLS site: a no_tls_site warning, which fails the final verdict at "info" - and only it
     assert run.returncode == 2, run.stdout[-3000:]
     assert run.stdout.count("Action failed: warning no_tls_site") == 1, run.stdout[-3000:]
@@ -122,8 +133,8 @@ def test_remediate_report_dir_is_the_base_and_fail_severity_the_final_verdict(pr
 def test_diagnose_default_report_dir_is_under_the_start_directory_and_blank_survey_answers_are_defaults(
     project, installed
 ):
-    """A survey that leaves every field blank: AWX passes "" for each, and diagnose runs on the defaults (no
-    external probe, node_audit's own option defaults)."""
+    """A survey that leaves node_audit's fields and the external-check switch blank: AWX passes "" for each, and
+    diagnose runs on the defaults (no external probe, node_audit's own option defaults)."""
     blank = {name: "" for name in (*SURVEY_AUDIT_VARIABLES, "tlsfleet_external_check")}
     run = play(project, installed, "diagnose", "-e", json.dumps(blank))
     assert run.returncode == 0, run.stdout[-3000:]

@@ -263,6 +263,8 @@ def test_a_crl_of_another_scope_is_not_used_to_say_not_revoked(world, extension,
         _idp(full_name=[cx509.UniformResourceIdentifier("ldap://crl.example.test/x")]),
         # a URI's scheme and host are not case sensitive: the same point
         _idp(full_name=[cx509.UniformResourceIdentifier(URL.replace("http://crl.example", "HTTP://CRL.Example"))]),
+        # and a scheme's default port is the same as none
+        _idp(full_name=[cx509.UniformResourceIdentifier(URL.replace(".test/", ".test:80/"))]),
     ],
 )
 def test_a_crl_whose_scope_covers_the_leaf_is_used(world, extension):
@@ -321,3 +323,18 @@ def test_a_certificate_judged_again_against_a_fetched_crl_keeps_the_audits_clock
     assert seen == [7]
     assert records[url]["certificates"][x509.fingerprint(world["other"].cert)]["revoked"] is True
     assert records[url]["certificates"][x509.fingerprint(world["leaf"].cert)]["revoked"] is False
+
+
+@pytest.mark.parametrize("named", ["http://[bad/int.crl", "http://crl.example.test:99999/int.crl", "not a uri"])
+def test_a_distribution_point_that_does_not_parse_is_compared_as_it_is_never_a_crash(world, named):
+    """A hostile CA's names: the CRL is judged, the name only fails to match (another shard: crl_invalid)."""
+    point = _idp(full_name=[cx509.UniformResourceIdentifier(named)])
+    body = world["pki"].crl(world["inter"], extensions=[(point, True)])
+    verdict = judge(world, body, url=URL)
+    assert verdict["valid"] is False and "issuing distribution point" in verdict["error"]
+    assert crl._comparable(cx509.UniformResourceIdentifier(named)) == cx509.UniformResourceIdentifier(named)
+    # the other way round: the certificate names a bad URI beside the good one, the fetched URL still matches
+    assert crl._comparable(cx509.UniformResourceIdentifier("http://u:P@Crl.test:8080/a")) == (
+        "uri",
+        "http://u:P@crl.test:8080/a",
+    )

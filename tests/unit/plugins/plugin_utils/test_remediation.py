@@ -787,8 +787,14 @@ def test_without_the_opt_in_a_deployment_that_names_a_responder_is_the_remedy_no
     assert with_url["skipped"] == [] and "stapling_without_ocsp" in with_url["codes"]
     assert with_url["staple_removals"] == [] and [v["staple"] for v in with_url["verify"]] == ["good"]
     without = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=[])])
-    assert [s["code"] for s in without["skipped"]] == ["stapling_without_ocsp"]
-    assert without["staple_removals"] == [] and [e.get("stapling") for e in without["stapling"]] == []
+    assert [e.get("stapling") for e in without["stapling"]] == []
+    if server == "haproxy":
+        # the old certificate's .ocsp would fail the reload under the new one: it goes with the deployment
+        assert [r["dest"] for r in without["staple_removals"]] == ["/etc/haproxy/certs/www.pem.ocsp"]
+        assert without["skipped"] == [] and "stapling_without_ocsp" in without["codes"]
+    else:
+        assert [s["code"] for s in without["skipped"]] == ["stapling_without_ocsp"]
+        assert without["staple_removals"] == []
 
 
 @pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
@@ -812,3 +818,56 @@ def test_haproxy_deployment_and_a_stale_staple_fetch_the_staple_file_once():
     assert fetch["dest"] == "/etc/haproxy/certs/www.pem.ocsp" and fetch["force"] is True
     assert set(fetch["codes"]) == {"key_mismatch", "staple_invalid"}
     assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "good")]
+
+
+def test_haproxy_deployment_without_a_responder_removes_the_old_certificates_staple_file():
+    """HAProxy refuses a .ocsp whose certificate ID is another certificate's: the reload would fail."""
+    www = site("haproxy", "www", ["www.test"], stapling={"ocsp_exists": True})
+    found = [finding("key_mismatch", www), finding("staple_invalid", www)]
+    plan = rem.plan(audit([www], found), "n1", certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=[])])
+    assert plan["staple_files"] == []
+    (removal,) = plan["staple_removals"]
+    assert removal["dest"] == "/etc/haproxy/certs/www.pem.ocsp" and removal["codes"] == ["key_mismatch"]
+    assert plan["unfixable"] == [] and {"key_mismatch", "staple_invalid"} <= set(plan["codes"])
+    assert [(v["leaf_sha256"], v["staple"]) for v in plan["verify"]] == [(NEW, "none")]
+    absent = site("haproxy", "www", ["www.test"], stapling={"ocsp_exists": False})
+    plan = rem.plan(
+        audit([absent], [finding("key_mismatch", absent)]),
+        "n1",
+        certificates=[dict(CERT, san_dns=["www.test"], ocsp_urls=[])],
+    )
+    assert plan["staple_removals"] == [] and plan["staple_files"] == []
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_a_block_that_still_serves_an_ocsp_certificate_keeps_stapling_wanted_after_a_deployment_without_one(server):
+    """RSA + ECDSA in one block, stapling off: the RSA renewal names no responder, the ECDSA certificate does."""
+    off = {"ssl_stapling": False, "SSLUseStapling": False}
+    rsa = site(server, "dual", ["dual.test"], stapling=off, leaf={"key_type": "RSA-2048", "san_dns": ["dual.test"]})
+    ecdsa = site(
+        server,
+        "dual",
+        ["dual.test"],
+        number=1,
+        stapling=off,
+        configured={"certificate_file": "/etc/tls/dual-ec.crt", "key_file": "/etc/tls/dual-ec.key"},
+        leaf={"sha256": "cc" * 32, "key_type": "EC-secp256r1", "san_dns": ["dual.test"]},
+    )
+    found = [finding("key_mismatch", rsa), finding("stapling_disabled", rsa)]
+    renewal = dict(CERT, san_dns=["dual.test"], ocsp_urls=[], key_type="RSA-2048")
+    plan = rem.plan(audit([rsa, ecdsa], found), "n1", certificates=[renewal])
+    assert [d["sha256"] for d in plan["deployments"]] == [NEW]
+    assert [e["stapling"] for e in plan["stapling"]] == ["on"]
+    assert "stapling_disabled" in plan["codes"] and plan["unfixable"] == []
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache", "haproxy"])
+def test_a_deployed_must_staple_certificate_without_a_responder_is_unfixable_must_staple(server):
+    www = site(server, "www", ["www.test"], stapling={"ssl_stapling": False, "SSLUseStapling": False})
+    found = [finding("key_mismatch", www), finding("must_staple_unmet", www), finding("stapling_disabled", www)]
+    cert = dict(CERT, san_dns=["www.test"], ocsp_urls=[], must_staple=True)
+    plan = rem.plan(audit([www], found), "n1", certificates=[cert])
+    assert [d["sha256"] for d in plan["deployments"]] == [NEW]
+    assert "must_staple_unmet" not in plan["codes"]
+    (refusal,) = [u for u in plan["unfixable"] if u["code"] == "must_staple_unmet"]
+    assert "names no OCSP responder" in refusal["reason"]
