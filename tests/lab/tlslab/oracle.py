@@ -417,12 +417,26 @@ def check_node(scenario, node, pki: Pki, recheck: bool = False) -> list[dict]:
                 )
     if recheck:
         return results
-    for leaf_name in sorted({s.leaf for s in spec.sites}):
+    # The responder and CRL of each leaf are asked at once (independent requests, each bounded by its own timeout):
+    # a node that cannot reach its responder waits for one `openssl ocsp -timeout`, not one per leaf.
+    from concurrent.futures import ThreadPoolExecutor
+
+    leaf_names = sorted({s.leaf for s in spec.sites})
+    with ThreadPoolExecutor(max_workers=len(leaf_names) or 1) as pool:
+        asked = {
+            name: (
+                pool.submit(observe_responder, node, name, pki),
+                pool.submit(observe_crl, node, name, pki) if scenario.leaves[name].crl != "none" else None,
+            )
+            for name in leaf_names
+        }
+    for leaf_name in leaf_names:
         leaf = scenario.leaves[leaf_name]
-        state, detail = observe_responder(node, leaf_name, pki)
+        responder, crl = asked[leaf_name]
+        state, detail = responder.result()
         results.append(_result(node.name, "responder", leaf_name, expected_responder(spec, leaf), state, detail))
-        if leaf.crl != "none":
-            state, detail = observe_crl(node, leaf_name, pki)
+        if crl is not None:
+            state, detail = crl.result()
             results.append(_result(node.name, "crl", leaf_name, expected_crl(spec, leaf), state, detail))
     for target, (addr, port) in EGRESS_TARGETS.items():
         expected = "blocked" if target in spec.faults.egress else "open"
