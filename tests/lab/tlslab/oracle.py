@@ -431,8 +431,9 @@ def check_node(scenario, node, pki: Pki, recheck: bool = False) -> list[dict]:
     from concurrent.futures import ThreadPoolExecutor
 
     leaf_names = sorted({s.leaf for s in spec.sites})
-    # at most 4 at once: the lab shares 2 cores, and a starved openssl could miss its own timeout
-    with ThreadPoolExecutor(max_workers=min(4, len(leaf_names)) or 1) as pool:
+    # at most 2 at once per node (check_lab runs up to 8 nodes at once): the lab shares 2 cores, and a starved
+    # openssl could miss its own timeout
+    with ThreadPoolExecutor(max_workers=min(2, len(leaf_names)) or 1) as pool:
         asked = {
             name: (
                 pool.submit(observe_responder, node, name, pki),
