@@ -358,9 +358,7 @@ def as_bool(value, name: str) -> bool:
 
 def as_opt_in(value, name: str) -> bool:
     """An opt-in flag: as_bool, where a blank answer (an AWX survey left empty) means not opted in."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return False
-    return as_bool(value, name)
+    return False if is_blank(value) else as_bool(value, name)
 
 
 def as_int(value, name: str, minimum: int = 0) -> int:
@@ -377,28 +375,25 @@ def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-_blank = is_blank
-
-
 def as_optional_bool(value, name: str):
     """as_bool, where a blank answer is None: not given, the module's default applies."""
-    return None if _blank(value) else as_bool(value, name)
+    return None if is_blank(value) else as_bool(value, name)
 
 
 def as_optional_list(value, name: str):
     """as_list, where a blank answer is None: not given, the module's default applies."""
-    return None if _blank(value) else as_list(value, name)
+    return None if is_blank(value) else as_list(value, name)
 
 
 def as_optional_value(value, name: str):
     """Any value, where a blank answer is None: not given (the module checks the value itself)."""
     del name
-    return None if _blank(value) else value
+    return None if is_blank(value) else value
 
 
 def as_optional_evidence(value, name: str):
     """node_audit's evidence detail (compact or full); a blank answer is None: not given."""
-    if _blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, str) and value.strip() in ("compact", "full"):
         return value.strip()
@@ -407,12 +402,12 @@ def as_optional_evidence(value, name: str):
 
 def as_count(value, name: str):
     """A whole number, 0 or more; a blank answer is None: not given, the module's default applies."""
-    return None if _blank(value) else as_int(value, name)
+    return None if is_blank(value) else as_int(value, name)
 
 
 def as_seconds(value, name: str):
     """A number of seconds, more than 0; a blank answer is None: not given, the module's default applies."""
-    if _blank(value):
+    if is_blank(value):
         return None
     try:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .netns import CA_ADDR, CRL_ADDR, DNS_ADDR, OCSP_ADDR, LabError, state_dir
@@ -426,13 +427,10 @@ def check_node(scenario, node, pki: Pki, recheck: bool = False) -> list[dict]:
                 )
     if recheck:
         return results
-    # The responder and CRL of each leaf are asked at once (independent requests, each bounded by its own timeout):
-    # a node that cannot reach its responder waits for one `openssl ocsp -timeout`, not one per leaf.
-    from concurrent.futures import ThreadPoolExecutor
-
+    # The responders and CRLs of the node's leaves are asked side by side (independent requests, each bounded by
+    # its own timeout), two at a time: check_lab runs up to 8 nodes at once on the lab's 2 cores, and a starved
+    # openssl could miss its own timeout.
     leaf_names = sorted({s.leaf for s in spec.sites})
-    # at most 2 at once per node (check_lab runs up to 8 nodes at once): the lab shares 2 cores, and a starved
-    # openssl could miss its own timeout
     with ThreadPoolExecutor(max_workers=min(2, len(leaf_names)) or 1) as pool:
         asked = {
             name: (
@@ -479,8 +477,6 @@ def _result(node: str, kind: str, what: str, expected: str, observed: str, detai
 
 
 def check_lab(scenario, only: str | None = None, recheck: bool = False) -> list[dict]:
-    from concurrent.futures import ThreadPoolExecutor
-
     from .nodes import node_env
 
     pki = Pki(state_dir())

@@ -90,7 +90,6 @@ def publish_crls(scenario, pki, state: Path) -> None:
     day ago), wrong_signer (the issuer's name, another CA's key), delta (a delta CRL: recent changes only),
     shard (its issuing distribution point names another shard's URL); closed publishes a good one nobody can
     reach. delta and shard are correctly signed and current, yet cannot say that the leaf is not revoked."""
-
     directory = crl_dir(state)
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
