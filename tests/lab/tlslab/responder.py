@@ -297,6 +297,7 @@ class CaRecord:
     """One CA the responder answers for, with the key (or delegated signer) it signs with."""
 
     def __init__(self, entry: Dict[str, Any], signer_entry: Optional[Dict[str, Any]]):
+        self.source = (entry, signer_entry)  # what it was built from: a reload keeps it while these are equal
         self.name: str = entry["name"]
         self.cert = load_cert(Path(entry["paths"]["cert"]))
         self.key = load_key(Path(entry["paths"]["key"]))
@@ -326,24 +327,30 @@ class Registry:
             return None
         return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
-    def reload(self) -> None:
+    def reload(self, only_if_changed: bool = False) -> None:
         """Read the manifest; raises PkiError, and keeps the previous state on failure."""
         with self.lock:
             stamp = self.file_stamp()
+            if only_if_changed and stamp == self.stamp:
+                return  # another request's thread reloaded it while this one waited for the lock
             manifest = read_manifest(self.manifest_path)
             try:
-                cas, serials = index_manifest(manifest)
+                cas, serials = index_manifest(manifest, self.cas if only_if_changed else None)
             except (OSError, ValueError, KeyError, TypeError) as error:
                 raise PkiError(f"PKI in {self.manifest_path.parent} is damaged ({error}); rebuild it") from None
             self.cas, self.serials, self.stamp = cas, serials, stamp
             self.rogue_signers = {}
 
     def reload_if_changed(self) -> Optional[str]:
-        """Cheap check done per request; returns an error text when a changed manifest is unusable."""
+        """Cheap check done per request; returns an error text when a changed manifest is unusable.
+
+        A renewal changes the manifest while the fleet is asking: every request that saw the old stamp
+        waits for the lock, and only the first reloads (loading nine CA keys takes about half a second,
+        so one reload per waiting request stalled the responder past the servers' 5 s timeout)."""
         if self.file_stamp() == self.stamp:
             return None
         try:
-            self.reload()
+            self.reload(only_if_changed=True)
         except PkiError as error:
             return str(error)
         return None
@@ -363,13 +370,22 @@ class Registry:
             return cached
 
 
-def index_manifest(manifest: Dict[str, Any]) -> Tuple[Dict[str, CaRecord], Dict[str, Tuple[str, Optional[str]]]]:
+def index_manifest(
+    manifest: Dict[str, Any], previous: Optional[Dict[str, CaRecord]] = None
+) -> Tuple[Dict[str, CaRecord], Dict[str, Tuple[str, Optional[str]]]]:
+    """CAs and serials; a CA whose manifest entries are unchanged keeps its record (its keys stay loaded)."""
     authorities = manifest["authorities"]
-    cas = {
-        name: CaRecord(entry, authorities.get(entry.get("ocsp_signer") or ""))
-        for name, entry in authorities.items()
-        if entry["kind"] in ("root", "intermediate")
-    }
+    previous = previous or {}
+    cas = {}
+    for name, entry in authorities.items():
+        if entry["kind"] not in ("root", "intermediate"):
+            continue
+        signer_entry = authorities.get(entry.get("ocsp_signer") or "")
+        kept = previous.get(name)
+        if kept is not None and kept.source == (entry, signer_entry):
+            cas[name] = kept
+        else:
+            cas[name] = CaRecord(entry, signer_entry)
     serials: Dict[str, Tuple[str, Optional[str]]] = {}
     for name, entry in list(authorities.items()) + list(manifest["leaves"].items()):
         for old_serial in entry.get("history", []):

@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import ocsp
 
-from tlslab.pki import load_cert, utc_attr
-from tlslab.responder import BehaviourError, validate_behaviour, validate_rule
+from tlslab import responder as responder_module
+from tlslab.pki import build_pki, load_cert, utc_attr
+from tlslab.responder import BehaviourError, Registry, validate_behaviour, validate_rule
 
-from .conftest import http_request, read_ready, start_responder, stop
+from .conftest import CA_BASE, OCSP_BASE, http_request, read_ready, start_responder, stop
 
 UTC = datetime.timezone.utc
 SHA1 = hashes.SHA1()  # noqa: S303 - what OCSP clients (nginx, openssl) put in CertIDs
@@ -485,6 +486,38 @@ def test_leaves_issued_later_are_picked_up_from_the_manifest(fresh, lab_pki):
     assert status == 200 and "int-b" in summary["cas"]
     entries = fresh.requests("?name=late-leaf")
     assert [e["serial"] for e in entries] == [renewed.previous_serials[-1], renewed.serial]
+
+
+def test_a_renewal_seen_by_many_requests_at_once_reloads_the_manifest_once(tmp_path, monkeypatch):
+    # A renewal while the whole fleet asks: each request that saw the old manifest used to reload it in turn
+    # (half a second each), which stalled the responder past the servers' 5 s timeout.
+    pki = build_pki(tmp_path, OCSP_BASE, CA_BASE)
+    pki.issue_leaf("busy", ["busy.tlsfleet.test"])
+    registry = Registry(pki.state_dir)
+    kept = dict(registry.cas)
+    reads, built = [], []
+    real_read, real_record = responder_module.read_manifest, responder_module.CaRecord
+    monkeypatch.setattr(responder_module, "read_manifest", lambda path: reads.append(path) or real_read(path))
+    monkeypatch.setattr(responder_module, "CaRecord", lambda *a: built.append(a) or real_record(*a))
+    renewed = pki.renew_leaf("busy")
+    start = threading.Barrier(8)
+    errors = []
+
+    def ask_registry():
+        start.wait()
+        errors.append(registry.reload_if_changed())
+
+    threads = [threading.Thread(target=ask_registry) for _unused in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [None] * 8
+    assert len(reads) == 1, reads
+    assert built == []  # a leaf's renewal changes no CA: their loaded keys are kept
+    assert registry.cas == kept and renewed.serial in registry.serials
+    registry.reload()  # an explicit reload (POST /reload, SIGHUP) loads every CA again
+    assert len(built) == len(kept) and registry.cas.keys() == kept.keys()
 
 
 def test_health(fresh):
