@@ -17,6 +17,7 @@ This file is PRIVATE to the collection: its API may change at any time.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -173,3 +174,115 @@ def replace_atomically(
     finally:
         if os.path.lexists(temporary):
             _unlink_quietly(temporary)
+
+
+def _under(path: str, directory: str) -> bool:
+    return path.startswith(directory.rstrip("/") + "/")
+
+
+def _make_private_dirs(directory: str, backup_dir: str) -> None:
+    """Create ``directory`` (under ``backup_dir``) and what is missing above it: 0700 from ``backup_dir`` down,
+    0755 above it; the directory the backup lands in is made 0700 even when it existed."""
+    missing = []
+    here = directory
+    while not os.path.isdir(here):
+        missing.append(here)
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    for path in reversed(missing):
+        private = path == backup_dir or _under(path, backup_dir)
+        os.mkdir(path, 0o700 if private else 0o755)
+        if private:
+            os.chmod(path, 0o700)  # exactly: the umask only narrows, and a narrower mode would lock out no one new
+    os.chmod(directory, 0o700)
+
+
+def _copy_across(source: str, dest: str, status: os.stat_result) -> None:
+    """``source`` to ``dest`` on another file system: created 0600, the source's mode and owner applied once the
+    bytes are synced, then renamed into place (a reader never sees a part, nor a moment wider than 0600). The
+    source stays: the caller removes it once every backup is in place."""
+    temporary = os.path.join(os.path.dirname(dest), ".tlsfleet-stash-%d-%d" % (os.getpid(), time.monotonic_ns()))
+    handle = _new_private_file(temporary)
+    try:
+        with os.fdopen(handle, "wb") as out, open_regular(source, "backup") as data:
+            for block in iter(lambda: data.read(1 << 20), b""):
+                out.write(block)
+            try:
+                os.fchown(out.fileno(), status.st_uid, status.st_gid)
+            except OSError:
+                pass  # not root: the copy stays the module user's
+            os.fchmod(out.fileno(), stat.S_IMODE(status.st_mode))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, dest)
+    finally:
+        if os.path.lexists(temporary):
+            _unlink_quietly(temporary)
+
+
+def stash_backups(moves: dict, backup_dir: str, check_mode: bool = False) -> list:
+    """Move each backup (``{where it is: where it goes}``) under ``backup_dir``; return ``[{src, dest}]`` moved.
+
+    Every pair is checked before anything moves: both paths absolute, each destination under ``backup_dir`` once
+    normalised, each source a regular file or already gone with its destination in place (moved by an earlier
+    run: nothing to do). A rename when both lie on one file system, else a copy that keeps the mode and owner,
+    whose source is removed once every backup is in place. All or nothing: a failure puts back what moved.
+    """
+    root = os.path.normpath(str(backup_dir or ""))
+    if not root.startswith("/") or root == "/":
+        raise InputError(f"backup_dir must be an absolute directory other than /, not {backup_dir!r}.")
+    planned = []
+    for source, dest in sorted((moves or {}).items()):
+        source_path, dest_path = os.path.normpath(str(source)), os.path.normpath(str(dest))
+        if not (str(source).startswith("/") and str(dest).startswith("/")):
+            raise InputError(f"backup paths must be absolute: {source!r} -> {dest!r}.")
+        if not _under(dest_path, root):
+            raise InputError(f"{dest!r} is not under the backup directory {root}: nothing was moved.")
+        if _under(source_path, root) or source_path == root:
+            raise InputError(f"{source!r} is already under the backup directory {root}: nothing was moved.")
+        try:
+            status = os.lstat(source_path)
+        except FileNotFoundError:
+            if os.path.lexists(dest_path):
+                continue  # moved by an earlier run
+            raise InputError(f"the backup {source_path} is gone and not in {root}: nothing was moved.") from None
+        except OSError as exc:
+            raise InputError(f"cannot read the backup {source_path}: {exc.strerror or exc}.") from None
+        if not stat.S_ISREG(status.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(status.st_mode) else not_regular(status.st_mode)
+            raise InputError(f"the backup {source_path} is {kind}, not a file: nothing was moved.")
+        planned.append((source_path, dest_path, status))
+    moved, copied = [], []
+    try:
+        for source_path, dest_path, status in planned:
+            if not check_mode:
+                _make_private_dirs(os.path.dirname(dest_path), root)
+                try:
+                    os.rename(source_path, dest_path)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    _copy_across(source_path, dest_path, status)
+                    copied.append(source_path)
+            moved.append({"src": source_path, "dest": dest_path})
+    except (OSError, InputError) as exc:
+        # All or nothing: the caller records the new places only after a success, and a restore reads the old
+        # ones until then.
+        for item in moved:
+            try:
+                if item["src"] in copied:
+                    os.unlink(item["dest"])
+                else:
+                    os.rename(item["dest"], item["src"])
+            except OSError:
+                pass
+        failed = planned[len(moved)]
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or exc
+        raise InputError(
+            f"cannot move the backup {failed[0]} to {failed[1]}: {reason}. The backups moved before it were put back."
+        ) from None
+    for source_path in copied:
+        _unlink_quietly(source_path)
+    return moved

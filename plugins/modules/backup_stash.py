@@ -1,0 +1,121 @@
+#!/usr/bin/python
+# Copyright (c) 2026, tlsfleet.stapling contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: backup_stash
+short_description: Move backups out of the TLS servers' directories into one backup directory, in one step
+version_added: 0.1.0
+description:
+  - Ansible, and this collection's modules, write the backup of a replaced file beside it
+    (C(<file>.<pid>.<date>@<time>~)). There a server may load it - a HAProxy C(crt) directory loads every file in it,
+    the old certificate and key among them; nginx C(include sites-enabled/*) loads every site file - so the roles
+    move each backup under one backup directory before anything reloads. This module makes those moves in one call
+    on the node.
+  - Every pair of O(moves) is checked before anything moves. Both paths must be absolute; each destination must lie
+    under O(backup_dir) once normalised (C(..) cannot lead out of it); each source must be a regular file (not a
+    symbolic link) outside O(backup_dir). A source that is gone while its destination exists was moved by an
+    earlier run and is left alone, so a second run changes nothing.
+  - A move is a rename when both paths lie on one file system. Across file systems the backup is copied to a file
+    created with mode 0600, given the source's mode and owner once its bytes are synced, renamed into place, and
+    the sources are removed once every backup is in place; the backup of a private key is never readable by others,
+    at any moment. All or nothing - when a move fails, the backups moved before it are put back.
+  - Directories created from O(backup_dir) down are mode 0700; the directory a backup lands in is made 0700 even
+    when it existed.
+  - The P(tlsfleet.stapling.tls_reload#role) role calls it (its C(stash) tasks) with the moves the
+    P(tlsfleet.stapling.stashed_backups#filter) filter plans, and records the new places for a restore.
+author:
+  - tlsfleet.stapling contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - tlsfleet.stapling.attributes
+requirements:
+  - Python 3.8 or later on the managed node.
+attributes:
+  check_mode:
+    support: full
+    details:
+      - In check mode the pairs are checked as in a real run and RV(moved) lists what would move; nothing moves.
+  diff_mode:
+    support: none
+options:
+  backup_dir:
+    description:
+      - The directory the backups go under. Every destination in O(moves) must lie below it.
+    type: path
+    required: true
+  moves:
+    description:
+      - Where each backup is now (key) and where it goes (value), both absolute paths on the node.
+      - An empty dictionary moves nothing.
+    type: dict
+    required: true
+notes:
+  - Run it as the user who owns the backups (root, with C(become), for the servers' files).
+seealso:
+  - module: tlsfleet.stapling.certificate_bundle
+  - module: tlsfleet.stapling.site_stapling
+  - module: tlsfleet.stapling.ocsp_staple
+"""
+
+EXAMPLES = r"""
+---
+- name: Move the backup of a replaced HAProxy certificate out of its crt directory, keeping its path below
+  tlsfleet.stapling.backup_stash:
+    backup_dir: /var/backups/tlsfleet
+    moves: "{{ {backup: '/var/backups/tlsfleet' ~ backup} }}"
+  vars:
+    backup: /etc/haproxy/certs/www.pem.4242.2026-12-03@08:00:00~
+  become: true
+  register: stashed
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any backup was moved (or would be, in check mode).
+  returned: always
+  type: bool
+moved:
+  description: The backups moved (or that would be, in check mode), in the order of their current paths.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    src:
+      description: Where the backup was.
+      type: str
+      sample: /etc/haproxy/certs/www.pem.4242.2026-12-03@08:00:00~
+    dest:
+      description: Where it is now.
+      type: str
+      sample: /var/backups/tlsfleet/etc/haproxy/certs/www.pem.4242.2026-12-03@08:00:00~
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.files import stash_backups
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "backup_dir": {"type": "path", "required": True},
+            "moves": {"type": "dict", "required": True},
+        },
+        supports_check_mode=True,
+    )
+    moves = module.params["moves"]
+    if any(not isinstance(value, str) for value in moves.values()):
+        module.fail_json(msg="each value of moves must be a path (a string)", changed=False, moved=[])
+    try:
+        moved = stash_backups(moves, module.params["backup_dir"], check_mode=module.check_mode)
+    except InputError as error:
+        module.fail_json(msg=str(error), changed=False, moved=[])
+    module.exit_json(changed=bool(moved), moved=moved)
+
+
+if __name__ == "__main__":
+    main()
