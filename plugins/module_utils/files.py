@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 import time
@@ -180,11 +181,15 @@ def _under(path: str, directory: str) -> bool:
     return path.startswith(directory.rstrip("/") + "/")
 
 
-def _make_private_dirs(directory: str, backup_dir: str) -> None:
-    """Create ``directory`` (under ``backup_dir``) and what is missing above it: 0700 from ``backup_dir`` down,
-    0755 above it; the directory the backup lands in is made 0700 even when it existed."""
+# The name Ansible's backup_local and ``backup`` above give a backup: <file>.<pid>.<date>@<time>~
+_BACKUP_NAME = re.compile(r".\.[0-9]+\.[0-9]{4}-[0-9]{2}-[0-9]{2}@[0-9]{2}:[0-9]{2}:[0-9]{2}~\Z")
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _make_root(backup_dir: str) -> None:
+    """Create ``backup_dir`` (0700) and what is missing above it (0755), when it does not exist."""
     missing = []
-    here = directory
+    here = backup_dir
     while not os.path.isdir(here):
         missing.append(here)
         parent = os.path.dirname(here)
@@ -192,21 +197,59 @@ def _make_private_dirs(directory: str, backup_dir: str) -> None:
             break
         here = parent
     for path in reversed(missing):
-        private = path == backup_dir or _under(path, backup_dir)
-        os.mkdir(path, 0o700 if private else 0o755)
-        if private:
-            os.chmod(path, 0o700)  # exactly: the umask only narrows, and a narrower mode would lock out no one new
-    os.chmod(directory, 0o700)
+        os.mkdir(path, 0o700 if path == backup_dir else 0o755)
+    if missing:
+        os.chmod(backup_dir, 0o700)  # exactly: the umask only narrows, and a narrower mode would lock out no one new
 
 
-def _copy_across(source: str, dest: str, status: os.stat_result) -> None:
-    """``source`` to ``dest`` on another file system: created 0600, the source's mode and owner applied once the
-    bytes are synced, then renamed into place (a reader never sees a part, nor a moment wider than 0600). The
-    source stays: the caller removes it once every backup is in place."""
-    temporary = os.path.join(os.path.dirname(dest), ".tlsfleet-stash-%d-%d" % (os.getpid(), time.monotonic_ns()))
-    handle = _new_private_file(temporary)
+def _open_private_dir(directory: str, backup_dir: str) -> int:
+    """A descriptor of ``directory`` (``backup_dir`` or below it), the part below ``backup_dir`` created 0700 as
+    needed and walked one name at a time without following a symbolic link: a directory under ``backup_dir``
+    replaced by a link to /etc leads nothing out of it. The directory a backup lands in is made 0700 even when it
+    existed."""
+    _make_root(backup_dir)
+    descriptor = os.open(backup_dir, _DIRECTORY_FLAGS)
     try:
-        with os.fdopen(handle, "wb") as out, open_regular(source, "backup") as data:
+        walked = backup_dir
+        for name in os.path.relpath(directory, backup_dir).split("/"):
+            if name in ("", "."):
+                continue
+            walked = os.path.join(walked, name)
+            try:
+                os.mkdir(name, 0o700, dir_fd=descriptor)
+                created = True
+            except FileExistsError:
+                created = False
+            try:
+                child = os.open(name, _DIRECTORY_FLAGS | getattr(os, "O_NOFOLLOW", 0), dir_fd=descriptor)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise InputError(f"{walked} is a symbolic link or not a directory") from None
+                raise
+            os.close(descriptor)
+            descriptor = child
+            if created:
+                os.fchmod(descriptor, 0o700)
+        os.fchmod(descriptor, 0o700)
+        return descriptor
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _copy_across(source: str, directory: int, name: str, status: os.stat_result) -> None:
+    """``source`` to ``name`` in the open ``directory`` on another file system: created 0600, the source's mode
+    and owner applied once the bytes are synced, then renamed into place and the directory synced (a reader never
+    sees a part, nor a moment wider than 0600; a crash after the caller removes the source still finds the copy).
+    The source stays: the caller removes it once every backup is in place."""
+    temporary = ".tlsfleet-stash-%d-%d" % (os.getpid(), time.monotonic_ns())
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    handle = os.open(temporary, flags, 0o600, dir_fd=directory)
+    try:
+        reading = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(handle, "wb") as out, os.fdopen(reading, "rb") as data:
+            if not stat.S_ISREG(os.fstat(data.fileno()).st_mode):
+                raise InputError(f"the backup {source} is no longer a regular file")
             for block in iter(lambda: data.read(1 << 20), b""):
                 out.write(block)
             try:
@@ -216,32 +259,39 @@ def _copy_across(source: str, dest: str, status: os.stat_result) -> None:
             os.fchmod(out.fileno(), stat.S_IMODE(status.st_mode))
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, dest)
+        os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+        os.fsync(directory)
     finally:
-        if os.path.lexists(temporary):
-            _unlink_quietly(temporary)
+        try:
+            os.unlink(temporary, dir_fd=directory)
+        except OSError:
+            pass  # renamed into place, or never written
 
 
-def stash_backups(moves: dict, backup_dir: str, check_mode: bool = False) -> list:
+def stash_backups(moves: dict, backup_dir: str, check_mode: bool = False, warn=None) -> list:
     """Move each backup (``{where it is: where it goes}``) under ``backup_dir``; return ``[{src, dest}]`` moved.
 
     Every pair is checked before anything moves: both paths absolute, each destination under ``backup_dir`` once
-    normalised, each source a regular file or already gone with its destination in place (moved by an earlier
-    run: nothing to do). A rename when both lie on one file system, else a copy that keeps the mode and owner,
-    whose source is removed once every backup is in place. All or nothing: a failure puts back what moved.
+    normalised and not there yet, each source a regular file named as a backup (``<file>.<pid>.<date>@<time>~``)
+    or already gone with its destination in place (moved by an earlier run: nothing to do). A rename when both
+    lie on one file system, else a copy that keeps the mode and owner, whose source is removed once every backup
+    is in place (``warn`` is told of one that cannot be). No directory below ``backup_dir`` is entered through a
+    symbolic link. All or nothing: a failure puts back what moved, and names what could not be put back.
     """
     root = os.path.normpath(str(backup_dir or ""))
-    if not root.startswith("/") or root == "/":
+    if not root.startswith("/") or root.strip("/") == "" or "\0" in root:
         raise InputError(f"backup_dir must be an absolute directory other than /, not {backup_dir!r}.")
     planned = []
     for source, dest in sorted((moves or {}).items()):
         source_path, dest_path = os.path.normpath(str(source)), os.path.normpath(str(dest))
-        if not (str(source).startswith("/") and str(dest).startswith("/")):
+        if not (str(source).startswith("/") and str(dest).startswith("/")) or "\0" in source_path + dest_path:
             raise InputError(f"backup paths must be absolute: {source!r} -> {dest!r}.")
         if not _under(dest_path, root):
             raise InputError(f"{dest!r} is not under the backup directory {root}: nothing was moved.")
         if _under(source_path, root) or source_path == root:
             raise InputError(f"{source!r} is already under the backup directory {root}: nothing was moved.")
+        if any(source_path == earlier for earlier, _dest, _status in planned):
+            raise InputError(f"the backup {source_path} is named twice: nothing was moved.")
         try:
             status = os.lstat(source_path)
         except FileNotFoundError:
@@ -253,36 +303,61 @@ def stash_backups(moves: dict, backup_dir: str, check_mode: bool = False) -> lis
         if not stat.S_ISREG(status.st_mode):
             kind = "a symbolic link" if stat.S_ISLNK(status.st_mode) else not_regular(status.st_mode)
             raise InputError(f"the backup {source_path} is {kind}, not a file: nothing was moved.")
+        if not _BACKUP_NAME.search(os.path.basename(source_path)):
+            raise InputError(
+                f"{source_path} is not named as a backup (<file>.<pid>.<date>@<time>~): nothing was moved."
+            )
+        if os.path.lexists(dest_path) or any(dest_path == later for _source, later, _status in planned):
+            raise InputError(f"{dest_path} already exists or is named twice, and is never replaced: nothing was moved.")
         planned.append((source_path, dest_path, status))
     moved, copied = [], []
     try:
         for source_path, dest_path, status in planned:
             if not check_mode:
-                _make_private_dirs(os.path.dirname(dest_path), root)
+                directory = _open_private_dir(os.path.dirname(dest_path), root)
                 try:
-                    os.rename(source_path, dest_path)
-                except OSError as exc:
-                    if exc.errno != errno.EXDEV:
-                        raise
-                    _copy_across(source_path, dest_path, status)
-                    copied.append(source_path)
+                    name = os.path.basename(dest_path)
+                    try:
+                        os.stat(name, dir_fd=directory, follow_symlinks=False)
+                        raise InputError(f"{dest_path} appeared meanwhile and is never replaced")
+                    except FileNotFoundError:
+                        pass
+                    try:
+                        os.rename(source_path, name, dst_dir_fd=directory)
+                    except OSError as exc:
+                        if exc.errno != errno.EXDEV:
+                            raise
+                        _copy_across(source_path, directory, name, status)
+                        copied.append(source_path)
+                finally:
+                    os.close(directory)
             moved.append({"src": source_path, "dest": dest_path})
-    except (OSError, InputError) as exc:
+    except BaseException as exc:
         # All or nothing: the caller records the new places only after a success, and a restore reads the old
         # ones until then.
-        for item in moved:
+        stuck = []
+        for item in reversed(moved if not check_mode else []):
             try:
                 if item["src"] in copied:
                     os.unlink(item["dest"])
                 else:
                     os.rename(item["dest"], item["src"])
             except OSError:
-                pass
+                stuck.append(f"{item['dest']} (from {item['src']})")
+        if not isinstance(exc, (OSError, InputError)):
+            raise
         failed = planned[len(moved)]
         reason = (exc.strerror if isinstance(exc, OSError) else None) or exc
+        undone = (
+            "could NOT be put back: " + ", ".join(reversed(stuck)) + "; any others were." if stuck else "were put back."
+        )
         raise InputError(
-            f"cannot move the backup {failed[0]} to {failed[1]}: {reason}. The backups moved before it were put back."
+            f"cannot move the backup {failed[0]} to {failed[1]}: {reason}. The backups moved before it {undone}"
         ) from None
     for source_path in copied:
-        _unlink_quietly(source_path)
+        try:
+            os.unlink(source_path)
+        except OSError as exc:
+            if warn:
+                warn(f"the backup {source_path} was copied under {root} but stays beside its file: {exc.strerror}.")
     return moved

@@ -17,14 +17,19 @@ description:
     on the node.
   - Every pair of O(moves) is checked before anything moves. Both paths must be absolute; each destination must lie
     under O(backup_dir) once normalised (C(..) cannot lead out of it); each source must be a regular file (not a
-    symbolic link) outside O(backup_dir). A source that is gone while its destination exists was moved by an
-    earlier run and is left alone, so a second run changes nothing.
+    symbolic link) outside O(backup_dir), named as a backup (C(<file>.<pid>.<date>@<time>~)), so a live file is never
+    taken for one; no destination may exist already (none is replaced). A source that is gone while its
+    destination exists was moved by an earlier run and is left alone, so a second run changes nothing.
   - A move is a rename when both paths lie on one file system. Across file systems the backup is copied to a file
     created with mode 0600, given the source's mode and owner once its bytes are synced, renamed into place, and
     the sources are removed once every backup is in place; the backup of a private key is never readable by others,
     at any moment. All or nothing - when a move fails, the backups moved before it are put back.
-  - Directories created from O(backup_dir) down are mode 0700; the directory a backup lands in is made 0700 even
-    when it existed.
+  - O(backup_dir) is created (mode 0700, missing directories above it 0755) when it does not exist. Below it,
+    directories are created 0700 and entered one at a time without following a symbolic link (a directory there
+    replaced by a link to C(/etc) fails the call, and what moved is put back); the directory a backup lands in is
+    made 0700 even when it existed.
+  - A source copied across file systems that cannot be removed afterwards stays beside its file, with a warning;
+    a backup that cannot be put back after a failure is named in the message.
   - The P(tlsfleet.stapling.tls_reload#role) role calls it (its C(stash) tasks) with the moves the
     P(tlsfleet.stapling.stashed_backups#filter) filter plans, and records the new places for a restore.
 author:
@@ -78,7 +83,9 @@ changed:
   returned: always
   type: bool
 moved:
-  description: The backups moved (or that would be, in check mode), in the order of their current paths.
+  description:
+    - The backups moved (or that would be, in check mode), sorted by RV(moved[].src). Backups moved by an earlier
+      run are not listed.
   returned: always
   type: list
   elements: dict
@@ -111,7 +118,7 @@ def main() -> None:
     if any(not isinstance(value, str) for value in moves.values()):
         module.fail_json(msg="each value of moves must be a path (a string)", changed=False, moved=[])
     try:
-        moved = stash_backups(moves, module.params["backup_dir"], check_mode=module.check_mode)
+        moved = stash_backups(moves, module.params["backup_dir"], check_mode=module.check_mode, warn=module.warn)
     except InputError as error:
         module.fail_json(msg=str(error), changed=False, moved=[])
     module.exit_json(changed=bool(moved), moved=moved)

@@ -91,7 +91,7 @@ def test_across_file_systems_the_copy_is_never_wider_and_the_source_goes_last(no
     real_rename, opened_modes = os.rename, []
     real_open = os.open
 
-    def cross_device(src, dst):
+    def cross_device(src, dst, **kwargs):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
     def watching_open(path, flags, mode=0o777, *args, **kwargs):
@@ -115,11 +115,11 @@ def test_a_failure_half_way_puts_back_what_moved(node, monkeypatch):
     real_rename = os.rename
     calls = []
 
-    def second_fails(src, dst):
+    def second_fails(src, dst, **kwargs):
         calls.append(src)
         if len(calls) == 2:
             raise OSError(errno.EACCES, "Permission denied")
-        return real_rename(src, dst)
+        return real_rename(src, dst, **kwargs)
 
     monkeypatch.setattr(os, "rename", second_fails)
     with pytest.raises(InputError, match=r"Permission denied\. The backups moved before it were put back"):
@@ -150,3 +150,83 @@ def test_module_reports_moves_and_fails_cleanly(node, capsys, monkeypatch):
         backup_stash.main, {"backup_dir": str(node["backups"]), "moves": {"/a~": 3}}, capsys, monkeypatch
     )
     assert odd.get("failed") and "must be a path" in odd["msg"]
+
+
+def test_a_directory_under_backup_dir_that_is_a_link_leads_nothing_out(node):
+    outside = node["root"] / "real-etc"
+    (outside / "haproxy" / "certs").mkdir(parents=True)
+    (outside / "haproxy" / "certs").chmod(0o755)
+    mirrored = node["backups"] / str(node["key"].parent).lstrip("/")
+    mirrored.parent.mkdir(parents=True)
+    mirrored.symlink_to(outside / "haproxy" / "certs")
+    expected = r"is a symbolic link or not a directory\. The backups moved before it were put back"
+    with pytest.raises(InputError, match=expected):
+        files.stash_backups(node["moves"], str(node["backups"]))
+    assert node["key"].exists() and node["site"].exists()
+    assert os.listdir(outside / "haproxy" / "certs") == []
+    assert stat.S_IMODE(os.stat(outside / "haproxy" / "certs").st_mode) == 0o755
+
+
+def test_an_existing_destination_is_never_replaced(node):
+    dest = Path(node["moves"][str(node["key"])])
+    dest.parent.mkdir(parents=True)
+    dest.write_text("an older backup\n")
+    with pytest.raises(InputError, match=r"already exists .* nothing was moved"):
+        files.stash_backups(node["moves"], str(node["backups"]))
+    assert dest.read_text() == "an older backup\n" and node["key"].exists() and node["site"].exists()
+
+
+@pytest.mark.parametrize("name", ["shadow", "www.pem", "www.pem~", "www.pem.bak"])
+def test_only_a_file_named_as_a_backup_is_moved(node, name):
+    live = node["root"] / "etc" / name
+    live.write_text("live\n")
+    moves = dict(node["moves"], **{str(live): str(node["backups"]) + str(live)})
+    with pytest.raises(InputError, match="is not named as a backup"):
+        files.stash_backups(moves, str(node["backups"]))
+    assert live.exists() and node["key"].exists()
+
+
+def test_odd_paths_are_clear_errors_not_tracebacks(node):
+    key = str(node["key"])
+    for moves in ({key + "\0x": str(node["backups"]) + key}, {key: str(node["backups"]) + "/a\0b"}):
+        with pytest.raises(InputError, match="must be absolute"):
+            files.stash_backups(dict(node["moves"], **moves), str(node["backups"]))
+    twice = {key: str(node["backups"]) + key, key.replace("/etc/", "/etc//"): str(node["backups"]) + key}
+    with pytest.raises(InputError, match="named twice: nothing was moved"):
+        files.stash_backups(twice, str(node["backups"]))
+    assert node["key"].exists() and node["site"].exists()
+
+
+def test_a_backup_that_cannot_be_put_back_is_named(node, monkeypatch):
+    def always_fails(src, dst, **kwargs):
+        if kwargs:  # the move itself succeeds once
+            always_fails.calls += 1
+            if always_fails.calls == 1:
+                return real_rename(src, dst, **kwargs)
+        raise OSError(errno.EACCES, "Permission denied")
+
+    always_fails.calls = 0
+    real_rename = os.rename
+    monkeypatch.setattr(os, "rename", always_fails)
+    with pytest.raises(InputError, match=r"could NOT be put back: \S*www\.pem\S* \(from \S*www\.pem") as raised:
+        files.stash_backups(node["moves"], str(node["backups"]))
+    assert "were put back." not in str(raised.value)
+
+
+def test_a_copied_backup_whose_source_cannot_be_removed_is_warned_about(node, monkeypatch):
+    real_unlink = os.unlink
+
+    def cross_device(src, dst, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    def key_stays(path, *args, **kwargs):
+        if str(path) == str(node["key"]):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", cross_device)
+    monkeypatch.setattr(os, "unlink", key_stays)
+    warnings = []
+    moved = files.stash_backups(node["moves"], str(node["backups"]), warn=warnings.append)
+    assert len(moved) == 2 and os.path.isfile(node["moves"][str(node["key"])])
+    assert len(warnings) == 1 and str(node["key"]) in warnings[0] and "Operation not permitted" in warnings[0]
