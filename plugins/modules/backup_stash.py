@@ -67,14 +67,20 @@ seealso:
 
 EXAMPLES = r"""
 ---
-- name: Move the backup of a replaced HAProxy certificate out of its crt directory, keeping its path below
+- name: Write a fresh staple file for HAProxy, keeping a backup of the old one (beside it, in the crt directory)
+  tlsfleet.stapling.ocsp_staple:
+    certificate_path: /etc/haproxy/certs/www.pem
+    dest: /etc/haproxy/certs/www.pem.ocsp
+    backup: true
+  become: true
+  register: staple
+
+- name: Move that backup out of the crt directory before HAProxy reloads, keeping its path below the backup directory
   tlsfleet.stapling.backup_stash:
     backup_dir: /var/backups/tlsfleet
-    moves: "{{ {backup: '/var/backups/tlsfleet' ~ backup} }}"
-  vars:
-    backup: /etc/haproxy/certs/www.pem.4242.2026-12-03@08:00:00~
+    moves: "{{ {staple.backup_file: '/var/backups/tlsfleet' ~ staple.backup_file} }}"
   become: true
-  register: stashed
+  when: staple.backup_file is defined
 """
 
 RETURN = r"""
