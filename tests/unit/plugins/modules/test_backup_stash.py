@@ -11,6 +11,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
@@ -18,6 +20,11 @@ from ansible_collections.tlsfleet.stapling.plugins.modules import backup_stash
 from ansible_collections.tlsfleet.stapling.tests.unit.modrun import run_module
 
 STAMP = ".4242.2026-12-03@08:00:00~"
+# A key made at run time: the backup of a key file is what the stash must keep 0600 and never print.
+KEY_PEM = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+)
+KEY_BODY = KEY_PEM.decode().splitlines()[1]
 
 
 @pytest.fixture
@@ -26,7 +33,7 @@ def node(tmp_path):
     etc = tmp_path / "etc" / "haproxy" / "certs"
     etc.mkdir(parents=True)
     key = etc / ("www.pem" + STAMP)
-    key.write_text("-----BEGIN PRIVATE KEY-----\nsecret\n")
+    key.write_bytes(KEY_PEM)
     key.chmod(0o600)
     site = tmp_path / "etc" / "nginx" / ("www.conf" + STAMP)
     site.parent.mkdir(parents=True)
@@ -44,7 +51,7 @@ def test_moves_every_backup_under_the_directory_keeping_modes_and_content(node):
         assert not os.path.lexists(source) and os.path.isfile(dest)
     key_copy = node["moves"][str(node["key"])]
     assert stat.S_IMODE(os.stat(key_copy).st_mode) == 0o600
-    assert Path(key_copy).read_text().endswith("secret\n")
+    assert Path(key_copy).read_bytes() == KEY_PEM
     assert stat.S_IMODE(os.stat(node["moves"][str(node["site"])]).st_mode) == 0o644
     for directory in (node["backups"], os.path.dirname(key_copy)):
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700, directory
@@ -133,7 +140,7 @@ def test_module_reports_moves_and_fails_cleanly(node, capsys, monkeypatch):
         backup_stash.main, {"backup_dir": str(node["backups"]), "moves": node["moves"]}, capsys, monkeypatch
     )
     assert result["changed"] is True and len(result["moved"]) == 2
-    assert "secret" not in _out  # paths only, never what a backup holds
+    assert KEY_BODY not in _out  # paths only, never what a backup holds
     again, _out = run_module(
         backup_stash.main, {"backup_dir": str(node["backups"]), "moves": node["moves"]}, capsys, monkeypatch
     )
