@@ -1,7 +1,8 @@
 # Copyright (c) 2026, tlsfleet.stapling contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The filters changed_files, stashed_backups, verify_endpoints and verification_problems (see their .yml files)."""
+"""The filters changed_files, restore_plan, stashed_backups, verify_endpoints and verification_problems (see their .yml
+files)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils.remediation import (
     changed_files,
+    restore_plan,
     stashed_backups,
     verification_problems,
     verify_endpoints,
@@ -26,6 +28,7 @@ class FilterModule:
     def filters(self):
         return {
             "changed_files": changed_files,
+            "restore_plan": restore_plan,
             "stashed_backups": _stashed_backups,
             "verify_endpoints": verify_endpoints,
             "verification_problems": verification_problems,

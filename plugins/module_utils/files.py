@@ -183,6 +183,13 @@ def _under(path: str, directory: str) -> bool:
 
 # The name Ansible's backup_local and ``backup`` above give a backup: <file>.<pid>.<date>@<time>~
 _BACKUP_NAME = re.compile(r".\.[0-9]+\.[0-9]{4}-[0-9]{2}-[0-9]{2}@[0-9]{2}:[0-9]{2}:[0-9]{2}~\Z")
+
+
+def is_backup_name(name: str) -> bool:
+    """Whether a file name is one Ansible's backup_local (and ``backup`` above) gives: <file>.<pid>.<date>@<time>~"""
+    return bool(_BACKUP_NAME.search(name))
+
+
 _DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -303,7 +310,7 @@ def stash_backups(moves: dict, backup_dir: str, check_mode: bool = False, warn=N
         if not stat.S_ISREG(status.st_mode):
             kind = "a symbolic link" if stat.S_ISLNK(status.st_mode) else not_regular(status.st_mode)
             raise InputError(f"the backup {source_path} is {kind}, not a file: nothing was moved.")
-        if not _BACKUP_NAME.search(os.path.basename(source_path)):
+        if not is_backup_name(os.path.basename(source_path)):
             raise InputError(
                 f"{source_path} is not named as a backup (<file>.<pid>.<date>@<time>~): nothing was moved."
             )

@@ -31,6 +31,7 @@ import posixpath
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import coverage, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as evidence_records
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import files as file_io
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import CATALOGUE
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
@@ -760,6 +761,76 @@ def verification_problems(probed, verify) -> list:
     return problems
 
 
+def _path_problem(value, what: str, of: str = "") -> str:
+    """Why ``value`` (a path a node reported) is not one a restore may act on; empty when it is.
+
+    The restore copies and removes what a node's own module results named: a node that lies or misbehaves must not
+    make it overwrite or delete anything else. An absolute, normalised path without control characters, never /.
+    """
+    if not isinstance(value, str) or not value:
+        return "%s %s%s is not a path" % (what, _shown(value), of)
+    if not value.startswith("/") or value == "/" or posixpath.normpath(value) != value:
+        return "%s %s%s is not a normalised absolute file path" % (what, _shown(value), of)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "%s %s%s holds control characters" % (what, _shown(value), of)
+    return ""
+
+
+def _shown(value) -> str:
+    """A reported value as the message names it: quoted, control characters escaped, bounded."""
+    text = repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def backup_problem(entry) -> str:
+    """Why a ``tlsfleet_changes`` entry's ``backup`` may not be copied back over its ``path``; empty when it may.
+
+    The backup must be a path as ``_path_problem`` wants, named as Ansible names a backup
+    (``<file>.<pid>.<date>@<time>~``): a node that reports /etc/shadow, or a relative path, as the backup of its
+    certificate does not get it copied anywhere.
+    """
+    if not isinstance(entry, dict):
+        return "%s is not a file record" % _shown(entry)
+    problem = _path_problem(entry.get("path"), "the changed file")
+    if problem:
+        return problem
+    problem = _path_problem(entry.get("backup"), "the backup", " of %s" % _shown(entry["path"]))
+    if not problem and not file_io.is_backup_name(posixpath.basename(entry["backup"])):
+        problem = "the backup %s of %s is not named as a backup (<file>.<pid>.<date>@<time>~)" % (
+            _shown(entry["backup"]),
+            _shown(entry["path"]),
+        )
+    return problem
+
+
+def restore_plan(changes) -> dict:
+    """What the restore does with ``changes``: ``from_backup`` ``[{path, backup}]`` to copy back (the newest change
+    first), ``created`` paths to remove, and ``refused``, one sentence for each entry it will not act on.
+
+    ``changes`` holds what the nodes' module results reported (``changed_files``): data, never orders. An entry
+    whose path or backup is implausible (``backup_problem``) is refused, never acted on, and the restore fails
+    naming it.
+    """
+    plan = {"from_backup": [], "created": [], "refused": []}
+    for entry in reversed(list(changes or [])):
+        if isinstance(entry, dict) and entry.get("backup"):
+            problem = backup_problem(entry)
+            if problem:
+                plan["refused"].append(problem)
+            else:
+                plan["from_backup"].append({"path": entry["path"], "backup": entry["backup"]})
+        elif isinstance(entry, dict) and entry.get("created"):
+            problem = _path_problem(entry.get("path"), "the created file")
+            if problem:
+                plan["refused"].append(problem)
+            elif entry["path"] not in plan["created"]:
+                plan["created"].append(entry["path"])
+        elif not isinstance(entry, dict):
+            plan["refused"].append("%s is not a file record" % _shown(entry))
+    plan["created"].reverse()
+    return plan
+
+
 def stashed_backups(changes, backup_dir) -> list:
     """``changes`` (from changed_files) with every backup that lies beside its file moved under ``backup_dir``.
 
@@ -777,10 +848,13 @@ def stashed_backups(changes, backup_dir) -> list:
     prefix = directory.rstrip("/") + "/"
     out = []
     for given in changes or []:
+        if not isinstance(given, dict):  # not a file record: the restore refuses it (restore_plan)
+            out.append(given)
+            continue
         entry = dict(given)
         entry.pop("stashed_from", None)  # moved by an earlier call: nothing to move now
         backup = entry.get("backup")
-        if backup:
+        if backup and not backup_problem(entry):  # an implausible one stays where it is said to be: never restored
             # Normalised first: "..", "." and "//" in a path cannot lead out of the backup directory.
             where = posixpath.normpath("/" + str(backup).lstrip("/"))
             if not where.startswith(prefix):

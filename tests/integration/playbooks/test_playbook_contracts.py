@@ -511,3 +511,45 @@ def test_rollout_gate_stops_before_the_canary_when_a_node_was_not_judged(project
     assert "Rollout stopped before the canary: the preflight says it could not judge node2" in run.stdout
     assert "tlsfleet_rollout_preflight_gate=false" in run.stdout
     assert not (project / "stapling-report/rollout-summary.json").exists()
+
+
+def test_the_restore_acts_only_on_plausible_paths_a_node_reported(project, installed):
+    """tls_reload's restore, from the installed collection: ``tlsfleet_changes`` holds what the node's module
+    results said, data and not orders. The honest entries are restored and removed; another file named as a
+    backup is neither stashed nor copied, a directory named as a created file is not emptied, and the run fails
+    naming both."""
+    node = project / "node"
+    (node / "dir").mkdir(parents=True)
+    (node / "dir" / "keep").write_text("kept\n")
+    files = {"secret": "not a backup\n", "cert.pem": "new\n", "cert.pem.12.2026-11-27@14:00:00~": "old\n"}
+    files.update({"site.conf": "changed\n", "made.pem": "created\n"})
+    for name, text in files.items():
+        (node / name).write_text(text)
+    changes = [
+        {"path": str(node / "cert.pem"), "backup": str(node / "cert.pem.12.2026-11-27@14:00:00~"), "created": False},
+        {"path": str(node / "site.conf"), "backup": str(node / "secret"), "created": False},
+        {"path": str(node / "made.pem"), "backup": None, "created": True},
+        {"path": str(node / "dir"), "backup": None, "created": True},
+    ]
+    # Play variables (a vars file), as a playbook sets them: the stash's set_fact must be able to replace them, which
+    # it cannot do to an extra variable.
+    variables = {"tlsfleet_changes": changes, "tlsfleet_backup_dir": str(project / "backups")}
+    variables.update({"tlsfleet_tls_reload_servers": [], "tlsfleet_tls_reload_verify": []})
+    (project / "changes.json").write_text(json.dumps(variables))
+    (project / "restore.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  vars_files: [changes.json]\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n        name: tlsfleet.stapling.tls_reload\n        tasks_from: restore\n"
+    )
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    env.pop("PYTHONPATH", None)
+    argv = [tool("ansible-playbook"), "-i", "inventory", "restore.yml"]
+    run = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert (node / "cert.pem").read_text() == "old\n"  # restored, from where the stash moved its backup
+    assert (project / "backups" / str(node).lstrip("/") / "cert.pem.12.2026-11-27@14:00:00~").is_file()
+    assert (node / "site.conf").read_text() == "changed\n" and (node / "secret").read_text() == "not a backup\n"
+    assert not (node / "made.pem").exists() and (node / "dir" / "keep").read_text() == "kept\n"
+    assert "Is a directory" in run.stdout
+    refusal = "the backup '%s' of '%s' is not named as a backup" % (node / "secret", node / "site.conf")
+    assert "Not restored (what the node reported is refused): " + refusal in run.stdout, run.stdout[-3000:]

@@ -702,25 +702,72 @@ def test_reload_always_only_for_codes_whose_remedy_is_the_reload():
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Backups never leave the backup directory
+# Backups never leave the backup directory, and what a node reports as a backup is data, not an order
+
+STAMP = ".12.2026-11-27@14:00:00~"
 
 
 @pytest.mark.parametrize(
-    "backup",
+    "entry, refusal",
     [
-        "../../etc/x",
-        "/etc/haproxy/../../../../etc/shadow",
-        "/var/backups/tlsfleet/../../../etc/passwd",
-        "/var/backups/tlsfleet/..",
-        "//etc//./x",
+        (
+            {"path": "/etc/x", "backup": "../../etc/x" + STAMP},
+            "the backup '../../etc/x.12.2026-11-27@14:00:00~' of '/etc/x' is not",
+        ),
+        ({"path": "/etc/x", "backup": "/etc/haproxy/../../../../etc/x" + STAMP}, "not a normalised absolute"),
+        ({"path": "/etc/x", "backup": "/var/backups/tlsfleet/.."}, "not a normalised absolute"),
+        ({"path": "/etc/x", "backup": "//etc//./x" + STAMP}, "not a normalised absolute"),
+        ({"path": "/etc/x", "backup": "/etc/shadow"}, "the backup '/etc/shadow' of '/etc/x' is not named"),
+        ({"path": "/etc/x", "backup": "/etc/x" + STAMP + "\n/etc/shadow"}, "control characters"),
+        ({"path": "/etc/x", "backup": ["/etc/x" + STAMP]}, "is not a path"),
+        ({"path": "etc/x", "backup": "/etc/x" + STAMP}, "the changed file 'etc/x' is not a normalised absolute"),
+        ({"path": "/", "backup": "/x" + STAMP}, "the changed file '/' is not"),
+        ({"path": None, "backup": "/x" + STAMP}, "the changed file None is not a path"),
+        ({"path": "/etc/" + "a" * 300, "backup": "/etc/shadow"}, "..."),
     ],
 )
-def test_stashed_backups_stay_under_the_backup_dir(backup):
-    (moved,) = rem.stashed_backups([{"path": "/etc/x", "backup": backup}], "/var/backups/tlsfleet/")
-    assert moved["backup"].startswith("/var/backups/tlsfleet/"), moved
-    assert "/../" not in moved["backup"] and not moved["backup"].endswith("/..")
-    assert moved["stashed_from"] == backup
-    assert rem.stashed_backups([{"path": "/etc/x", "backup": "../../etc/x"}], "/b/../c")[0]["backup"] == "/c/etc/x"
+def test_an_implausible_backup_is_neither_stashed_nor_restored(entry, refusal):
+    (kept,) = rem.stashed_backups([entry], "/var/backups/tlsfleet/")
+    assert kept == entry and "stashed_from" not in kept  # left where the node says it is; the restore refuses it
+    plan = rem.restore_plan([entry])
+    assert plan["from_backup"] == [] and plan["created"] == []
+    (reason,) = plan["refused"]
+    assert refusal in reason and len(reason) < 260, reason
+    assert "\n" not in reason
+
+
+def test_the_restore_plan_copies_back_newest_first_and_removes_created_files():
+    changes = [
+        {"path": "/etc/ssl/a.pem", "backup": "/etc/ssl/a.pem" + STAMP, "created": False},
+        {"path": "/etc/ssl/new.pem", "backup": None, "created": True},
+        # certbot's live/ link: the backup lies beside the file the link names, stashed under the backup directory
+        {
+            "path": "/etc/letsencrypt/live/x/fullchain.pem",
+            "backup": "/var/backups/tlsfleet/etc/letsencrypt/archive/x/fullchain3.pem" + STAMP,
+        },
+        {"path": "/etc/ssl/a.pem", "backup": "/etc/ssl/a.pem.13.2026-11-27@14:00:01~"},
+        {"path": "/etc/passwd", "backup": None, "created": False},  # neither: nothing to do
+        "/etc/shadow",
+        {"path": "/", "created": True},
+    ]
+    plan = rem.restore_plan(changes)
+    assert [e["backup"] for e in plan["from_backup"]] == [
+        "/etc/ssl/a.pem.13.2026-11-27@14:00:01~",
+        changes[2]["backup"],
+        changes[0]["backup"],
+    ]
+    assert plan["created"] == ["/etc/ssl/new.pem"]
+    assert plan["refused"] == [
+        "the created file '/' is not a normalised absolute file path",
+        "'/etc/shadow' is not a file record",
+    ]
+    assert rem.restore_plan(None) == {"from_backup": [], "created": [], "refused": []}
+
+
+def test_stashed_backups_normalise_the_backup_dir_and_pass_other_values_through():
+    entry = {"path": "/etc/x", "backup": "/etc/x" + STAMP}
+    assert rem.stashed_backups([entry], "/b/../c")[0]["backup"] == "/c/etc/x" + STAMP
+    assert rem.stashed_backups(["/etc/shadow", 3, entry], "/c")[:2] == ["/etc/shadow", 3]
 
 
 # --------------------------------------------------------------------------------------------------------------
