@@ -1,12 +1,18 @@
 # Copyright (c) 2026, tlsfleet.stapling contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Controller side of tlsfleet.stapling.node_audit: the preflight candidate is checked before the task is sent.
+"""Controller side of tlsfleet.stapling.node_audit: the options and the preflight candidate are checked before the
+task is sent.
 
 A module's arguments travel to the node in its payload, so a private key pasted into ``preflight`` would reach
 every node of the play before the module could refuse it (``no_log`` hides it from logs, not from the node).
 Here the candidate must be certificate PEM blocks only (module_utils/public_pem.py); otherwise the task fails on
-the controller and nothing is sent. The rest is Ansible's normal module execution.
+the controller and nothing is sent.
+
+The options an AWX survey fills are read here with the playbooks' own rules (plugin_utils/inputs.py, the
+``tlsfleet_audit_<option>`` entries): a blank answer ("" for an empty number, choice or text field) means the
+module's default, and a wrong one fails this host only, naming the option, with nothing sent. Checking here, in the
+task that runs per host anyway, costs no task of its own per host. The rest is Ansible's normal module execution.
 """
 
 from __future__ import annotations
@@ -15,6 +21,36 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import public_pem
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
+
+# node_audit's options a survey may leave blank or give as text, each read by the playbooks' rule for its
+# tlsfleet_audit_<option> variable (one source: inputs.VARIABLES).
+_PREFIX = "tlsfleet_audit_"
+SURVEY_OPTIONS = {name[len(_PREFIX) :]: read for name, read in inputs.VARIABLES.items() if name.startswith(_PREFIX)}
+
+
+def read_options(args: dict) -> dict:
+    """The task's arguments with each survey option read by its rule; a blank one (or null) is left out, so the
+    module's default applies. Raises ``inputs.InputProblem`` naming every wrong option."""
+    read, problems = dict(args), []
+    for option, rule in SURVEY_OPTIONS.items():
+        if option not in read:
+            continue
+        try:
+            value = rule(read[option], option)
+        except inputs.InputProblem as problem:
+            problems.extend(problem.problems)
+            continue
+        if value is None:
+            del read[option]
+        else:
+            read[option] = value
+    for option in ("since", "proxy"):  # text options: an empty answer is not set too
+        if inputs.is_blank(read.get(option, "x")):
+            del read[option]
+    if problems:
+        raise inputs.InputProblem(*problems)
+    return read
 
 
 def candidate_problem(args: dict):
@@ -40,8 +76,15 @@ class ActionModule(ActionBase):
         if refused:
             result.update(failed=True, msg=refused)
             return result
+        try:
+            module_args = read_options(self._task.args)
+        except inputs.InputProblem as problem:
+            result.update(failed=True, msg="%s. Nothing was sent to the node." % problem, problems=problem.problems)
+            return result
         wrap_async = self._task.async_val
-        result = merge_hash(result, self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+        result = merge_hash(
+            result, self._execute_module(module_args=module_args, task_vars=task_vars, wrap_async=wrap_async)
+        )
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result

@@ -147,6 +147,12 @@ notes:
   - Run it as root (C(become)) so that it can read key files and run the servers' dump commands.
   - Hostnames come from the sites' C(server_name) / C(ServerName) / C(ServerAlias); for HAProxy, from the DNS names
     of each bound certificate. Wildcard names are not probed.
+  - The options are read on the controller first, the way an AWX survey passes them, before anything is sent to the
+    node. An empty answer (C("") or null) for O(servers), O(since), O(extra_endpoints), O(trust_anchor_paths),
+    O(handshake_timeout), O(responder_timeout), O(proxy), O(use_proxy), O(staple_warning_seconds),
+    O(cert_warning_days), O(crl_check), O(crl_max_bytes) or O(evidence) means the option's default. Text is read as
+    the option's type (C("5"), C("yes"), a comma-separated list). A wrong value fails the task for that host only,
+    naming the option.
 seealso:
   - name: The cause catalogue
     description: Every finding code, its severity, what it means, the evidence behind it and the fix.

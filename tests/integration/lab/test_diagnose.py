@@ -297,10 +297,12 @@ def test_wrong_typed_role_variable_is_refused_before_any_audit(lab):
         "tlsfleet_report_dir=%s" % (lab["work"] / "refused"),
     )
     assert out.returncode != 0
-    # refused once, on the controller, by the role's run_once check, with one sentence naming it
-    assert "tlsfleet_audit_handshake_timeout must be a number of seconds" in out.stdout, out.stdout[-2000:]
-    assert "Audit certificates" not in out.stdout
-    assert not (lab["work"] / "refused").exists()
+    # refused on the controller by node_audit's action, for this host, with one sentence naming the option; nothing
+    # was sent to the node, and the report says why the host was not audited
+    refusal = "handshake_timeout must be a number of seconds, not 'soon'. Nothing was sent to the node."
+    assert refusal in out.stdout, out.stdout[-2000:]
+    (node,) = json.loads((lab["work"] / "refused" / "report.json").read_text())["nodes"]
+    assert (node["host"], node["status"], node["message"]) == (VANTAGE, "failed", refusal)
 
 
 def test_blank_numeric_survey_answers_mean_the_modules_defaults(lab):

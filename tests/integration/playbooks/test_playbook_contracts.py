@@ -339,8 +339,9 @@ def _node_audit_args(tasks):
 
 
 def test_diagnose_fails_only_the_host_with_a_wrong_variable_and_reports_the_rest(project, installed):
-    """The role's variables are checked per host (inventory may set them per host): a wrong value on one host
-    fails that host, named, and the others are still audited and reported."""
+    """The audit options are checked per host (inventory may set them per host): a wrong value on one host fails
+    that host, named, and the others are still audited and reported. A variable of the whole run (the fail
+    severity) counts as the play's first host has it."""
     (project / "inventory").write_text(
         (project / "inventory").read_text()
         + f"node2 ansible_connection=local ansible_python_interpreter={sys.executable} tlsfleet_fail_severity=fatal"
@@ -348,13 +349,18 @@ def test_diagnose_fails_only_the_host_with_a_wrong_variable_and_reports_the_rest
     )
     run = play(project, installed, "diagnose", "-e", "tlsfleet_external_check=false")
     assert run.returncode == 2, run.stdout[-3000:]
-    assert "tlsfleet.stapling.diagnose: value of tlsfleet_fail_severity must be one of: " in run.stdout
-    assert "tlsfleet_audit_evidence must be compact or full, not 'huge'" in run.stdout
-    assert "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
+    assert "evidence must be compact or full, not 'huge'" in run.stdout
+    assert "handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
     report = json.loads((project / "stapling-report/report.json").read_text())
     nodes = {node["host"]: node for node in report["nodes"]}
     assert nodes["node1"]["status"] == "ok"
-    assert nodes["node2"]["status"] == "failed" and "not audited in this run" in nodes["node2"]["message"]
+    assert nodes["node2"]["status"] == "failed" and "not 'huge'. Nothing was sent" in nodes["node2"]["message"]
+    assert report["summary"]["fail_threshold"] == "error"  # the default node1 has, the play's first host
+    # a wrong value of the whole run stops it before any node is audited, naming the variable
+    run = play(project, installed, "diagnose", "-e", "tlsfleet_fail_severity=sometimes")
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "tlsfleet.stapling.diagnose: value of tlsfleet_fail_severity must be one of: " in run.stdout
+    assert "TASK [tlsfleet.stapling.diagnose : Audit certificates" not in run.stdout
 
 
 def _same_variables(diagnose_args):
@@ -363,13 +369,14 @@ def _same_variables(diagnose_args):
     return {key: value for key, value in diagnose_args.items() if key != "evidence"}
 
 
-def _checks_audit_options_first(tasks, path):
-    """The tasks import the one per-host check of the numeric options (roles/diagnose/tasks/audit_options.yml)
-    before their node_audit task, so a blank survey answer means node_audit's default there as in diagnose."""
-    keys = [next((key for key in task if "." in key), None) for task in tasks]
-    imported = keys.index("ansible.builtin.import_tasks")
-    assert tasks[imported]["ansible.builtin.import_tasks"] == path
-    assert imported < keys.index("tlsfleet.stapling.node_audit")
+def _checks_no_audit_options_apart(tasks):
+    """No task of its own checks the audit options per host: node_audit's action reads them (a blank survey answer
+    means node_audit's default there as in diagnose)."""
+    flat = []
+    for task in tasks:
+        flat.extend(task.get("block", [task]))
+    assert not [t for t in flat if "tlsfleet.stapling.validate_inputs" in t and not t.get("run_once")]
+    assert not [t for t in flat if "audit_options" in str(t.get("ansible.builtin.import_tasks", ""))]
 
 
 def test_rollout_audits_with_the_same_options_as_diagnose():
@@ -382,7 +389,7 @@ def test_rollout_audits_with_the_same_options_as_diagnose():
     diagnose_args = _node_audit_args(role)
     (batch,) = [p["tasks"] for p in rollout if _node_audit_args(p.get("tasks", [])) is not None]
     assert _node_audit_args(batch) == _same_variables(diagnose_args)
-    _checks_audit_options_first(batch, "../roles/diagnose/tasks/audit_options.yml")
+    _checks_no_audit_options_apart(batch)
 
 
 def test_preflight_refuses_a_missing_or_wrong_candidate_before_any_node_is_audited(project, installed, live):
@@ -473,7 +480,7 @@ def test_preflight_audits_with_the_same_options_as_diagnose():
     args = dict(_node_audit_args(tasks))
     assert set(args.pop("preflight")) == {"certificate", "chain", "at"}
     assert args == expected
-    _checks_audit_options_first(tasks, "../../roles/diagnose/tasks/audit_options.yml")
+    _checks_no_audit_options_apart(tasks)
 
 
 def test_blank_numeric_survey_answers_mean_the_default_in_the_preflight_and_a_wrong_one_is_named(
@@ -494,8 +501,9 @@ def test_blank_numeric_survey_answers_mean_the_default_in_the_preflight_and_a_wr
         project, installed, "preflight", "-e", json.dumps({"tlsfleet_preflight_certificate": candidate, **wrong})
     )
     assert run.returncode == 2, run.stdout[-3000:]
-    assert "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
-    assert "TASK [Judge the candidate on the node" not in run.stdout
+    assert "handshake_timeout must be a number of seconds, not 'soon'. Nothing was sent to the node." in run.stdout
+    section = json.loads((project / "stapling-report/preflight/report.json").read_text())["preflight"]
+    assert [(node["host"], node["status"]) for node in section["nodes"]] == [("node1", "not_judged")]
 
 
 def test_rollout_gate_stops_before_the_canary_when_a_node_was_not_judged(project, installed, live):

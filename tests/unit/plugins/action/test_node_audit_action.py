@@ -92,3 +92,55 @@ def test_a_clean_candidate_runs_the_module(material):
         result = action.run(task_vars={})
     execute.assert_called_once()
     assert result == {"changed": False, "findings": []}
+
+
+def test_survey_answers_are_read_by_type_and_a_blank_one_means_the_default():
+    given = {
+        "handshake_timeout": "2.5",
+        "responder_timeout": " ",
+        "staple_warning_seconds": "3600",
+        "cert_warning_days": None,
+        "crl_check": "no",
+        "use_proxy": "",
+        "evidence": " full ",
+        "servers": "nginx, apache",
+        "trust_anchor_paths": "",
+        "extra_endpoints": [{"host": "127.0.0.1", "port": 8443}],
+        "since": "",
+        "proxy": "http://proxy.test:3128",
+        "preflight": {"certificate": "x"},
+    }
+    assert node_audit.read_options(given) == {
+        "handshake_timeout": 2.5,
+        "staple_warning_seconds": 3600,
+        "crl_check": False,
+        "evidence": "full",
+        "servers": ["nginx", "apache"],
+        "extra_endpoints": [{"host": "127.0.0.1", "port": 8443}],
+        "proxy": "http://proxy.test:3128",
+        "preflight": {"certificate": "x"},  # not a survey option: the module checks it
+    }
+    assert node_audit.read_options({"servers": []}) == {"servers": []}  # an explicit empty list audits no server
+    assert node_audit.read_options({}) == {}
+
+
+def test_wrong_survey_answers_fail_the_host_on_the_controller_naming_each_option():
+    action = _action({"handshake_timeout": "soon", "evidence": "huge", "cert_warning_days": "-1", "servers": "nginx"})
+    with mock.patch.object(node_audit.ActionBase, "run", return_value={}), mock.patch.object(
+        action, "_execute_module"
+    ) as execute:
+        result = action.run(task_vars={})
+    execute.assert_not_called()
+    assert result["failed"] is True and result["msg"].endswith("Nothing was sent to the node.")
+    assert "handshake_timeout must be a number of seconds, not 'soon'" in result["problems"]
+    assert "evidence must be compact or full, not 'huge'" in result["problems"]
+    assert len(result["problems"]) == 3 and "cert_warning_days" in result["msg"]
+
+
+def test_the_module_gets_the_options_as_read():
+    action = _action({"handshake_timeout": "", "crl_max_bytes": "1024"})
+    with mock.patch.object(node_audit.ActionBase, "run", return_value={}), mock.patch.object(
+        action, "_execute_module", return_value={"changed": False}
+    ) as execute, mock.patch.object(action, "_remove_tmp_path"):
+        action.run(task_vars={})
+    assert execute.call_args.kwargs["module_args"] == {"crl_max_bytes": 1024}

@@ -48,58 +48,28 @@ def _module_options():
     return options
 
 
-# The options a blank survey answer ("" for an empty integer or float field) would break on every node: the role
-# takes them as the controller-side check read them (plugins/plugin_utils/inputs.py; blank = not there).
-CHECKED = "tlsfleet_checked_audit_options.variables."
-
-
 def test_every_audit_option_is_omitted_unless_its_variable_is_set():
     task = _audit_task()
     assert task, "the role passes no option to node_audit"
     for option, value in task.items():
-        match = re.fullmatch(
-            r"\{\{ (%s)?(%s\w+) \| default\(omit(, true)?\) \}\}" % (re.escape(CHECKED), PREFIX), value
-        )
+        match = re.fullmatch(r"\{\{ (%s\w+) \| default\(omit\) \}\}" % PREFIX, value)
         assert match, "%s: %r is not '<variable> | default(omit)'" % (option, value)
-        assert match.group(2) == PREFIX + option  # the variable is named after the option it sets
+        assert match.group(1) == PREFIX + option  # the variable is named after the option it sets
 
 
-def test_numeric_audit_options_are_checked_per_host_on_the_controller():
+def test_node_audit_reads_each_survey_option_by_the_playbooks_rule_for_its_variable():
+    """No task of its own per host: node_audit's action reads the options a survey fills (a blank answer means the
+    default, a wrong one fails the host naming the option) by the rule inputs.VARIABLES has for the variable."""
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
-    tasks = _load(ROLE / "tasks" / "audit.yml")
-    # One task file holds the check; the role, the preflight and the rollout import it (test_playbook_contracts).
-    (check,) = _load(ROLE / "tasks" / "audit_options.yml")
-    # per host: a run_once result would give every host the first host's values
-    assert not check.get("run_once") and check["register"] == "tlsfleet_checked_audit_options"
-    checked = check["tlsfleet.stapling.validate_inputs"]["variables"]
-    numeric = [option for option, value in _audit_task().items() if value.startswith("{{ " + CHECKED)]
-    # every option whose survey field may be left blank: all but since and proxy (an empty string is "not set" to
-    # node_audit itself, through default(omit, true))
-    assert sorted(numeric) == [
-        "cert_warning_days",
-        "crl_check",
-        "crl_max_bytes",
-        "evidence",
-        "extra_endpoints",
-        "handshake_timeout",
-        "responder_timeout",
-        "servers",
-        "staple_warning_seconds",
-        "trust_anchor_paths",
-        "use_proxy",
-    ]
-    for option in numeric:
-        name = PREFIX + option
-        assert checked[name] == "{{ %s | default(none) }}" % name and name in inputs.VARIABLES
-        spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][name]
-        assert spec["type"] == "raw", name  # a blank string must reach the check, not fail the role's validation
-    # the check comes before the audit
-    names = [
-        next(iter(key for key in task if "." in key and key != "ansible.builtin.set_fact"), None) for task in tasks
-    ]
-    imported = names.index("ansible.builtin.import_tasks")
-    assert tasks[imported]["ansible.builtin.import_tasks"] == "audit_options.yml"
-    assert imported < names.index("tlsfleet.stapling.node_audit")
+    action = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.action.node_audit")
+    survey = sorted(option for option in _audit_task() if option not in ("since", "proxy"))
+    assert sorted(action.SURVEY_OPTIONS) == survey
+    for option in survey:
+        assert action.SURVEY_OPTIONS[option] is inputs.VARIABLES[PREFIX + option]
+        spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][PREFIX + option]
+        assert spec["type"] == "raw", option  # a blank string must reach node_audit, not fail the role's validation
+    assert not (ROLE / "tasks" / "audit_options.yml").exists()
+    assert not [task for task in _load(ROLE / "tasks" / "audit.yml") if "tlsfleet.stapling.validate_inputs" in task]
 
 
 def test_the_role_has_no_default_of_its_own_for_an_audit_option():
@@ -117,7 +87,7 @@ def test_the_role_has_no_default_of_its_own_for_an_audit_option():
 
 def test_the_evidence_detail_reaches_node_audit_with_the_module_choices():
     # node_audit's evidence option decides what report.json carries per node; the role must let users ask for full.
-    assert _audit_task()["evidence"] == "{{ %s%sevidence | default(omit) }}" % (CHECKED, PREFIX)
+    assert _audit_task()["evidence"] == "{{ %sevidence | default(omit) }}" % PREFIX
     spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][PREFIX + "evidence"]
     records = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence")
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
@@ -128,23 +98,26 @@ def test_the_evidence_detail_reaches_node_audit_with_the_module_choices():
     assert inputs.check_variables({PREFIX + "evidence": ""}) == {}
 
 
-def test_the_playbook_checks_the_role_spec_per_host_in_the_audit_options_check_and_the_role_alone_keeps_its_checks():
-    """The diagnose playbook skips the role's own validation task only because the role's per-host check of its
-    audit options checks the same spec (tlsfleet_diagnose_role_spec); the role alone (main) is the playbook's entry
-    point plus the final per-host assert."""
+def test_the_playbooks_check_the_role_spec_once_and_leave_the_audit_options_to_node_audit():
+    """The diagnose playbook (and remediate's diagnosis) skip the role's own per-host validation task: one run_once
+    check of the role's variables but the audit options (the play's report, severity, external view), and
+    node_audit's action reads each host's audit options; the role alone (main) keeps Ansible's validation and the
+    final per-host assert."""
     (play, fail_play) = _load(ROOT / "playbooks" / "diagnose.yml")
-    role, name_failing = play["tasks"]
+    check, role, name_failing = play["tasks"]
     assert role["ansible.builtin.import_role"] == {
         "name": "tlsfleet.stapling.diagnose",
         "tasks_from": "audit",
         "rolespec_validate": False,
     }
-    spec = role["vars"]["tlsfleet_diagnose_role_spec"]
-    assert "roles/diagnose/meta/argument_specs.yml" in spec and ".argument_specs.main.options" in spec
-    (check,) = _load(ROLE / "tasks" / "audit_options.yml")
-    arguments = check["tlsfleet.stapling.validate_inputs"]
-    assert arguments["role_argument_spec"] == "{{ tlsfleet_diagnose_role_spec | default(omit) }}"
-    assert arguments["role_name"] == "tlsfleet.stapling.diagnose"
+    remediate = _load(ROOT / "playbooks" / "remediate.yml")
+    (first,) = [p for p in remediate if p.get("name") == "Diagnose before remediating"]
+    for task in (check, first["tasks"][0]):
+        assert task["run_once"] is True
+        arguments = task["tlsfleet.stapling.validate_inputs"]
+        assert "roles/diagnose/meta/argument_specs.yml" in arguments["role_argument_spec"]
+        assert "rejectattr('key', 'match', 'tlsfleet_audit_')" in arguments["role_argument_spec"]
+        assert arguments["role_name"] == "tlsfleet.stapling.diagnose"
     assert name_failing["ansible.builtin.add_host"]["groups"] == "tlsfleet_diagnose_failing"
     assert "tlsfleet_diagnose_failing" in fail_play["hosts"]
     main = _load(ROLE / "tasks" / "main.yml")
