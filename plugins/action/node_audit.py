@@ -30,16 +30,20 @@ SURVEY_OPTIONS = {name[len(_PREFIX) :]: read for name, read in inputs.VARIABLES.
 
 
 def read_options(args: dict) -> dict:
-    """The task's arguments with each survey option read by its rule; a blank one (or null) is left out, so the
-    module's default applies. Raises ``inputs.InputProblem`` naming every wrong option."""
+    """The task's arguments with each survey option given as text read by its rule; a blank one (or null) is left
+    out, so the module's default applies. Raises ``inputs.InputProblem`` naming every wrong option."""
     read, problems = dict(args), []
     for option, rule in SURVEY_OPTIONS.items():
-        if option not in read:
+        # A native value (a number, a list from YAML) is the module's argument checks' to judge, as without a survey.
+        if option not in read or not (read[option] is None or isinstance(read[option], str)):
             continue
         try:
             value = rule(read[option], option)
         except inputs.InputProblem as problem:
             problems.extend(problem.problems)
+            continue
+        except (ValueError, TypeError, OverflowError):  # e.g. int() of 5,000 digits: a sentence, never a traceback
+            problems.append("%s cannot be read as its type: %r" % (option, read[option][:40]))
             continue
         if value is None:
             del read[option]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import os
 import posixpath
+import unicodedata
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import coverage, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import evidence as evidence_records
@@ -761,19 +762,30 @@ def verification_problems(probed, verify) -> list:
     return problems
 
 
+# Control, format (bidirectional overrides, zero-width), surrogate and private-use characters: a path holding one
+# would print as something else in the restore's output.
+_NOT_PRINTED = ("Cc", "Cf", "Cs", "Co")
+
+
 def _path_problem(value, what: str, of: str = "") -> str:
     """Why ``value`` (a path a node reported) is not one a restore may act on; empty when it is.
 
     The restore copies and removes what a node's own module results named: a node that lies or misbehaves must not
-    make it overwrite or delete anything else. An absolute, normalised path without control characters, never /.
+    make it act outside the paths its results name. An absolute path other than / with no ``..`` part and no
+    control character (``//``, ``/./`` and a trailing ``/`` are harmless: ``_clean`` drops them).
     """
     if not isinstance(value, str) or not value:
         return "%s %s%s is not a path" % (what, _shown(value), of)
-    if not value.startswith("/") or value == "/" or posixpath.normpath(value) != value:
-        return "%s %s%s is not a normalised absolute file path" % (what, _shown(value), of)
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value.startswith("/") or ".." in value.split("/") or _clean(value) == "/":
+        return "%s %s%s is not an absolute file path (not /, no '..')" % (what, _shown(value), of)
+    if any(unicodedata.category(char) in _NOT_PRINTED for char in value):
         return "%s %s%s holds control characters" % (what, _shown(value), of)
     return ""
+
+
+def _clean(path: str) -> str:
+    """An absolute path without ``//``, ``/./`` or a trailing ``/`` (normpath keeps a leading ``//``)."""
+    return "/" + posixpath.normpath(path).lstrip("/")
 
 
 def _shown(value) -> str:
@@ -795,7 +807,7 @@ def backup_problem(entry) -> str:
     if problem:
         return problem
     problem = _path_problem(entry.get("backup"), "the backup", " of %s" % _shown(entry["path"]))
-    if not problem and not file_io.is_backup_name(posixpath.basename(entry["backup"])):
+    if not problem and not file_io.is_backup_name(posixpath.basename(_clean(entry["backup"]))):
         problem = "the backup %s of %s is not named as a backup (<file>.<pid>.<date>@<time>~)" % (
             _shown(entry["backup"]),
             _shown(entry["path"]),
@@ -812,19 +824,21 @@ def restore_plan(changes) -> dict:
     naming it.
     """
     plan = {"from_backup": [], "created": [], "refused": []}
+    created = set()
     for entry in reversed(list(changes or [])):
         if isinstance(entry, dict) and entry.get("backup"):
             problem = backup_problem(entry)
             if problem:
                 plan["refused"].append(problem)
             else:
-                plan["from_backup"].append({"path": entry["path"], "backup": entry["backup"]})
+                plan["from_backup"].append({"path": _clean(entry["path"]), "backup": _clean(entry["backup"])})
         elif isinstance(entry, dict) and entry.get("created"):
             problem = _path_problem(entry.get("path"), "the created file")
             if problem:
                 plan["refused"].append(problem)
-            elif entry["path"] not in plan["created"]:
-                plan["created"].append(entry["path"])
+            elif _clean(entry["path"]) not in created:
+                created.add(_clean(entry["path"]))
+                plan["created"].append(_clean(entry["path"]))
         elif not isinstance(entry, dict):
             plan["refused"].append("%s is not a file record" % _shown(entry))
     plan["created"].reverse()

@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 # node_audit's options a blank survey answer leaves at their default, by their variable (see
-# roles/diagnose/tasks/audit_options.yml)
+# plugins/action/node_audit.py, read_options)
 SURVEY_AUDIT_VARIABLES = (
     "tlsfleet_audit_handshake_timeout",
     "tlsfleet_audit_responder_timeout",

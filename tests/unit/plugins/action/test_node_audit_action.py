@@ -144,3 +144,11 @@ def test_the_module_gets_the_options_as_read():
     ) as execute, mock.patch.object(action, "_remove_tmp_path"):
         action.run(task_vars={})
     assert execute.call_args.kwargs["module_args"] == {"crl_max_bytes": 1024}
+
+
+def test_native_values_are_left_to_the_module_and_an_unreadable_answer_is_a_sentence():
+    native = {"staple_warning_seconds": 3600.0, "trust_anchor_paths": ["/etc/pki/My CA/root.pem"], "crl_check": 1}
+    assert node_audit.read_options(native) == native  # the module's own argument checks judge them, as before
+    with pytest.raises(ValueError) as raised:
+        node_audit.read_options({"cert_warning_days": "9" * 5000})
+    assert str(raised.value).startswith("cert_warning_days ") and len(str(raised.value)) < 200

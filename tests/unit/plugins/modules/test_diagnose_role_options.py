@@ -116,7 +116,10 @@ def test_the_playbooks_check_the_role_spec_once_and_leave_the_audit_options_to_n
         assert task["run_once"] is True
         arguments = task["tlsfleet.stapling.validate_inputs"]
         assert "roles/diagnose/meta/argument_specs.yml" in arguments["role_argument_spec"]
-        assert "rejectattr('key', 'match', 'tlsfleet_audit_')" in arguments["role_argument_spec"]
+        assert (
+            "rejectattr('key', 'match', 'tlsfleet_(audit_|region$|public_addresses$)')"
+            in arguments["role_argument_spec"]
+        )
         assert arguments["role_name"] == "tlsfleet.stapling.diagnose"
     assert name_failing["ansible.builtin.add_host"]["groups"] == "tlsfleet_diagnose_failing"
     assert "tlsfleet_diagnose_failing" in fail_play["hosts"]

@@ -714,13 +714,14 @@ STAMP = ".12.2026-11-27@14:00:00~"
             {"path": "/etc/x", "backup": "../../etc/x" + STAMP},
             "the backup '../../etc/x.12.2026-11-27@14:00:00~' of '/etc/x' is not",
         ),
-        ({"path": "/etc/x", "backup": "/etc/haproxy/../../../../etc/x" + STAMP}, "not a normalised absolute"),
-        ({"path": "/etc/x", "backup": "/var/backups/tlsfleet/.."}, "not a normalised absolute"),
-        ({"path": "/etc/x", "backup": "//etc//./x" + STAMP}, "not a normalised absolute"),
+        ({"path": "/etc/x", "backup": "/etc/haproxy/../../../../etc/x" + STAMP}, "not an absolute file path"),
+        ({"path": "/etc/x", "backup": "/var/backups/tlsfleet/.."}, "not an absolute file path"),
+        ({"path": "/etc/x", "backup": "/etc/x\u009b" + STAMP}, "control characters"),
+        ({"path": "/etc/x\u202e", "backup": "/etc/x" + STAMP}, "control characters"),
         ({"path": "/etc/x", "backup": "/etc/shadow"}, "the backup '/etc/shadow' of '/etc/x' is not named"),
         ({"path": "/etc/x", "backup": "/etc/x" + STAMP + "\n/etc/shadow"}, "control characters"),
         ({"path": "/etc/x", "backup": ["/etc/x" + STAMP]}, "is not a path"),
-        ({"path": "etc/x", "backup": "/etc/x" + STAMP}, "the changed file 'etc/x' is not a normalised absolute"),
+        ({"path": "etc/x", "backup": "/etc/x" + STAMP}, "the changed file 'etc/x' is not an absolute file path"),
         ({"path": "/", "backup": "/x" + STAMP}, "the changed file '/' is not"),
         ({"path": None, "backup": "/x" + STAMP}, "the changed file None is not a path"),
         ({"path": "/etc/" + "a" * 300, "backup": "/etc/shadow"}, "..."),
@@ -758,10 +759,23 @@ def test_the_restore_plan_copies_back_newest_first_and_removes_created_files():
     ]
     assert plan["created"] == ["/etc/ssl/new.pem"]
     assert plan["refused"] == [
-        "the created file '/' is not a normalised absolute file path",
+        "the created file '/' is not an absolute file path (not /, no '..')",
         "'/etc/shadow' is not a file record",
     ]
     assert rem.restore_plan(None) == {"from_backup": [], "created": [], "refused": []}
+
+
+def test_repeated_slashes_and_dots_are_harmless_and_cleaned():
+    # roles given a directory with a trailing slash report such paths; the restore acts on the clean form
+    entry = {"path": "/etc/nginx/tls//./www.pem", "backup": "//etc/nginx/tls/www.pem" + STAMP}
+    plan = rem.restore_plan([entry, {"path": "/etc/nginx/tls/new.pem/", "created": True}])
+    assert plan == {
+        "from_backup": [{"path": "/etc/nginx/tls/www.pem", "backup": "/etc/nginx/tls/www.pem" + STAMP}],
+        "created": ["/etc/nginx/tls/new.pem"],
+        "refused": [],
+    }
+    (moved,) = rem.stashed_backups([entry], "/var/backups/tlsfleet")
+    assert moved["backup"] == "/var/backups/tlsfleet/etc/nginx/tls/www.pem" + STAMP
 
 
 def test_stashed_backups_normalise_the_backup_dir_and_pass_other_values_through():
