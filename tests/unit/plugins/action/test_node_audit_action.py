@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 from unittest import mock
 
 import pytest
+import yaml
 
 from ansible_collections.tlsfleet.stapling.plugins.action import node_audit
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import public_pem
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
+
+AUDIT_TASKS = Path(__file__).resolve().parents[4] / "roles" / "diagnose" / "tasks" / "audit.yml"
 
 
 @pytest.fixture
@@ -152,3 +157,13 @@ def test_native_values_are_left_to_the_module_and_an_unreadable_answer_is_a_sent
     with pytest.raises(ValueError) as raised:
         node_audit.read_options({"cert_warning_days": "9" * 5000})
     assert str(raised.value).startswith("cert_warning_days ") and len(str(raised.value)) < 200
+
+
+def test_each_survey_option_the_role_passes_is_read_by_the_rule_for_its_variable():
+    if not AUDIT_TASKS.exists():  # ansible-test units may copy only part of the collection
+        pytest.skip("%s is not in this tree" % AUDIT_TASKS)
+    (task,) = [t for t in yaml.safe_load(AUDIT_TASKS.read_text()) if "tlsfleet.stapling.node_audit" in t]
+    survey = sorted(option for option in task["tlsfleet.stapling.node_audit"] if option not in ("since", "proxy"))
+    assert sorted(node_audit.SURVEY_OPTIONS) == survey
+    for option in survey:
+        assert node_audit.SURVEY_OPTIONS[option] is inputs.VARIABLES["tlsfleet_audit_" + option]
