@@ -50,7 +50,7 @@ def read_options(args: dict) -> dict:
         else:
             read[option] = value
     for option in ("since", "proxy"):  # text options: an empty answer is not set too
-        if inputs.is_blank(read.get(option, "x")):
+        if option in read and inputs.is_blank(read[option]):
             del read[option]
     if problems:
         raise inputs.InputProblem(*problems)

@@ -869,7 +869,7 @@ def stashed_backups(changes, backup_dir) -> list:
         entry.pop("stashed_from", None)  # moved by an earlier call: nothing to move now
         backup = entry.get("backup")
         if backup and not backup_problem(entry):  # an implausible one stays where it is said to be: never restored
-            # Normalised first: "..", "." and "//" in a path cannot lead out of the backup directory.
+            # Normalised first ("." and "//"; backup_problem refused ".."): the new place stays under the directory.
             where = posixpath.normpath("/" + str(backup).lstrip("/"))
             if not where.startswith(prefix):
                 entry["stashed_from"] = str(backup)
