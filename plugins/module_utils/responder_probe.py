@@ -28,8 +28,6 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible.module_utils.urls import open_url
-
 OCSP_REQUEST_TYPE = "application/ocsp-request"
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
 DEFAULT_BODY_LIMIT = 64 * 1024  # real OCSP responses are a few KiB; anything larger is not one
@@ -150,14 +148,13 @@ def _http_exchange(url, method, request_der, proxy, timeout, limit, accept=OCSP_
         headers["Content-Type"] = OCSP_REQUEST_TYPE
     else:
         target, data = get_url_for(url, request_der), None
-    if proxy:
-        # open_url only knows the environment's proxies; an explicit one goes through urllib's own handler.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy, "https": proxy}))
-        # The scheme was checked to be http or https by _host_port() before any request is made.
-        request = urllib.request.Request(target, data=data, headers=headers, method=method)  # noqa: S310
-        response = opener.open(request, timeout=timeout)
-    else:
-        response = open_url(target, data=data, headers=headers, method=method, timeout=timeout, use_proxy=False)
+    # urllib itself, not ansible.module_utils.urls: that module and what it imports (cookiejar, email.mime) are
+    # compiled again on every node at every run, for nothing this plain GET or POST needs (docs/performance.md). The
+    # proxy is the one probe() chose: an empty ProxyHandler keeps urllib from reading the environment's again.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}))
+    # The scheme was checked to be http or https by _host_port() before any request is made.
+    request = urllib.request.Request(target, data=data, headers=headers, method=method)  # noqa: S310
+    response = opener.open(request, timeout=timeout)
     try:
         body, truncated = _read_capped(response, limit)
         status = getattr(response, "status", None) or response.getcode()

@@ -10,11 +10,14 @@ docs/design.md ("Adding a server type") walks through it.
 
 What every ``servers/<type>/`` package defines:
 
-- in ``__init__.py``: ``TYPE``, ``PROCESS_NAMES``, ``BINARY_NAMES``, ``one_shot`` (its run-and-exit command
-  lines, which are never a master), ``discover`` (built on
-  ``common.discover_instances``), ``inspect``, ``parse_line`` and ``make_classifier`` (the log
-  patterns), and ``FACTS``, ``CONTROL``, ``EDITOR`` (the parts below; ``EDITOR`` None when stapling is
-  not set by editing directives);
+- in ``__init__.py``, which imports nothing heavy: ``TYPE``, ``PROCESS_NAMES``, ``BINARY_NAMES``,
+  ``INSTALLED_NAMES`` (what on the PATH shows the type is installed), ``FACTS``, and a ``__getattr__``
+  (``common.lazy_parts``) that hands out the parts below on first use: ``CONTROL``, ``EDITOR`` (None when
+  stapling is not set by editing directives) and the reader's ``common.READER_PARTS``;
+- ``reader.py``, the node-side reading: ``one_shot`` (its run-and-exit command lines, which are never a
+  master), ``discover`` (built on ``common.discover_instances``), ``inspect``, ``parse_line`` and
+  ``make_classifier`` (the log patterns). ``discover`` below imports it only for a type that is installed or
+  runs on the node;
 - ``facts.py``, pure functions and constants over the discovered ``stapling`` dict: ``LABEL``,
   ``READS_CHAIN_ELSEWHERE``, ``KEY_IN_CERTIFICATE_FILE``, ``STAPLING_REMEDY`` (``directives`` or
   ``staple_file``), ``TAKES_RESOLVER``, ``NEEDS_STAPLING_CACHE``, ``STAPLE_FILE_FOLLOWS_CERTIFICATE``,
@@ -48,7 +51,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import logscan
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.logscan import LogEvent, LogScan
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, haproxy, nginx
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, common, haproxy, nginx
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import (
     DEFAULT_TIMEOUT,
     Runner,
@@ -130,7 +133,9 @@ def discover(
         if types is not None and server_type not in types:
             continue
         try:
-            found.extend(module.discover(run, which, proc_root=proc_root, timeout=timeout))
+            # Absent types are not read: their readers are not even imported (common.lazy_parts says why).
+            if common.installed_or_running(which, proc_root, module.INSTALLED_NAMES, module.PROCESS_NAMES):
+                found.extend(module.discover(run, which, proc_root=proc_root, timeout=timeout))
         except Exception as exc:  # pylint: disable=broad-exception-caught  # isolate one server type's failure
             info = ServerInfo(type=server_type)
             info.errors.append(f"{server_type} discovery failed unexpectedly: {type(exc).__name__}: {exc}")

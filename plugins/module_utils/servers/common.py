@@ -672,22 +672,43 @@ def paired_certificate_units(site: SiteInfo) -> List[Tuple[Optional[str], Option
     ]
 
 
-def lazy_parts(module_name: str, names: Tuple[str, ...], load: Callable[[], Dict[str, Any]]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` (PEP 562) for the parts of a server type only some modules use, imported on first use.
+#: What a server type's reader (``servers/<type>/reader.py``) gives the registry through the type's package.
+READER_PARTS = ("discover", "inspect", "parse_line", "make_classifier", "one_shot")
 
-    ``names`` are the parts it answers for (any other name is an AttributeError, without importing anything);
-    ``load`` imports them all and returns ``{name: part}``, which is then kept in the module. ``load`` lives in the
-    type's package with literal ``from ... import`` statements, so that AnsiballZ's dependency finder still ships
-    the parts with every module that imports the package. node_audit needs none of them: its payload runs from a
-    zip, so every module it imports is compiled again on every node at every run (docs/performance.md, "What
+
+def lazy_parts(
+    module_name: str, reader: Callable[[], Any], parts: Dict[str, Callable[[], Any]]
+) -> Callable[[str], Any]:
+    """A server type package's ``__getattr__`` (PEP 562): its parts, each imported on first use.
+
+    ``READER_PARTS`` come from the module ``reader()`` imports, each other name from its function in ``parts``;
+    any other name is an AttributeError, without importing anything. What is loaded is then kept in the package.
+    The functions live in the type's package with literal ``from ... import`` statements, so that AnsiballZ's
+    dependency finder still ships every part with every module that imports the package. A module runs from a
+    zip on the node, and every module it imports is compiled again there at every run: node_audit imports no
+    editor or control code, and only the readers of the server types the node has (docs/performance.md, "What
     limits the figures").
     """
 
     def __getattr__(name: str) -> Any:
-        if name not in names:
+        if name in READER_PARTS:
+            value = getattr(reader(), name)
+        elif name in parts:
+            value = parts[name]()
+        else:
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
-        parts = load()
-        vars(sys.modules[module_name]).update(parts)
-        return parts[name]
+        setattr(sys.modules[module_name], name, value)
+        return value
 
     return __getattr__
+
+
+def installed_or_running(
+    which: Which, proc_root: str, installed_names: Tuple[str, ...], process_names: Tuple[str, ...]
+) -> bool:
+    """Whether one of ``installed_names`` is on the PATH or a process named one of ``process_names`` runs here.
+
+    A server type for which neither holds has nothing to discover (``discover_instances`` finds no master, no
+    binary, nothing installed), so its reader need not even be imported.
+    """
+    return any(which(name) for name in installed_names) or bool(list_processes(proc_root, process_names))

@@ -228,7 +228,7 @@ def nginx_inspect(ctx, files: Dict[str, str]) -> str:
     """nginx discovery reading ``files`` from disk (nginx -T failed); returns its errors."""
     from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import FakeRunner
 
-    nginx = _lib("servers.nginx")
+    nginx = _lib("servers.nginx.reader")
     for name, text in files.items():
         write(ctx, name, text.replace("@", str(ctx.tmp)))
     runner = FakeRunner({("-V",): (0, "", "nginx version: nginx/1.22.1\n"), ("-T",): (1, "", "nginx: [emerg] x\n")})
@@ -238,7 +238,7 @@ def nginx_inspect(ctx, files: Dict[str, str]) -> str:
 
 def apache_walk(ctx, files: Dict[str, str]) -> str:
     """Apache's config walker over ``files`` (no DUMP_INCLUDES tree: globbing); returns its errors."""
-    apache = _lib("servers.apache")
+    apache = _lib("servers.apache.reader")
     for name, text in files.items():
         write(ctx, name, text.replace("@", str(ctx.tmp)))
     errors: List[str] = []
@@ -248,7 +248,7 @@ def apache_walk(ctx, files: Dict[str, str]) -> str:
 
 
 def haproxy_parse(ctx, text: str) -> str:
-    haproxy = _lib("servers.haproxy")
+    haproxy = _lib("servers.haproxy.reader")
     errors: List[str] = []
     notes: List[str] = []
     haproxy.parse_config(text, "/etc/haproxy/haproxy.cfg", {}, (2, 6), errors, notes)
@@ -1103,7 +1103,7 @@ def case_nginx_binary_config(ctx):
 
     write(ctx, "nginx.conf", GARBAGE)
     runner = FakeRunner({("-V",): (0, "", "nginx version: nginx/1.22.1\n"), ("-T",): (1, "", "nginx: [emerg] x\n")})
-    info = _lib("servers.nginx").inspect(runner, "/usr/sbin/nginx", config_file=str(ctx.tmp / "nginx.conf"))
+    info = _lib("servers.nginx.reader").inspect(runner, "/usr/sbin/nginx", config_file=str(ctx.tmp / "nginx.conf"))
     return "\n".join(info.errors)
 
 
@@ -1143,7 +1143,7 @@ def case_haproxy_binary(ctx):
 @case("logscan-binary-file", "logscan.scan_file", "error log of binary garbage", "error.log")
 def case_logscan_binary_file(ctx):
     logscan = _lib("logscan")
-    nginx = _lib("servers.nginx")
+    nginx = _lib("servers.nginx.reader")
     path = write(ctx, "error.log", GARBAGE * 20 + b"\n2026/11/23 19:31:00 [error] 1#1: OCSP responder timed out\n")
     events, scan = logscan.scan_file(path, None, nginx.parse_line, nginx.make_classifier(None), 1 << 20, 10000)
     return f"{scan.to_dict()} {[event.to_dict() for event in events]}"

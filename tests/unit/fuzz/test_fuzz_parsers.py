@@ -22,9 +22,11 @@ from hypothesis import strategies as st  # noqa: E402
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import logscan, ocsp, x509  # noqa: E402
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import TlsfleetError  # noqa: E402
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, haproxy, nginx  # noqa: E402
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import edit as edit_apache  # noqa: E402
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import reader as apache  # noqa: E402
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import reader as haproxy  # noqa: E402
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import edit as edit_nginx  # noqa: E402
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import reader as nginx  # noqa: E402
 
 EXAMPLES = int(os.environ.get("TLSFLEET_FUZZ_EXAMPLES", "600"))
 FUZZ = settings(

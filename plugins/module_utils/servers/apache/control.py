@@ -9,6 +9,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache, common
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import reader
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import Which
 
 LABEL = "Apache httpd"
@@ -100,9 +101,9 @@ def bound_addresses(info: common.ServerInfo, proc_root: str) -> Optional[List[st
     if envvars:
         environment.update(common.parse_env_file(str(envvars)))
     if info.master_pid is not None:
-        environment.update(apache._master_environ(proc_root, info.master_pid))  # pylint: disable=protected-access
+        environment.update(reader._master_environ(proc_root, info.master_pid))  # pylint: disable=protected-access
     errors: List[str] = []
-    walker = apache._Walker(  # pylint: disable=protected-access
+    walker = reader._Walker(  # pylint: disable=protected-access
         str(info.details.get("server_root") or os.path.dirname(info.config_file)),
         None,
         environment,
@@ -118,4 +119,4 @@ def bound_addresses(info: common.ServerInfo, proc_root: str) -> Optional[List[st
 
 
 def inspect_stopped(run: common.Runner, target, binary: str, timeout: float) -> Optional[common.ServerInfo]:
-    return apache.inspect(run, target.ctl, target.binary, target.configs[0], target.server_root, timeout)
+    return reader.inspect(run, target.ctl, target.binary, target.configs[0], target.server_root, timeout)

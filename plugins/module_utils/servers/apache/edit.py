@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Set stapling directives in one Apache ``<VirtualHost>`` of one file, and render the stapling cache file.
 
-Lines are read with ``servers/apache/__init__.py``'s ``logical_lines`` (backslash continuations joined,
+Lines are read with ``servers/apache/reader.py``'s ``logical_lines`` (backslash continuations joined,
 comment lines skipped), so a virtual host is named by the same line number ``node_audit`` reports:
 the first physical line of its ``<VirtualHost ...>`` opening. Apache has no comments after a
 directive on the same line, so a directive is replaced as whole physical lines.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import logical_lines, split_args
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache.reader import logical_lines, split_args
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import (
     MAX_SCANNED_FILES,
     CompanionFile,

@@ -10,12 +10,13 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common, haproxy
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import Which
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import reader
 
 LABEL = "HAProxy"
 UNITS = ("haproxy",)
 PROCESS_NAMES = haproxy.PROCESS_NAMES
 BINARIES = haproxy.BINARY_NAMES
-DEFAULT_CONFIG: Optional[str] = haproxy.DEFAULT_CONFIG
+DEFAULT_CONFIG: Optional[str] = reader.DEFAULT_CONFIG
 DEFAULT_PIDFILE = "/run/haproxy.pid"
 #: A master-worker HAProxy reloads on SIGUSR2 sent to its master.
 RELOAD_SIGNAL = signal.SIGUSR2
@@ -47,7 +48,7 @@ def complete_target(target, workers) -> None:
 
 def _configs(target) -> List[str]:
     args: List[str] = []
-    for value in target.configs or [haproxy.DEFAULT_CONFIG]:
+    for value in target.configs or [reader.DEFAULT_CONFIG]:
         args += ["-f", value]
     return args
 
@@ -86,4 +87,4 @@ def bound_addresses(info: common.ServerInfo, proc_root: str) -> Optional[List[st
 
 
 def inspect_stopped(run: common.Runner, target, binary: str, timeout: float) -> Optional[common.ServerInfo]:
-    return haproxy.inspect(run, binary, list(target.configs), timeout)
+    return reader.inspect(run, binary, list(target.configs), timeout)

@@ -9,12 +9,13 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common, nginx
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import Which
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import reader
 
 LABEL = "nginx"
 UNITS = ("nginx",)
 PROCESS_NAMES = nginx.PROCESS_NAMES
 BINARIES = nginx.BINARY_NAMES
-DEFAULT_CONFIG: Optional[str] = nginx.DEFAULT_CONFIG
+DEFAULT_CONFIG: Optional[str] = reader.DEFAULT_CONFIG
 #: nginx reloads through its own command, not a signal sent by this module.
 RELOAD_SIGNAL = None
 #: What a reload that cannot bind does (the bind check explains its refusal with it); None: the generic text.
@@ -25,7 +26,7 @@ DOWN_CAUSE = ""
 
 def master_settings(cmdline: List[str]) -> Dict[str, Any]:
     """Config file and prefix a master was started with (``-c``, ``-p``; nginx rewrites its title)."""
-    options = nginx._master_options(common.ProcInfo(0, 0, "nginx", cmdline, None, None))  # pylint: disable=protected-access
+    options = reader._master_options(common.ProcInfo(0, 0, "nginx", cmdline, None, None))  # pylint: disable=protected-access
     return {
         "configs": [options["config"]] if options["config"] else [],
         "prefix": options["prefix"],
@@ -79,4 +80,4 @@ def bound_addresses(info: common.ServerInfo, proc_root: str) -> Optional[List[st
 
 
 def inspect_stopped(run: common.Runner, target, binary: str, timeout: float) -> Optional[common.ServerInfo]:
-    return nginx.inspect(run, binary, target.configs[0], target.prefix, timeout)
+    return reader.inspect(run, binary, target.configs[0], target.prefix, timeout)

@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import apache
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import reader as apache
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import (
     FakeProc,
     FakeRunner,

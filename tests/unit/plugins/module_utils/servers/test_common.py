@@ -163,10 +163,13 @@ def test_discover_registry_isolates_failures(tmp_path, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(servers.apache, "discover", broken)
-    found = servers.discover(FakeRunner({}), which_from({}), proc_root=str(proc.root))
+    installed = which_from({"apache2ctl": "/usr/sbin/apache2ctl"})
+    found = servers.discover(FakeRunner({}), installed, proc_root=str(proc.root))
     assert [(info.type, info.errors) for info in found] == [
         ("apache", ["apache discovery failed unexpectedly: RuntimeError: boom"])
     ]
+    # A type neither installed nor running is not read at all.
+    assert servers.discover(FakeRunner({}), which_from({}), proc_root=str(proc.root)) == []
     assert servers.discover(FakeRunner({}), which_from({}), proc_root=str(proc.root), types=["nginx"]) == []
     assert list(servers.REGISTRY) == ["nginx", "apache", "haproxy"]
     with pytest.raises(KeyError, match="unknown server type 'caddy'"):
@@ -234,19 +237,28 @@ def test_lazy_parts_import_on_first_use_once_and_only_the_names_given(monkeypatc
     module = type(sys)("tlsfleet_lazy_parts_probe")
     monkeypatch.setitem(sys.modules, module.__name__, module)
     loads = []
+    reader = type(sys)("tlsfleet_lazy_parts_probe.reader")
+    reader.discover, reader.parse_line = "discover part", "parse_line part"
 
-    def load():
-        loads.append(1)
-        return {"CONTROL": "control part", "EDITOR": "editor part"}
+    def load_reader():
+        loads.append("reader")
+        return reader
 
-    module.__getattr__ = common.lazy_parts(module.__name__, ("CONTROL", "EDITOR"), load)
+    def load_control():
+        loads.append("control")
+        return "control part"
+
+    module.__getattr__ = common.lazy_parts(module.__name__, load_reader, {"CONTROL": load_control})
     with pytest.raises(AttributeError, match="OTHER"):
         assert module.OTHER
     assert not hasattr(module, "__path__")
     assert loads == []  # an unknown name imports nothing
     assert module.CONTROL == "control part"
-    assert module.EDITOR == "editor part"  # kept in the module by the first use: no second import
-    assert loads == [1]
+    assert loads == ["control"]  # the control part does not bring the reader
+    assert module.discover == "discover part"
+    assert module.parse_line == "parse_line part"
+    assert module.CONTROL == "control part"  # kept in the module by the first use: no second import
+    assert loads == ["control", "reader", "reader"]
 
 
 @pytest.mark.parametrize("type_name", ["nginx", "apache", "haproxy"])

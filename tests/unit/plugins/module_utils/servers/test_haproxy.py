@@ -10,7 +10,7 @@ import os
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import haproxy
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import reader as haproxy
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import (
     FakeProc,
     FakeRunner,

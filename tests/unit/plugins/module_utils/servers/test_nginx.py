@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import nginx
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import reader as nginx
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import (
     FakeProc,
     FakeRunner,
@@ -656,7 +656,7 @@ def test_oversized_dump_is_reported(monkeypatch):
 
 def test_no_responder_problem_of_a_static_staple_quotes_no_log_line():
     """nginx staples ssl_stapling_file before it looks for a responder: no '"ssl_stapling" ignored' line then."""
-    facts = nginx.FACTS
+    facts = servers.facts_of("nginx")
     site = {"source": "/etc/nginx/sites-enabled/l.conf:3"}
     severity, sentence, log_codes = facts.no_responder_problem(
         {"ssl_stapling": True, "ssl_stapling_file": "/etc/nginx/l.ocsp"}, {}, site, "legacy.test"

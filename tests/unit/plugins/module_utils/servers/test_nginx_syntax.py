@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import nginx
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import edit, syntax
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import reader as nginx
 
 CONFIG = 'http {\n  server { # main\n    listen 443 ssl;\n    ssl_stapling "on";\n  }\n}\n'
 

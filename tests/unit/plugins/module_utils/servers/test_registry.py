@@ -7,8 +7,12 @@ names a server type (module docs, doc fragments, role argument specs) lists exac
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -24,6 +28,7 @@ PACKAGE_NAMES = (
     "TYPE",
     "PROCESS_NAMES",
     "BINARY_NAMES",
+    "INSTALLED_NAMES",
     "one_shot",
     "discover",
     "inspect",
@@ -104,6 +109,42 @@ def test_every_type_keeps_the_contract(name):
     assert package.FACTS.STAPLING_REMEDY in ("directives", "staple_file")
     assert (package.EDITOR is not None) == (package.FACTS.STAPLING_REMEDY == "directives")
     assert package.FACTS.LABEL == package.CONTROL.LABEL
+    # The reader's parts are the type's reader.py, and what shows the type installed includes its binaries.
+    assert package.discover.__module__ == package.__name__ + ".reader"
+    assert set(package.BINARY_NAMES) <= set(package.INSTALLED_NAMES)
+
+
+# A fresh interpreter: what node_audit imports, then what discovering an nginx-only node adds.
+NODE_IMPORTS = """
+import json, sys, tempfile
+from ansible_collections.tlsfleet.stapling.plugins.modules import node_audit
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
+at_import = sorted(sys.modules)
+found = servers.discover(
+    lambda argv, timeout: (127, "", "not in this test"),
+    lambda name: "/usr/sbin/nginx" if name == "nginx" else None,
+    proc_root=tempfile.mkdtemp(),
+)
+print(json.dumps({"at_import": at_import, "after": sorted(sys.modules), "found": [i.type for i in found]}))
+"""
+
+
+def test_node_audit_imports_only_the_readers_of_the_servers_the_node_has():
+    """Every module node_audit imports is compiled again on the node at every run (it runs from a zip)."""
+    out = subprocess.run(
+        [sys.executable, "-c", NODE_IMPORTS], capture_output=True, text=True, check=False, env=dict(os.environ)
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.splitlines()[-1])
+    utils = COLLECTION + ".plugins.module_utils."
+    assert seen["found"] == ["nginx"]
+    never = [utils + "servers.%s.%s" % (t, part) for t in servers.TYPES for part in ("control", "edit")]
+    never += [utils + "stapling_edit", utils + "preflight", "ansible.module_utils.urls"]
+    for name in never:
+        assert name not in seen["after"], name
+    readers = [utils + "servers.%s.reader" % t for t in servers.TYPES]
+    assert [name for name in readers if name in seen["at_import"]] == []
+    assert [name for name in readers if name in seen["after"]] == [utils + "servers.nginx.reader"]
 
 
 def test_unknown_types_have_no_facts():

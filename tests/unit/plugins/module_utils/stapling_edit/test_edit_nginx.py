@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import nginx as nginx_reader
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import edit as ed
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.nginx import reader as nginx_reader
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import EditError
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.stapling_edit import realcheck
 
