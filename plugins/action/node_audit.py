@@ -9,6 +9,10 @@ every node of the play before the module could refuse it (``no_log`` hides it fr
 Here the candidate must be certificate PEM blocks only (module_utils/public_pem.py); otherwise the task fails on
 the controller and nothing is sent.
 
+An option the task does not set is taken from its ``tlsfleet_audit_<option>`` variable when that is set (the
+diagnose role's, the rollout's and the preflight's variables, which an AWX survey fills), so the playbooks' node_audit
+tasks name none of them: each templated argument would cost a Jinja compile per host on the controller.
+
 The options an AWX survey fills are read here with the playbooks' own rules (plugin_utils/inputs.py, the
 ``tlsfleet_audit_<option>`` entries): a blank answer ("" for an empty number, choice or text field) means the
 module's default, and a wrong one fails this host only, naming the option, with nothing sent. Checking here, in the
@@ -17,6 +21,7 @@ task that runs per host anyway, costs no task of its own per host. The rest is A
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
@@ -27,6 +32,44 @@ from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
 # tlsfleet_audit_<option> variable (one source: inputs.VARIABLES).
 _PREFIX = "tlsfleet_audit_"
 SURVEY_OPTIONS = {name[len(_PREFIX) :]: read for name, read in inputs.VARIABLES.items() if name.startswith(_PREFIX)}
+
+
+# node_audit's options that have a tlsfleet_audit_<option> variable (documented in the diagnose role's argument spec;
+# tests/unit/plugins/action/test_node_audit_action.py keeps the two equal).
+VARIABLE_OPTIONS = (
+    "servers",
+    "since",
+    "extra_endpoints",
+    "trust_anchor_paths",
+    "handshake_timeout",
+    "responder_timeout",
+    "proxy",
+    "use_proxy",
+    "staple_warning_seconds",
+    "cert_warning_days",
+    "crl_check",
+    "crl_max_bytes",
+    "evidence",
+)
+
+
+def from_variables(args: dict, variables, resolve) -> dict:
+    """The task's arguments, each option it does not set taken from its ``tlsfleet_audit_<option>`` variable when
+    that is set, as ``resolve`` (the task's templar) renders it. A module default counts as set by the task (Ansible
+    has merged it into the arguments by now). Raises ``inputs.InputProblem`` naming a variable that cannot be
+    rendered."""
+    filled, problems = dict(args), []
+    for option in VARIABLE_OPTIONS:
+        name = _PREFIX + option
+        if option in filled or name not in variables:
+            continue
+        try:
+            filled[option] = resolve(variables[name])
+        except AnsibleError as error:
+            problems.append("%s cannot be read: %s" % (name, error.message))
+    if problems:
+        raise inputs.InputProblem(*problems)
+    return filled
 
 
 def read_options(args: dict) -> dict:
@@ -81,7 +124,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=refused)
             return result
         try:
-            module_args = read_options(self._task.args)
+            module_args = read_options(from_variables(self._task.args, task_vars or {}, self._templar.template))
         except inputs.InputProblem as problem:
             result.update(failed=True, msg="%s. Nothing was sent to the node." % problem, problems=problem.problems)
             return result

@@ -17,7 +17,7 @@ from ansible_collections.tlsfleet.stapling.plugins.action import node_audit
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import public_pem
 from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
 
-AUDIT_TASKS = Path(__file__).resolve().parents[4] / "roles" / "diagnose" / "tasks" / "audit.yml"
+ROLE_SPEC = Path(__file__).resolve().parents[4] / "roles" / "diagnose" / "meta" / "argument_specs.yml"
 
 
 @pytest.fixture
@@ -75,7 +75,8 @@ def _action(args):
     task.args = args
     task.async_val = 0
     task.check_mode = False
-    action = node_audit.ActionModule(task, mock.MagicMock(), mock.MagicMock(), None, None, None)
+    templar = mock.MagicMock(template=lambda value: value)  # variables given as plain values render as themselves
+    action = node_audit.ActionModule(task, mock.MagicMock(), mock.MagicMock(), None, templar, None)
     return action
 
 
@@ -159,11 +160,56 @@ def test_native_values_are_left_to_the_module_and_an_unreadable_answer_is_a_sent
     assert str(raised.value).startswith("cert_warning_days ") and len(str(raised.value)) < 200
 
 
-def test_each_survey_option_the_role_passes_is_read_by_the_rule_for_its_variable():
-    if not AUDIT_TASKS.exists():  # ansible-test units may copy only part of the collection
-        pytest.skip("%s is not in this tree" % AUDIT_TASKS)
-    (task,) = [t for t in yaml.safe_load(AUDIT_TASKS.read_text()) if "tlsfleet.stapling.node_audit" in t]
-    survey = sorted(option for option in task["tlsfleet.stapling.node_audit"] if option not in ("since", "proxy"))
+def test_each_variable_the_role_documents_fills_its_option_by_the_rule_for_it():
+    if not ROLE_SPEC.exists():  # ansible-test units may copy only part of the collection
+        pytest.skip("%s is not in this tree" % ROLE_SPEC)
+    options = yaml.safe_load(ROLE_SPEC.read_text())["argument_specs"]["main"]["options"]
+    documented = sorted(name[len("tlsfleet_audit_") :] for name in options if name.startswith("tlsfleet_audit_"))
+    assert sorted(node_audit.VARIABLE_OPTIONS) == documented
+    survey = sorted(option for option in documented if option not in ("since", "proxy"))
     assert sorted(node_audit.SURVEY_OPTIONS) == survey
     for option in survey:
         assert node_audit.SURVEY_OPTIONS[option] is inputs.VARIABLES["tlsfleet_audit_" + option]
+
+
+def test_an_option_the_task_leaves_unset_comes_from_its_variable():
+    variables = {
+        "tlsfleet_audit_handshake_timeout": "2",
+        "tlsfleet_audit_proxy": "http://variable.test:3128",
+        "tlsfleet_audit_unknown": "ignored",
+        "handshake_timeout": "not a tlsfleet variable",
+    }
+    # What the task (or a module default, merged by Ansible before the action runs) sets wins over the variable.
+    filled = node_audit.from_variables({"proxy": "http://task.test:3128"}, variables, lambda value: value)
+    assert filled == {"proxy": "http://task.test:3128", "handshake_timeout": "2"}
+    assert node_audit.from_variables({}, {}, lambda value: value) == {}
+
+
+def test_a_variable_that_cannot_be_rendered_fails_the_host_naming_it():
+    def resolve(value):
+        raise node_audit.AnsibleError("'nowhere' is undefined")
+
+    with pytest.raises(inputs.InputProblem) as raised:
+        node_audit.from_variables({}, {"tlsfleet_audit_since": "{{ nowhere }}"}, resolve)
+    assert raised.value.problems == ["tlsfleet_audit_since cannot be read: 'nowhere' is undefined"]
+
+
+def test_the_module_gets_the_variables_read_as_a_survey_gives_them():
+    action = _action({})
+    variables = {
+        "tlsfleet_audit_handshake_timeout": "2.5",
+        "tlsfleet_audit_crl_check": "no",
+        "tlsfleet_audit_since": "",
+    }
+    with mock.patch.object(node_audit.ActionBase, "run", return_value={}), mock.patch.object(
+        action, "_execute_module", return_value={"changed": False}
+    ) as execute, mock.patch.object(action, "_remove_tmp_path"):
+        action.run(task_vars=variables)
+    assert execute.call_args.kwargs["module_args"] == {"handshake_timeout": 2.5, "crl_check": False}
+    action = _action({})
+    with mock.patch.object(node_audit.ActionBase, "run", return_value={}), mock.patch.object(
+        action, "_execute_module"
+    ) as execute:
+        result = action.run(task_vars={"tlsfleet_audit_responder_timeout": "later"})
+    execute.assert_not_called()
+    assert result["failed"] is True and "responder_timeout" in result["msg"]

@@ -1,13 +1,13 @@
 # Copyright (c) 2026, tlsfleet.stapling contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The diagnose role passes node_audit options only when the user set them: node_audit's defaults live in the module."""
+"""The diagnose role's audit options reach node_audit only when the user set them: the playbooks' node_audit tasks
+name none (node_audit's action reads the tlsfleet_audit_* variables), and node_audit's defaults live in the module."""
 
 from __future__ import annotations
 
 import ast
 import importlib
-import re
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,29 @@ def _load(path):
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _audit_task():
-    (task,) = [task for task in _load(ROLE / "tasks" / "audit.yml") if "tlsfleet.stapling.node_audit" in task]
-    return task["tlsfleet.stapling.node_audit"]
+def _documented():
+    """The role's tlsfleet_audit_* variables: the node_audit options a user or a survey may set."""
+    specs = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    return {name[len(PREFIX) :]: spec for name, spec in specs.items() if name.startswith(PREFIX)}
+
+
+# Every node_audit task of the playbooks and the role, with the options it names itself: the rollout and the
+# preflight plan from the compact evidence whatever tlsfleet_audit_evidence asks of the diagnose report.
+NODE_AUDIT_TASKS = {
+    "roles/diagnose/tasks/audit.yml": set(),
+    "playbooks/rollout.yml": {"evidence"},
+    "playbooks/tasks/preflight.yml": {"preflight", "evidence"},
+}
+
+
+def _node_audit_tasks(tasks):
+    for task in tasks or []:
+        if not isinstance(task, dict):
+            continue
+        if "tlsfleet.stapling.node_audit" in task:
+            yield task
+        for key in ("pre_tasks", "tasks", "post_tasks", "block", "rescue", "always"):
+            yield from _node_audit_tasks(task.get(key))
 
 
 def _module_options():
@@ -48,13 +68,18 @@ def _module_options():
     return options
 
 
-def test_every_audit_option_is_omitted_unless_its_variable_is_set():
-    task = _audit_task()
-    assert task, "the role passes no option to node_audit"
-    for option, value in task.items():
-        match = re.fullmatch(r"\{\{ (%s\w+) \| default\(omit\) \}\}" % PREFIX, value)
-        assert match, "%s: %r is not '<variable> | default(omit)'" % (option, value)
-        assert match.group(1) == PREFIX + option  # the variable is named after the option it sets
+def test_the_node_audit_tasks_name_no_audit_option():
+    """node_audit's action takes each from its variable: a templated argument per option would cost a Jinja compile
+    per host on the controller, and the option list would be written once per playbook."""
+    found = 0
+    for relative, allowed in NODE_AUDIT_TASKS.items():
+        for task in _node_audit_tasks(_load(ROOT / relative)):
+            found += 1
+            args = task["tlsfleet.stapling.node_audit"] or {}
+            assert set(args) == allowed, (relative, sorted(args))
+            assert args.get("evidence", "compact") == "compact", relative
+            assert PREFIX not in yaml.safe_dump(args), relative
+    assert found == len(NODE_AUDIT_TASKS)
 
 
 def test_no_task_checks_the_audit_options_apart():
@@ -62,7 +87,7 @@ def test_no_task_checks_the_audit_options_apart():
     default, a wrong one fails the host naming the option); tests/unit/plugins/action/test_node_audit_action.py
     checks that it reads each by the rule inputs.VARIABLES has for its variable."""
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
-    for option in _audit_task():
+    for option in _documented():
         if option in ("since", "proxy"):
             continue
         assert PREFIX + option in inputs.VARIABLES, option
@@ -77,7 +102,6 @@ def test_the_role_has_no_default_of_its_own_for_an_audit_option():
     assert not [name for name in defaults if name.startswith(PREFIX)]
     specs = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
     documented = {name: spec for name, spec in specs.items() if name.startswith(PREFIX)}
-    assert sorted(documented) == sorted(PREFIX + option for option in _audit_task())
     for name, spec in documented.items():
         assert "default" not in spec, name
         option = name[len(PREFIX) :]
@@ -87,7 +111,7 @@ def test_the_role_has_no_default_of_its_own_for_an_audit_option():
 
 def test_the_evidence_detail_reaches_node_audit_with_the_module_choices():
     # node_audit's evidence option decides what report.json carries per node; the role must let users ask for full.
-    assert _audit_task()["evidence"] == "{{ %sevidence | default(omit) }}" % PREFIX
+    assert "evidence" in _documented()
     spec = _load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"][PREFIX + "evidence"]
     records = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence")
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
