@@ -71,16 +71,14 @@ def run_audit(
     )
     argv = [str(venv / "bin" / "ansible-playbook"), "-i", inventory, "-c", connection, str(HERE / "audit.yml")]
     if candidate is not None:
-        extra = results_dir / "candidate.vars.json"  # not *.json at the top level: read back as results below
+        extra = results_dir / "candidate.vars.json"
         extra.write_text(json.dumps({"tlsfleet_lab_candidate": candidate}))
         argv += ["-e", "@%s" % extra]
     started = time.monotonic()
     out = sh(argv, env=env, timeout=600)
     elapsed = time.monotonic() - started
-    results = {}
-    for path in results_dir.glob("*.json"):
-        if not path.name.endswith(".vars.json"):
-            results[path.stem] = json.loads(path.read_text())
+    written = results_dir / "results.json"
+    results = json.loads(written.read_text()) if written.exists() else {}
     shutil.rmtree(results_dir, ignore_errors=True)
     if not results and require_results:
         raise SystemExit("ansible-playbook produced no results (rc %s): %s" % (out.returncode, out.stdout[-3000:]))
