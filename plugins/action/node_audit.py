@@ -21,7 +21,7 @@ task that runs per host anyway, costs no task of its own per host. The rest is A
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
@@ -55,9 +55,9 @@ VARIABLE_OPTIONS = (
 
 def from_variables(args: dict, variables, resolve) -> dict:
     """The task's arguments, each option it does not set taken from its ``tlsfleet_audit_<option>`` variable when
-    that is set, as ``resolve`` (the task's templar) renders it. A module default counts as set by the task (Ansible
-    has merged it into the arguments by now). Raises ``inputs.InputProblem`` naming a variable that cannot be
-    rendered."""
+    that is set, as ``resolve`` (the task's templar) renders it; one that renders to ``omit`` is not set. A module
+    default counts as set by the task (Ansible has merged it into the arguments by now). Raises
+    ``inputs.InputProblem`` naming a variable that cannot be rendered."""
     filled, problems = dict(args), []
     for option in VARIABLE_OPTIONS:
         name = _PREFIX + option
@@ -65,8 +65,10 @@ def from_variables(args: dict, variables, resolve) -> dict:
             continue
         try:
             filled[option] = resolve(variables[name])
+        except AnsibleValueOmittedError:
+            continue  # "{{ ... | default(omit) }}" in the variable: not set, as in a task argument
         except AnsibleError as error:
-            problems.append("%s cannot be read: %s" % (name, error.message))
+            problems.append("%s cannot be read: %s" % (name, error.message.rstrip(".")))
     if problems:
         raise inputs.InputProblem(*problems)
     return filled

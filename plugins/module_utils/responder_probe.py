@@ -139,6 +139,23 @@ def _read_capped(response, limit: int):
     return body[:limit], len(body) > limit
 
 
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to http:// or https://: urllib's own handler also follows ftp://, and an answer on a
+    plain-HTTP path (the responder's, or anyone's on the way) must not send the node elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        scheme = urllib.parse.urlsplit(newurl).scheme
+        if scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(
+                newurl,
+                code,
+                "redirect to a %s:// URL refused (only http and https are followed)" % scheme[:10],
+                headers,
+                fp,
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _http_exchange(url, method, request_der, proxy, timeout, limit, accept=OCSP_RESPONSE_TYPE):
     headers = {"User-Agent": USER_AGENT, "Accept": accept}
     if request_der is None:  # a plain download (a CRL, crl.py): GET the URL itself
@@ -151,7 +168,9 @@ def _http_exchange(url, method, request_der, proxy, timeout, limit, accept=OCSP_
     # urllib itself, not ansible.module_utils.urls: that module and what it imports (cookiejar, email.mime) are
     # compiled again on every node at every run, for nothing this plain GET or POST needs (docs/performance.md). The
     # proxy is the one probe() chose: an empty ProxyHandler keeps urllib from reading the environment's again.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}))
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}), _HttpRedirectsOnly()
+    )
     # The scheme was checked to be http or https by _host_port() before any request is made.
     request = urllib.request.Request(target, data=data, headers=headers, method=method)  # noqa: S310
     response = opener.open(request, timeout=timeout)

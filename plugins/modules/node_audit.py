@@ -153,10 +153,12 @@ notes:
     O(cert_warning_days), O(crl_check), O(crl_max_bytes) or O(evidence) means the option's default. Text is read as
     the option's type (C("5"), C("yes"), a comma-separated list). A wrong value fails the task for that host only,
     naming the option.
-  - Each of these options that the task does not set (and no module default sets) is taken from the host's variable
-    C(tlsfleet_audit_<option>) when that is set, for example C(tlsfleet_audit_handshake_timeout). These are the
-    variables of the diagnose role and of the rollout and preflight playbooks, which an AWX survey fills; the
-    playbooks' node_audit tasks name no option, so the variables are read in one place.
+  - Each of these options that the task does not set (and no module default sets) is taken from the variable
+    C(tlsfleet_audit_<option>) when the host has it (from the inventory, the play or extra vars), for example
+    C(tlsfleet_audit_handshake_timeout). These are the variables of the diagnose role and of the rollout and
+    preflight playbooks, which an AWX survey fills; the playbooks' node_audit tasks name no option, so the
+    variables are read in one place. They apply to your own node_audit tasks too, and a variable that renders to
+    C(omit) is not set.
 seealso:
   - name: The cause catalogue
     description: Every finding code, its severity, what it means, the evidence behind it and the fix.

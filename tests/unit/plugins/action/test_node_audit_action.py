@@ -194,6 +194,14 @@ def test_a_variable_that_cannot_be_rendered_fails_the_host_naming_it():
     assert raised.value.problems == ["tlsfleet_audit_since cannot be read: 'nowhere' is undefined"]
 
 
+def test_a_variable_that_renders_to_omit_is_not_set():
+    def resolve(value):
+        raise node_audit.AnsibleValueOmittedError("A template was resolved to an Omit scalar.")
+
+    variables = {"tlsfleet_audit_proxy": "{{ site_proxy | default(omit) }}"}
+    assert node_audit.from_variables({}, variables, resolve) == {}
+
+
 def test_the_module_gets_the_variables_read_as_a_survey_gives_them():
     action = _action({})
     variables = {

@@ -49,6 +49,11 @@ class Handler(BaseHTTPRequestHandler):
             self._answer()
         elif self.mode == "html":
             self._answer(b"<html><body>Service Unavailable</body></html>", 503, "text/html")
+        elif self.mode == "ftp":
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1:9/ocsp")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.mode == "hang":
             time.sleep(5)
         elif self.mode == "flood":
@@ -104,6 +109,13 @@ def test_http_error_page_fails_the_http_stage(http_server):
     assert result.failed_stage == "http"
     assert result.http.status == 503
     assert "503" in result.error
+
+
+def test_a_redirect_away_from_http_is_refused(http_server):
+    for method in ("GET", "POST"):
+        result = responder_probe.probe(http_server("ftp"), REQUEST, timeout=5, method=method, use_env_proxy=False)
+        assert not result.reachable and result.failed_stage == "http"
+        assert result.http.status == 302 and "ftp:// URL refused" in result.error, result.error
 
 
 def test_hanging_responder_cannot_hold_the_probe_past_its_timeout(http_server):
