@@ -131,9 +131,9 @@ print(json.dumps({"at_import": at_import, "after": sorted(sys.modules), "found":
 
 def test_node_audit_imports_only_the_readers_of_the_servers_the_node_has():
     """Every module node_audit imports is compiled again on the node at every run (it runs from a zip)."""
-    out = subprocess.run(
-        [sys.executable, "-c", NODE_IMPORTS], capture_output=True, text=True, check=False, env=dict(os.environ)
-    )
+    # The child sees what this test sees (ansible-test puts the collection on sys.path, not on PYTHONPATH).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
+    out = subprocess.run([sys.executable, "-c", NODE_IMPORTS], capture_output=True, text=True, check=False, env=env)
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout.splitlines()[-1])
     utils = COLLECTION + ".plugins.module_utils."
