@@ -15,8 +15,9 @@ tasks name none of them: each templated argument would cost a Jinja compile per 
 
 The options an AWX survey fills are read here with the playbooks' own rules (plugin_utils/inputs.py, the
 ``tlsfleet_audit_<option>`` entries): a blank answer ("" for an empty number, choice or text field) means the
-module's default, and a wrong one fails this host only, naming the option, with nothing sent. Checking here, in the
-task that runs per host anyway, costs no task of its own per host. The rest is Ansible's normal module execution.
+module's default, and a wrong one fails this host only, naming the variable (or the task's option), with nothing
+sent; every wrong one is named at once. Checking here, in the task that runs per host anyway, costs no task of its
+own per host. The rest is Ansible's normal module execution.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ VARIABLE_OPTIONS = (
 )
 
 
-def from_variables(args: dict, variables, resolve) -> dict:
+def from_variables(args: dict, variables, resolve) -> tuple:
     """The task's arguments, each option it does not set taken from its ``tlsfleet_audit_<option>`` variable when
     that is set, as ``resolve`` (the task's templar) renders it; one that renders to ``omit`` is not set. A module
-    default counts as set by the task (Ansible has merged it into the arguments by now). Raises
-    ``inputs.InputProblem`` naming a variable that cannot be rendered."""
+    default counts as set by the task (Ansible has merged it into the arguments by now). Returns the arguments and
+    a sentence for each variable that cannot be rendered (naming it)."""
     filled, problems = dict(args), []
     for option in VARIABLE_OPTIONS:
         name = _PREFIX + option
@@ -69,26 +70,25 @@ def from_variables(args: dict, variables, resolve) -> dict:
             continue  # "{{ ... | default(omit) }}" in the variable: not set, as in a task argument
         except AnsibleError as error:
             problems.append("%s cannot be read: %s" % (name, error.message.rstrip(".")))
-    if problems:
-        raise inputs.InputProblem(*problems)
-    return filled
+    return filled, problems
 
 
-def read_options(args: dict) -> dict:
+def read_options(args: dict, names=None) -> dict:
     """The task's arguments with each survey option given as text read by its rule; a blank one (or null) is left
-    out, so the module's default applies. Raises ``inputs.InputProblem`` naming every wrong option."""
-    read, problems = dict(args), []
+    out, so the module's default applies. Raises ``inputs.InputProblem`` naming every wrong option, by its name in
+    ``names`` when there (the variable it came from: what the survey's user set), else by the option's."""
+    read, problems, names = dict(args), [], names or {}
     for option, rule in SURVEY_OPTIONS.items():
         # A native value (a number, a list from YAML) is the module's argument checks' to judge, as without a survey.
         if option not in read or not (read[option] is None or isinstance(read[option], str)):
             continue
         try:
-            value = rule(read[option], option)
+            value = rule(read[option], names.get(option, option))
         except inputs.InputProblem as problem:
             problems.extend(problem.problems)
             continue
         except (ValueError, TypeError, OverflowError):  # e.g. int() of 5,000 digits: a sentence, never a traceback
-            problems.append("%s cannot be read as its type: %r" % (option, read[option][:40]))
+            problems.append("%s cannot be read as its type: %r" % (names.get(option, option), read[option][:40]))
             continue
         if value is None:
             del read[option]
@@ -125,9 +125,15 @@ class ActionModule(ActionBase):
         if refused:
             result.update(failed=True, msg=refused)
             return result
+        filled, problems = from_variables(self._task.args, task_vars or {}, self._templar.template)
+        # A wrong value is named as the user gave it: by its variable when it came from one.
+        names = {option: _PREFIX + option for option in filled if option not in self._task.args}
         try:
-            module_args = read_options(from_variables(self._task.args, task_vars or {}, self._templar.template))
+            module_args = read_options(filled, names)
         except inputs.InputProblem as problem:
+            problems += problem.problems
+        if problems:
+            problem = inputs.InputProblem(*problems)
             result.update(failed=True, msg="%s. Nothing was sent to the node." % problem, problems=problem.problems)
             return result
         wrap_async = self._task.async_val

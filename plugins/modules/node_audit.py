@@ -152,7 +152,8 @@ notes:
     O(handshake_timeout), O(responder_timeout), O(proxy), O(use_proxy), O(staple_warning_seconds),
     O(cert_warning_days), O(crl_check), O(crl_max_bytes) or O(evidence) means the option's default. Text is read as
     the option's type (C("5"), C("yes"), a comma-separated list). A wrong value fails the task for that host only,
-    naming the option.
+    naming the option, or its C(tlsfleet_audit_<option>) variable when the value came from there (next note); every
+    wrong value is named at once.
   - Each of these options that the task does not set (and no module default sets) is taken from the variable
     C(tlsfleet_audit_<option>) when the host has it (from the inventory, the play or extra vars), for example
     C(tlsfleet_audit_handshake_timeout). These are the variables of the diagnose role and of the rollout and

@@ -297,9 +297,9 @@ def test_wrong_typed_role_variable_is_refused_before_any_audit(lab):
         "tlsfleet_report_dir=%s" % (lab["work"] / "refused"),
     )
     assert out.returncode != 0
-    # refused on the controller by node_audit's action, for this host, with one sentence naming the option; nothing
-    # was sent to the node, and the report says why the host was not audited
-    refusal = "handshake_timeout must be a number of seconds, not 'soon'. Nothing was sent to the node."
+    # refused on the controller by node_audit's action, for this host, with one sentence naming the variable the user
+    # set; nothing was sent to the node, and the report says why the host was not audited
+    refusal = "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'. Nothing was sent to the node."
     assert refusal in out.stdout, out.stdout[-2000:]
     (node,) = json.loads((lab["work"] / "refused" / "report.json").read_text())["nodes"]
     assert (node["host"], node["status"], node["message"]) == (VANTAGE, "failed", refusal)

@@ -349,8 +349,8 @@ def test_diagnose_fails_only_the_host_with_a_wrong_variable_and_reports_the_rest
     )
     run = play(project, installed, "diagnose", "-e", "tlsfleet_external_check=false")
     assert run.returncode == 2, run.stdout[-3000:]
-    assert "evidence must be compact or full, not 'huge'" in run.stdout
-    assert "handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
+    assert "tlsfleet_audit_evidence must be compact or full, not 'huge'" in run.stdout
+    assert "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'" in run.stdout
     report = json.loads((project / "stapling-report/report.json").read_text())
     nodes = {node["host"]: node for node in report["nodes"]}
     assert nodes["node1"]["status"] == "ok"
@@ -500,7 +500,8 @@ def test_blank_numeric_survey_answers_mean_the_default_in_the_preflight_and_a_wr
         project, installed, "preflight", "-e", json.dumps({"tlsfleet_preflight_certificate": candidate, **wrong})
     )
     assert run.returncode == 2, run.stdout[-3000:]
-    assert "handshake_timeout must be a number of seconds, not 'soon'. Nothing was sent to the node." in run.stdout
+    refusal = "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'soon'. Nothing was sent to the node."
+    assert refusal in run.stdout
     section = json.loads((project / "stapling-report/preflight/report.json").read_text())["preflight"]
     assert [(node["host"], node["status"]) for node in section["nodes"]] == [("node1", "not_judged")]
 

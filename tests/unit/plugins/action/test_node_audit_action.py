@@ -181,17 +181,21 @@ def test_an_option_the_task_leaves_unset_comes_from_its_variable():
     }
     # What the task (or a module default, merged by Ansible before the action runs) sets wins over the variable.
     filled = node_audit.from_variables({"proxy": "http://task.test:3128"}, variables, lambda value: value)
-    assert filled == {"proxy": "http://task.test:3128", "handshake_timeout": "2"}
-    assert node_audit.from_variables({}, {}, lambda value: value) == {}
+    assert filled == ({"proxy": "http://task.test:3128", "handshake_timeout": "2"}, [])
+    assert node_audit.from_variables({}, {}, lambda value: value) == ({}, [])
 
 
 def test_a_variable_that_cannot_be_rendered_fails_the_host_naming_it():
     def resolve(value):
         raise node_audit.AnsibleError("'nowhere' is undefined")
 
-    with pytest.raises(inputs.InputProblem) as raised:
-        node_audit.from_variables({}, {"tlsfleet_audit_since": "{{ nowhere }}"}, resolve)
-    assert raised.value.problems == ["tlsfleet_audit_since cannot be read: 'nowhere' is undefined"]
+    variables = {"tlsfleet_audit_since": "{{ nowhere }}", "tlsfleet_audit_handshake_timeout": "2"}
+    filled, problems = node_audit.from_variables({}, variables, resolve)
+    assert filled == {}
+    assert problems == [
+        "tlsfleet_audit_since cannot be read: 'nowhere' is undefined",
+        "tlsfleet_audit_handshake_timeout cannot be read: 'nowhere' is undefined",
+    ]
 
 
 def test_a_variable_that_renders_to_omit_is_not_set():
@@ -199,7 +203,7 @@ def test_a_variable_that_renders_to_omit_is_not_set():
         raise node_audit.AnsibleValueOmittedError("A template was resolved to an Omit scalar.")
 
     variables = {"tlsfleet_audit_proxy": "{{ site_proxy | default(omit) }}"}
-    assert node_audit.from_variables({}, variables, resolve) == {}
+    assert node_audit.from_variables({}, variables, resolve) == ({}, [])
 
 
 def test_the_module_gets_the_variables_read_as_a_survey_gives_them():
@@ -220,4 +224,28 @@ def test_the_module_gets_the_variables_read_as_a_survey_gives_them():
     ) as execute:
         result = action.run(task_vars={"tlsfleet_audit_responder_timeout": "later"})
     execute.assert_not_called()
-    assert result["failed"] is True and "responder_timeout" in result["msg"]
+    assert result["failed"] is True
+    # Named as the survey's user set it: the variable, not the module option behind it.
+    assert result["problems"] == ["tlsfleet_audit_responder_timeout must be a number of seconds, not 'later'"]
+
+
+def test_every_wrong_input_is_named_at_once_by_what_the_user_set():
+    def resolve(value):
+        if "{{" in value:
+            raise node_audit.AnsibleError("'nowhere' is undefined")
+        return value
+
+    action = _action({"cert_warning_days": "soon"})
+    action._templar = mock.MagicMock(template=resolve)
+    variables = {"tlsfleet_audit_since": "{{ nowhere }}", "tlsfleet_audit_handshake_timeout": "later"}
+    with mock.patch.object(node_audit.ActionBase, "run", return_value={}), mock.patch.object(
+        action, "_execute_module"
+    ) as execute:
+        result = action.run(task_vars=variables)
+    execute.assert_not_called()
+    assert result["failed"] is True and result["msg"].endswith("Nothing was sent to the node.")
+    assert sorted(result["problems"]) == [
+        "cert_warning_days must be a whole number, not 'soon'",
+        "tlsfleet_audit_handshake_timeout must be a number of seconds, not 'later'",
+        "tlsfleet_audit_since cannot be read: 'nowhere' is undefined",
+    ]

@@ -84,7 +84,7 @@ def test_the_node_audit_tasks_name_no_audit_option():
 
 def test_no_task_checks_the_audit_options_apart():
     """No task of its own per host: node_audit's action reads the options a survey fills (a blank answer means the
-    default, a wrong one fails the host naming the option); tests/unit/plugins/action/test_node_audit_action.py
+    default, a wrong one fails the host naming the variable); tests/unit/plugins/action/test_node_audit_action.py
     checks that it reads each by the rule inputs.VARIABLES has for its variable."""
     inputs = importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.plugin_utils.inputs")
     for option in _documented():
