@@ -241,6 +241,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+# isort: split
+# First of the collection's imports: each one after it is compiled once on the node, not twice (zip_import.py).
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
+
+# isort: split
+
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import files, servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import MAX_SCANNED_FILES

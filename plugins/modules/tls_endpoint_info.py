@@ -736,6 +736,12 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
+# isort: split
+# First of the collection's imports: each one after it is compiled once on the node, not twice (zip_import.py).
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
+
+# isort: split
+
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp, tls_probe, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.argspec import CLOCK_SKEW, TRUST_ANCHORS, WARMUP, spec

@@ -296,6 +296,12 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
+# isort: split
+# First of the collection's imports: each one after it is compiled once on the node, not twice (zip_import.py).
+from ansible_collections.tlsfleet.stapling.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
+
+# isort: split
+
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.deps import require_cryptography
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
