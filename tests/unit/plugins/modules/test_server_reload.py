@@ -107,6 +107,10 @@ def stop(process, children_of=None):
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+    try:  # and whatever else is left of its session (started with start_new_session): nothing outlives the test
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,9 +161,12 @@ def real_nginx(tmp_path, pki, reserve_port):
         pytest.skip("nginx is not installed")
     cert, key = write_cert(pki, tmp_path)
     server = Nginx(tmp_path, cert, key, reserve_port())
-    server.start()
-    yield server
-    stop(server.process, ("nginx",))
+    try:
+        server.start()  # a server that starts but never serves is stopped too
+        yield server
+    finally:
+        if server.process is not None:
+            stop(server.process, ("nginx",))
 
 
 def nginx_args(server, **kw):
@@ -355,9 +362,12 @@ def real_haproxy(tmp_path, pki, reserve_port):
         pytest.skip("haproxy is not installed")
     cert, key = write_cert(pki, tmp_path)
     server = Haproxy(tmp_path, cert, key, reserve_port())
-    server.start()
-    yield server
-    stop(server.process, ("haproxy",))
+    try:
+        server.start()  # a server that starts but never serves is stopped too
+        yield server
+    finally:
+        if server.process is not None:
+            stop(server.process, ("haproxy",))
 
 
 def haproxy_args(server, **kw):
