@@ -136,15 +136,21 @@ def test_the_playbooks_check_the_role_spec_once_and_leave_the_audit_options_to_n
     }
     remediate = _load(ROOT / "playbooks" / "remediate.yml")
     (first,) = [p for p in remediate if p.get("name") == "Diagnose before remediating"]
+    # Both import the one check (the role's run_variables.yml) ...
     for task in (check, first["tasks"][0]):
-        assert task["run_once"] is True
-        arguments = task["tlsfleet.stapling.validate_inputs"]
-        assert "roles/diagnose/meta/argument_specs.yml" in arguments["role_argument_spec"]
-        assert (
-            "rejectattr('key', 'match', 'tlsfleet_(audit_|region$|public_addresses$)')"
-            in arguments["role_argument_spec"]
-        )
-        assert arguments["role_name"] == "tlsfleet.stapling.diagnose"
+        assert task["ansible.builtin.import_role"] == {
+            "name": "tlsfleet.stapling.diagnose",
+            "tasks_from": "run_variables",
+        }
+    # ... which runs once, against the role's own spec but the per-host variables.
+    (task,) = _load(ROLE / "tasks" / "run_variables.yml")
+    assert task["run_once"] is True
+    arguments = task["tlsfleet.stapling.validate_inputs"]
+    assert "role_path ~ '/meta/argument_specs.yml'" in arguments["role_argument_spec"]
+    assert (
+        "rejectattr('key', 'match', 'tlsfleet_(audit_|region$|public_addresses$)')" in arguments["role_argument_spec"]
+    )
+    assert arguments["role_name"] == "tlsfleet.stapling.diagnose"
     assert name_failing["ansible.builtin.add_host"]["groups"] == "tlsfleet_diagnose_failing"
     assert "tlsfleet_diagnose_failing" in fail_play["hosts"]
     main = _load(ROLE / "tasks" / "main.yml")
