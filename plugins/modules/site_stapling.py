@@ -249,6 +249,9 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils import zip_impor
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import files, servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, exit_with_result
+
+# Makes AnsiballZ ship every server type's editing part with this module (servers/parts.py says why).
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import parts as shipped_parts  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import MAX_SCANNED_FILES
 
 MAX_FILE_BYTES = 16 * 1024 * 1024

@@ -13,7 +13,8 @@ What every ``servers/<type>/`` package defines:
 - in ``__init__.py``, which imports nothing heavy: ``TYPE``, ``PROCESS_NAMES``, ``BINARY_NAMES``,
   ``INSTALLED_NAMES`` (what on the PATH shows the type is installed), ``FACTS``, and a ``__getattr__``
   (``common.lazy_parts``) that hands out the parts below on first use: ``CONTROL``, ``EDITOR`` (None when
-  stapling is not set by editing directives) and the reader's ``common.READER_PARTS``;
+  stapling is not set by editing directives) and the reader's ``common.READER_PARTS``. ``servers/parts.py``
+  names every type's control and editing parts, for AnsiballZ;
 - ``reader.py``, the node-side reading: ``one_shot`` (its run-and-exit command lines, which are never a
   master), ``discover`` (built on ``common.discover_instances``), ``inspect``, ``parse_line`` and
   ``make_classifier`` (the log patterns). ``discover`` below imports it only for a type that is installed or

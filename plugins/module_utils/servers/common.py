@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import importlib
 import os
 import re
 import shutil
@@ -676,25 +677,23 @@ def paired_certificate_units(site: SiteInfo) -> List[Tuple[Optional[str], Option
 READER_PARTS = ("discover", "inspect", "parse_line", "make_classifier", "one_shot")
 
 
-def lazy_parts(
-    module_name: str, reader: Callable[[], Any], parts: Dict[str, Callable[[], Any]]
-) -> Callable[[str], Any]:
+def lazy_parts(module_name: str, reader: Callable[[], Any], parts: Dict[str, str]) -> Callable[[str], Any]:
     """A server type package's ``__getattr__`` (PEP 562): its parts, each imported on first use.
 
-    ``READER_PARTS`` come from the module ``reader()`` imports, each other name from its function in ``parts``;
-    any other name is an AttributeError, without importing anything. What is loaded is then kept in the package.
-    The functions live in the type's package with literal ``from ... import`` statements, so that AnsiballZ's
-    dependency finder still ships every part with every module that imports the package. A module runs from a
-    zip on the node, and every module it imports is compiled again there at every run: node_audit imports no
-    editor or control code, and only the readers of the server types the node has (docs/performance.md, "What
-    limits the figures").
+    ``READER_PARTS`` come from the module ``reader()`` imports, each other name is the submodule ``parts`` names for
+    it (``{"CONTROL": "control"}``); any other name is an AttributeError, without importing anything. What is loaded
+    is then kept in the package. A module runs from a zip on the node, and every module it imports is compiled
+    there at every run, and every byte of its payload read: node_audit imports only the readers of the server types
+    the node has (docs/performance.md, "What limits the figures"). ``reader()`` holds a literal import, so AnsiballZ
+    ships every reader with every module that imports the package; the other parts are imported by a computed name,
+    which AnsiballZ does not follow, so only the modules that import ``servers/parts.py`` carry them.
     """
 
     def __getattr__(name: str) -> Any:
         if name in READER_PARTS:
             value = getattr(reader(), name)
         elif name in parts:
-            value = parts[name]()
+            value = importlib.import_module("%s.%s" % (module_name, parts[name]))
         else:
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         setattr(sys.modules[module_name], name, value)

@@ -33,6 +33,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
+
+# Makes AnsiballZ ship every server type's control part with this module (servers/parts.py says why).
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import parts as shipped_parts  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common import Runner, Which
 
 SYSTEMD_DIR = "/run/systemd/system"

@@ -31,16 +31,4 @@ def _reader():
     return reader
 
 
-def _control():
-    from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import control  # noqa: PLC0415
-
-    return control
-
-
-def _edit():
-    from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import edit  # noqa: PLC0415
-
-    return edit
-
-
-__getattr__ = common.lazy_parts(__name__, _reader, {"CONTROL": _control, "EDITOR": _edit})
+__getattr__ = common.lazy_parts(__name__, _reader, {"CONTROL": "control", "EDITOR": "edit"})

@@ -31,10 +31,4 @@ def _reader():
     return reader
 
 
-def _control():
-    from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.haproxy import control  # noqa: PLC0415
-
-    return control
-
-
-__getattr__ = common.lazy_parts(__name__, _reader, {"CONTROL": _control})
+__getattr__ = common.lazy_parts(__name__, _reader, {"CONTROL": "control"})

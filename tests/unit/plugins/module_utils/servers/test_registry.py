@@ -6,6 +6,7 @@ names a server type (module docs, doc fragments, role argument specs) lists exac
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import os
@@ -287,3 +288,61 @@ def test_the_comparison_pattern_finds_what_it_should():
     assert NAME_COMPARISON.search("if h.server in ('nginx', 'apache') and path:")
     assert NAME_COMPARISON.search('kind != "haproxy"')
     assert not NAME_COMPARISON.search('LABEL = "nginx"')
+
+
+def _shipped(module_path: pathlib.Path) -> set:
+    """The collection's modules AnsiballZ puts in a module's payload: every import of the collection, wherever it is
+    in the source (inside a function that never runs too), followed from module to module."""
+    shipped, todo = set(), [module_path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + ["%s.%s" % (node.module, alias.name) for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if not name.startswith(COLLECTION + "."):
+                    continue
+                relative = ROOT.joinpath(*name[len(COLLECTION) + 1 :].split("."))
+                for path in (relative.with_suffix(".py"), relative / "__init__.py"):
+                    if path.is_file() and name not in shipped:
+                        shipped.add(name)
+                        todo.append(path)
+    return shipped
+
+
+def test_only_the_modules_that_use_control_or_editing_code_ship_it():
+    """A server type's control and editing parts are imported by a computed name (common.lazy_parts): AnsiballZ
+    ships them only with the modules that import servers/parts.py, whose imports name every registered type's."""
+    utils = COLLECTION + ".plugins.module_utils."
+    controls = {utils + "servers.%s.control" % t for t in servers.TYPES}
+    editors = {utils + "servers.%s.edit" % t for t in servers.TYPES if servers.REGISTRY[t].EDITOR is not None}
+    assert editors and len(editors) < len(servers.TYPES)  # HAProxy has none
+    modules = ROOT / "plugins" / "modules"
+    audit = _shipped(modules / "node_audit.py")
+    assert utils + "servers.nginx.reader" in audit  # the readers still travel with node_audit
+    assert not audit & (controls | editors | {utils + "servers.parts", utils + "stapling_edit"})
+    assert controls <= _shipped(modules / "server_reload.py")
+    assert editors <= _shipped(modules / "site_stapling.py")
+    # servers/parts.py names exactly these, each once
+    source = (ROOT / "plugins" / "module_utils" / "servers" / "parts.py").read_text()
+    named = [
+        "%s.%s" % (node.module, alias.name)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__"
+        for alias in node.names
+    ]
+    assert sorted(named) == sorted(controls | editors)
+
+
+def test_each_part_is_the_types_own_module():
+    for name in servers.TYPES:
+        package = servers.REGISTRY[name]
+        assert package.CONTROL.__name__ == package.__name__ + ".control"
+        if package.EDITOR is not None:
+            assert package.EDITOR.__name__ == package.__name__ + ".edit"
+        with pytest.raises(AttributeError):
+            package.NO_SUCH_PART  # noqa: B018 - the lazy __getattr__ refuses names it does not hand out
