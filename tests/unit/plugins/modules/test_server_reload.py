@@ -113,6 +113,16 @@ def stop(process, children_of=None):
         pass
 
 
+def running(server, kind):
+    """A fixture's body: the server started, then stopped, even when it starts but never serves."""
+    try:
+        server.start()
+        yield server
+    finally:
+        if server.process is not None:
+            stop(server.process, (kind,))
+
+
 # ---------------------------------------------------------------------------------------------
 # nginx
 
@@ -160,13 +170,7 @@ def real_nginx(tmp_path, pki, reserve_port):
     if NGINX is None:
         pytest.skip("nginx is not installed")
     cert, key = write_cert(pki, tmp_path)
-    server = Nginx(tmp_path, cert, key, reserve_port())
-    try:
-        server.start()  # a server that starts but never serves is stopped too
-        yield server
-    finally:
-        if server.process is not None:
-            stop(server.process, ("nginx",))
+    yield from running(Nginx(tmp_path, cert, key, reserve_port()), "nginx")
 
 
 def nginx_args(server, **kw):
@@ -361,13 +365,7 @@ def real_haproxy(tmp_path, pki, reserve_port):
     if HAPROXY is None:
         pytest.skip("haproxy is not installed")
     cert, key = write_cert(pki, tmp_path)
-    server = Haproxy(tmp_path, cert, key, reserve_port())
-    try:
-        server.start()  # a server that starts but never serves is stopped too
-        yield server
-    finally:
-        if server.process is not None:
-            stop(server.process, ("haproxy",))
+    yield from running(Haproxy(tmp_path, cert, key, reserve_port()), "haproxy")
 
 
 def haproxy_args(server, **kw):
