@@ -6,9 +6,9 @@
 On the node a module runs from the zip AnsiballZ sends, and Python imports from a zip with ``zipimport``, which
 compiles a module's source twice: once when the import machinery asks for its file name while making the module's
 spec (``zipimporter.get_filename`` compiles to learn whether the name is a source or a bytecode file) and once to run
-it (CPython issue 141276, still open). Nothing in the payload is ever precompiled, so for the
-collection's own modules that doubled work was 0.04-0.07 s of CPU in each node_audit run of 0.55-0.68 s on the lab's
-nodes (docs/performance.md, "fifth round").
+it (CPython issue 141276, still open). Nothing in the payload is ever precompiled, so for the collection's own
+modules that doubled work was 0.04-0.07 s of CPU in each node_audit run of 0.55-0.68 s on the lab's nodes
+(docs/performance.md, "fifth round").
 
 Importing this module installs, first on ``sys.meta_path``, a finder for the collection's ``module_utils`` that finds
 each in the same zip without compiling it; zipimport's own loader then compiles it once, to run it. It acts only
