@@ -103,6 +103,14 @@ def _run_bounded(func, seconds: float):
     return True, box.get("result"), box.get("error")
 
 
+def _is_timeout(error: Optional[BaseException]) -> bool:
+    """True for a socket timeout, bare or wrapped by urllib (``URLError(reason=timeout)``); never an HTTP answer."""
+    if error is None or isinstance(error, urllib.error.HTTPError):
+        return False
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, socket.timeout) or "timed out" in str(reason).lower()
+
+
 def proxy_for(url: str, explicit: Optional[str] = None) -> Optional[str]:
     """The proxy a request to ``url`` goes through: ``explicit``, else the node's environment (and no_proxy)."""
     if explicit:
@@ -286,12 +294,15 @@ def _stage_http(result, url, method, request_der, deadline, body_limit, accept=O
         lambda: _http_exchange(url, method, request_der, result.proxy, max(budget, 0.1), body_limit, accept), budget
     )
     result.http.ms = int((time.monotonic() - started) * 1000)
-    if not finished:
+    # The socket timeout and the thread's deadline are the same budget, so either may fire first:
+    # both mean the same thing and read the same.
+    if not finished or _is_timeout(error):
         result.http.error = "no complete answer within the time limit"
         _fail(
             result,
             "timeout",
-            "%s %s: the responder accepted the connection but sent no complete answer in time" % (method, url),
+            "%s %s: the %s accepted the connection but sent no complete answer in time"
+            % (method, url, "proxy" if result.proxy else "responder"),
         )
         return
     if isinstance(error, urllib.error.HTTPError):

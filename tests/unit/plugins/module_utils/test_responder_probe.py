@@ -9,6 +9,7 @@ import base64
 import socket
 import threading
 import time
+import urllib.error
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -124,6 +125,39 @@ def test_hanging_responder_cannot_hold_the_probe_past_its_timeout(http_server):
     elapsed = time.monotonic() - started
     assert result.failed_stage == "timeout"
     assert elapsed < 2.0, elapsed
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [socket.timeout("timed out"), urllib.error.URLError(socket.timeout("timed out")), None],
+    ids=["socket-timeout", "urlerror-timeout", "thread-deadline"],
+)
+def test_a_silent_responder_reads_the_same_whichever_timer_fires_first(monkeypatch, http_server, raised):
+    # The socket timeout and the thread deadline share one budget; which fires first is a race.
+    url = http_server("ok")
+
+    def exchange(*_args):
+        if raised is None:
+            time.sleep(5)
+        raise raised
+
+    monkeypatch.setattr(responder_probe, "_http_exchange", exchange)
+    result = responder_probe.probe(url, REQUEST, timeout=0.5, use_env_proxy=False)
+    assert result.failed_stage == "timeout"
+    assert result.error == "POST %s: the responder accepted the connection but sent no complete answer in time" % url
+    assert result.http.error == "no complete answer within the time limit"
+
+
+def test_an_http_error_that_mentions_a_timeout_is_still_an_http_answer(monkeypatch, http_server):
+    url = http_server("ok")
+
+    def exchange(*_args):
+        raise urllib.error.HTTPError(url, 504, "upstream timed out", {}, None)
+
+    monkeypatch.setattr(responder_probe, "_http_exchange", exchange)
+    result = responder_probe.probe(url, REQUEST, timeout=5, use_env_proxy=False)
+    assert result.failed_stage == "http" and result.http.status == 504
+    assert "answered HTTP 504" in result.error
 
 
 def test_flooding_responder_is_cut_at_the_body_limit(http_server):
