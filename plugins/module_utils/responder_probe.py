@@ -19,6 +19,7 @@ This file is PRIVATE to the collection: its API may change at any time.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import socket
 import threading
 import time
@@ -101,6 +102,14 @@ def _run_bounded(func, seconds: float):
     if thread.is_alive():
         return False, None, None
     return True, box.get("result"), box.get("error")
+
+
+def _is_address(host: Optional[str]) -> bool:
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _is_timeout(error: Optional[BaseException]) -> bool:
@@ -236,9 +245,16 @@ def _fail(result: ResponderProbe, stage: str, message: str) -> None:
 def _stage_dns(result, host, port, deadline, where):
     """Resolve like the server would (the node's resolver); return getaddrinfo's answer or None."""
     started = time.monotonic()
-    finished, infos, error = _run_bounded(
-        lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), deadline.left()
-    )
+    if _is_address(host):  # no resolver involved and nothing to wait for: no thread, no deadline to miss
+        finished, infos, error = True, None, None
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+        except OSError as exc:
+            error = exc
+    else:
+        finished, infos, error = _run_bounded(
+            lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), deadline.left()
+        )
     result.dns.ms = int((time.monotonic() - started) * 1000)
     stage = "proxy" if result.proxy else "dns"
     if not finished:

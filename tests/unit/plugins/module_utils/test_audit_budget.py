@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 
 import pytest
 
@@ -142,15 +143,18 @@ def test_without_a_budget_everything_is_waited_for(node, monkeypatch):
 
 def test_a_probe_past_its_deadline_starts_no_more_handshakes(monkeypatch):
     made = []
+    # A clock that only the handshakes move: a stalled test worker cannot use up the deadline first.
+    clock = [1000.0]
+    monkeypatch.setattr(tls_probe, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
 
     def fake_handshake(endpoint, protocol, timeout):
         made.append(protocol)
-        time.sleep(0.2)
+        clock[0] += 0.2
         return tls_probe.Handshake(protocol_requested=protocol, ok=True)  # no staple: would warm up
 
     monkeypatch.setattr(tls_probe, "handshake", fake_handshake)
     probe = tls_probe.probe_endpoint(
-        tls_probe.Endpoint(), protocols=["TLSv1.3", "TLSv1.2"], sleep=lambda s: None, deadline=time.monotonic() + 0.1
+        tls_probe.Endpoint(), protocols=["TLSv1.3", "TLSv1.2"], sleep=lambda s: None, deadline=clock[0] + 0.1
     )
     assert made == ["TLSv1.3"]  # no warm-up, no second protocol after the deadline
     assert probe.attempts == {"TLSv1.3": 1}

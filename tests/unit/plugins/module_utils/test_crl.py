@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -195,12 +194,8 @@ def test_an_http_error_is_the_path(world, server):
     assert record["failed_stage"] == "http" and record["http"]["status"] == 404 and not record["reachable"]
 
 
-def test_a_closed_port_fails_at_connect(world):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now
-    record = check(world, "http://127.0.0.1:%d/int.crl" % port, timeout=2)
+def test_a_closed_port_fails_at_connect(world, closed_port):
+    record = check(world, "http://127.0.0.1:%d/int.crl" % closed_port, timeout=2)
     assert record["failed_stage"] == "connect" and "refused" in record["error"].lower()
     assert record["certificates"][x509.fingerprint(world["leaf"].cert)] == {
         "serial": x509.serial_hex(world["leaf"].cert.serial_number),

@@ -178,6 +178,18 @@ def test_refused_connection_is_the_connect_stage(closed_port):
     assert "refused" in result.error.lower()
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+def test_an_address_is_not_sent_to_the_resolver_thread(monkeypatch, host):
+    # A stalled resolver thread could otherwise report an address as unresolvable.
+    def no_thread(*_args):
+        raise AssertionError("an address went through the bounded resolver")
+
+    monkeypatch.setattr(responder_probe, "_run_bounded", no_thread)
+    result = responder_probe.ResponderProbe(url="http://%s/" % host)
+    infos = responder_probe._stage_dns(result, host.strip("[]"), 80, responder_probe._Deadline(0), host)
+    assert result.dns.ok and infos and infos[0][4][0] == host.strip("[]")
+
+
 def test_dns_failure_is_the_dns_stage(monkeypatch):
     def no_such_host(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

@@ -133,13 +133,8 @@ def test_an_unusable_crl_gets_its_code_as_a_warning(pki, tmp_path, monkeypatch, 
         assert "the CRL is a delta CRL" in hits[0]["evidence"][1]
 
 
-def test_a_closed_port_is_crl_unreachable_at_connect(pki, tmp_path, monkeypatch):
-    import socket
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = "http://127.0.0.1:%d/int.crl" % sock.getsockname()[1]
-    sock.close()
+def test_a_closed_port_is_crl_unreachable_at_connect(pki, tmp_path, monkeypatch, closed_port):
+    url = "http://127.0.0.1:%d/int.crl" % closed_port
     fake = node(pki, tmp_path, monkeypatch, url)
     _ev, found = gather(fake, responder_timeout=2)
     hits = by_code(found, "crl_unreachable")
