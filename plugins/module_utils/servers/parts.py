@@ -6,7 +6,7 @@
 A server type's package imports its control and editing parts on first use by a computed name
 (``common.lazy_parts``), which AnsiballZ's dependency finder does not follow, so a module's payload carries them only
 when the module imports this file: ``servers/control.py`` (server_reload) and site_stapling do. node_audit does not,
-and its payload is 23 KB smaller for it: with pipelining the node reads a payload one byte per system call
+and its payload is 23 KB smaller for it, less for the controller to format and send to every node at every run
 (docs/performance.md, "fifth round"). ``ship`` is never called: AnsiballZ reads the imports of a function that does
 not run, and running it would import the parts of every type where one is needed.
 tests/unit/plugins/module_utils/servers/test_registry.py checks that it names every part of every registered type.
