@@ -21,7 +21,6 @@ This file is PRIVATE to the collection: its API may change at any time.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import os
 import socket
 import time
@@ -607,17 +606,9 @@ def _resolver_jobs(unit: Unit) -> List[Tuple[str, int, str]]:
     names = []
     for url in x509.ocsp_urls(unit.leaf):
         host = urllib.parse.urlsplit(url).hostname or ""
-        if host and not _is_address(host):
+        if host and not responder_probe.is_address(host):
             names.append(host)
     return [(address, port, name) for name in dict.fromkeys(names) for address, port in addresses][:8]
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _crl_jobs(units: List[Unit], settings: Settings) -> Dict[str, Tuple[Any, List[Any]]]:

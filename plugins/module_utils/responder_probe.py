@@ -104,7 +104,8 @@ def _run_bounded(func, seconds: float):
     return True, box.get("result"), box.get("error")
 
 
-def _is_address(host: Optional[str]) -> bool:
+def is_address(host: Optional[str]) -> bool:
+    """True for an IPv4 or IPv6 address (no brackets), which no resolver is asked about."""
     try:
         ipaddress.ip_address(host or "")
     except ValueError:
@@ -116,7 +117,7 @@ def _is_timeout(error: Optional[BaseException]) -> bool:
     """True for a socket timeout, bare or wrapped by urllib (``URLError(reason=timeout)``); never an HTTP answer."""
     if error is None or isinstance(error, urllib.error.HTTPError):
         return False
-    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    reason = getattr(error, "reason", None) or error  # how the error is worded below
     return isinstance(reason, socket.timeout) or "timed out" in str(reason).lower()
 
 
@@ -245,7 +246,7 @@ def _fail(result: ResponderProbe, stage: str, message: str) -> None:
 def _stage_dns(result, host, port, deadline, where):
     """Resolve like the server would (the node's resolver); return getaddrinfo's answer or None."""
     started = time.monotonic()
-    if _is_address(host):  # no resolver involved and nothing to wait for: no thread, no deadline to miss
+    if is_address(host):  # no resolver involved and nothing to wait for: no thread, no deadline to miss
         finished, infos, error = True, None, None
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
@@ -330,7 +331,7 @@ def _stage_http(result, url, method, request_der, deadline, body_limit, accept=O
     if error is not None:
         reason = getattr(error, "reason", None) or error
         text = str(reason)
-        stage = "timeout" if "timed out" in text.lower() else ("proxy" if result.proxy else "http")
+        stage = "proxy" if result.proxy else "http"  # a timeout was taken above
         result.http.error = text
         _fail(result, stage, "%s %s failed: %s" % (method, url, text))
         return
