@@ -100,7 +100,7 @@ lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, 
 	TLSFLEET_LAB_SCENARIOS=$${TLSFLEET_LAB_SCENARIOS:-rest} $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
 
 lab-audit: venv lab-deps ## every lab scenario: the oracle, then node_audit vs its expect (and preflight_expect): 2.21 over ssh, 2.19 over paramiko (root)
-	$(BIN)/python tests/integration/lab/audit_scenarios.py --oracle tests/lab/scenarios/healthy.yml \
+	$(BIN)/python tests/integration/lab/audit_scenarios.py --oracle --pack 24 tests/lab/scenarios/healthy.yml \
 	  tests/lab/scenarios/causes/*.yml tests/lab/scenarios/fleet.yml tests/lab/scenarios/preflight/*.yml \
 	  tests/lab/scenarios/revocation/*.yml
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --core $(VENV_OLD) --connection paramiko_ssh \

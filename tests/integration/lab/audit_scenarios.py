@@ -15,7 +15,13 @@ verdict and check statuses of its ``preflight_expect:`` (with the statuses the o
 tlslab.oracle.expected_preflight), and no other site a verdict. With ``--oracle`` the scenario's
 ``preflight_expect:`` must first agree with what the oracle computes.
 
-Usage: audit_scenarios.py [--core VENV] [--connection ssh|paramiko_ssh] [--keep] SCENARIO.yml ...
+With ``--pack N``, scenarios that can share a lab (no candidate, not healthy.yml, whose every node must report
+nothing, and no leaf name or hostname in common) are brought up side by side, up to N nodes per lab fleet, each
+node renamed ``p<scenario's position>-<node>``: bringing a lab up, the oracle and the ansible run cost nearly the
+same for 3 nodes as for 24, and the scenarios' nodes, leaves and hostnames stay their own. Each scenario is still
+judged and reported alone.
+
+Usage: audit_scenarios.py [--core VENV] [--connection ssh|paramiko_ssh] [--pack N] [--keep] SCENARIO.yml ...
 Prints one line per scenario (with the size of node_audit's result per node: JSON without whitespace, as
 registered) and a closing "N passed, N failed" line; exits 1 when any scenario fails.
 """
@@ -32,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -214,6 +222,81 @@ def compare_preflight(expected: dict, results: dict) -> list:
     return problems
 
 
+def plan(files: list[str], pack: int) -> list[list[str]]:
+    """The scenario files in lab runs: each alone, or with ``pack``, those that can share a lab side by side, up to
+    ``pack`` nodes per run. A scenario runs alone when it has a candidate (the renewal changes its lab), is
+    healthy.yml (nothing at all may be reported there) or generates leaves; it starts a new run when a leaf name or
+    hostname of it is already in the run."""
+    runs, group, nodes, names = [], [], 0, set()
+    for path in files:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        leaves = data.get("leaves") or {}
+        mine = set(leaves) | {h for leaf in leaves.values() for h in (leaf.get("hostnames") or [])}
+        count = len(data.get("nodes") or [])
+        alone = data.get("preflight") or Path(path).stem == "healthy" or count >= pack
+        if not pack or alone or any("generate" in leaf for leaf in leaves.values()):
+            runs.append([path])
+            continue
+        if group and (nodes + count > pack or names & mine):
+            runs.append(group)
+            group, nodes, names = [], 0, set()
+        group.append(path)
+        nodes += count
+        names |= mine
+    if group:
+        runs.append(group)
+    return runs
+
+
+def packed(files: list[str], positions: dict, directory: Path) -> tuple[str, dict]:
+    """One scenario file holding ``files`` side by side, each node renamed ``p<position>-<name>``; and host -> the
+    scenario file it came from."""
+    if len(files) == 1:
+        data = yaml.safe_load(Path(files[0]).read_text())
+        return files[0], {node["name"]: files[0] for node in data["nodes"]}
+    leaves, nodes, fleet, owner = {}, [], [], {}
+    for path in files:
+        data = yaml.safe_load(Path(path).read_text())
+        rename = {node["name"]: "p%d-%s" % (positions[path], node["name"]) for node in data["nodes"]}
+        leaves.update(data["leaves"])
+        nodes += [dict(node, name=rename[node["name"]]) for node in data["nodes"]]
+        for item in data.get("expect_fleet") or []:
+            fleet.append(
+                dict(
+                    item,
+                    nodes=[rename[n] for n in item.get("nodes", [])],
+                    odd_nodes=[rename[n] for n in item.get("odd_nodes", [])],
+                )
+            )
+        owner.update({new: path for new in rename.values()})
+    name = "pack-%d-x%d" % (positions[files[0]], len(files))
+    scenario = {"name": name, "description": "audit_scenarios.py --pack: " + ", ".join(files), "leaves": leaves}
+    scenario.update(nodes=nodes, expect_fleet=fleet)
+    out = directory / (name + ".yml")
+    out.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    return str(out), owner
+
+
+def judge(scenario_file: str, args, venv: Path, inventory: str, collections: str, hostvars: dict, audit: dict) -> dict:
+    """One scenario's verdict from its own hosts of the lab run: {"problems": [...], "staples": N, "preflight": N}."""
+    name = Path(scenario_file).stem
+    expect = {host: (data.get("tlsfleet_lab_expect") or {}) for host, data in hostvars.items()}
+    problems = compare(name, expect, audit["results"]) + compare_staples(hostvars, audit["results"])
+    preflight = next((data.get("tlsfleet_lab_preflight") for data in hostvars.values()), None)
+    sites = 0
+    if preflight:
+        from tlslab import oracle, scenario  # the lab's own package, on the path set above
+
+        if args.oracle:
+            problems += ["oracle: " + p for p in oracle.preflight_problems(scenario.load(scenario_file))]
+        wanted = preflight_expectations(scenario_file, hostvars)
+        checked = run_audit(venv, inventory, args.connection, collections, candidate=renew_candidate(preflight))
+        problems += compare_preflight(wanted, checked["results"])
+        sites = sum(len(sites) for sites in wanted.values())
+    staples = sum(len(data.get("tlsfleet_lab_staple") or {}) for data in hostvars.values())
+    return {"problems": problems, "staples": staples, "preflight": sites}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="+")
@@ -222,55 +305,65 @@ def main() -> int:
     parser.add_argument(
         "--oracle", action="store_true", help="labctl up --check: the oracle must agree with each scenario first"
     )
+    parser.add_argument("--pack", type=int, default=0, help="bring scenarios up side by side, up to N nodes per lab")
     parser.add_argument("--keep", action="store_true", help="leave the last scenario's lab up")
     args = parser.parse_args()
     venv = Path(args.core)
     collections = collections_path(venv)
     passed = failed = staples_compared = preflight_sites = 0
     module_ms = []
-    for index, scenario_file in enumerate(args.scenarios):
-        name = Path(scenario_file).stem
-        up = sh([str(LABCTL), "up", scenario_file, *(["--check"] if args.oracle else [])], timeout=900)
+    positions = {path: index for index, path in enumerate(args.scenarios)}
+    runs = plan(args.scenarios, args.pack)
+    workdir = Path(tempfile.mkdtemp(prefix="tlsfleet-packs-"))
+    for index, files in enumerate(runs):
+        lab_file, owner = packed(files, positions, workdir)
+        label = ", ".join(("p%d=" % positions[path] if len(files) > 1 else "") + Path(path).stem for path in files)
+        up = sh([str(LABCTL), "up", lab_file, *(["--check"] if args.oracle else [])], timeout=900)
         if up.returncode != 0:
             if up.returncode == 1 and args.oracle:  # up, but the oracle disagrees with the scenario's staple states
-                print("FAIL %s: the oracle disagrees with the scenario:\n%s" % (name, up.stdout.strip()[-3000:]))
+                print("FAIL %s: the oracle disagrees with the scenario:\n%s" % (label, up.stdout.strip()[-3000:]))
                 sh([str(LABCTL), "down"], timeout=300)
             else:
-                print("FAIL %s: labctl up failed: %s" % (name, (up.stderr or up.stdout).strip()[-1500:]))
-            failed += 1
+                print("FAIL %s: labctl up failed: %s" % (label, (up.stderr or up.stdout).strip()[-1500:]))
+            failed += len(files)
             continue
         inventory = sh([str(LABCTL), "inventory"]).stdout.strip()
         hostvars = host_vars(inventory, venv, collections)
-        expect = {host: (data.get("tlsfleet_lab_expect") or {}) for host, data in hostvars.items()}
         audit = run_audit(venv, inventory, args.connection, collections)
-        problems = compare(name, expect, audit["results"]) + compare_staples(hostvars, audit["results"])
-        preflight = next((data.get("tlsfleet_lab_preflight") for data in hostvars.values()), None)
-        if preflight:
-            from tlslab import oracle, scenario  # the lab's own package, on the path set above
-
-            if args.oracle:
-                problems += ["oracle: " + p for p in oracle.preflight_problems(scenario.load(scenario_file))]
-            wanted = preflight_expectations(scenario_file, hostvars)
-            checked = run_audit(venv, inventory, args.connection, collections, candidate=renew_candidate(preflight))
-            problems += compare_preflight(wanted, checked["results"])
-            preflight_sites += sum(len(sites) for sites in wanted.values())
-        staples_compared += sum(len(data.get("tlsfleet_lab_staple") or {}) for data in hostvars.values())
-        for result in audit["results"].values():
-            timing = ((result.get("evidence") or {}).get("timings") or {}).get("total_ms")
-            if timing is not None:
-                module_ms.append(timing)
-        status = "PASS" if not problems else "FAIL"
-        sizes = [len(json.dumps(result, separators=(",", ":"))) / 1024 for result in audit["results"].values()]
-        print(
-            "%s %s: %d nodes, audit %.1f s, result per node: median %.1f KiB, max %.1f KiB"
-            % (status, name, len(expect), audit["elapsed"], statistics.median(sizes or [0]), max(sizes or [0]))
-        )
-        for problem in problems:
-            print("    " + problem)
-        passed += not problems
-        failed += bool(problems)
-        if not (args.keep and index == len(args.scenarios) - 1):
+        if len(files) > 1:
+            print(
+                "lab run %s: %d scenarios, %d nodes, audit %.1f s"
+                % (index + 1, len(files), len(owner), audit["elapsed"])
+            )
+        for path in files:
+            mine = {host: data for host, data in hostvars.items() if owner.get(host) == path}
+            results = {host: result for host, result in audit["results"].items() if host in mine}
+            verdict = judge(path, args, venv, inventory, collections, mine, dict(audit, results=results))
+            staples_compared += verdict["staples"]
+            preflight_sites += verdict["preflight"]
+            for result in results.values():
+                timing = ((result.get("evidence") or {}).get("timings") or {}).get("total_ms")
+                if timing is not None:
+                    module_ms.append(timing)
+            sizes = [len(json.dumps(result, separators=(",", ":"))) / 1024 for result in results.values()]
+            print(
+                "%s %s: %d nodes, audit %.1f s, result per node: median %.1f KiB, max %.1f KiB"
+                % (
+                    "FAIL" if verdict["problems"] else "PASS",
+                    Path(path).stem,
+                    len(mine),
+                    audit["elapsed"],
+                    statistics.median(sizes or [0]),
+                    max(sizes or [0]),
+                )
+            )
+            for problem in verdict["problems"]:
+                print("    " + problem)
+            passed += not verdict["problems"]
+            failed += bool(verdict["problems"])
+        if not (args.keep and index == len(runs) - 1):
             sh([str(LABCTL), "down"], timeout=300)
+    shutil.rmtree(workdir, ignore_errors=True)
     if module_ms:
         print("module-side time per node: min %d ms, max %d ms" % (min(module_ms), max(module_ms)))
     print("staple verdicts compared with the openssl oracle: %d" % staples_compared)

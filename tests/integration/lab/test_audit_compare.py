@@ -13,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import audit_scenarios  # noqa: E402
+import yaml  # noqa: E402
 
 SCENARIO = HERE.parents[1] / "lab" / "scenarios" / "preflight" / "no_ocsp_url.yml"
 SITE = {"server": "haproxy", "name": "shop", "port": 443, "hostnames": ["www.shop.test", "shop.test"]}
@@ -70,3 +71,68 @@ def test_expectations_are_the_scenarios_completed_by_the_oracle():
     # The scenario names two checks; the oracle adds the ones it computes (all of them here).
     assert wanted["checks"]["staple_file"] == "change" and wanted["checks"]["responder"] == "ok"
     assert len(wanted["checks"]) == 8
+
+
+# --pack: which scenarios share a lab, and the scenario file that holds them side by side
+
+SCENARIOS = HERE.parents[1] / "lab" / "scenarios"
+MAKE_LAB_AUDIT = [  # the order make lab-audit gives
+    str(SCENARIOS / "healthy.yml"),
+    *sorted(str(p) for p in (SCENARIOS / "causes").glob("*.yml")),
+    str(SCENARIOS / "fleet.yml"),
+    *sorted(str(p) for p in (SCENARIOS / "preflight").glob("*.yml")),
+    *sorted(str(p) for p in (SCENARIOS / "revocation").glob("*.yml")),
+]
+
+
+def _names(path):
+    data = yaml.safe_load(Path(path).read_text())
+    leaves = data["leaves"]
+    return len(data["nodes"]), set(leaves) | {h for leaf in leaves.values() for h in leaf.get("hostnames", [])}
+
+
+def test_packed_runs_keep_every_scenario_once_within_the_node_budget_and_apart_when_they_must():
+    runs = audit_scenarios.plan(MAKE_LAB_AUDIT, 24)
+    assert sorted(path for run in runs for path in run) == sorted(MAKE_LAB_AUDIT)
+    assert len(runs) < len(MAKE_LAB_AUDIT) / 3  # packing does happen
+    for run in runs:
+        if len(run) == 1:
+            continue
+        assert sum(_names(path)[0] for path in run) <= 24
+        seen = set()
+        for path in run:
+            assert "preflight" not in yaml.safe_load(Path(path).read_text()), path
+            assert Path(path).stem != "healthy"
+            assert not seen & _names(path)[1], path  # no leaf name or hostname shared within a run
+            seen |= _names(path)[1]
+    assert audit_scenarios.plan(MAKE_LAB_AUDIT, 0) == [[path] for path in MAKE_LAB_AUDIT]
+
+
+def test_a_scenario_sharing_a_hostname_starts_a_new_run(tmp_path):
+    first = SCENARIOS / "causes" / "staple_missing.yml"
+    copy_of_it = tmp_path / "again.yml"
+    copy_of_it.write_text(first.read_text())
+    assert audit_scenarios.plan([str(first), str(copy_of_it)], 24) == [[str(first)], [str(copy_of_it)]]
+
+
+def test_a_packed_scenario_is_a_valid_lab_scenario_with_every_node_traced_to_its_own(tmp_path):
+    from tlslab import scenario  # the lab's own package, on the path audit_scenarios sets
+
+    run = next(run for run in audit_scenarios.plan(MAKE_LAB_AUDIT, 24) if len(run) > 2)
+    positions = {path: index for index, path in enumerate(MAKE_LAB_AUDIT)}
+    lab_file, owner = audit_scenarios.packed(run, positions, tmp_path)
+    packed = scenario.load(lab_file)
+    assert {node.name for node in packed.nodes} == set(owner)
+    for path in run:
+        alone = scenario.load(path)
+        mine = [node for node in packed.nodes if owner[node.name] == path]
+        assert [node.name for node in mine] == ["p%d-%s" % (positions[path], node.name) for node in alone.nodes]
+        for node, original in zip(mine, alone.nodes):  # the same sites, faults and expectations, renamed only
+            assert (node.sites, node.faults, node.expect, node.servers) == (
+                original.sites,
+                original.faults,
+                original.expect,
+                original.servers,
+            )
+        for leaf in alone.leaves:
+            assert packed.leaves[leaf] == alone.leaves[leaf]
