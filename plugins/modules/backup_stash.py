@@ -36,6 +36,7 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.code_cache
 requirements:
   - Python 3.8 or later on the managed node.
 attributes:

@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - ansible.builtin.files
   - ansible.builtin.backup
   - tlsfleet.stapling.options.trust_anchors
+  - tlsfleet.stapling.code_cache
 attributes:
   check_mode:
     support: full

@@ -54,6 +54,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.options.proxy
   - tlsfleet.stapling.options.trust_anchors
   - tlsfleet.stapling.options.warmup
+  - tlsfleet.stapling.code_cache
 options:
   extra_endpoints:
     description:

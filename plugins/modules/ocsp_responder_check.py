@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.options.certificate_input
   - tlsfleet.stapling.options.proxy
   - tlsfleet.stapling.options.clock_skew
+  - tlsfleet.stapling.code_cache
 options:
   endpoint:
     description:

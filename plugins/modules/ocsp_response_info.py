@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.requirements.cryptography
   - tlsfleet.stapling.options.certificate_input
   - tlsfleet.stapling.options.clock_skew
+  - tlsfleet.stapling.code_cache
 options:
   path:
     description:

@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - ansible.builtin.files
   - tlsfleet.stapling.options.proxy
   - tlsfleet.stapling.options.clock_skew
+  - tlsfleet.stapling.code_cache
 attributes:
   check_mode:
     support: full

@@ -34,6 +34,7 @@ author:
   - tlsfleet.stapling contributors (!UNKNOWN)
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
+  - tlsfleet.stapling.code_cache
 requirements:
   - Python 3.8 or later on the managed node, and the server's own commands (nginx, apache2ctl or apachectl,
     haproxy); systemctl when systemd runs the server.

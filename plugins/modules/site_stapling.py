@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - tlsfleet.stapling.attributes
   - ansible.builtin.files
+  - tlsfleet.stapling.code_cache
 requirements:
   - Python 3.8 or later on the managed node; no further library (the configuration is edited as text).
 attributes:

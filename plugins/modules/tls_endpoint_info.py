@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.options.clock_skew
   - tlsfleet.stapling.options.trust_anchors
   - tlsfleet.stapling.options.warmup
+  - tlsfleet.stapling.code_cache
 options:
   endpoints:
     description:

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - tlsfleet.stapling.attributes.info_module
   - tlsfleet.stapling.discovery
   - tlsfleet.stapling.requirements.cryptography
+  - tlsfleet.stapling.code_cache
 options:
   logs:
     description: Whether to read and classify the error logs.

@@ -142,3 +142,11 @@ def test_every_module_imports_it_first(path):
     if not imports:
         pytest.skip("%s imports nothing of the collection (its action runs it on the controller)" % path.name)
     assert imports[0] == UTILS + ".zip_import"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "plugins" / "modules").glob("*.py")), ids=lambda path: path.stem)
+def test_every_module_that_runs_on_the_node_documents_the_code_cache(path):
+    imports = _collection_imports(path)
+    if not imports:
+        pytest.skip("%s imports nothing of the collection (its action runs it on the controller)" % path.name)
+    assert "\n  - tlsfleet.stapling.code_cache\n" in path.read_text()
