@@ -13,7 +13,8 @@ options: {}
 notes:
   - On the node, the module keeps the compiled code of the collection's own C(module_utils) in
     C(~/.cache/tlsfleet-stapling-code/) of the user it runs as (root's with C(become)), as Python's C(__pycache__) does
-    for files, and reads it only when no other user can have written it. This cache is not managed state - it is
+    for files, and reads it only when, by the owners and modes the filesystem reports, no other user can have written
+    it (turn it off for a home on NFS, CIFS or FUSE). This cache is not managed state - it is
     written in check mode too and never makes the task changed - and deleting it is always safe. Set
     E(TLSFLEET_STAPLING_CODE_CACHE=off) with the C(environment) keyword to turn it off. See C(docs/security.md) in
     the collection.

@@ -24,8 +24,9 @@ where ``<home>`` is the effective user's home from the password database (not ``
 from another user). An entry is named by the SHA-256 of the interpreter's bytecode magic number, its optimization
 level, the file's name inside the zip and its source, so a changed source is a new entry and a stale one is never
 used. Code on a managed node that runs with ``become`` must not come from a place another user can write, so the
-cache is read only when (checked on every run, through descriptors, ``/`` down): every directory from ``/`` to
-``.cache`` is owned by root or the effective user and not writable by group or others unless sticky; the last two
+cache is read only when (checked on every run, through descriptors, ``/`` down, the home as the password database
+names it and no symlink followed on the way): every directory from ``/`` to ``.cache`` is owned by root or the
+effective user and not writable by group or others unless sticky; the last two
 are real directories (not symlinks) owned by the effective user with no group or other permission at all (created
 0700 when absent, never chmod-ed or chown-ed when they exist otherwise); an entry is a regular file (not a symlink)
 owned by the effective user and not writable by group or others. Entries are written through a new 0600 file
@@ -79,7 +80,8 @@ _cache: dict = {}
 
 
 def _trusted_dir(st: os.stat_result, euid: int, private: bool) -> bool:
-    """A cache directory (private) or one of its ancestors, as StrictModes would judge it."""
+    """A cache directory (private: the user's alone) or one of its ancestors (no one else may write it; a sticky one,
+    like /tmp, lets others add names but not replace ours, and the next step checks the name's owner)."""
     if not stat.S_ISDIR(st.st_mode):
         return False
     if private:
@@ -96,8 +98,15 @@ def _open_cache_dir():
     import pwd  # noqa: PLC0415 - here, not at the top: a node without it just has no cache
 
     euid = os.geteuid()
-    home = os.path.realpath(pwd.getpwuid(euid).pw_dir)
-    names = [name for name in home.split("/") if name] + [".cache", CACHE_DIR, sys.implementation.cache_tag]
+    # The home as the password database names it, walked as it is: not realpath()-ed, which would follow symlinks
+    # that no check below sees (one in a directory another user can write picks the tree to trust). A symlink on the
+    # way fails the walk (O_NOFOLLOW): no cache. An empty or relative home (realpath: the cwd) means no cache too.
+    # (So a home reached through a symlink, as /root -> var/roothome on some systems, gets no cache.)
+    home = pwd.getpwuid(euid).pw_dir
+    names = [name for name in home.split("/") if name not in ("", ".")]
+    if not home.startswith("/") or ".." in names:
+        return None
+    names += [".cache", CACHE_DIR, sys.implementation.cache_tag]
     fd = os.open("/", _PATH_FLAGS)
     try:
         if not _trusted_dir(os.fstat(fd), euid, private=False):
@@ -149,11 +158,14 @@ def _load(fd: int, key: bytes, filename: str):
         entry = os.open(key.hex() + ".code", _ENTRY_FLAGS, dir_fd=fd)
     except FileNotFoundError:
         return None, True
-    with os.fdopen(entry, "rb") as handle:
+    try:  # fstat before fdopen: fdopen of a directory raises and leaves the descriptor open
         st = os.fstat(entry)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return None, False  # not ours to read, nor to replace
-        data = handle.read(_MAX_ENTRY_SIZE)
+        with os.fdopen(entry, "rb", closefd=False) as handle:
+            data = handle.read(_MAX_ENTRY_SIZE)
+    finally:
+        os.close(entry)
     payload = memoryview(data)[_HEADER_SIZE:]
     header = _FORMAT + MAGIC_NUMBER + key + len(payload).to_bytes(8, "little")
     if data[: _HEADER_SIZE - 4] != header or data[_HEADER_SIZE - 4 : _HEADER_SIZE] != _crc(payload):

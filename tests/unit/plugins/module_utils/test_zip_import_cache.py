@@ -154,6 +154,7 @@ class Node:
             text=True,
             check=False,
             env=dict(base, **(env or {})),
+            cwd=self.tmp,  # where a cache would land if a relative home were taken as it is
         )
         assert out.returncode == 0, out.stderr
         assert out.stderr == "" and out.stdout.count("\n") == 1, out  # the cache never prints: stdout is the JSON
@@ -348,7 +349,7 @@ def test_an_untrusted_cache_is_neither_read_nor_written(tmp_path, case):
 
 
 def test_a_sticky_ancestor_writable_by_others_is_trusted(tmp_path):
-    # As /tmp is: others can create names there but not replace ours (the rule OpenSSH's StrictModes has for it).
+    # As /tmp is: others can create names there but not replace ours, and the name's owner is checked next.
     node = Node(tmp_path, home=tmp_path / "ancestor" / "home")
     node.run()
     node.plant(A)
@@ -402,6 +403,42 @@ def test_a_home_that_cannot_hold_a_cache_means_no_cache(tmp_path, home):
     run = node.run()
     assert run["compiled"] == sorted(INNER.values()) and run["values"] == GENUINE
     assert not (node.home / ".cache").exists()
+
+
+@pytest.mark.parametrize("home", ["", ".", "home"])
+def test_an_empty_or_relative_home_means_no_cache(tmp_path, home):
+    node = Node(tmp_path)
+    node.home = home  # the passwd entry's home, as the child's getpwuid gives it
+    for _run in range(2):
+        run = node.run()
+        assert run["compiled"] == sorted(INNER.values()) and run["values"] == GENUINE
+    assert not (tmp_path / ".cache").exists() and not (tmp_path / "home" / ".cache").exists()
+
+
+@pytest.mark.parametrize("owner", ["ours", "another user's, in a sticky directory"])
+def test_a_home_reached_through_a_symlink_gets_no_cache(tmp_path, owner):
+    """A symlink in the home's path is never followed: whoever placed it would choose the tree to trust."""
+    node = Node(tmp_path)
+    node.run()
+    node.plant(A)  # a trusted home holding a planted entry: the symlink below points at it
+    if owner == "ours":
+        link = tmp_path / "link-home"
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("needs root to make a symlink owned by another user")
+        shared = tmp_path / "shared"
+        shared.mkdir()
+        shared.chmod(0o1777)
+        link = shared / "svc"
+    link.symlink_to(node.home)
+    if owner != "ours":
+        os.chown(link, OTHER_UID, OTHER_UID, follow_symlinks=False)
+    before = snapshot(node.home)
+    node.home = link
+    run = node.run()
+    assert not node.marker.exists(), "the planted code ran"
+    assert run["values"] == GENUINE and run["compiled"] == sorted(INNER.values())
+    assert snapshot(link.resolve()) == before
 
 
 def test_a_full_cache_is_pruned_to_the_newest_of_its_own_files(tmp_path):
