@@ -19,21 +19,21 @@ cannot find in the zip is left to Python's own finders. The module file itself, 
 module and ansible's own modules are imported before it and still compiled twice.
 
 The code cache (Python 3.10+, where imports run ``exec_module``) is what ``__pycache__`` is for files: compiled code
-of the collection's module_utils, marshalled, in ``<home>/.cache/tlsfleet-stapling-code/<sys.implementation.cache_tag>``
-where ``<home>`` is the effective user's home from the password database (not ``$HOME``, which ``become`` may keep
-from another user). An entry is named by the SHA-256 of the interpreter's bytecode magic number, its optimization
-level, the file's name inside the zip and its source, so a changed source is a new entry and a stale one is never
-used. Code on a managed node that runs with ``become`` must not come from a place another user can write, so the
-cache is read only when (checked on every run, through descriptors, ``/`` down, the home as the password database
-names it and no symlink followed on the way): every directory from ``/`` to ``.cache`` is owned by root or the
-effective user and not writable by group or others unless sticky; the last two
-are real directories (not symlinks) owned by the effective user with no group or other permission at all (created
-0700 when absent, never chmod-ed or chown-ed when they exist otherwise); an entry is a regular file (not a symlink)
-owned by the effective user and not writable by group or others. Entries are written through a new 0600 file
-renamed into place, and the directory is pruned to 200 entries, oldest first, when it holds more than 300. Anything
-unexpected (an error, an untrusted path, a truncated or corrupt entry) means compiling as if there were no cache: the
-cache never fails a module and never prints (a module's stdout is its JSON result). An untrusted entry is left as
-it is; a damaged one of ours is overwritten.
+of the collection's module_utils, marshalled, in
+``<home>/.cache/tlsfleet-stapling-code/<sys.implementation.cache_tag>`` where ``<home>`` is the effective user's
+home from the password database (not ``$HOME``, which ``become`` may keep from another user). An entry is named by
+the SHA-256 of the interpreter's bytecode magic number, its optimization level, the file's name inside the zip and
+its source, so a changed source is a new entry and a stale one is never used. Code on a managed node that runs with
+``become`` must not come from a place another user can write, so the cache is read only when (checked on every run,
+through descriptors, ``/`` down, the home as the password database names it and no symlink followed on the way):
+every directory from ``/`` to ``.cache`` is owned by root or the effective user and not writable by group or others
+unless sticky; the last two are real directories (not symlinks) owned by the effective user with no group or other
+permission at all (created 0700 when absent, never chmod-ed or chown-ed when they exist otherwise); an entry is a
+regular file (not a symlink) owned by the effective user and not writable by group or others. Entries are written
+through a new 0600 file renamed into place, and the directory is pruned to 200 entries, oldest first, when it holds
+more than 300. Anything unexpected (an error, an untrusted path, a truncated or corrupt entry) means compiling as if
+there were no cache: the cache never fails a module and never prints (a module's stdout is its JSON result). An
+untrusted entry is left as it is; a damaged one of ours is overwritten.
 
 ``TLSFLEET_STAPLING_CODE_CACHE=off`` (or ``0``, ``false``, ``no``) in the module's environment (Ansible's
 ``environment`` keyword) turns the cache off: nothing read, nothing written. Python's own ``-B`` /
