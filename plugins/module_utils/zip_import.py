@@ -189,7 +189,9 @@ def _crc(payload) -> bytes:
 
 
 def _store(fd: int, key: bytes, code: types.CodeType) -> None:
-    """Write an entry through a new private file renamed over the old one; prune the directory when it is full."""
+    """Write an entry through a new private file renamed over the old one; prune the directory when it is full.
+
+    Not files.replace_atomically: this module runs before any other part of the collection may be imported."""
     payload = marshal.dumps(code)
     data = _FORMAT + MAGIC_NUMBER + key + len(payload).to_bytes(8, "little") + _crc(payload) + payload
     temporary = "%s.%s.tmp" % (key.hex(), os.urandom(8).hex())
