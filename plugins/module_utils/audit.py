@@ -326,7 +326,7 @@ def _staple_file(unit: Unit, skew: int) -> Optional[evidence.StapleFile]:
 def gather(settings: Settings, run, which=None, side_files: Optional[Dict[str, Any]] = None) -> evidence.Evidence:
     """Everything the diagnosis needs from this node, as one evidence record (``to_dict()`` for its JSON form).
 
-    ``run(argv, timeout) -> (rc, stdout, stderr)`` runs the servers' dump commands (servers.module_runner).
+    ``run(argv, timeout) -> (rc, stdout, stderr)`` runs the servers' dump commands (servers.process_runner).
     ``side_files``, when given, receives what the audit read of the files beside the certificates (chain, issuer
     and trusted files: path -> certificates, or the sentence saying why not), each read once, for a caller that
     needs them again (the preflight).

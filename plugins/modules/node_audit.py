@@ -799,7 +799,7 @@ def main() -> None:
         module.fail_json(msg="crl_max_bytes must be at least 1024 bytes (a CRL is never smaller than a few hundred).")
     if params["time_budget"] < 0:
         module.fail_json(msg="time_budget must be 0 (no limit) or a positive number of seconds.")
-    exit_with_result(module, run, params, servers.module_runner(module))
+    exit_with_result(module, run, params, servers.process_runner())
 
 
 if __name__ == "__main__":

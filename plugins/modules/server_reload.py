@@ -336,7 +336,7 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    env = Environment(run=common.module_runner(module), which=common.default_which)
+    env = Environment(run=common.process_runner(), which=common.default_which)
     failure = None
     try:
         result = operate(module.params, env, check_mode=module.check_mode)

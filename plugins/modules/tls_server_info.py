@@ -358,7 +358,7 @@ def main() -> None:
     require_cryptography(module)
     if module.params["command_timeout"] <= 0:
         module.fail_json(msg="command_timeout must be positive.")
-    exit_with_result(module, run, module.params, servers.module_runner(module))
+    exit_with_result(module, run, module.params, servers.process_runner())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Benchmarks (tests/benchmarks/README.md has the details and the results schema):
   3 responder outage on that node: node_audit with the responder dropping packets (lab, root)
   4 rollout of a renewed certificate across the fleet in 3 regions, per batch (lab, root)
   5 scaling: benchmark 1 at 3/6/12/24 nodes (lab, root); the controller report step on 5,000 x 10 (no lab)
+  6 server commands: AnsibleModule.run_command() vs the collection's run_process, side by side (no lab)
 Each figure is the median of N runs. A benchmark that cannot run says why in the table, never a traceback.
 Prints the table and writes the results JSON (default tests/benchmarks/results/latest.json).
 """
@@ -452,6 +453,73 @@ def ensure_pyroot() -> Path:
             link.unlink()
         link.symlink_to(ROOT)
     return PYROOT
+
+
+COMMAND_RUNS = 200
+# What node_audit runs on a node: a server's version command under coreutils timeout. Both runners read it the
+# same way; run_command() then polls the child twice and, when it exits between the two, sleeps a second.
+COMMAND_RACE = """
+import json, sys, time
+from ansible.module_utils import basic
+basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": {}}).encode()
+basic._ANSIBLE_PROFILE = "legacy"
+module = basic.AnsibleModule(argument_spec={})
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
+argv, count = json.loads(sys.argv[1]), int(sys.argv[2])
+runners = {
+    "run_command": lambda: module.run_command(argv, environ_update={"LC_ALL": "C"}, check_rc=False),
+    "run_process": lambda: common.run_process(argv, {"LC_ALL": "C"}, 30),
+}
+out = {name: {"wall_s": 0.0, "over_0_9_s": 0} for name in runners}
+for _ in range(count):
+    for name, run in runners.items():
+        started = time.monotonic()
+        run()
+        took = time.monotonic() - started
+        out[name]["wall_s"] += took
+        out[name]["over_0_9_s"] += took > 0.9
+print(json.dumps(out))
+"""
+
+
+def bench_commands(runs: int) -> list[dict]:
+    name = "6 server commands: run_command / run_process wall"
+    python, timeout = VENV / "bin" / "python", shutil.which("timeout")
+    binary = next((b for b in ("/usr/sbin/nginx", "/usr/sbin/haproxy") if os.access(b, os.X_OK)), None)
+    if not python.exists() or not timeout or not binary:
+        return [not_run(name, "needs %s, coreutils timeout and nginx or haproxy (make venv lab-deps)" % python)]
+    argv = [timeout, "--kill-after=5", "30", binary, "-V" if binary.endswith("nginx") else "-vv"]
+    env = dict(os.environ, PYTHONPATH=str(PYROOT))
+    ratios, slow = [], {"run_command": 0, "run_process": 0}
+    for _ in range(runs):
+        out = sh([python, "-c", COMMAND_RACE, json.dumps(argv), str(COMMAND_RUNS)], env=env, timeout=1800)
+        try:
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return [not_run(name, "the measurement printed no result: %s" % tail(out))]
+        ratios.append(got["run_command"]["wall_s"] / got["run_process"]["wall_s"])
+        for runner in slow:
+            slow[runner] += got[runner]["over_0_9_s"]
+    total = COMMAND_RUNS * runs
+    note = "%d x `timeout %s %s` each, interleaved; over 0.9 s: run_command %d, run_process %d" % (
+        total,
+        os.path.basename(binary),
+        argv[-1],
+        slow["run_command"],
+        slow["run_process"],
+    )
+    return [
+        figure(name, median(ratios), "x", None, None, note, runs, ratios),
+        figure(
+            "6 server commands: stalled a second, per 100 (run_command)",
+            100.0 * slow["run_command"] / total,
+            "",
+            None,
+            None,
+            "run_process: %.1f per 100" % (100.0 * slow["run_process"] / total),
+            runs,
+        ),
+    ]
 
 
 def bench_report(runs: int, nodes=5000, hostnames=10) -> list[dict]:
@@ -972,7 +1040,7 @@ def main(argv=None) -> int:
     gen.add_argument("count", type=int)
     gen.add_argument("directory", type=Path)
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")), help="runs per figure")
-    parser.add_argument("--only", default="1,2,3,4,5", help="benchmarks to run, e.g. 5 or 1,2 (default: all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="benchmarks to run, e.g. 5 or 1,2 (default: all)")
     parser.add_argument("--nodes", default="3,6,12,24", help="fleet sizes for benchmarks 1 and 5 (default 3,6,12,24)")
     parser.add_argument("--rollout-nodes", type=int, default=12, help="fleet size for benchmark 4 (default 12)")
     parser.add_argument("--report-nodes", type=int, default=5000, help="benchmark 5's generated nodes (5000)")
@@ -1011,6 +1079,8 @@ def main(argv=None) -> int:
             rows += [not_run("1-4 and 5a (lab benchmarks)", "--no-lab given")]
         if 5 in only:
             rows += bench_report(args.runs, nodes=args.report_nodes)
+        if 6 in only:
+            rows += bench_commands(args.runs)
     finally:
         if lab.scenario is not None and not args.keep_lab:
             lab.down()

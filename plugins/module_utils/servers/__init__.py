@@ -60,7 +60,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common i
     SiteInfo,
     Which,
     default_which,
-    module_runner,
+    process_runner,
     stat_record,
 )
 
@@ -78,7 +78,7 @@ __all__ = [
     "facts_of",
     "log_events",
     "log_scan",
-    "module_runner",
+    "process_runner",
     "server_module",
     "stat_record",
 ]

@@ -67,7 +67,7 @@ class FakeNode:
         monkeypatch.setattr(servers, "discover", functools.partial(servers.discover, proc_root=str(proc.root)))
         self.which = which_from({"nginx": "/usr/sbin/nginx"})
         monkeypatch.setattr(servers, "default_which", self.which)  # what node_audit's run() finds on PATH
-        monkeypatch.setattr(servers, "module_runner", lambda module: self.runner)  # and its main() runs
+        monkeypatch.setattr(servers, "process_runner", lambda: self.runner)  # and its main() runs
         monkeypatch.setattr(servers, "log_events", lambda info, since: [])
         monkeypatch.setattr(tls_probe, "probe_endpoint", self.probe)
         monkeypatch.setattr(audit, "_check_responder", self.responder)

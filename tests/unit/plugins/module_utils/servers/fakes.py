@@ -91,24 +91,8 @@ class FakeProc:
             (base / "environ").write_bytes(b"\0".join(f"{k}={v}".encode() for k, v in environ.items()) + b"\0")
 
 
-class SubprocessModule:
-    """Stands in for AnsibleModule where only run_command() is needed: runs the command for real."""
-
-    def __init__(self):
-        self.calls = []
-
-    def run_command(self, args, environ_update=None, check_rc=False):
-        import os
-        import subprocess
-
-        self.calls.append(list(args))
-        env = dict(os.environ, **(environ_update or {}))
-        proc = subprocess.run(args, capture_output=True, env=env, check=False, stdin=subprocess.DEVNULL)
-        return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
-
-
 def subprocess_runner(argv, timeout):
-    """The runner the module builds (servers.module_runner), over a real process runner."""
+    """The runner the modules build (servers.process_runner): real processes."""
     from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
 
-    return common.module_runner(SubprocessModule())(argv, timeout)
+    return common.process_runner()(argv, timeout)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import types
@@ -18,7 +19,6 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import c
 from ansible_collections.tlsfleet.stapling.tests.unit.plugins.module_utils.servers.fakes import (
     FakeProc,
     FakeRunner,
-    SubprocessModule,
     which_from,
 )
 
@@ -97,24 +97,67 @@ def test_run_command_never_raises():
     assert result.describe() == "`srv -y` failed with exit code 2: first line"
 
 
-def test_module_runner_bounds_the_command_and_sets_the_c_locale():
-    module = SubprocessModule()
-    run = common.module_runner(module)
+PARENT_NAME = "import os; print(open('/proc/%d/comm' % os.getppid()).read().strip(), flush=True)"
+
+
+def test_process_runner_bounds_the_command_and_sets_the_c_locale():
+    run = common.process_runner()
     started = time.monotonic()
     rc, out, err = run([sys.executable, "-c", "import time; print('x', flush=True); time.sleep(5)"], 0.5)
-    assert rc == 124
-    assert err == "timed out after 0.5 s"
+    assert (rc, out, err) == (124, "x\n", "timed out after 0.5 s")
     assert time.monotonic() - started < 3
-    assert module.calls[0][:3] == [shutil.which("timeout"), "--kill-after=5", "0.5"]
-    rc, out, err = run([sys.executable, "-c", "import os; print(os.environ['LC_ALL'])"], 10)
-    assert (rc, out.strip(), err) == (0, "C", "")
+    if sys.platform.startswith("linux") and shutil.which("timeout"):
+        assert run([sys.executable, "-c", PARENT_NAME], 10)[1].strip() == "timeout"  # coreutils holds the limit
+    rc, out, err = run([sys.executable, "-c", "import os; print(os.environ['LC_ALL'], os.environ['LANG'])"], 10)
+    assert (rc, out.strip(), err) == (0, "C C", "")
 
 
-def test_module_runner_without_timeout_binary_still_runs():
-    module = SubprocessModule()
-    rc, out, _err = common.module_runner(module, which=lambda name: None)([sys.executable, "-c", "print(1)"], 5)
-    assert (rc, out.strip()) == (0, "1")
-    assert module.calls[0][0] == sys.executable
+def test_process_runner_without_timeout_binary_kills_the_command_itself():
+    run = common.process_runner(which=lambda name: None)
+    rc, out, _err = run([sys.executable, "-c", "import sys; print(1); sys.stderr.write('e'); sys.exit(3)"], 5)
+    assert (rc, out.strip(), _err) == (3, "1", "e")
+    started = time.monotonic()
+    rc, _out, err = run([sys.executable, "-c", "import time; time.sleep(30)"], 0.5)
+    assert (rc, err) == (124, "timed out after 0.5 s")
+    assert time.monotonic() - started < 3
+
+
+def test_run_process_returns_when_the_child_exits_between_two_polls(monkeypatch):
+    """AnsibleModule.run_command() sleeps a second on an empty selector when the child's exit is seen only by the
+    second of its two polls after the pipes close; here the pipes' end ends the reading, whatever poll says."""
+
+    class LatePoll(subprocess.Popen):
+        polls = 0
+
+        def poll(self):
+            LatePoll.polls += 1
+            return None if LatePoll.polls == 1 else super().poll()
+
+    monkeypatch.setattr(common.subprocess, "Popen", LatePoll)
+    started = time.monotonic()
+    for _ in range(5):
+        LatePoll.polls = 0
+        assert common.run_process([sys.executable, "-c", "print('done')"], {}, 10) == (0, "done\n", "")
+    assert time.monotonic() - started < 4
+
+
+def test_run_process_does_not_wait_for_a_daemon_holding_its_pipes():
+    """A start command whose daemon keeps stdout open: the command's exit and a silent second end the reading."""
+    started = time.monotonic()
+    rc, out, _err = common.run_process(["/bin/sh", "-c", "sleep 5 & echo started"], {}, 30)
+    assert (rc, out) == (0, "started\n")
+    assert time.monotonic() - started < 5
+
+
+def test_run_process_keeps_at_most_the_output_limit(monkeypatch):
+    monkeypatch.setattr(common, "MAX_OUTPUT_BYTES", 10)
+    rc, out, _err = common.run_process([sys.executable, "-c", "print('x' * 200000)"], {}, 10)
+    assert rc == 0
+    assert 10 <= len(out) <= 10 + 65536  # whole reads are kept until the limit is passed
+    with pytest.raises(OSError):
+        common.run_process(["/nonexistent/binary"], {}, 5)
+    result = common.run_command(common.process_runner(), ["/nonexistent/binary", "-v"], 5)
+    assert result.ok is False
 
 
 def test_processes_masters_and_namespaces(tmp_path):
