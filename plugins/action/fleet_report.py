@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 
 import yaml  # ansible-core depends on PyYAML
 from ansible.errors import AnsibleActionFail
@@ -84,6 +85,22 @@ def _addresses(hostvars, host: str) -> list:
     return found
 
 
+def _registered(hostvars, own, host: str, name: str):
+    """The host's registered node_audit result, read without templating it again when it is one.
+
+    A registered result was finalized when it was registered; reading it through ``hostvars[host][name]`` copies
+    and tags every dict, list and string of it again (about 13 ms of controller CPU per node of the lab's fleet,
+    docs/performance.md). Anything else under that name (a variable a user set, a template) is read the usual way.
+    """
+    raw_get = getattr(hostvars, "raw_get", None)
+    if callable(raw_get):
+        raw = raw_get(host)
+        value = raw.get(name) if isinstance(raw, Mapping) else None
+        if type(value) is dict:  # a plain dict, not a lazy template container (which templates when read)
+            return value
+    return own.get(name)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -117,7 +134,7 @@ class ActionModule(ActionBase):
                     "earlier task); any earlier result of it is not used",
                 }
             else:
-                results[host] = own.get(args["results_var"])
+                results[host] = _registered(hostvars, own, host, args["results_var"])
             regions[host] = own.get(args["region_var"]) or fleet.DEFAULT_REGION
             addresses[host] = _addresses(own, host)
         try:

@@ -88,3 +88,47 @@ def test_real_node_audit_results_feed_the_report_and_an_older_evidence_version_f
     ]
     drift = [item for item in result["fleet_findings"] if item["code"] == "node_drift"]
     assert {item["hostname"] for item in drift} == {"www.example.test", "shop.example.test", "api.example.test"}
+
+
+class _HostVars(dict):
+    """hostvars as ansible gives them: ``raw_get`` returns a host's variables untemplated, ``[host]`` templates."""
+
+    def __init__(self, raw, templated):
+        super().__init__(templated)
+        self.raw = raw
+
+    def raw_get(self, host):
+        return self.raw[host]
+
+
+class _Templated(dict):
+    def __init__(self, values, reads):
+        super().__init__(values)
+        self.reads = reads
+
+    def get(self, key, default=None):
+        self.reads.append(key)
+        return super().get(key, default)
+
+
+def test_a_registered_result_is_read_untemplated_and_anything_else_through_templating(tmp_path):
+    """A registered node_audit result (a plain dict once registered) is taken as it is, not copied and tagged again
+    through hostvars; a value of another kind under that name (a template a user set) is templated as before."""
+    good = fx.audit(["shop.test"])
+    reads = []
+    raw = {
+        "eu-web-1": {"tlsfleet_audit": good, "tlsfleet_region": "eu"},
+        "eu-web-2": {"tlsfleet_audit": "{{ earlier_audit }}", "tlsfleet_region": "eu"},
+    }
+    templated = {
+        "eu-web-1": _Templated({"tlsfleet_audit": None, "tlsfleet_region": "eu"}, reads),
+        "eu-web-2": _Templated({"tlsfleet_audit": fx.audit(["api.test"]), "tlsfleet_region": "us"}, reads),
+    }
+    variables = {"hostvars": _HostVars(raw, templated), "ansible_play_hosts_all": list(raw)}
+    result = action({"dest": str(tmp_path)}).run(task_vars=variables)
+    assert result["failing_hosts"] == []
+    assert reads.count("tlsfleet_audit") == 1  # eu-web-2's only
+    document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    served = {node["host"]: sorted(name["hostname"] for name in node["hostnames"]) for node in document["nodes"]}
+    assert served == {"eu-web-1": ["shop.test"], "eu-web-2": ["api.test"]}
+    assert fleet_report._registered({"h": {"x": good}}, {"x": good}, "h", "x") is good  # no raw_get: templated
