@@ -12,10 +12,10 @@ pyOpenSSL 21.0.0 (Ubuntu 22.04), 23.0.0 (Debian 12) and 26.4.0.
 
 from __future__ import annotations
 
+import re
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible.module_utils.compat.version import LooseVersion
 
 MINIMUM_CRYPTOGRAPHY_VERSION = "3.4"
 MINIMUM_PYOPENSSL_VERSION = "21.0.0"
@@ -28,12 +28,22 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 else:
     HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_VERSION = LooseVersion(cryptography.__version__)
+    CRYPTOGRAPHY_VERSION = cryptography.__version__
     CRYPTOGRAPHY_IMPORT_ERROR = None
 
 
+def _release(version: str) -> tuple:
+    """The leading numbers of a version (``"41.0.0.dev1"`` -> ``(41, 0, 0)``), compared as a tuple.
+
+    Not ansible's LooseVersion: its module compiles a regex and two classes on every module run, and these
+    minimums are plain releases.
+    """
+    match = re.match(r"\d+(?:\.\d+)*", str(version).strip())
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
+
+
 def _version_too_old(found, minimum):
-    return found is not None and LooseVersion(minimum) > found
+    return found is not None and _release(minimum) > _release(found)
 
 
 def cryptography_problem(minimum: str = MINIMUM_CRYPTOGRAPHY_VERSION):
@@ -73,7 +83,7 @@ def _import_pyopenssl():
         return None, None, traceback.format_exc()
     except Exception:  # a pyOpenSSL too old for the installed cryptography can raise anything
         return None, None, traceback.format_exc()
-    return OpenSSL, LooseVersion(OpenSSL.__version__), None
+    return OpenSSL, OpenSSL.__version__, None
 
 
 def pyopenssl_problem(minimum: str = MINIMUM_PYOPENSSL_VERSION):

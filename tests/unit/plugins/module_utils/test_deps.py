@@ -89,3 +89,19 @@ def test_pyopenssl_has_the_stapling_api():
 def test_error_hierarchy():
     assert issubclass(InputError, TlsfleetError)
     assert issubclass(TlsfleetError, Exception)
+
+
+@pytest.mark.parametrize(
+    ("found", "minimum", "too_old"),
+    [
+        ("38.0.4", "3.4", False),  # numbers, not text: 38 > 3
+        ("3.3.2", "3.4", True),
+        ("41.0.0.dev1", "41.0", False),
+        ("21.0.0", "21.0.0", False),
+        ("20.0.1", "21.0.0", True),
+        ("unknown", "3.4", True),  # a version with no number is not known to be enough
+        (None, "3.4", False),  # missing is reported as missing, not as old
+    ],
+)
+def test_version_comparison(found, minimum, too_old):
+    assert deps._version_too_old(found, minimum) is too_old
