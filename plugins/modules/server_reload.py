@@ -107,12 +107,14 @@ options:
   config_test_command:
     description:
       - Run this command (a list of arguments, no shell) as the configuration test instead of the server's own.
+      - Each argument is passed as it is written; a V(~) or V($VAR) in it is not expanded.
     type: list
     elements: str
   reload_command:
     description:
       - Run this command (a list of arguments, no shell) to reload instead of O(method). RV(method) is then
         V(command). Waiting and the worker check work as with the built-in commands.
+      - Each argument is passed as it is written; a V(~) or V($VAR) in it is not expanded.
       - A server that is not running is still started as O(start_if_stopped) says, not with this command.
     type: list
     elements: str

@@ -22,6 +22,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -194,8 +195,8 @@ def process_runner(which: Optional[Callable[[str], Optional[str]]] = None) -> Ru
 
     The command runs under coreutils ``timeout``, which kills it at the limit (and KILLs it 5 s later if it
     ignores TERM), so a server binary that hangs on a broken configuration cannot hang the audit; without
-    ``timeout`` on the node the child itself is killed at the limit. The C locale keeps the servers' messages in
-    English, which the parsers and classifiers expect.
+    ``timeout`` on the node, :func:`run_process` kills the command's process group at the limit itself. The C
+    locale keeps the servers' messages in English, which the parsers and classifiers expect.
     """
     timeout_bin = (which or default_which)("timeout")
 
@@ -204,64 +205,111 @@ def process_runner(which: Optional[Callable[[str], Optional[str]]] = None) -> Ru
         if timeout_bin:
             command = [timeout_bin, "--kill-after=5", "%g" % timeout, *command]
         limit = timeout + 10 if timeout_bin else timeout  # coreutils' own limit and kill-after come first
-        rc, out, err = run_process(command, {"LC_ALL": "C", "LANG": "C"}, limit)
-        if rc in (124, 137) and (timeout_bin or rc == 124):
-            return 124, out, f"timed out after {timeout:g} s"
-        return rc, out, err
+        done = run_process(command, {"LC_ALL": "C", "LANG": "C"}, limit, own_group=not timeout_bin)
+        if done.timed_out or (timeout_bin and done.rc in (124, 137)):
+            return 124, done.stdout, f"timed out after {timeout:g} s"
+        return done.rc, done.stdout, done.stderr
 
     return run
 
 
-def run_process(argv: List[str], environ_update: Dict[str, str], limit: float) -> Tuple[int, str, str]:
-    """Run ``argv`` with no stdin; its exit code and output (each cut at MAX_OUTPUT_BYTES), as text.
+@dataclass
+class ProcessResult:
+    """What :func:`run_process` saw: exit code (negative: killed by that signal), output, and whether it killed
+    the command at its limit."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+# How long the output of a command that has exited is still read: what it started (a daemon) may hold its pipes.
+EXITED_GRACE = 1.0
+
+
+def run_process(argv: List[str], environ_update: Dict[str, str], limit: float, own_group: bool = False):
+    """Run ``argv`` with no stdin; a :class:`ProcessResult` with its output (each cut at MAX_OUTPUT_BYTES).
 
     Not ``AnsibleModule.run_command()``: once the last pipe closes, it asks twice whether the child has exited,
     and when the child exits between the two questions it sleeps a second on an empty selector (ansible-core
-    2.19-2.21): two commands in a hundred like ``timeout nginx -V`` (docs/performance.md, benchmark 6).
-    Like it, this stops reading when the child has exited and its pipes stay silent for a second (a daemon the
-    command started may keep them open), and never feeds the command the module's stdin. At ``limit`` seconds
-    the child is killed and the exit code is 124, as from coreutils ``timeout``. Raises OSError when the
-    command cannot start; :func:`run_command` turns that into a sentence.
+    2.19-2.21): two commands in a hundred like ``timeout nginx -V`` (docs/performance.md, benchmark 6). Here the
+    output is read until both pipes close, or for at most EXITED_GRACE seconds after the command exits (a daemon
+    it started may keep them open, silent or writing). The command gets ``/dev/null`` as stdin, not the module's
+    (under pipelining that is the SSH channel). Output is decoded as run_command() did (UTF-8, undecodable bytes
+    kept as surrogates), so a file name a server prints maps back to the file. When the command itself still
+    runs at ``limit`` seconds it is killed (its whole process group with ``own_group``, which starts it in a
+    session of its own) and ``timed_out`` is set. Raises OSError when the command cannot start;
+    :func:`run_command` turns that into a sentence.
     """
     environ = dict(os.environ)
     environ.update(environ_update)
     proc = subprocess.Popen(  # pylint: disable=consider-using-with  # closed below, on every path
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, close_fds=True
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environ,
+        close_fds=True,
+        start_new_session=own_group,
     )
     stdout_fd, stderr_fd = proc.stdout.fileno(), proc.stderr.fileno()
     output: Dict[int, List[bytes]] = {stdout_fd: [], stderr_fd: []}
     kept = {stdout_fd: 0, stderr_fd: 0}
     deadline = time.monotonic() + limit
+    exited_at = None
     timed_out = False
+
+    def kill():
+        try:
+            if own_group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        except OSError:  # already gone
+            pass
+
     try:
         with selectors.DefaultSelector() as selector:
             for pipe in (proc.stdout, proc.stderr):
                 selector.register(pipe, selectors.EVENT_READ)
             while selector.get_map():
-                left = deadline - time.monotonic()
-                if left <= 0:
+                now = time.monotonic()
+                if exited_at is None and proc.poll() is not None:
+                    exited_at = now
+                if exited_at is not None:
+                    wait = exited_at + EXITED_GRACE - now
+                    if wait <= 0:
+                        break  # what still holds the pipes is not the command: stop reading
+                elif now >= deadline:
                     timed_out = True
-                    proc.kill()
+                    kill()
                     break
-                events = selector.select(min(1.0, left))
-                for key, _mask in events:
+                else:
+                    wait = min(EXITED_GRACE, deadline - now)
+                for key, _mask in selector.select(wait):
                     data = os.read(key.fd, 65536)
                     if not data:
                         selector.unregister(key.fileobj)
                     elif kept[key.fd] < MAX_OUTPUT_BYTES:
                         output[key.fd].append(data)
                         kept[key.fd] += len(data)
-                if not events and proc.poll() is not None:
-                    break  # exited; what still holds its pipes silent is not the command's to wait for
+        if not timed_out and proc.poll() is None:
+            # Both pipes closed and the command still runs (it closed them itself): it keeps its limit.
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                kill()
         rc = proc.wait()
     finally:
         if proc.returncode is None:
-            proc.kill()
+            kill()
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    out, err = (b"".join(output[fd]).decode("utf-8", "replace") for fd in (stdout_fd, stderr_fd))
-    return (124 if timed_out else rc), out, err
+    out, err = (b"".join(output[fd]).decode("utf-8", "surrogateescape") for fd in (stdout_fd, stderr_fd))
+    return ProcessResult(rc, out, err, timed_out)
 
 
 def default_which(name: str) -> Optional[str]:

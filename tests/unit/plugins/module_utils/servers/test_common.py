@@ -137,27 +137,61 @@ def test_run_process_returns_when_the_child_exits_between_two_polls(monkeypatch)
     started = time.monotonic()
     for _ in range(5):
         LatePoll.polls = 0
-        assert common.run_process([sys.executable, "-c", "print('done')"], {}, 10) == (0, "done\n", "")
+        done = common.run_process([sys.executable, "-c", "print('done')"], {}, 10)
+        assert (done.rc, done.stdout, done.stderr, done.timed_out) == (0, "done\n", "", False)
     assert time.monotonic() - started < 4
 
 
 def test_run_process_does_not_wait_for_a_daemon_holding_its_pipes():
-    """A start command whose daemon keeps stdout open: the command's exit and a silent second end the reading."""
+    """A start command whose daemon keeps stdout open, silent or writing: read for a second after the command
+    exits, then its own exit code (not a timeout)."""
     started = time.monotonic()
-    rc, out, _err = common.run_process(["/bin/sh", "-c", "sleep 5 & echo started"], {}, 30)
-    assert (rc, out) == (0, "started\n")
-    assert time.monotonic() - started < 5
+    done = common.run_process(["/bin/sh", "-c", "sleep 5 & echo started"], {}, 30)
+    assert (done.rc, done.stdout, done.timed_out) == (0, "started\n", False)
+    assert time.monotonic() - started < 3
+    started = time.monotonic()
+    chatty = "( while :; do echo tick; done ) & echo started; exit 0"  # dies of SIGPIPE once no longer read
+    done = common.process_runner()(["/bin/sh", "-c", chatty], 1)
+    assert done[0] == 0
+    assert done[1].startswith("started\n")
+    assert time.monotonic() - started < 4
 
 
-def test_run_process_keeps_at_most_the_output_limit(monkeypatch):
+def test_run_process_keeps_undecodable_bytes_and_at_most_the_output_limit(monkeypatch):
+    done = common.run_process([sys.executable, "-c", "import os; os.write(1, b'caf\\xe9.conf')"], {}, 10)
+    assert done.stdout == "caf\udce9.conf"  # as run_command gave it: the file's real name on the way back
+    assert done.stdout.encode("utf-8", "surrogateescape") == b"caf\xe9.conf"
     monkeypatch.setattr(common, "MAX_OUTPUT_BYTES", 10)
-    rc, out, _err = common.run_process([sys.executable, "-c", "print('x' * 200000)"], {}, 10)
-    assert rc == 0
-    assert 10 <= len(out) <= 10 + 65536  # whole reads are kept until the limit is passed
+    done = common.run_process([sys.executable, "-c", "print('x' * 200000)"], {}, 10)
+    assert done.rc == 0
+    assert 10 <= len(done.stdout) <= 10 + 65536  # whole reads are kept until the limit is passed
     with pytest.raises(OSError):
         common.run_process(["/nonexistent/binary"], {}, 5)
     result = common.run_command(common.process_runner(), ["/nonexistent/binary", "-v"], 5)
     assert result.ok is False
+
+
+def test_without_timeout_binary_the_limit_holds_for_the_whole_group_and_a_real_124_stays():
+    run = common.process_runner(which=lambda name: None)
+    started = time.monotonic()
+    rc, _out, err = run(["/bin/sh", "-c", "exec >&- 2>&-; sleep 5"], 0.5)  # closes its pipes, keeps running
+    assert (rc, err) == (124, "timed out after 0.5 s")
+    assert time.monotonic() - started < 3
+    rc, out, err = run(["/bin/sh", "-c", "echo real >&2; exit 124"], 5)
+    assert (rc, out, err) == (124, "", "real\n")
+    rc, out, _err = run(["/bin/sh", "-c", "sleep 30 & echo $!; wait"], 0.5)
+    assert rc == 124
+    pid = int(out.split()[0])
+    for _ in range(40):  # the grandchild went with the group
+        try:
+            with open("/proc/%d/stat" % pid, encoding="ascii") as stat_file:
+                if stat_file.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the command's child outlived the timeout")
 
 
 def test_processes_masters_and_namespaces(tmp_path):
