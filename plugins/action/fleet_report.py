@@ -96,7 +96,8 @@ def _registered(hostvars, own, host: str, name: str):
     if callable(raw_get):
         raw = raw_get(host)
         value = raw.get(name) if isinstance(raw, Mapping) else None
-        if type(value) is dict:  # a plain dict, not a lazy template container (which templates when read)
+        # A plain dict, not a lazy template container (a dict subclass that templates when read).
+        if type(value) is dict:  # pylint: disable=unidiomatic-typecheck
             return value
     return own.get(name)
 

@@ -491,7 +491,7 @@ def bench_commands(runs: int) -> list[dict]:
     argv = [timeout, "--kill-after=5", "30", binary, "-V" if binary.endswith("nginx") else "-vv"]
     env = dict(os.environ, PYTHONPATH=str(PYROOT))
     ratios, slow = [], {"run_command": 0, "run_process": 0}
-    for _ in range(runs):
+    for _run in range(runs):
         out = sh([python, "-c", COMMAND_RACE, json.dumps(argv), str(COMMAND_RUNS)], env=env, timeout=1800)
         try:
             got = json.loads(out.stdout.strip().splitlines()[-1])

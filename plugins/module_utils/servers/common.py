@@ -244,7 +244,8 @@ def run_process(argv: List[str], environ_update: Dict[str, str], limit: float, o
     """
     environ = dict(os.environ)
     environ.update(environ_update)
-    proc = subprocess.Popen(  # pylint: disable=consider-using-with  # closed below, on every path
+    # Not run_command() (see above); closed below, on every path.
+    proc = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -135,7 +135,7 @@ def test_run_process_returns_when_the_child_exits_between_two_polls(monkeypatch)
 
     monkeypatch.setattr(common.subprocess, "Popen", LatePoll)
     started = time.monotonic()
-    for _ in range(5):
+    for _attempt in range(5):
         LatePoll.polls = 0
         done = common.run_process([sys.executable, "-c", "print('done')"], {}, 10)
         assert (done.rc, done.stdout, done.stderr, done.timed_out) == (0, "done\n", "", False)
@@ -182,7 +182,7 @@ def test_without_timeout_binary_the_limit_holds_for_the_whole_group_and_a_real_1
     rc, out, _err = run(["/bin/sh", "-c", "sleep 30 & echo $!; wait"], 0.5)
     assert rc == 124
     pid = int(out.split()[0])
-    for _ in range(40):  # the grandchild went with the group
+    for _wait in range(40):  # the grandchild went with the group
         try:
             with open("/proc/%d/stat" % pid, encoding="ascii") as stat_file:
                 if stat_file.read().rsplit(")", 1)[1].split()[0] == "Z":
