@@ -153,7 +153,7 @@ def test_run_process_does_not_wait_for_a_daemon_holding_its_pipes():
     chatty = "( while :; do echo tick; done ) & echo started; exit 0"  # dies of SIGPIPE once no longer read
     done = common.process_runner()(["/bin/sh", "-c", chatty], 1)
     assert done[0] == 0
-    assert done[1].startswith("started\n")
+    assert "started" in done[1].splitlines()  # anywhere: the loop may write before the echo
     assert time.monotonic() - started < 4
 
 
