@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from unittest import mock
@@ -132,3 +133,18 @@ def test_a_registered_result_is_read_untemplated_and_anything_else_through_templ
     served = {node["host"]: sorted(name["hostname"] for name in node["hostnames"]) for node in document["nodes"]}
     assert served == {"eu-web-1": ["shop.test"], "eu-web-2": ["api.test"]}
     assert fleet_report._registered({"h": {"x": good}}, {"x": good}, "h", "x") is good  # no raw_get: templated
+
+
+def test_the_results_read_from_hostvars_are_left_as_they_were(pki, tmp_path, monkeypatch, capsys):
+    """fleet_report now reads registered results in place (not a templated copy): building the report must not
+    change them, or later tasks reading the same registered variable would see the report's edits."""
+    from ansible_collections.tlsfleet.stapling.tests.unit.plugins.modules import test_node_audit as na
+
+    results = {"eu-web-1": fx.audit(["shop.test"]), "eu-web-2": fx.audit(["shop.test", "api.test"])}
+    _node, results["eu-web-3"] = na.audit(pki, tmp_path / "eu-web-3", monkeypatch, capsys)
+    liar = fx.audit(["x.test"])
+    liar["findings"] = [{"code": "staple_missing", "hostname": "x\x1b.test", "evidence": ["\x00"]}]
+    results["eu-web-4"] = liar
+    before = copy.deepcopy(results)
+    action({"dest": str(tmp_path / "report")}).run(task_vars=task_vars(results))
+    assert results == before
