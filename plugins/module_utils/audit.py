@@ -43,10 +43,13 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
 )
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import endpoint as endpoint_judge
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 
 
-@dataclass
-class Settings:
+@dataclass(repr=False)
+class Settings(Record):
+    """What one audit looks at and how long it may wait: node_audit's options, checked."""
+
     server_types: Optional[List[str]] = None
     extra_endpoints: List[Dict[str, Any]] = field(default_factory=list)
     since: Optional[datetime.datetime] = None
@@ -122,8 +125,8 @@ class Budget:
         )
 
 
-@dataclass
-class Unit:
+@dataclass(repr=False)
+class Unit(Record):
     """One certificate of one site of one server: what the configuration deploys and where it is served."""
 
     key: str

@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import (
     ca_issuers_urls,
     fingerprint,
@@ -206,8 +207,8 @@ def key_matches(cert, path: str) -> bool:
 # path building
 
 
-@dataclass
-class Candidate:
+@dataclass(repr=False)
+class Candidate(Record):
     """A certificate that may be on the path, with where it came from."""
 
     cert: Any
@@ -383,8 +384,8 @@ def _missing_issuer_message(child, pool: _Pool, fetch_notes: List[str], can_fetc
     return message
 
 
-@dataclass
-class Bundle:
+@dataclass(repr=False)
+class Bundle(Record):
     """The ordered result of :func:`build_bundle` (certificates are cryptography objects)."""
 
     leaf: Any

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import (
     CertInfo,
     describe,
@@ -49,8 +50,8 @@ SOURCE_POOL = "pool"
 SOURCE_ANCHORS = "anchors"
 
 
-@dataclass
-class ChainReport:
+@dataclass(repr=False)
+class ChainReport(Record):
     """The result of :func:`analyze_chain`.
 
     ``ordered`` (leaf then intermediates in path order, without a self-signed root, ready to be
@@ -146,8 +147,10 @@ class _Pool:
         return self._self_signed[fp]
 
 
-@dataclass
-class _AnchorIndex:
+@dataclass(repr=False)
+class _AnchorIndex(Record):
+    """The trust anchors of one list, indexed by fingerprint and subject."""
+
     source: Any  # the anchors list this was computed from (kept so its id stays unique)
     entries: List[Any]  # (fingerprint, cert, subject)
     by_subject: dict  # subject -> [(fingerprint, cert, SOURCE_ANCHORS)]

@@ -31,6 +31,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.evidence import 
 )
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.findings import Finding
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.ocsp import OcspVerdict
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import LABELS, facts_of
 
 # Stages where the path to the responder broke. At the HTTP stage it depends: an error status or an answer far
@@ -54,8 +55,10 @@ def _responder_answered(check: Dict[str, Any]) -> bool:
     return stage not in UNREACHABLE_STAGES
 
 
-@dataclass
-class Thresholds:
+@dataclass(repr=False)
+class Thresholds(Record):
+    """The limits a diagnosis judges against (node_audit's and fleet_report's options)."""
+
     staple_warning_seconds: int = 1800
     cert_warning_days: int = 21
     explicit_trust_anchors: bool = False

@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import crl, x509
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.ocsp import OcspVerdict
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import CertInfo
 
 VERSION = 2
@@ -155,8 +156,8 @@ class Certificates(dict):
 # chains, verdicts, handshakes, what one hostname served
 
 
-@dataclass
-class ChainVerdict:
+@dataclass(repr=False)
+class ChainVerdict(Record):
     """chain.ChainReport with every certificate named by fingerprint."""
 
     leaf: Optional[str] = None
@@ -213,8 +214,8 @@ class ChainVerdict:
         return None if data is None else cls(**_known(cls, data))
 
 
-@dataclass
-class Verdict:
+@dataclass(repr=False)
+class Verdict(Record):
     """What one or more protocols of one hostname were served: the presented chain, its verdict, the staple's."""
 
     protocols: List[str] = field(default_factory=list)
@@ -250,8 +251,8 @@ class Verdict:
 HANDSHAKE_DETAIL = ("protocol_requested", "protocol", "cipher", "staple_bytes", "chain_length", "elapsed_ms")
 
 
-@dataclass
-class Handshake:
+@dataclass(repr=False)
+class Handshake(Record):
     """One protocol's handshake (after warm-up) and the index of its verdict in ``Served.verdicts``."""
 
     ok: bool = False
@@ -279,8 +280,8 @@ class Handshake:
         return cls(**_known(cls, data))
 
 
-@dataclass
-class StapleSummary:
+@dataclass(repr=False)
+class StapleSummary(Record):
     """The worst staple state over the protocols, each protocol's, and the fewest seconds to a nextUpdate."""
 
     staple_state: str = "unreachable"
@@ -288,8 +289,8 @@ class StapleSummary:
     seconds_left: Optional[int] = None
 
 
-@dataclass
-class Served:
+@dataclass(repr=False)
+class Served(Record):
     """What one endpoint (a site's hostname, or an extra endpoint) served, per protocol."""
 
     reachable: bool = False
@@ -392,8 +393,8 @@ class Served:
 # what a site's configuration deploys
 
 
-@dataclass
-class TrustedFile:
+@dataclass(repr=False)
+class TrustedFile(Record):
     """nginx ssl_trusted_certificate / Apache SSLCACertificateFile: does it hold (and anchor) the leaf's issuer?"""
 
     path: str
@@ -403,8 +404,8 @@ class TrustedFile:
     error: Optional[str] = None
 
 
-@dataclass
-class StapleFile:
+@dataclass(repr=False)
+class StapleFile(Record):
     """A staple the server reads from disk (HAProxy .ocsp, nginx ssl_stapling_file), validated in full."""
 
     path: str
@@ -414,8 +415,8 @@ class StapleFile:
     error: Optional[str] = None
 
 
-@dataclass
-class Configured:
+@dataclass(repr=False)
+class Configured(Record):
     """The files the site's configuration names, as read on the node (never any key material)."""
 
     certificate_file: Optional[str] = None
@@ -470,14 +471,16 @@ def _staple_file_dict(staple_file: Optional[StapleFile], detail: str) -> Optiona
     return out
 
 
-@dataclass
-class Endpoint:
+@dataclass(repr=False)
+class Endpoint(Record):
+    """The address and port a site's handshakes went to (the site's listener on this node)."""
+
     host: str = "127.0.0.1"
     port: int = 443
 
 
-@dataclass
-class Site:
+@dataclass(repr=False)
+class Site(Record):
     """One certificate of one site of one server: its configuration, its files, and what each hostname served.
 
     ``stapling`` holds the server's own stapling facts for the site (servers/<type>), as discovery reports them.
@@ -546,8 +549,8 @@ class Site:
 # the node
 
 
-@dataclass
-class Evidence:
+@dataclass(repr=False)
+class Evidence(Record):
     """Everything node_audit gathered on one node.
 
     ``servers`` (tls_server_info's server records, sites as ids), ``responders`` (per URL) and

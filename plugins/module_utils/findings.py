@@ -15,12 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
+
 SEVERITIES = ("critical", "error", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0 .. critical=3
 
 
-@dataclass(frozen=True)
-class Cause:
+@dataclass(frozen=True, repr=False)
+class Cause(Record):
+    """One finding code of the catalogue: its severity, what it means and what fixes it."""
+
     code: str
     severity: str
     meaning: str
@@ -274,8 +278,8 @@ CATALOGUE: Dict[str, Cause] = {cause.code: cause for cause in _CAUSES}
 CODES = tuple(CATALOGUE)
 
 
-@dataclass
-class Finding:
+@dataclass(repr=False)
+class Finding(Record):
     """One cause on one node, for one server, site and hostname (the last three may be None)."""
 
     code: str

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Pattern, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 
 UTC = datetime.timezone.utc
 
@@ -47,8 +48,8 @@ _CHUNK = 64 * 1024
 # records
 
 
-@dataclass
-class LogEvent:
+@dataclass(repr=False)
+class LogEvent(Record):
     """One log line that names a stapling cause.
 
     ``code`` is a cause code of the catalogue (docs/causes.md); ``stage`` refines ``responder_unreachable``
@@ -77,8 +78,8 @@ class LogEvent:
         return asdict(self)
 
 
-@dataclass
-class LogFileScan:
+@dataclass(repr=False)
+class LogFileScan(Record):
     """How much of one log file was read, so the caller knows what "no events" covers."""
 
     path: str
@@ -96,8 +97,8 @@ class LogFileScan:
         return asdict(self)
 
 
-@dataclass
-class LogScan:
+@dataclass(repr=False)
+class LogScan(Record):
     """Events (most recent ``max_events``, oldest first), per-code counts, coverage and errors."""
 
     events: List[LogEvent] = field(default_factory=list)
@@ -114,8 +115,8 @@ class LogScan:
         }
 
 
-@dataclass
-class ParsedLine:
+@dataclass(repr=False)
+class ParsedLine(Record):
     """A log line split into its time (aware UTC or None), level (lower case) and message."""
 
     time: Optional[datetime.datetime]
@@ -123,8 +124,8 @@ class ParsedLine:
     message: str
 
 
-@dataclass
-class LogPattern:
+@dataclass(repr=False)
+class LogPattern(Record):
     """One classifier rule: a message that a server really emits, and the cause it means.
 
     ``hint`` and ``responder`` name regex groups holding the certificate/site and the responder

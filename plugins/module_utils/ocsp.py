@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import (
     certificate_public_key,
     compat_time,
@@ -86,8 +87,8 @@ _STATUS_EXPLANATIONS = {
 # requests and CertIDs
 
 
-@dataclass
-class CertId:
+@dataclass(repr=False)
+class CertId(Record):
     """An OCSP CertID: hashes are lowercase hex, the serial lowercase hex (see ``x509.serial_hex``)."""
 
     hash_algorithm: str
@@ -190,8 +191,8 @@ def load_response_from_path(path: str, description: str = "ocsp response"):
 # verdict
 
 
-@dataclass
-class OcspVerdict:
+@dataclass(repr=False)
+class OcspVerdict(Record):
     """Everything known about one OCSP response for one certificate (JSON-safe via ``to_dict()``).
 
     ``valid`` means the response can be trusted (status successful, signature valid, signer

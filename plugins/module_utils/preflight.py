@@ -31,6 +31,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils import (
     x509,
 )
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import facts_of
 
 # The verdicts, statuses and check names: one source with the controller's check of a node's answer.
@@ -56,8 +57,8 @@ DEFAULT_WARNING_DAYS = 21
 # records
 
 
-@dataclass
-class Change:
+@dataclass(repr=False)
+class Change(Record):
     """A change that makes the site ready, named as remediation would make it."""
 
     by: str
@@ -69,8 +70,8 @@ class Change:
         return dataclasses.asdict(self)
 
 
-@dataclass
-class Check:
+@dataclass(repr=False)
+class Check(Record):
     """One check of one site: its status, what was observed, and the changes that resolve it (status CHANGE)."""
 
     name: str
@@ -87,8 +88,8 @@ class Check:
         }
 
 
-@dataclass
-class SitePreflight:
+@dataclass(repr=False)
+class SitePreflight(Record):
     """The verdict for one site (one certificate of one site) that the candidate's names cover."""
 
     key: str
@@ -115,8 +116,8 @@ class SitePreflight:
         }
 
 
-@dataclass
-class Candidate:
+@dataclass(repr=False)
+class Candidate(Record):
     """The candidate as given: its leaf and the chain certificates (cryptography objects), described."""
 
     leaf: Any
@@ -215,8 +216,10 @@ def _chain_file(site: Any) -> Optional[str]:
 # the judge
 
 
-@dataclass
-class _Context:
+@dataclass(repr=False)
+class _Context(Record):
+    """What one candidate's checks share: the node's evidence, the chain deployed and the answers."""
+
     evidence: Any
     candidate: Candidate
     deployed: chain.ChainReport

@@ -29,21 +29,27 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
+
 OCSP_REQUEST_TYPE = "application/ocsp-request"
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
 DEFAULT_BODY_LIMIT = 64 * 1024  # real OCSP responses are a few KiB; anything larger is not one
 USER_AGENT = "tlsfleet.stapling-responder-probe"
 
 
-@dataclass
-class StageTiming:
+@dataclass(repr=False)
+class StageTiming(Record):
+    """One stage of a probe (DNS, connect, HTTP): whether it succeeded, in how long, and why not."""
+
     ok: bool = False
     ms: Optional[int] = None
     error: Optional[str] = None
 
 
-@dataclass
+@dataclass(repr=False)
 class HttpResult(StageTiming):
+    """The HTTP stage of a probe, with what the responder answered."""
+
     method: Optional[str] = None
     status: Optional[int] = None
     content_type: Optional[str] = None
@@ -51,8 +57,8 @@ class HttpResult(StageTiming):
     truncated: bool = False
 
 
-@dataclass
-class ResponderProbe:
+@dataclass(repr=False)
+class ResponderProbe(Record):
     """What one probe of one responder URL found."""
 
     url: str

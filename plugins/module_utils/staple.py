@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import ocsp, responder_probe
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.x509 import (
     format_time,
     name_string,
@@ -52,8 +53,8 @@ class StapleError(TlsfleetError):
         self.details = details
 
 
-@dataclass
-class Assessment:
+@dataclass(repr=False)
+class Assessment(Record):
     """What the file at ``dest`` holds and whether it needs a new response."""
 
     reason: str

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
+
 try:
     from OpenSSL import SSL
 except ImportError:  # reported by deps.require_pyopenssl() in the module
@@ -34,8 +36,8 @@ except ImportError:
 PROTOCOLS = ("TLSv1.3", "TLSv1.2")
 
 
-@dataclass
-class Handshake:
+@dataclass(repr=False)
+class Handshake(Record):
     """One handshake to one endpoint with one protocol version."""
 
     protocol_requested: str
@@ -63,8 +65,10 @@ class Handshake:
         }
 
 
-@dataclass
-class Endpoint:
+@dataclass(repr=False)
+class Endpoint(Record):
+    """Where a handshake goes: address, port and the name sent as SNI."""
+
     host: str = "127.0.0.1"
     port: int = 443
     server_name: Optional[str] = None
@@ -75,8 +79,8 @@ class Endpoint:
         return "%s:%d%s" % (host, self.port, " (SNI %s)" % self.server_name if self.server_name else "")
 
 
-@dataclass
-class EndpointProbe:
+@dataclass(repr=False)
+class EndpointProbe(Record):
     """Every handshake made to one endpoint, per protocol, including the warm-up ones."""
 
     endpoint: Endpoint

@@ -34,6 +34,7 @@ from typing import Dict, List, Optional
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 
 try:
     from cryptography import x509
@@ -786,8 +787,8 @@ def signature_algorithm_name(obj) -> str:
 # records
 
 
-@dataclass
-class CertInfo:
+@dataclass(repr=False)
+class CertInfo(Record):
     """What the collection reports about one certificate (JSON-safe through ``to_dict()``)."""
 
     subject: str

@@ -130,17 +130,18 @@ def discover(
     with the error, so one server type can never hide the others.
     """
     found: List[ServerInfo] = []
-    for server_type, module in REGISTRY.items():
-        if types is not None and server_type not in types:
-            continue
-        try:
-            # Absent types are not read: their readers are not even imported (common.lazy_parts says why).
-            if common.installed_or_running(which, proc_root, module.INSTALLED_NAMES, module.PROCESS_NAMES):
-                found.extend(module.discover(run, which, proc_root=proc_root, timeout=timeout))
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # isolate one server type's failure
-            info = ServerInfo(type=server_type)
-            info.errors.append(f"{server_type} discovery failed unexpectedly: {type(exc).__name__}: {exc}")
-            found.append(info)
+    with common.process_table(proc_root):
+        for server_type, module in REGISTRY.items():
+            if types is not None and server_type not in types:
+                continue
+            try:
+                # Absent types are not read: their readers are not even imported (common.lazy_parts says why).
+                if common.installed_or_running(which, proc_root, module.INSTALLED_NAMES, module.PROCESS_NAMES):
+                    found.extend(module.discover(run, which, proc_root=proc_root, timeout=timeout))
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # isolate one server type's failure
+                info = ServerInfo(type=server_type)
+                info.errors.append(f"{server_type} discovery failed unexpectedly: {type(exc).__name__}: {exc}")
+                found.append(info)
     return found
 
 

@@ -15,6 +15,7 @@ others on the node.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import importlib
@@ -28,10 +29,11 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import files
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 
 UTC = datetime.timezone.utc
 
@@ -62,8 +64,8 @@ SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bi
 # records
 
 
-@dataclass
-class SiteInfo:
+@dataclass(repr=False)
+class SiteInfo(Record):
     """One TLS site as its server's configuration declares it.
 
     A site is the unit a handshake is aimed at: an nginx ``server`` block, an Apache
@@ -89,8 +91,8 @@ class SiteInfo:
         return asdict(self)
 
 
-@dataclass
-class ServerInfo:
+@dataclass(repr=False)
+class ServerInfo(Record):
     """What one server instance on the node is, runs and declares.
 
     ``errors`` holds plain sentences (a failing dump, a missing include, an unreadable log); the
@@ -132,8 +134,8 @@ class ServerInfo:
 # running the server's own commands
 
 
-@dataclass
-class CommandResult:
+@dataclass(repr=False)
+class CommandResult(Record):
     """Outcome of one command; ``error`` is set when it could not run or timed out."""
 
     argv: List[str]
@@ -213,8 +215,8 @@ def process_runner(which: Optional[Callable[[str], Optional[str]]] = None) -> Ru
     return run
 
 
-@dataclass
-class ProcessResult:
+@dataclass(repr=False)
+class ProcessResult(Record):
     """What :func:`run_process` saw: exit code (negative: killed by that signal), output, and whether it killed
     the command at its limit."""
 
@@ -524,8 +526,8 @@ def parse_env_file(path: str) -> Dict[str, str]:
 # processes
 
 
-@dataclass
-class ProcInfo:
+@dataclass(repr=False)
+class ProcInfo(Record):
     """A process as /proc shows it; ``started_at`` is ISO UTC."""
 
     pid: int
@@ -611,6 +613,43 @@ def _fd_target(proc_root: str, pid: int, fd: int) -> Optional[str]:
     return target if target.startswith("/") else None
 
 
+def _process_stats(proc_root: str) -> List[Tuple[str, Tuple[str, int, int]]]:
+    """``(pid, (comm, ppid, starttime_ticks))`` of every process in ``proc_root``, in ``os.listdir`` order."""
+    try:
+        entries = [entry for entry in os.listdir(proc_root) if entry.isdigit()]
+    except OSError:
+        return []
+    stats = []
+    for entry in entries:
+        data = _read_small(os.path.join(proc_root, entry, "stat"), 4096)
+        parsed = _parse_stat(data) if data else None
+        if parsed:
+            stats.append((entry, parsed))
+    return stats
+
+
+# The process table of the discovery in progress, by proc root (``process_table``).
+_TABLES: Dict[str, List[Tuple[str, Tuple[str, int, int]]]] = {}
+
+
+@contextlib.contextmanager
+def process_table(proc_root: str) -> Iterator[None]:
+    """Within the block, ``list_processes`` reads ``proc_root``'s process table once, not once per call.
+
+    Discovery asks about the processes of each server type in turn; every ask read the ``stat`` file of every
+    process on the node (hundreds where /proc is shared, as on the lab's machine). The table is read when the
+    block starts: the servers' masters and their command lines are still read at each call. Calls outside a block
+    (server_reload waiting for a master to come back) always read the node as it is.
+    """
+    outer = _TABLES.get(proc_root)
+    _TABLES[proc_root] = outer if outer is not None else _process_stats(proc_root)
+    try:
+        yield
+    finally:
+        if outer is None:
+            _TABLES.pop(proc_root, None)
+
+
 def list_processes(proc_root: str, names: Tuple[str, ...]) -> List[ProcInfo]:
     """Processes whose ``comm`` is one of ``names``, in this node's network namespace.
 
@@ -618,20 +657,15 @@ def list_processes(proc_root: str, names: Tuple[str, ...]) -> List[ProcInfo]:
     visible in one /proc; the ones in our own network namespace are the ones this node serves
     with. When namespaces cannot be read (no privilege), every match is kept.
     """
-    try:
-        entries = [entry for entry in os.listdir(proc_root) if entry.isdigit()]
-    except OSError:
-        return []
+    table = _TABLES.get(proc_root)
+    if table is None:
+        table = _process_stats(proc_root)
     own_ns = _netns(proc_root, "self")
     ticks = _clock_ticks()
     btime = boot_time(proc_root)
     found = []
-    for entry in entries:
-        data = _read_small(os.path.join(proc_root, entry, "stat"), 4096)
-        if not data:
-            continue
-        parsed = _parse_stat(data)
-        if not parsed or parsed[0] not in names:
+    for entry, parsed in table:
+        if parsed[0] not in names:
             continue
         other = _netns(proc_root, entry)
         if other == _GONE:

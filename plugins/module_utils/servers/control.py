@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import servers
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError, TlsfleetError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
 
 # Makes AnsiballZ ship every server type's control part with this module (servers/parts.py says why).
@@ -52,8 +53,8 @@ class ReloadError(TlsfleetError):
         self.result = result
 
 
-@dataclass
-class Target:
+@dataclass(repr=False)
+class Target(Record):
     """The server instance to act on."""
 
     server: str
@@ -354,8 +355,8 @@ MAX_RANGE_PORTS = 1024
 MAX_NET_TCP_BYTES = 64 * 1024 * 1024
 
 
-@dataclass
-class ListenSocket:
+@dataclass(repr=False)
+class ListenSocket(Record):
     """One TCP socket in LISTEN state; ``host`` is the normalised IP text (``0.0.0.0``/``::`` for all)."""
 
     host: str
@@ -738,8 +739,8 @@ def down_message(target: Target, old_pid: Optional[int], info: Optional[common.S
 # the whole operation
 
 
-@dataclass
-class Environment:
+@dataclass(repr=False)
+class Environment(Record):
     """What the operation touches on the node; tests replace any of it."""
 
     run: Runner

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 
 #: Files looked at, at most, when an editor scans included or neighbouring files for conflicting directives.
 MAX_SCANNED_FILES = 500
@@ -36,8 +37,8 @@ class EditError(InputError):
     """The block cannot be edited safely; the message says where and why."""
 
 
-@dataclass
-class EditResult:
+@dataclass(repr=False)
+class EditResult(Record):
     """The new text of the file and what changed.
 
     ``includes`` holds the arguments of the include directives written directly in the block (in
@@ -63,8 +64,8 @@ def describe_change(name: str, old: Optional[str], new: str) -> str:
     return f"{name} {old if old is not None else '(not set)'} -> {new}"
 
 
-@dataclass
-class CompanionFile:
+@dataclass(repr=False)
+class CompanionFile(Record):
     """A whole file an editor writes beside the edited block (Apache's server-wide ``SSLStaplingCache``).
 
     ``describe(real_path, existing_text)`` is the change sentence; ``conflicts(real_path, read)`` lists warnings

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.errors import InputError
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache.reader import logical_lines, split_args
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.stapling_edit import (
     MAX_SCANNED_FILES,
@@ -38,8 +39,8 @@ CACHE_HEADER = (
 )
 
 
-@dataclass
-class Line:
+@dataclass(repr=False)
+class Line(Record):
     """One logical line inside the virtual host: physical lines first..last (1-based), words, section depth."""
 
     first: int

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import logscan
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.logscan import LogEvent, ParsedLine, pattern
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers import common
 from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.apache import (
     BINARY_NAMES,
@@ -64,8 +65,8 @@ _MPM_FILES = {"prefork.c": "mpm_prefork_module", "worker.c": "mpm_worker_module"
 # Apache's own answers
 
 
-@dataclass
-class RunConfig:
+@dataclass(repr=False)
+class RunConfig(Record):
     """What ``-S`` (``DUMP_VHOSTS`` + ``DUMP_RUN_CFG``) reports."""
 
     server_root: Optional[str] = None
@@ -276,8 +277,8 @@ def _version_matches(args: List[str], version: Optional[Tuple[int, ...]]) -> boo
     return result != negate
 
 
-@dataclass
-class _Scope:
+@dataclass(repr=False)
+class _Scope(Record):
     """Settings of the main server, a <VirtualHost> or an <MDomain>: directive -> [(args, where)]."""
 
     kind: str

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
+from ansible_collections.tlsfleet.stapling.plugins.module_utils.records import Record
+
 MAX_STATEMENTS = 1_000_000
 
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
@@ -38,8 +40,8 @@ class NginxSyntaxError(Exception):
         self.line = line
 
 
-@dataclass
-class Directive:
+@dataclass(repr=False)
+class Directive(Record):
     """One nginx statement; ``block`` holds the children of ``name ... { }``.
 
     ``start``/``end`` are the offsets of its first word and just after its ``;`` or ``{``; ``close`` the

@@ -228,6 +228,44 @@ def test_processes_exited_between_reads_are_not_masters(tmp_path, monkeypatch):
     assert [item.pid for item in common.list_processes(str(proc.root), ("apache2",))] == [31]
 
 
+def test_process_table_reads_each_stat_once_per_block(tmp_path, monkeypatch):
+    """Within ``process_table`` the stat files are read once for every question; outside, at each call."""
+    proc = FakeProc(tmp_path / "proc")
+    proc.add(40, "nginx", ["nginx: master process /usr/sbin/nginx"])
+    proc.add(41, "apache2", ["/usr/sbin/apache2", "-k", "start"])
+    proc.add(42, "haproxy", ["/usr/sbin/haproxy", "-W"])
+    reads = []
+    real = common._read_small  # pylint: disable=protected-access
+
+    def counted(path, *args, **kwargs):
+        if str(path).endswith("/stat") and not str(path).endswith("proc/stat"):
+            reads.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(common, "_read_small", counted)
+    root = str(proc.root)
+    with common.process_table(root):
+        with common.process_table(root):  # a nested block keeps the outer table
+            assert [p.pid for p in common.list_processes(root, ("nginx",))] == [40]
+        proc.add(43, "nginx", ["nginx: worker process"], ppid=40)  # started after the table was read
+        assert [p.pid for p in common.list_processes(root, ("apache2",))] == [41]
+        assert [p.pid for p in common.list_processes(root, ("nginx",))] == [40]
+    assert len(reads) == 3
+    assert [p.pid for p in common.list_processes(root, ("nginx",))] == [40, 43]  # outside: the node as it is
+    assert len(reads) == 7
+    assert not common._TABLES  # pylint: disable=protected-access
+
+
+def test_discover_reads_the_process_table_once(tmp_path, monkeypatch):
+    proc = FakeProc(tmp_path / "proc")
+    proc.add(50, "haproxy", ["/usr/sbin/haproxy", "-W", "-f", "/nonexistent/haproxy.cfg"])
+    calls = []
+    real = common._process_stats  # pylint: disable=protected-access
+    monkeypatch.setattr(common, "_process_stats", lambda root: calls.append(root) or real(root))
+    servers.discover(lambda argv, timeout: (127, "", "not here"), lambda name: None, proc_root=str(proc.root))
+    assert calls == [str(proc.root)]
+
+
 def test_stat_parsing_with_odd_comm(tmp_path):
     proc = FakeProc(tmp_path / "proc")
     proc.add(20, "nginx) (x", ["nginx"])
