@@ -4,12 +4,14 @@
 """Apache httpd (mod_ssl, mod_md): find it, read its configuration as Apache resolves it, and its stapling messages.
 
 Apache has no full configuration dump without mod_info, so the files are read here, but every
-question Apache can answer itself is asked of it (docs/servers.md, Apache httpd): ``-t -D DUMP_INCLUDES`` says
-which files were included from which line (so globs, ``IncludeOptional`` and conditionals are
-resolved by Apache, not guessed), ``-S`` gives ServerRoot, the main ErrorLog, the final ``Define``
-values and where each virtual host starts, ``-M`` the loaded modules for ``<IfModule>``. The
-environment Debian's ``apache2ctl`` exports (``envvars``) is read for ``${APACHE_LOG_DIR}`` and
-friends. The commands go through ``apache2ctl``/``apachectl`` when present because it sets that
+question Apache can answer itself is asked of it (docs/servers.md, Apache httpd), in one configuration test
+with four dumps (``DUMP_ARGS``): ``DUMP_INCLUDES`` says which files were included from which line (so globs,
+``IncludeOptional`` and conditionals are resolved by Apache, not guessed), ``DUMP_VHOSTS`` and ``DUMP_RUN_CFG``
+(what ``-S`` prints) give ServerRoot, the main ErrorLog, the final ``Define`` values and where each virtual host
+starts, ``DUMP_MODULES`` (``-M``) the loaded modules for ``<IfModule>``. One run instead of three: each parses the
+whole configuration and loads every module, about 25 ms of CPU through ``apache2ctl`` (docs/performance.md,
+"eighth round"). The environment Debian's ``apache2ctl`` exports (``envvars``) is read for ``${APACHE_LOG_DIR}``
+and friends. The commands go through ``apache2ctl``/``apachectl`` when present because it sets that
 environment; ``-v`` goes to the server binary.
 
 Defaults follow docs/servers.md, Apache httpd: SSLUseStapling off, no SSLStaplingCache, responder timeout 10 s,
@@ -47,7 +49,7 @@ from ansible_collections.tlsfleet.stapling.plugins.module_utils.servers.common i
 ENVVARS_CANDIDATES = ("/etc/apache2/envvars",)
 MAX_LINES = 2_000_000
 
-# Modules built into every httpd, for <IfModule> when ``-M`` could not run.
+# Modules built into every httpd, for <IfModule> when ``DUMP_MODULES`` could not run.
 COMMON_STATIC = {
     "core_module",
     "so_module",
@@ -65,9 +67,15 @@ _MPM_FILES = {"prefork.c": "mpm_prefork_module", "worker.c": "mpm_worker_module"
 # Apache's own answers
 
 
+# The configuration test that also prints what -t -D DUMP_INCLUDES, -S and -M print, in that order (Apache 2.4's
+# test_config hooks: core's include tree, then the virtual hosts and run-time settings, then mod_so's modules).
+DUMP_DEFINES = ("DUMP_INCLUDES", "DUMP_VHOSTS", "DUMP_RUN_CFG", "DUMP_MODULES")
+DUMP_ARGS = ("-t", *(arg for define in DUMP_DEFINES for arg in ("-D", define)))
+
+
 @dataclass(repr=False)
 class RunConfig(Record):
-    """What ``-S`` (``DUMP_VHOSTS`` + ``DUMP_RUN_CFG``) reports."""
+    """What ``DUMP_VHOSTS`` + ``DUMP_RUN_CFG`` (``-S``) report."""
 
     server_root: Optional[str] = None
     main_error_log: Optional[str] = None
@@ -77,7 +85,11 @@ class RunConfig(Record):
 
 
 def parse_run_config(text: str) -> RunConfig:
-    """Parse ``apachectl -S`` output (format of ``server/vhost.c`` and ``server/core.c`` dumps)."""
+    """Parse what ``DUMP_VHOSTS`` and ``DUMP_RUN_CFG`` print (``server/vhost.c`` and ``server/core.c`` dumps).
+
+    Lines of the other dumps in the same output (the include tree, indented; the module list, indented) match
+    none of these patterns.
+    """
     config = RunConfig()
     current_addr = None
     for raw in text.splitlines():
@@ -96,7 +108,7 @@ def parse_run_config(text: str) -> RunConfig:
             continue
         match = re.match(r"^Define: ([^=\s]+)(?:=(.*))?$", line)
         if match:
-            if match.group(1) not in ("DUMP_VHOSTS", "DUMP_RUN_CFG"):
+            if match.group(1) not in DUMP_DEFINES:
                 config.defines[match.group(1)] = match.group(2) or ""
             continue
         match = re.match(r"^(\S+)\s+is a NameVirtualHost$", line)
@@ -160,7 +172,7 @@ def parse_includes(text: str) -> Tuple[Optional[str], Dict[Tuple[str, int], List
 
 
 def parse_modules(text: str) -> Tuple[Set[str], Set[str]]:
-    """``(all loaded, static)`` module identifiers from ``-M``."""
+    """``(all loaded, static)`` module identifiers from ``DUMP_MODULES`` (``-M``)."""
     loaded, static = set(), set()
     for match in re.finditer(r"^\s*(\w+_module) \((static|shared)\)", text, re.MULTILINE):
         loaded.add(match.group(1))
@@ -724,7 +736,7 @@ def inspect(
     env: Optional[Dict[str, str]] = None,
     envvars_file: Optional[str] = None,
 ) -> ServerInfo:
-    """Read one Apache through ``-v``, ``-t -D DUMP_INCLUDES``, ``-S`` and ``-M`` and its files."""
+    """Read one Apache through ``-v``, one configuration test with its dumps (``DUMP_ARGS``) and its files."""
     command = ctl or binary or "apache2ctl"
     info = ServerInfo(type=TYPE, binary=binary or ctl)
     extra: List[str] = []
@@ -740,23 +752,20 @@ def inspect(
     else:
         info.errors.append(version_result.describe() if not version_result.ok else "`-v` printed no Apache version.")
 
-    includes_argv = [command, *extra, "-t", "-D", "DUMP_INCLUDES"]
-    includes_result = common.run_command(run, includes_argv, timeout)
-    info.config_test_ok = includes_result.ok if includes_result.error is None else None
-    info.config_test_output = common.trim(includes_result.stderr or includes_result.output)
-    info.details["config_test_command"] = " ".join(includes_argv)
-    main, includes = parse_includes(includes_result.stdout) if includes_result.ok else (None, None)
-    if not includes_result.ok:
-        info.errors.append(includes_result.describe())
-
-    vhosts_result = common.run_command(run, [command, *extra, "-S"], timeout)
-    run_config = parse_run_config(vhosts_result.stdout)
-    if not vhosts_result.ok:
-        info.errors.append(vhosts_result.describe())
-    modules_result = common.run_command(run, [command, *extra, "-M"], timeout)
-    loaded, static = parse_modules(modules_result.stdout)
-    if not modules_result.ok or not loaded:
-        info.errors.append(modules_result.describe() if not modules_result.ok else "`-M` listed no modules.")
+    dump_argv = [command, *extra, *DUMP_ARGS]
+    dump_result = common.run_command(run, dump_argv, timeout)
+    info.config_test_ok = dump_result.ok if dump_result.error is None else None
+    info.config_test_output = common.trim(dump_result.stderr or dump_result.output)
+    info.details["config_test_command"] = " ".join(dump_argv)
+    # A configuration Apache cannot parse prints no dump at all: the files are then read from disk alone.
+    main, includes = parse_includes(dump_result.stdout) if dump_result.ok else (None, None)
+    run_config = parse_run_config(dump_result.stdout)
+    loaded, static = parse_modules(dump_result.stdout)
+    if not dump_result.ok:
+        info.errors.append(dump_result.describe())
+    elif not loaded:
+        info.errors.append("`%s` listed no modules." % " ".join(dump_argv))
+    if not loaded:
         static = set()
 
     root = run_config.server_root or server_root or _guess_root(command)
@@ -856,7 +865,7 @@ def _guess_config(root: str) -> str:
 
 
 def _cross_check(info: ServerInfo, run_config: RunConfig) -> None:
-    """Report virtual hosts Apache knows (``-S``) that the file reading did not find (macros, parse gaps)."""
+    """Report virtual hosts Apache knows (``DUMP_VHOSTS``) that the file reading did not find (macros, parse gaps)."""
     if not run_config.vhosts:
         return
     found = {site.source for site in info.sites}

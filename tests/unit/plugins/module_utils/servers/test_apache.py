@@ -211,13 +211,16 @@ def layout(tmp_path):
     return root
 
 
+DUMP = apache.DUMP_ARGS
+
+
+def _dump(root, tree=None, modules=M_OUTPUT):
+    """What the configuration test with its four dumps prints: the include tree, then -S's dumps, then -M's."""
+    return (0, (_tree(root) if tree is None else tree) + S_OUTPUT.format(root=root) + modules, "")
+
+
 def _runner(root, overrides=None, prefix=()):
-    answers = {
-        ("-v",): (0, V_OUTPUT, ""),
-        ("-t", "-D", "DUMP_INCLUDES"): (0, _tree(root), ""),
-        ("-S",): (0, S_OUTPUT.format(root=root), ""),
-        ("-M",): (0, M_OUTPUT, ""),
-    }
+    answers = {("-v",): (0, V_OUTPUT, ""), DUMP: _dump(root)}
     answers.update(overrides or {})
     return FakeRunner({(key if key == ("-v",) else prefix + key): value for key, value in answers.items()})
 
@@ -235,10 +238,20 @@ def test_commands_and_server_record(layout):
     info = _inspect(layout, runner)
     assert runner.argvs() == [
         ["/usr/sbin/apache2", "-v"],
-        ["/usr/sbin/apache2ctl", "-t", "-D", "DUMP_INCLUDES"],
-        ["/usr/sbin/apache2ctl", "-S"],
-        ["/usr/sbin/apache2ctl", "-M"],
+        [
+            "/usr/sbin/apache2ctl",
+            "-t",
+            "-D",
+            "DUMP_INCLUDES",
+            "-D",
+            "DUMP_VHOSTS",
+            "-D",
+            "DUMP_RUN_CFG",
+            "-D",
+            "DUMP_MODULES",
+        ],
     ]
+    assert info.details["config_test_command"] == " ".join(runner.argvs()[1])
     assert info.errors == []
     assert (info.version, info.version_tuple) == ("2.4.71", (2, 4, 71))
     assert info.config_file == f"{layout}/apache2.conf"
@@ -318,22 +331,19 @@ def test_broken_config_falls_back_to_globbing(layout):
     syntax = f"AH00526: Syntax error on line 2 of {layout}/sites-enabled/broken.conf:\n<VirtualHost> was not closed.\n"
     runner = _runner(
         layout,
-        {
-            ("-t", "-D", "DUMP_INCLUDES"): (1, "", syntax),
-            ("-S",): (1, "", syntax),
-            ("-M",): (1, "", syntax),
-        },
+        {DUMP: (1, "", syntax)},
         prefix=("-d", str(layout)),
     )
-    # With -S failing, ServerRoot is only known from the command line (-d), as for a master started with it.
+    # With no dump, ServerRoot is only known from the command line (-d), as for a master started with it.
     info = _inspect(layout, runner, server_root=str(layout))
-    assert runner.argvs()[1] == ["/usr/sbin/apache2ctl", "-d", str(layout), "-t", "-D", "DUMP_INCLUDES"]
+    assert runner.argvs()[1] == ["/usr/sbin/apache2ctl", "-d", str(layout), *DUMP]
     assert info.config_test_ok is False
     assert info.config_source == "disk"
     assert info.errors[0] == (
-        f"`/usr/sbin/apache2ctl -d {layout} -t -D DUMP_INCLUDES` failed with exit code 1: AH00526: Syntax error on "
+        f"`/usr/sbin/apache2ctl -d {layout} {' '.join(DUMP)}` failed with exit code 1: AH00526: Syntax error on "
         f"line 2 of {layout}/sites-enabled/broken.conf:"
     )
+    assert sum("failed with exit code 1" in error for error in info.errors) == 1  # one command, said once
     assert any("<virtualhost> is not closed" in error for error in info.errors)
     assert "AH00526" in info.config_test_output
     # Everything else is still read, through globbing, with envvars for ${APACHE_LOG_DIR}.
@@ -351,8 +361,9 @@ def test_include_loop_missing_include_and_misplaced_cache(layout):
         "Include conf-enabled/loop.conf\nInclude /nonexistent/file.conf\n"
         "<VirtualHost *:443>\nSSLEngine on\nSSLStaplingCache shmcb:/x(1)\n</VirtualHost>\n</IfModule>\n"
     )
-    runner = _runner(layout, {("-t", "-D", "DUMP_INCLUDES"): (1, "", "AH00526: Syntax error")})
-    info = _inspect(layout, runner)
+    # Apache cannot parse it, so it prints no dump: ServerRoot is known from -d, as for a master started with it.
+    runner = _runner(layout, {DUMP: (1, "", "AH00526: Syntax error")}, prefix=("-d", str(layout)))
+    info = _inspect(layout, runner, server_root=str(layout))
     joined = "\n".join(info.errors)
     assert "include loop" in joined
     assert "included file /nonexistent/file.conf was not found" in joined
@@ -365,20 +376,20 @@ def test_macros_and_undefined_variables_are_reported(layout):
         "<Macro SSLSite $name>\n<VirtualHost *:443>\nServerName $name\n</VirtualHost>\n</Macro>\n"
         "Use SSLSite a.example\nErrorLog ${UNDEFINED_DIR}/x.log\n"
     )
-    runner = _runner(layout, {("-t", "-D", "DUMP_INCLUDES"): (1, "", "x")})
-    info = _inspect(layout, runner)
+    # Apache cannot parse it, so it prints no dump: ServerRoot is known from -d, as for a master started with it.
+    runner = _runner(layout, {DUMP: (1, "", "x")}, prefix=("-d", str(layout)))
+    info = _inspect(layout, runner, server_root=str(layout))
     assert any("mod_macro 'Use' is not expanded" in error for error in info.errors)
     assert any("UNDEFINED_DIR" in note for note in info.notes)
     assert any("<Macro>" in note for note in info.notes)
 
 
 def test_without_mod_ssl(layout):
-    runner = _runner(layout, {("-M",): (0, M_OUTPUT.replace(" ssl_module (shared)\n", ""), "")})
     for name in ("ssl.load", "ssl.conf"):
         (layout / "mods-enabled" / name).unlink()
     tree = _tree(layout).replace(f"    (12) {layout}/mods-enabled/ssl.load\n", "")
     tree = tree.replace(f"    (13) {layout}/mods-enabled/ssl.conf\n", "")
-    runner.answers[("-t", "-D", "DUMP_INCLUDES")] = (0, tree, "")
+    runner = _runner(layout, {DUMP: _dump(layout, tree, M_OUTPUT.replace(" ssl_module (shared)\n", ""))})
     info = _inspect(layout, runner)
     assert info.stapling_capable is False
     assert info.stapling_capable_reason == "mod_ssl is not loaded."
@@ -764,9 +775,7 @@ def test_include_inside_a_virtual_host_belongs_to_it(tmp_path):
     runner = FakeRunner(
         {
             ("-v",): (0, V_OUTPUT, ""),
-            ("-t", "-D", "DUMP_INCLUDES"): (0, tree, ""),
-            ("-S",): (0, f'ServerRoot: "{tmp_path}"\n', ""),
-            ("-M",): (0, M_OUTPUT, ""),
+            DUMP: (0, tree + f'ServerRoot: "{tmp_path}"\n' + M_OUTPUT, ""),
         }
     )
     info = apache.inspect(runner, "/usr/sbin/apache2ctl", None, envvars_file=str(tmp_path / "none"))
