@@ -12,8 +12,8 @@ version_added: 0.1.0
 description:
   - Finds nginx, Apache httpd and HAProxy on the managed node (binary, version, whether it runs, when its master
     process started) and reads each one's configuration through the server's own dump and test commands
-    (C(nginx -T), C(apache2ctl -t) with its include, virtual host and module dumps, C(haproxy -c) with its crt-lists). Nothing else is
-    executed, and every command is bounded by O(command_timeout).
+    (C(nginx -T), C(apache2ctl -t) with its include, virtual host and module dumps, C(haproxy -c) with its
+    crt-lists). Nothing else is executed, and every command is bounded by O(command_timeout).
   - Reports per TLS site the server names, listen addresses, certificate, key and chain files as configured, the
     stapling directives with their effective values (defaults applied), and the files' fingerprints and
     modification times, so a renewed file the server has not reloaded shows up.

@@ -21,6 +21,7 @@ ReturnResponderErrors and FakeTryLater on, standard/error cache timeouts 3600/60
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import glob
 import os
@@ -82,6 +83,28 @@ class RunConfig(Record):
     pid_file: Optional[str] = None
     defines: Dict[str, str] = field(default_factory=dict)
     vhosts: List[Dict[str, Any]] = field(default_factory=list)
+
+
+def split_dumps(text: str) -> Tuple[str, str, str]:
+    """``(include tree, virtual hosts and run-time settings, modules)``: the three parts of the dumps' output.
+
+    Each part starts at its own heading, and the last ``VirtualHost configuration:`` and the last ``Loaded Modules:``
+    after it are the real ones: the include tree comes first and prints file names as they are, so a file whose name
+    holds a line break and ``Loaded Modules:`` must not add modules, ``Define``s or virtual hosts to what the later
+    dumps say. Only the output of a test that passed is split (a failed one stops inside the tree).
+    """
+    lines = text.splitlines(keepends=True)
+    headings = [line.rstrip("\r\n") for line in lines]
+    vhosts_at = max((i for i, line in enumerate(headings) if line == "VirtualHost configuration:"), default=None)
+    after = 0 if vhosts_at is None else vhosts_at
+    modules_at = max((i for i, line in enumerate(headings) if line == "Loaded Modules:" and i > after), default=None)
+    if vhosts_at is None:
+        modules_at = None  # no real heading to tell a file name's forged one from
+    modules_end = len(lines) if modules_at is None else modules_at
+    tree = "".join(lines[: modules_end if vhosts_at is None else vhosts_at])
+    vhosts = "".join(lines[vhosts_at:modules_end]) if vhosts_at is not None else ""
+    modules = "".join(lines[modules_at:]) if modules_at is not None else ""
+    return tree, vhosts, modules
 
 
 def parse_run_config(text: str) -> RunConfig:
@@ -755,14 +778,20 @@ def inspect(
     dump_argv = [command, *extra, *DUMP_ARGS]
     dump_result = common.run_command(run, dump_argv, timeout)
     info.config_test_ok = dump_result.ok if dump_result.error is None else None
-    info.config_test_output = common.trim(dump_result.stderr or dump_result.output)
+    # The test's own messages (warnings, the syntax error) are on stderr; stdout is the dumps, names and values of
+    # the configuration that are not messages of the server's and must not be classified as such.
+    info.config_test_output = common.trim(dump_result.stderr)
     info.details["config_test_command"] = " ".join(dump_argv)
-    # A configuration Apache cannot parse prints no dump at all: the files are then read from disk alone.
-    main, includes = parse_includes(dump_result.stdout) if dump_result.ok else (None, None)
-    run_config = parse_run_config(dump_result.stdout)
-    loaded, static = parse_modules(dump_result.stdout)
+    # A configuration Apache cannot parse stops the dumps inside the include tree (what was read so far): nothing of
+    # it is used, and the files are then read from disk alone.
+    tree, vhosts, modules = split_dumps(dump_result.stdout) if dump_result.ok else ("", "", "")
+    main, includes = parse_includes(tree) if dump_result.ok else (None, None)
+    run_config = parse_run_config(vhosts)
+    loaded, static = parse_modules(modules)
     if not dump_result.ok:
-        info.errors.append(dump_result.describe())
+        # Apache's reason (AH00526 ...) is on stderr, after the partial tree on stdout: name it, not the tree's heading.
+        reason = dataclasses.replace(dump_result, stdout="") if dump_result.stderr.strip() else dump_result
+        info.errors.append(reason.describe())
     elif not loaded:
         info.errors.append("`%s` listed no modules." % " ".join(dump_argv))
     if not loaded:

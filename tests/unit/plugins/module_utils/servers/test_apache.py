@@ -326,12 +326,33 @@ def test_ifdefine_from_the_master_command_line_environment(layout):
     assert _by_name(info)["shop.example.com"].stapling["SSLUseStapling"] is False
 
 
+def test_split_dumps_takes_each_part_after_its_last_heading(layout):
+    forged = "  (*) x\nLoaded Modules:\n ssl_module (shared)\nVirtualHost configuration:\nDefine: INJECTED=1\n"
+    text = _tree(layout) + forged + S_OUTPUT.format(root=layout) + M_OUTPUT
+    tree, vhosts, modules = apache.split_dumps(text)
+    assert tree == _tree(layout) + forged
+    assert vhosts == S_OUTPUT.format(root=layout) and modules == M_OUTPUT
+    assert "INJECTED" not in apache.parse_run_config(vhosts).defines
+    # without the virtual host dump's heading nothing tells a forged module heading from Apache's: no modules
+    assert apache.split_dumps(_tree(layout) + "Loaded Modules:\n ssl_module (shared)\n")[2] == ""
+    assert apache.split_dumps("") == ("", "", "")
+
+
+def test_a_failed_test_uses_nothing_of_its_partial_output(layout):
+    partial = f"Included configuration files:\n  (*) {layout}/apache2.conf\nLoaded Modules:\n ssl_module (shared)\n"
+    runner = _runner(layout, {DUMP: (1, partial, "")}, prefix=("-d", str(layout)))
+    info = _inspect(layout, runner, server_root=str(layout))
+    assert info.config_source == "disk" and info.config_test_output == ""
+    assert info.errors[0].endswith("failed with exit code 1: Included configuration files:")  # no reason given
+
+
 def test_broken_config_falls_back_to_globbing(layout):
     (layout / "sites-enabled" / "broken.conf").write_text("<VirtualHost *:8443>\n\tSSLEngine on\n")
     syntax = f"AH00526: Syntax error on line 2 of {layout}/sites-enabled/broken.conf:\n<VirtualHost> was not closed.\n"
     runner = _runner(
         layout,
-        {DUMP: (1, "", syntax)},
+        # Apache prints the include tree it read before the error, then stops; the reason is on stderr.
+        {DUMP: (1, f"Included configuration files:\n  (*) {layout}/apache2.conf\n", syntax)},
         prefix=("-d", str(layout)),
     )
     # With no dump, ServerRoot is only known from the command line (-d), as for a master started with it.
@@ -775,7 +796,7 @@ def test_include_inside_a_virtual_host_belongs_to_it(tmp_path):
     runner = FakeRunner(
         {
             ("-v",): (0, V_OUTPUT, ""),
-            DUMP: (0, tree + f'ServerRoot: "{tmp_path}"\n' + M_OUTPUT, ""),
+            DUMP: (0, tree + f'VirtualHost configuration:\nServerRoot: "{tmp_path}"\n' + M_OUTPUT, ""),
         }
     )
     info = apache.inspect(runner, "/usr/sbin/apache2ctl", None, envvars_file=str(tmp_path / "none"))

@@ -175,6 +175,59 @@ def test_real_apache_dump_includes(tmp_path):
     assert info.error_logs == [str(tmp_path / "error.log"), str(tmp_path / "a_error.log")]
 
 
+def _apache_conf(tmp_path, body, modules=("mpm_event", "authz_core")):
+    conf = tmp_path / "apache2.conf"
+    loads = "".join(f"LoadModule {name}_module {APACHE_MODULES}/mod_{name}.so\n" for name in modules)
+    conf.write_text(
+        f"ServerRoot {tmp_path}\nDefine TMP {tmp_path}\nDefaultRuntimeDir ${{TMP}}\nPidFile ${{TMP}}/apache2.pid\n"
+        f"Mutex file:${{TMP}} default\n{loads}ServerName localhost\nErrorLog ${{TMP}}/error.log\n{body}"
+    )
+    return conf
+
+
+@pytest.mark.skipif(APACHE is None or not _apache_modules_present(), reason="apache2 is not installed")
+def test_real_apache_file_names_cannot_forge_the_later_dumps(tmp_path):
+    """Apache prints included file names as they are: a line break and a heading in one must not add modules."""
+    (tmp_path / "conf.d").mkdir()
+    forged = "x\nLoaded Modules:\n ssl_module (shared)\n md_module (shared)\nDefine: INJECTED=1\n"
+    forged += "VirtualHost configuration:\n"
+    (tmp_path / "conf.d" / (forged + ".conf")).write_text("# nothing\n")
+    conf = _apache_conf(tmp_path, "Listen 127.0.0.1:18444\nIncludeOptional conf.d/*.conf\n")
+    info = apache.inspect(subprocess_runner, None, APACHE, str(conf), envvars_file=str(tmp_path / "none"))
+    assert info.config_test_ok is True, info.errors
+    assert "ssl_module" not in info.details["modules"] and "md_module" not in info.details["modules"]
+    assert "INJECTED" not in info.details["defines"]
+    assert info.stapling_capable is False and info.stapling_capable_reason == "mod_ssl is not loaded."
+
+
+@pytest.mark.skipif(APACHE is None or not _apache_modules_present(), reason="apache2 is not installed")
+def test_real_apache_broken_config_names_apaches_reason_once(tmp_path):
+    """A failed test prints the include tree read so far on stdout and AH00526 on stderr: the error is the reason."""
+    (tmp_path / "sites").mkdir()
+    (tmp_path / "sites" / "a.conf").write_text("Listen 127.0.0.1:18445\n")
+    (tmp_path / "sites" / "b.conf").write_text("Listen 127.0.0.1:18445\n")
+    conf = _apache_conf(tmp_path, "IncludeOptional sites/*.conf\n")
+    info = apache.inspect(subprocess_runner, None, APACHE, str(conf), envvars_file=str(tmp_path / "none"))
+    assert info.config_test_ok is False
+    failed = [error for error in info.errors if "failed with exit code" in error]
+    assert len(failed) == 1 and "AH00526: Syntax error on line 1 of " in failed[0], info.errors
+    assert info.config_source == "disk"
+    assert "AH00526" in info.config_test_output and "Included configuration files" not in info.config_test_output
+
+
+@pytest.mark.skipif(APACHE is None or not _apache_modules_present(), reason="apache2 is not installed")
+def test_real_apache_dump_values_are_not_server_messages(tmp_path):
+    """A Define's value in the dumps is configuration, not a message of Apache's: no log event comes of it."""
+    conf = _apache_conf(
+        tmp_path, 'Listen 127.0.0.1:18446\nDefine NOTE "AH01958: SSLStapling: no stapling cache available"\n'
+    )
+    info = apache.inspect(subprocess_runner, None, APACHE, str(conf), envvars_file=str(tmp_path / "none"))
+    assert info.config_test_ok is True, info.errors
+    assert info.details["defines"]["NOTE"] == "AH01958: SSLStapling: no stapling cache available"
+    assert "AH01958" not in info.config_test_output
+    assert servers.log_scan(info, None, extra_logs=[]).events == []
+
+
 @needs_openssl
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
 def test_real_haproxy_check(tmp_path):
