@@ -4,11 +4,11 @@
 """The base of the collection's record classes: one ``__repr__`` shared by all, written once.
 
 ``@dataclass`` writes and compiles an ``__init__``, a ``__repr__`` and an ``__eq__`` for each class when its module
-is imported, and on a node the modules are imported at every run. Of the record classes node_audit imports, the
-generated ``__repr__``s were a third of that cost (docs/performance.md, "eighth round"), for a method only a
-traceback or a debugging session calls. So the records are declared ``@dataclass(repr=False)`` on ``Record``, whose
-``__repr__`` reads the fields when it is called and prints what the generated one would. ``__init__`` and ``__eq__``
-stay the dataclass's own.
+is imported, and on a node the modules are imported at every run. For the record classes node_audit imports, the
+generated ``__repr__``s cost about 10 ms of CPU per run on a lab node (docs/performance.md, "eighth round"), for a
+method only a traceback or a debugging session calls. So the records are declared ``@dataclass(repr=False)`` on
+``Record``, whose ``__repr__`` reads the fields when it is called and prints what the generated one would.
+``__init__`` and ``__eq__`` stay the dataclass's own.
 """
 
 from __future__ import annotations
