@@ -89,9 +89,12 @@ def split_dumps(text: str) -> Tuple[str, str, str]:
     """``(include tree, virtual hosts and run-time settings, modules)``: the three parts of the dumps' output.
 
     Each part starts at its own heading, and the last ``VirtualHost configuration:`` and the last ``Loaded Modules:``
-    after it are the real ones: the include tree comes first and prints file names as they are, so a file whose name
-    holds a line break and ``Loaded Modules:`` must not add modules, ``Define``s or virtual hosts to what the later
-    dumps say. Only the output of a test that passed is split (a failed one stops inside the tree).
+    after it are the real ones: the include tree comes first and prints file names as they are, so an included file
+    whose name holds a line break and a heading cannot add modules, ``Define`` lines or virtual hosts to what the
+    later dumps say. The virtual host dump prints file names too: a name with a line break there could already add
+    ``Define`` lines to what ``-S`` printed, and a forged heading in one now hides the virtual hosts listed before it
+    from ``_cross_check`` (docs/servers.md, Apache httpd). Only the output of a test that passed is split (a failed
+    one stops inside the tree).
     """
     lines = text.splitlines(keepends=True)
     headings = [line.rstrip("\r\n") for line in lines]
