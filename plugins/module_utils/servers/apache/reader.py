@@ -99,15 +99,12 @@ def split_dumps(text: str) -> Tuple[str, str, str]:
     lines = text.splitlines(keepends=True)
     headings = [line.rstrip("\r\n") for line in lines]
     vhosts_at = max((i for i, line in enumerate(headings) if line == "VirtualHost configuration:"), default=None)
-    after = 0 if vhosts_at is None else vhosts_at
-    modules_at = max((i for i, line in enumerate(headings) if line == "Loaded Modules:" and i > after), default=None)
-    if vhosts_at is None:
-        modules_at = None  # no real heading to tell a file name's forged one from
-    modules_end = len(lines) if modules_at is None else modules_at
-    tree = "".join(lines[: modules_end if vhosts_at is None else vhosts_at])
-    vhosts = "".join(lines[vhosts_at:modules_end]) if vhosts_at is not None else ""
+    if vhosts_at is None:  # no real heading to tell a file name's forged module heading from: all of it is the tree
+        return text, "", ""
+    later = (i for i, line in enumerate(headings) if line == "Loaded Modules:" and i > vhosts_at)
+    modules_at = max(later, default=None)
     modules = "".join(lines[modules_at:]) if modules_at is not None else ""
-    return tree, vhosts, modules
+    return "".join(lines[:vhosts_at]), "".join(lines[vhosts_at:modules_at]), modules
 
 
 def parse_run_config(text: str) -> RunConfig:
