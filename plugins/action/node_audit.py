@@ -27,7 +27,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 from ansible_collections.tlsfleet.stapling.plugins.module_utils import public_pem
-from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import inputs
+from ansible_collections.tlsfleet.stapling.plugins.plugin_utils import ansiballz, inputs
 
 # node_audit's options a survey may leave blank or give as text, each read by the playbooks' rule for its
 # tlsfleet_audit_<option> variable (one source: inputs.VARIABLES).
@@ -143,3 +143,9 @@ class ActionModule(ActionBase):
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+    def _configure_module(self, module_name, module_args, task_vars):
+        # The payload imports zip_import before ansible's own code: ansible's module_utils are then compiled once on
+        # the node, or taken from its code cache (plugin_utils/ansiballz.py).
+        built, module_path = super()._configure_module(module_name, module_args, task_vars)
+        return ansiballz.early_zip_import(built), module_path

@@ -10,13 +10,17 @@ it (CPython issue 141276, still open). Nothing in the payload is ever precompile
 modules that doubled work was 0.04-0.07 s of CPU in each node_audit run of 0.55-0.68 s on the lab's nodes
 (docs/performance.md, "fifth round").
 
-Importing this module installs, first on ``sys.meta_path``, a finder for the collection's ``module_utils`` that finds
-each in the same zip without compiling it; its loader (zipimport's own, with ``get_code`` replaced) then compiles it
-once, to run it, or takes the compiled code from the node's code cache. It acts only when this module itself was
-loaded by ``zipimport`` (the payload); on the controller, in tests and in a payload run with ``explode`` it does
-nothing. Every module imports it before any other part of the collection (a unit test checks that). A name it
-cannot find in the zip is left to Python's own finders. The module file itself, ``module_utils/__init__.py``, this
-module and ansible's own modules are imported before it and still compiled twice.
+Importing this module installs, first on ``sys.meta_path``, a finder for the payload's Python files (SERVED: the
+collection's ``module_utils`` and modules, and ansible's own ``module_utils`` that AnsiballZ ships) that finds each in
+the same zip without compiling it; its loader (zipimport's own, with ``get_code`` replaced) then compiles it once, to
+run it, or takes the compiled code from the node's code cache. It acts only when this module itself was loaded by
+``zipimport`` (the payload); on the controller, in tests and in a payload run with ``explode`` it does nothing. Every
+module imports it before any other part of the collection (a unit test checks that). A name it cannot find in the
+zip is left to Python's own finders. What is imported before it is still compiled twice: the parent packages of this
+module and this module itself and, unless the payload imports it earlier, ansible's ``module_utils`` - the AnsiballZ
+wrapper imports ansible's loader, and through it ``basic``, before it runs the module. node_audit's action plugin
+makes the wrapper import this module first (plugin_utils/ansiballz.py), which saves the node about 0.1 s of CPU per
+run (docs/performance.md, "ninth round").
 
 The code cache (Python 3.10+, where imports run ``exec_module``) is what ``__pycache__`` is for files: compiled code
 of the collection's module_utils, marshalled, in
@@ -55,8 +59,11 @@ import zlib
 from importlib.machinery import ModuleSpec
 from importlib.util import MAGIC_NUMBER
 
-# The names this finder serves: the collection's module_utils, which every module imports after this one.
+# The names this finder serves: the collection's module_utils (which every module imports after this one) and modules
+# (runpy runs the module from the payload by its name), and ansible's package and module_utils in the payload.
 PREFIX = __name__.rpartition(".")[0] + "."
+SERVED = (PREFIX, PREFIX[: -len("module_utils.")] + "modules.", "ansible.module_utils.")
+SERVED_PACKAGES = ("ansible", "ansible.module_utils")
 
 CACHE_DIR = "tlsfleet-stapling-code"  # not tools/ansible-test's build directory, .cache/tlsfleet-stapling (0755)
 CACHE_ENV = "TLSFLEET_STAPLING_CODE_CACHE"
@@ -273,7 +280,7 @@ class _CachingZipImporter(zipimport.zipimporter):
 
 
 class _ZipFinder:
-    """A ``sys.meta_path`` finder for the names under PREFIX in one zip; None for anything else.
+    """A ``sys.meta_path`` finder for the names SERVED in one zip; None for anything else.
 
     The spec it returns has the caching zipimport loader for the module's directory, so running the module compiles
     it once at most (``exec_module``, or ``load_module`` before Python 3.10, which bypasses the cache) and everything
@@ -286,16 +293,16 @@ class _ZipFinder:
         self._archive = archive
 
     def find_spec(self, fullname: str, path=None, target=None):
-        if not fullname.startswith(PREFIX):
+        if not fullname.startswith(SERVED) and fullname not in SERVED_PACKAGES:
             return None
         parent, _dot, last = fullname.rpartition(".")
         directory = parent.replace(".", "/")
         try:
-            importer = _CachingZipImporter("%s/%s" % (self._archive, directory))
+            importer = _CachingZipImporter("%s/%s" % (self._archive, directory) if directory else self._archive)
             is_package = importer.is_package(fullname)  # looks the name up without compiling it
         except (OSError, ImportError):  # not in the zip (or the zip is gone): Python's own finders decide
             return None
-        inner = "%s/%s" % (directory, last)
+        inner = "%s/%s" % (directory, last) if directory else last
         origin = "%s/%s" % (self._archive, inner + ("/__init__.py" if is_package else ".py"))
         spec = ModuleSpec(fullname, importer, origin=origin, is_package=is_package)
         spec.has_location = True

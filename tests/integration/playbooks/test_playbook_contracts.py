@@ -561,3 +561,63 @@ def test_the_restore_acts_only_on_plausible_paths_a_node_reported(project, insta
     assert "Is a directory" in run.stdout
     refusal = "the backup '%s' of '%s' is not named as a backup" % (node / "secret", node / "site.conf")
     assert "Not restored (what the node reported is refused): " + refusal in run.stdout, run.stdout[-3000:]
+
+
+# Run a kept AnsiballZ payload as Ansible runs it (the wrapper is the script) and count how often Python compiles each
+# file of the payload's zip.
+COUNT_COMPILES = r"""
+import builtins, collections, json, runpy, sys
+counts = collections.Counter()
+real_compile = builtins.compile
+def counting(source, filename, *args, **kwargs):
+    if isinstance(filename, str) and ".zip/" in filename:
+        counts[filename.split(".zip/", 1)[1]] += 1
+    return real_compile(source, filename, *args, **kwargs)
+builtins.compile = counting
+path = sys.argv[1]
+sys.argv = [path]
+try:
+    runpy.run_path(path, run_name="__main__")
+except SystemExit:
+    pass
+finally:
+    sys.stdout.flush()
+    sys.stderr.write("\nCOMPILES " + json.dumps(counts) + "\n")
+"""
+
+
+def test_node_audit_payload_compiles_ansibles_code_once(project, installed, tmp_path):
+    """node_audit's action makes the wrapper import zip_import before ansible's loader (plugin_utils/ansiballz.py):
+    with the real wrapper of this ansible-core, ansible's module_utils, the collection's and the module itself are
+    compiled once each on the node (and the module still runs)."""
+    remote = tmp_path / "remote"
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1", ANSIBLE_KEEP_REMOTE_FILES="1")
+    env.update(ANSIBLE_PIPELINING="False", ANSIBLE_REMOTE_TMP=str(remote))
+    env.pop("ANSIBLE_CONFIG", None)
+    env.pop("PYTHONPATH", None)
+    argv = [tool("ansible"), "-i", "inventory", "node1", "-m", "tlsfleet.stapling.node_audit", "-a", '{"servers": []}']
+    run = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    (payload,) = remote.rglob("AnsiballZ_node_audit.py")
+    assert "tlsfleet.stapling: compile the payload" in payload.read_text()
+    child_env = dict(clean_env(), TLSFLEET_STAPLING_CODE_CACHE="off")  # every file compiled: the counts are exact
+    child = subprocess.run(
+        [sys.executable, "-c", COUNT_COMPILES, str(payload)],
+        cwd=tmp_path,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    result = json.loads(child.stdout[child.stdout.index("{") :])
+    assert not result.get("failed"), result
+    assert result["summary"]["servers"] == []
+    counts = json.loads(child.stderr.rsplit("COMPILES ", 1)[1])
+    assert counts["ansible/module_utils/basic.py"] == 1, counts
+    assert counts["ansible_collections/tlsfleet/stapling/plugins/modules/node_audit.py"] == 1, counts
+    # Twice only what comes before zip_import's finder: its parent packages, zip_import itself, and ansible's package
+    # __init__ files (pkgutil.extend_path asks zipimport for them).
+    twice = {name for name, count in counts.items() if count > 1}
+    assert all(name.endswith("__init__.py") or name.endswith("/zip_import.py") for name in twice), sorted(twice)
+    assert len([name for name in counts if name.startswith("ansible/module_utils/")]) > 20, counts

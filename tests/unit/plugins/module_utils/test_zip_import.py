@@ -150,3 +150,68 @@ def test_every_module_that_runs_on_the_node_documents_the_code_cache(path):
     if not imports:
         pytest.skip("%s imports nothing of the collection (its action runs it on the controller)" % path.name)
     assert "\n  - tlsfleet.stapling.code_cache\n" in path.read_text()
+
+
+# AnsiballZ's layout for ansible's own code: the package's __init__ files extend their path, module_utils below them.
+ANSIBLE_FILES = {
+    "ansible/__init__.py": "from pkgutil import extend_path\n__path__ = extend_path(__path__, __name__)\n",
+    "ansible/module_utils/__init__.py": "from pkgutil import extend_path\n__path__ = extend_path(__path__, __name__)\n",
+    "ansible/module_utils/common/__init__.py": "",
+    "ansible/module_utils/common/fake_text.py": "VALUE = 'from the payload'\n",
+    "ansible_collections/tlsfleet/stapling/plugins/modules/__init__.py": "",
+    "ansible_collections/tlsfleet/stapling/plugins/modules/fake_module.py": (
+        "from ansible.module_utils.common.fake_text import VALUE\nRAN = VALUE\n"
+    ),
+}
+
+# zip_import first, as the wrapper node_audit's action builds imports it (plugin_utils/ansiballz.py); then ansible's
+# code and the module, which runpy runs by its name as AnsiballZ's loader does.
+EARLY_CHILD = r"""
+import builtins, importlib, json, runpy, sys
+archive = sys.argv[1]
+compiled = {}
+real_compile = builtins.compile
+def counting(source, filename, *args, **kwargs):
+    if isinstance(filename, str) and filename.startswith(archive):
+        compiled[filename[len(archive) + 1:]] = compiled.get(filename[len(archive) + 1:], 0) + 1
+    return real_compile(source, filename, *args, **kwargs)
+builtins.compile = counting
+sys.path.insert(0, archive)
+for name in [n for n in sys.modules if n == "ansible" or n.startswith("ansible.")]:
+    del sys.modules[name]  # the test runner's own ansible: the payload's must be the one imported
+importlib.import_module("ansible_collections.tlsfleet.stapling.plugins.module_utils.zip_import")
+text = importlib.import_module("ansible.module_utils.common.fake_text")
+ran = runpy.run_module("ansible_collections.tlsfleet.stapling.plugins.modules.fake_module", run_name="__main__")
+print(json.dumps({
+    "compiled": compiled,
+    "ran": ran["RAN"],
+    "loaders": {n: type(m.__spec__.loader).__name__ for n, m in sys.modules.items() if n.startswith("ansible.")},
+    "ansible_file": sys.modules["ansible"].__file__,
+    "text_file": text.__file__,
+}))
+"""
+
+
+def test_ansibles_code_and_the_module_are_compiled_once_when_it_comes_first(payload, tmp_path):
+    early = tmp_path / "early.zip"
+    with zipfile.ZipFile(payload) as source, zipfile.ZipFile(early, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        for name, text in ANSIBLE_FILES.items():
+            target.writestr(name, text)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
+    env["TLSFLEET_STAPLING_CODE_CACHE"] = "off"
+    out = subprocess.run(
+        [sys.executable, "-c", EARLY_CHILD, str(early)], capture_output=True, text=True, check=False, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.splitlines()[-1])
+    assert found["ran"] == "from the payload"
+    assert found["ansible_file"] == "%s/ansible/__init__.py" % early
+    assert found["text_file"] == "%s/ansible/module_utils/common/fake_text.py" % early
+    served = ("ansible.module_utils.common", "ansible.module_utils.common.fake_text")
+    assert {found["loaders"][name] for name in served} == {"_CachingZipImporter"}, found["loaders"]
+    compiled = found["compiled"]
+    for name in ("ansible/module_utils/common/fake_text.py", "ansible/module_utils/common/__init__.py"):
+        assert compiled[name] == 1, compiled
+    assert compiled["ansible_collections/tlsfleet/stapling/plugins/modules/fake_module.py"] == 1, compiled
