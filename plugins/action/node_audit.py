@@ -147,5 +147,6 @@ class ActionModule(ActionBase):
     def _configure_module(self, module_name, module_args, task_vars):
         # The payload imports zip_import before ansible's own code: ansible's module_utils are then compiled once on
         # the node, or taken from its code cache (plugin_utils/ansiballz.py).
+        # Only node_audit's own payload: for async: tasks ansible builds its async_wrapper here too.
         built, module_path = super()._configure_module(module_name, module_args, task_vars)
-        return ansiballz.early_zip_import(built), module_path
+        return ansiballz.early_zip_import(built, "node_audit"), module_path

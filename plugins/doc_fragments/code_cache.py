@@ -11,8 +11,8 @@ class ModuleDocFragment:
     DOCUMENTATION = r"""
 options: {}
 notes:
-  - On the node, the module keeps the compiled code of the collection's own C(module_utils)
-    (M(tlsfleet.stapling.node_audit) also that of ansible's own C(module_utils) in its payload) in
+  - On the node, the module keeps the compiled code of the collection's own C(module_utils) and of ansible's
+    C(module_utils) it imports after them (M(tlsfleet.stapling.node_audit) all of ansible's in its payload) in
     C(~/.cache/tlsfleet-stapling-code/) of the user it runs as (root's with C(become)), as Python's C(__pycache__) does
     for files, and reads it only when, by the owners and modes the filesystem reports, no other user can have written
     it (turn it off for a home on NFS, CIFS or FUSE). This cache is not managed state - it is

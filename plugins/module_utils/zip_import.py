@@ -16,14 +16,16 @@ the same zip without compiling it; its loader (zipimport's own, with ``get_code`
 run it, or takes the compiled code from the node's code cache. It acts only when this module itself was loaded by
 ``zipimport`` (the payload); on the controller, in tests and in a payload run with ``explode`` it does nothing. Every
 module imports it before any other part of the collection (a unit test checks that). A name it cannot find in the
-zip is left to Python's own finders. What is imported before it is still compiled twice: the parent packages of this
-module and this module itself and, unless the payload imports it earlier, ansible's ``module_utils`` - the AnsiballZ
-wrapper imports ansible's loader, and through it ``basic``, before it runs the module. node_audit's action plugin
-makes the wrapper import this module first (plugin_utils/ansiballz.py), which saves the node about 0.1 s of CPU per
-run (docs/performance.md, "ninth round").
+zip is left to Python's own finders. Still compiled twice: what is imported before it (the parent packages of this
+module and this module itself) and ansible's two package ``__init__`` files, whose ``pkgutil.extend_path`` asks
+zipimport for them again. Unless the payload imports this module earlier, ansible's ``module_utils`` come before it
+too: the AnsiballZ wrapper imports ansible's loader, and through it ``basic``, before it runs the module.
+node_audit's action makes its wrapper import this module first (plugin_utils/ansiballz.py), which saves the node
+about 0.1 s of CPU per run (docs/performance.md, "ninth round"); the other modules serve and cache only what they
+import after it.
 
 The code cache (Python 3.10+, where imports run ``exec_module``) is what ``__pycache__`` is for files: compiled code
-of the collection's module_utils, marshalled, in
+of the files this finder serves, marshalled, in
 ``<home>/.cache/tlsfleet-stapling-code/<sys.implementation.cache_tag>`` where ``<home>`` is the effective user's
 home from the password database (not ``$HOME``, which ``become`` may keep from another user). An entry is named by
 the SHA-256 of the interpreter's bytecode magic number, its optimization level, the file's name inside the zip and
@@ -63,7 +65,7 @@ from importlib.util import MAGIC_NUMBER
 # (runpy runs the module from the payload by its name), and ansible's package and module_utils in the payload.
 PREFIX = __name__.rpartition(".")[0] + "."
 SERVED = (PREFIX, PREFIX[: -len("module_utils.")] + "modules.", "ansible.module_utils.")
-SERVED_PACKAGES = ("ansible", "ansible.module_utils")
+SERVED_PACKAGES = ("ansible", "ansible.module_utils", SERVED[1][:-1])
 
 CACHE_DIR = "tlsfleet-stapling-code"  # not tools/ansible-test's build directory, .cache/tlsfleet-stapling (0755)
 CACHE_ENV = "TLSFLEET_STAPLING_CODE_CACHE"

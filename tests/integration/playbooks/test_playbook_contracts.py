@@ -621,3 +621,23 @@ def test_node_audit_payload_compiles_ansibles_code_once(project, installed, tmp_
     twice = {name for name, count in counts.items() if count > 1}
     assert all(name.endswith("__init__.py") or name.endswith("/zip_import.py") for name in twice), sorted(twice)
     assert len([name for name in counts if name.startswith("ansible/module_utils/")]) > 20, counts
+
+
+def test_node_audit_runs_async_and_only_its_own_payload_is_changed(project, installed, tmp_path):
+    """For async: tasks the action also builds ansible's async_wrapper, which carries no collection: it goes out as
+    ansible builds it (plugin_utils/ansiballz.py); the audit's own payload has the early import and runs."""
+    remote = tmp_path / "remote"
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1", ANSIBLE_KEEP_REMOTE_FILES="1")
+    env.update(ANSIBLE_PIPELINING="False", ANSIBLE_REMOTE_TMP=str(remote))
+    env.pop("ANSIBLE_CONFIG", None)
+    env.pop("PYTHONPATH", None)
+    argv = [tool("ansible"), "-i", "inventory", "node1", "-m", "tlsfleet.stapling.node_audit", "-a", '{"servers": []}']
+    argv += ["-B", "120", "-P", "1"]
+    run = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert '"servers": []' in run.stdout, run.stdout
+    wrappers = list(remote.rglob("async_wrapper.py")) + list(remote.rglob("AnsiballZ_async_wrapper.py"))
+    (audit,) = remote.rglob("AnsiballZ_node_audit.py")
+    assert wrappers, sorted(str(path.relative_to(remote)) for path in remote.rglob("*"))
+    assert all("tlsfleet.stapling: compile the payload" not in path.read_text() for path in wrappers)
+    assert "tlsfleet.stapling: compile the payload" in audit.read_text()

@@ -23,9 +23,10 @@ UTILS = "ansible_collections.tlsfleet.stapling.plugins.module_utils"
 
 # Run in a child Python with only the zip for the collection: count each compile of a file in the zip, import what
 # node_audit imports first, and report how each module was loaded.
-CHILD = r"""
-import builtins, importlib, json, linecache, pkgutil, sys
-archive, mode = sys.argv[1], sys.argv[2]
+# The start of each child: count each compile of a file in the zip given as its first argument.
+COUNTING = r"""
+import builtins, sys
+archive = sys.argv[1]
 compiled = {}
 real_compile = builtins.compile
 def counting(source, filename, *args, **kwargs):
@@ -33,6 +34,12 @@ def counting(source, filename, *args, **kwargs):
         compiled[filename[len(archive) + 1:]] = compiled.get(filename[len(archive) + 1:], 0) + 1
     return real_compile(source, filename, *args, **kwargs)
 builtins.compile = counting
+"""
+CHILD = (
+    COUNTING
+    + r"""
+import importlib, json, linecache, pkgutil
+mode = sys.argv[2]
 sys.path.insert(0, archive)
 utils = "ansible_collections.tlsfleet.stapling.plugins.module_utils"
 installed = importlib.import_module(utils + ".zip_import").install() if mode == "finder" else None
@@ -56,6 +63,7 @@ print(json.dumps({
     "servers_path": list(sys.modules[utils + ".servers"].__path__),
 }))
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -166,16 +174,10 @@ ANSIBLE_FILES = {
 
 # zip_import first, as the wrapper node_audit's action builds imports it (plugin_utils/ansiballz.py); then ansible's
 # code and the module, which runpy runs by its name as AnsiballZ's loader does.
-EARLY_CHILD = r"""
-import builtins, importlib, json, runpy, sys
-archive = sys.argv[1]
-compiled = {}
-real_compile = builtins.compile
-def counting(source, filename, *args, **kwargs):
-    if isinstance(filename, str) and filename.startswith(archive):
-        compiled[filename[len(archive) + 1:]] = compiled.get(filename[len(archive) + 1:], 0) + 1
-    return real_compile(source, filename, *args, **kwargs)
-builtins.compile = counting
+EARLY_CHILD = (
+    COUNTING
+    + r"""
+import importlib, json, runpy
 sys.path.insert(0, archive)
 for name in [n for n in sys.modules if n == "ansible" or n.startswith("ansible.")]:
     del sys.modules[name]  # the test runner's own ansible: the payload's must be the one imported
@@ -190,6 +192,7 @@ print(json.dumps({
     "text_file": text.__file__,
 }))
 """
+)
 
 
 def test_ansibles_code_and_the_module_are_compiled_once_when_it_comes_first(payload, tmp_path):
