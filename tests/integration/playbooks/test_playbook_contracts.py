@@ -586,18 +586,28 @@ finally:
 """
 
 
-def test_node_audit_payload_compiles_ansibles_code_once(project, installed, tmp_path):
-    """node_audit's action makes the wrapper import zip_import before ansible's loader (plugin_utils/ansiballz.py):
-    with the real wrapper of this ansible-core, ansible's module_utils, the collection's and the module itself are
-    compiled once each on the node (and the module still runs)."""
+def audit_keeping_payloads(project, installed, tmp_path, *extra) -> Path:
+    """Run node_audit on the node (this machine) with ansible's ad hoc command, keeping the files it sends under the
+    returned directory."""
     remote = tmp_path / "remote"
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1", ANSIBLE_KEEP_REMOTE_FILES="1")
     env.update(ANSIBLE_PIPELINING="False", ANSIBLE_REMOTE_TMP=str(remote))
     env.pop("ANSIBLE_CONFIG", None)
     env.pop("PYTHONPATH", None)
     argv = [tool("ansible"), "-i", "inventory", "node1", "-m", "tlsfleet.stapling.node_audit", "-a", '{"servers": []}']
-    run = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+    run = subprocess.run(
+        [*argv, *extra], cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
     assert run.returncode == 0, run.stdout + run.stderr
+    assert '"servers": []' in run.stdout, run.stdout
+    return remote
+
+
+def test_node_audit_payload_compiles_ansibles_code_once(project, installed, tmp_path):
+    """node_audit's action makes the wrapper import zip_import before ansible's loader (plugin_utils/ansiballz.py):
+    with the real wrapper of this ansible-core, ansible's module_utils, the collection's and the module itself are
+    compiled once each on the node (and the module still runs)."""
+    remote = audit_keeping_payloads(project, installed, tmp_path)
     (payload,) = remote.rglob("AnsiballZ_node_audit.py")
     assert "tlsfleet.stapling: compile the payload" in payload.read_text()
     child_env = dict(clean_env(), TLSFLEET_STAPLING_CODE_CACHE="off")  # every file compiled: the counts are exact
@@ -626,16 +636,7 @@ def test_node_audit_payload_compiles_ansibles_code_once(project, installed, tmp_
 def test_node_audit_runs_async_and_only_its_own_payload_is_changed(project, installed, tmp_path):
     """For async: tasks the action also builds ansible's async_wrapper, which carries no collection: it goes out as
     ansible builds it (plugin_utils/ansiballz.py); the audit's own payload has the early import and runs."""
-    remote = tmp_path / "remote"
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_NOCOLOR="1", ANSIBLE_KEEP_REMOTE_FILES="1")
-    env.update(ANSIBLE_PIPELINING="False", ANSIBLE_REMOTE_TMP=str(remote))
-    env.pop("ANSIBLE_CONFIG", None)
-    env.pop("PYTHONPATH", None)
-    argv = [tool("ansible"), "-i", "inventory", "node1", "-m", "tlsfleet.stapling.node_audit", "-a", '{"servers": []}']
-    argv += ["-B", "120", "-P", "1"]
-    run = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert '"servers": []' in run.stdout, run.stdout
+    remote = audit_keeping_payloads(project, installed, tmp_path, "-B", "120", "-P", "1")
     wrappers = list(remote.rglob("async_wrapper.py")) + list(remote.rglob("AnsiballZ_async_wrapper.py"))
     (audit,) = remote.rglob("AnsiballZ_node_audit.py")
     assert wrappers, sorted(str(path.relative_to(remote)) for path in remote.rglob("*"))
