@@ -64,8 +64,9 @@ from importlib.util import MAGIC_NUMBER
 # The names this finder serves: the collection's module_utils (which every module imports after this one) and modules
 # (runpy runs the module from the payload by its name), and ansible's package and module_utils in the payload.
 PREFIX = __name__.rpartition(".")[0] + "."
-SERVED = (PREFIX, PREFIX[: -len("module_utils.")] + "modules.", "ansible.module_utils.")
-SERVED_PACKAGES = ("ansible", "ansible.module_utils", SERVED[1][:-1])
+MODULES = PREFIX[: -len("module_utils.")] + "modules"
+SERVED = (PREFIX, MODULES + ".", "ansible.module_utils.")
+SERVED_PACKAGES = ("ansible", "ansible.module_utils", MODULES)
 
 CACHE_DIR = "tlsfleet-stapling-code"  # not tools/ansible-test's build directory, .cache/tlsfleet-stapling (0755)
 CACHE_ENV = "TLSFLEET_STAPLING_CODE_CACHE"

@@ -4,7 +4,7 @@
 """Make a module's AnsiballZ payload import module_utils/zip_import.py before ansible's own code.
 
 The wrapper AnsiballZ sends (ansible-core 2.19 and later) puts the payload's zip on ``sys.path`` and imports
-ansible's module loader from it, and through the loader ``basic`` and about 60 of ansible's module_utils, before
+ansible's module loader from it, and through the loader ``basic`` and some 50 more of ansible's files, before
 the module runs. zipimport compiles each of those twice (zip_import.py says why) and none is ever cached: about
 0.1 s of CPU on every node in every run, as much as the rest of the collection's imports. Importing zip_import
 first makes them compiled once, or taken from the node's code cache.
