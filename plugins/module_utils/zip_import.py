@@ -36,15 +36,17 @@ every directory from ``/`` to ``.cache`` is owned by root or the effective user 
 unless sticky; the last two are real directories (not symlinks) owned by the effective user with no group or other
 permission at all (created 0700 when absent, never chmod-ed or chown-ed when they exist otherwise); an entry is a
 regular file (not a symlink) owned by the effective user and not writable by group or others. Entries are written
-through a new 0600 file renamed into place, and the directory is pruned to 200 entries, oldest first, when it holds
-more than 300. Anything unexpected (an error, an untrusted path, a truncated or corrupt entry) means compiling as if
+through a new 0600 file renamed into place, and the directory is pruned to 200 entries, least recently used first,
+when it holds more than 300 (an entry's mtime says when it was last used: set on a hit when it is over a day old, so
+the code every run reads outlives the entries of versions no longer run, unless over 200 newer ones are written the
+same day). Anything unexpected (an error, an untrusted path, a truncated or corrupt entry) means compiling as if
 there were no cache: the cache never fails a module and never prints (a module's stdout is its JSON result). An
 untrusted entry is left as it is; a damaged one of ours is overwritten.
 
 ``TLSFLEET_STAPLING_CODE_CACHE=off`` (or ``0``, ``false``, ``no``) in the module's environment (Ansible's
 ``environment`` keyword) turns the cache off: nothing read, nothing written. Python's own ``-B`` /
-``PYTHONDONTWRITEBYTECODE`` stop writes. The cache is not managed state: like ``__pycache__`` it is written in check
-mode too and never makes a task ``changed``.
+``PYTHONDONTWRITEBYTECODE`` stop its writes, use marks included. The cache is not managed state: like
+``__pycache__`` it is written in check mode too and never makes a task ``changed``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import os
 import re
 import stat
 import sys
+import time
 import types
 import zipimport
 import zlib
@@ -72,6 +75,9 @@ CACHE_DIR = "tlsfleet-stapling-code"  # not tools/ansible-test's build directory
 CACHE_ENV = "TLSFLEET_STAPLING_CODE_CACHE"
 _OFF = ("off", "0", "false", "no")
 _MAX_ENTRIES, _KEEP_ENTRIES = 300, 200
+# An entry read is marked used (its mtime set to now) when its mark is over a day old: pruning goes by the mark,
+# and a run that only reads the cache touches each entry at most once a day.
+_TOUCH_AFTER = 86400
 _MAX_ENTRY_SIZE = 16 << 20
 # An entry: format, magic, key, payload length and CRC-32 (a torn write is caught before marshal sees it), payload.
 _FORMAT = b"TFSCODE1"
@@ -174,17 +180,12 @@ def _load(fd: int, key: bytes, filename: str):
             return None, False  # not ours to read, nor to replace
         with os.fdopen(entry, "rb", closefd=False) as handle:
             data = handle.read(_MAX_ENTRY_SIZE)
+        code = _decode(data, key)
+        if code is not None and not sys.dont_write_bytecode and time.time() - st.st_mtime > _TOUCH_AFTER:
+            _touch(entry)  # only a whole entry of ours (checked above), through the descriptor it was read from
     finally:
         os.close(entry)
-    payload = memoryview(data)[_HEADER_SIZE:]
-    header = _FORMAT + MAGIC_NUMBER + key + len(payload).to_bytes(8, "little")
-    if data[: _HEADER_SIZE - 4] != header or data[_HEADER_SIZE - 4 : _HEADER_SIZE] != _crc(payload):
-        return None, True
-    try:
-        code = marshal.loads(payload)  # noqa: S302 - our own file, checked above (owner, mode, key, length, CRC)
-    except (EOFError, ValueError, TypeError):
-        return None, True
-    if not isinstance(code, types.CodeType):
+    if code is None:
         return None, True
     # The code was compiled in another run's payload (another temporary directory): give it this run's file name,
     # as importlib does for a moved __pycache__ entry, so that tracebacks and coverage name the file they always did.
@@ -192,6 +193,28 @@ def _load(fd: int, key: bytes, filename: str):
 
     _imp._fix_co_filename(code, filename)
     return code, False
+
+
+def _decode(data: bytes, key: bytes):
+    """The code an entry's bytes hold, or None when they are not a whole, undamaged entry for ``key``."""
+    payload = memoryview(data)[_HEADER_SIZE:]
+    header = _FORMAT + MAGIC_NUMBER + key + len(payload).to_bytes(8, "little")
+    if data[: _HEADER_SIZE - 4] != header or data[_HEADER_SIZE - 4 : _HEADER_SIZE] != _crc(payload):
+        return None
+    try:
+        code = marshal.loads(payload)  # noqa: S302 - our own file, checked above (owner, mode, key, length, CRC)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
+
+
+def _touch(entry: int) -> None:
+    """Mark an entry used: set its mtime, which pruning goes by, to now."""
+    if os.utime in os.supports_fd:  # futimens; without it the entry is only pruned a little early
+        try:
+            os.utime(entry)
+        except OSError:  # a read-only or immutable file: the same
+            pass
 
 
 def _crc(payload) -> bytes:
@@ -213,15 +236,17 @@ def _store(fd: int, key: bytes, code: types.CodeType) -> None:
         except BaseException:
             os.unlink(temporary, dir_fd=fd)
             raise
-    if "count" not in _cache:
+    if "count" in _cache:
+        _cache["count"] += 1
+    else:  # the entry just written included
         _cache["count"] = sum(1 for name in os.listdir(fd) if _OWN_NAME.match(name))
-    _cache["count"] += 1
     if _cache["count"] > _MAX_ENTRIES:
         _cache["count"] = _prune(fd)
 
 
 def _prune(fd: int) -> int:
-    """Remove the oldest of the cache's own files down to _KEEP_ENTRIES; return how many are left."""
+    """Remove the least recently used (oldest mtime) of the cache's own files down to _KEEP_ENTRIES; return how many
+    are left."""
     euid, files = os.geteuid(), []
     for name in os.listdir(fd):
         if _OWN_NAME.match(name):

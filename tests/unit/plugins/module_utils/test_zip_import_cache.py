@@ -20,6 +20,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -338,6 +339,8 @@ def test_an_untrusted_cache_is_neither_read_nor_written(tmp_path, case):
     node = Node(tmp_path, home=tmp_path / "ancestor" / "home")
     node.run()  # every entry written: nothing is left to write unless the cache is used
     node.plant(A)
+    # Old enough for a read to mark it used, were it trusted (the others are, in the cases about this entry).
+    os.utime(node.entry(A), ns=(time.time_ns() - 2 * 86400 * 10**9,) * 2)
     hostile(node)
     before = snapshot(node.home)
     run = node.run()
@@ -469,6 +472,38 @@ def test_a_full_cache_is_pruned_to_the_newest_of_its_own_files(tmp_path):
     assert [name for name in own if name in left] == own[111:]
     if os.geteuid() == 0:
         assert others.name in left  # another user's file is not the cache's to remove
+
+
+def test_an_entry_read_is_marked_used_at_most_once_a_day_and_outlives_newer_unused_ones(tmp_path):
+    node = Node(tmp_path)
+    node.run()
+    day, now = 86400 * 10**9, time.time_ns()
+    sub = INNER["cache_demo_pkg/sub.py"]
+    # Written days ago, except sub: marked half a day ago.
+    for inner in INNER.values():
+        os.utime(node.entry(inner), ns=(now - (day // 2 if inner == sub else 3 * day),) * 2)
+    before = {inner: node.entry(inner).stat().st_mtime_ns for inner in INNER.values()}
+    # -B reads the cache and writes nothing, not even a mark.
+    assert node.run("-B")["compiled"] == []
+    assert {inner: node.entry(inner).stat().st_mtime_ns for inner in INNER.values()} == before
+    assert node.run()["compiled"] == []
+    after = {inner: node.entry(inner).stat().st_mtime_ns for inner in INNER.values()}
+    assert after[sub] == before[sub]  # marked less than a day ago: left as it is
+    marked = set(INNER.values()) - {sub}
+    assert all(after[inner] >= now for inner in marked), (now, after)
+    # A full cache: 310 entries of other versions written a day ago and never used since (their access times, which
+    # a file system may not keep, say now). The pruning at the next write (sub, removed) goes by use: the marked
+    # entries stay, though written before every one of the 310.
+    unused = ["%064x.code" % number for number in range(310)]
+    for age, name in enumerate(unused):
+        (node.dir / name).write_bytes(b"old")
+        os.utime(node.dir / name, ns=(now - age * 10**9, now - day + age * 10**9))
+    node.entry(sub).unlink()
+    assert node.run()["compiled"] == [sub]
+    left = set(os.listdir(node.dir))
+    assert {node.entry(inner).name for inner in INNER.values()} <= left
+    # 314 files pruned to 200: the 114 least recently used went.
+    assert [name for name in unused if name in left] == unused[114:]
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.8"])
