@@ -24,6 +24,8 @@ LAB_PACKAGES := nginx apache2 haproxy openssh-server openssh-client dnsmasq nfta
 # Headless Chromium renders the HTML report in a test (and takes a screenshot of it).
 TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
+# The slowest cases of the long pytest runs, printed at their end: where CI's time goes, in every log.
+DURATIONS := --durations=10 --durations-min=10
 PYROOT := $(ROOT)/.build/pyroot
 
 .PHONY: demo pyroot report-browser playbook-check lab-awx docs-lint changelog ee-check lab-diagnose lab-remediate lab-faults \
@@ -105,7 +107,7 @@ lab-unit: venv ## the lab's own tests that need no root: test PKI, the OCSP resp
 	cd tests/lab && $(BIN)/python -m pytest -q -p no:cacheprovider tlslab/tests ../integration/lab/test_sweep.py ../integration/lab/test_audit_compare.py
 
 lab-test: venv lab-deps ## the lab's own test (root): up, ping, /etc isolation, the oracle on the scenarios lab-audit does not bring up, clean down
-	TLSFLEET_LAB_SCENARIOS=$${TLSFLEET_LAB_SCENARIOS:-rest} $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider
+	TLSFLEET_LAB_SCENARIOS=$${TLSFLEET_LAB_SCENARIOS:-rest} $(BIN)/python -m pytest tests/lab/tests -q -p no:cacheprovider $(DURATIONS)
 
 lab-audit: venv lab-deps ## every lab scenario: the oracle, then node_audit vs its expect (and preflight_expect): 2.21 over ssh, 2.19 over paramiko (root)
 	$(BIN)/python tests/integration/lab/audit_scenarios.py --oracle --pack 24 tests/lab/scenarios/healthy.yml \
@@ -132,30 +134,30 @@ report-browser: venv pyroot ## the HTML report rendered by headless Chromium: sc
 	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/browser
 
 playbook-check: venv pyroot ## the tarball's contents; the playbooks installed from it, run from a scratch directory
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/package tests/integration/playbooks
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) tests/integration/package tests/integration/playbooks
 
 ee-check: venv pyroot ## ansible-builder introspect and create accept the collection's execution environment files
 	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/ee
 
 lab-remediate: venv lab-deps pyroot ## remediate and rollout on the lab fleet: check mode, fix, idempotence, rollbacks, a lying node (root)
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_remediate.py
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_lying_node.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) tests/integration/lab/test_remediate.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) tests/integration/lab/test_lying_node.py
 
 lab-preflight: venv lab-deps pyroot ## the preflight playbook and the rollout's gate on the healthy lab: ready, will break, stop before the canary (root)
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -s tests/integration/lab/test_preflight.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) -s tests/integration/lab/test_preflight.py
 
 lab-awx: venv lab-deps pyroot ## AWX-faithful: tarball installed read-only, ansible-runner jobs from a scratch project (root)
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_awx_flow.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) tests/integration/lab/test_awx_flow.py
 
 lab-diagnose: venv lab-deps pyroot ## the diagnose playbook on the lab fleet: runner, slices, 2.19/paramiko (root)
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/lab/test_diagnose.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) tests/integration/lab/test_diagnose.py
 
 lab-faults: venv lab-deps pyroot ## fault injection over the lab, the cases marked ci (root); all of them: make reliability
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -rA -m ci tests/integration/lab/test_faults.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) -rA -m ci tests/integration/lab/test_faults.py
 	@cat $${TLSFLEET_BUILD_DIR:-$(ROOT)/.build}/reliability-counts.json
 
 reliability: venv lab-deps pyroot ## every fault-injection case (root), the long scenario sweep, the bad-input corpus, a longer fuzz run
-	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider -rA tests/integration/lab/test_faults.py
+	PYTHONPATH=$(PYROOT) $(BIN)/python -m pytest -q -p no:cacheprovider $(DURATIONS) -rA tests/integration/lab/test_faults.py
 	@cat $${TLSFLEET_BUILD_DIR:-$(ROOT)/.build}/reliability-counts.json
 	$(BIN)/python tests/integration/lab/sweep.py --seed $${SWEEP_SEED:-$(SWEEP_CI_SEED)} -n $(SWEEP_LONG_N) --pack 5
 	PYTHONPATH=$(PYROOT) $(BIN)/python tests/unit/corpus/count.py
