@@ -24,9 +24,9 @@ LAB_PACKAGES := nginx apache2 haproxy openssh-server openssh-client dnsmasq nfta
 # Headless Chromium renders the HTML report in a test (and takes a screenshot of it).
 TEST_PACKAGES := chromium fonts-dejavu-core
 # pytest runs from the tree: a path that ends in ansible_collections/tlsfleet/stapling, pointing here.
+PYROOT := $(ROOT)/.build/pyroot
 # The slowest cases of the long pytest runs, printed at their end: where CI's time goes, in every log.
 DURATIONS := --durations=10 --durations-min=10
-PYROOT := $(ROOT)/.build/pyroot
 
 .PHONY: demo pyroot report-browser playbook-check lab-awx docs-lint changelog ee-check lab-diagnose lab-remediate lab-faults \
         lab-preflight \
